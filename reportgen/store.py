@@ -1,0 +1,141 @@
+"""The DuckDB file: schema v1 and every SQL statement reportgen runs. Data go in as parameters or Arrow tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = {
+    "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
+    "sentences": "sentence_id INTEGER, role VARCHAR, source VARCHAR, text VARCHAR, truncated BOOLEAN",
+    "words": ("sentence_id INTEGER, word_idx INTEGER, text VARCHAR, lemma VARCHAR, pos VARCHAR, tag VARCHAR, "
+              "dep VARCHAR, head_word_idx INTEGER, ent_type VARCHAR, is_punct BOOLEAN, "
+              "char_start INTEGER, char_end INTEGER"),
+    "tokens": ("sentence_id INTEGER, token_idx INTEGER, text VARCHAR, word_idx INTEGER, is_special BOOLEAN, "
+               "char_start INTEGER, char_end INTEGER"),
+    "neighbours": ("sentence_id INTEGER, token_idx INTEGER, space VARCHAR, layer INTEGER, head INTEGER, "
+                   "rank INTEGER, match_sentence_id INTEGER, match_token_idx INTEGER, score DOUBLE, "
+                   "match_max_attended_token_idx INTEGER"),
+    "attention": ("sentence_id INTEGER, layer INTEGER, head INTEGER, from_token_idx INTEGER, "
+                  "to_token_idx INTEGER, weight DOUBLE"),
+    "head_stats": "layer INTEGER, head INTEGER, stat VARCHAR, value DOUBLE",
+    "source_files": ("role VARCHAR, name VARCHAR, sha256 VARCHAR, sentences INTEGER, source VARCHAR, "
+                     "licence VARCHAR"),
+}
+COLUMNS = {table: [c.strip().split()[0] for c in ddl.split(",") if not c.strip().startswith("PRIMARY")]
+           for table, ddl in SCHEMA.items()}
+class Store:
+    """One open DuckDB file."""
+
+    def __init__(self, path: Path, read_only: bool = False):
+        self.path = path
+        self.con = duckdb.connect(str(path), read_only=read_only)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def create(self) -> None:
+        for table, ddl in SCHEMA.items():
+            self.con.execute(f"CREATE TABLE {table} ({ddl})")  # table names are constants, not data
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]] | dict[str, Sequence[Any]]) -> None:
+        """Bulk-insert rows (tuples in column order) or columns (name -> values) through Arrow."""
+        cols = COLUMNS[table]
+        if not isinstance(rows, dict):
+            if not rows:
+                return
+            rows = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+        arrow = pa.table({c: rows[c] for c in cols})
+        if arrow.num_rows == 0:
+            return
+        self.con.register("incoming", arrow)
+        try:
+            self.con.execute(f"INSERT INTO {table} SELECT {', '.join(cols)} FROM incoming")
+        finally:
+            self.con.unregister("incoming")
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self.con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(values.items()))
+
+    def finish(self) -> None:
+        """Flush everything into the file. Rows are inserted in key order, so equal inputs give equal contents."""
+        self.con.execute("CHECKPOINT")
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.rows("SELECT key, value FROM meta ORDER BY key"))
+
+    def words_of(self, first: int, last: int) -> list[tuple]:
+        """Word rows of sentences first..last (inclusive), in order."""
+        return self.rows(f"SELECT {', '.join(COLUMNS['words'])} FROM words "
+                         "WHERE sentence_id BETWEEN ? AND ? ORDER BY sentence_id, word_idx", (first, last))
+
+    def sentences(self, role: str) -> list[tuple[int, str, str, bool]]:
+        return self.rows("SELECT sentence_id, source, text, truncated FROM sentences WHERE role = ? "
+                         "ORDER BY sentence_id", (role,))
+
+    def counts(self) -> dict[str, int]:
+        row = self.rows(
+            "SELECT (SELECT count(*) FROM sentences WHERE role = 'corpus'), "
+            "(SELECT count(*) FROM words w JOIN sentences s USING (sentence_id) WHERE s.role = 'corpus'), "
+            "(SELECT count(*) FROM tokens t JOIN sentences s USING (sentence_id) WHERE s.role = 'corpus'), "
+            "(SELECT count(*) FROM sentences WHERE role = 'corpus' AND truncated), "
+            "(SELECT count(*) FROM sentences WHERE role = 'probe')")[0]
+        return dict(zip(("sentences", "words", "tokens", "truncated", "probes"), row))
+
+    def probe_tokens(self) -> list[tuple]:
+        """(sentence_id, token_idx, text, is_special, pos) of every probe token, in order."""
+        return self.rows(
+            "SELECT t.sentence_id, t.token_idx, t.text, t.is_special, w.pos FROM tokens t "
+            "JOIN sentences s USING (sentence_id) "
+            "LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
+            "WHERE s.role = 'probe' ORDER BY t.sentence_id, t.token_idx")
+
+    def attention(self, layer: int, head: int) -> list[tuple[int, int, int, float]]:
+        """(sentence_id, from, to, weight) of one head on every probe."""
+        return self.rows("SELECT sentence_id, from_token_idx, to_token_idx, weight FROM attention "
+                         "WHERE layer = ? AND head = ? ORDER BY sentence_id, from_token_idx, to_token_idx",
+                         (layer, head))
+
+    def matches(self, space: str, layer: int, head: int | None, shown: int) -> list[tuple]:
+        """The best `shown` matches of every probe token in one space, with the matched token's annotations.
+
+        Columns: probe sentence_id, token_idx, rank, score, match sentence text, match char_start,
+        char_end, match token text, pos, dep, ent_type, max-attended token text.
+        """
+        return self.rows(
+            "SELECT n.sentence_id, n.token_idx, n.rank, n.score, s.text, t.char_start, t.char_end, t.text, "
+            "w.pos, w.dep, w.ent_type, a.text "
+            "FROM neighbours n "
+            "JOIN sentences s ON s.sentence_id = n.match_sentence_id "
+            "JOIN tokens t ON t.sentence_id = n.match_sentence_id AND t.token_idx = n.match_token_idx "
+            "LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
+            "LEFT JOIN tokens a ON a.sentence_id = n.match_sentence_id "
+            "AND a.token_idx = n.match_max_attended_token_idx "
+            "WHERE n.space = ? AND n.layer = ? AND n.head IS NOT DISTINCT FROM ? AND n.rank < ? "
+            "ORDER BY n.sentence_id, n.token_idx, n.rank",
+            (space, layer, head, shown))
+
+    def head_stats(self) -> list[tuple[int, int, str, float]]:
+        return self.rows("SELECT layer, head, stat, value FROM head_stats ORDER BY layer, head, stat")
+
+    def source_files(self) -> list[tuple]:
+        return self.rows(f"SELECT {', '.join(COLUMNS['source_files'])} FROM source_files ORDER BY role DESC, name")
