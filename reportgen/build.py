@@ -91,7 +91,9 @@ def _token_flags(batch, words: dict[int, tuple[Word, ...]], ids: Sequence[int], 
 def _staging(out: Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; a published site is world-readable
+        return staging
     except OSError as exc:
         raise OutputError(f"--out {out}: cannot write there ({exc.strerror}); choose a writable folder") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import altair as alt
@@ -19,23 +20,32 @@ def token_labels(tokens: Sequence[str]) -> list[str]:
     return [f"{i} {t}" for i, t in enumerate(tokens)]
 
 
-def attention_heatmap(tokens: Sequence[str], weights: Sequence[tuple[int, int, float]], title: str) -> dict:
-    """One head's attention on one sentence: rows attend (from), columns are attended to."""
-    labels = token_labels(tokens)
-    values = [{"from": labels[i], "to": labels[j], "w": round(w, 4)} for i, j, w in weights]
+@functools.lru_cache(maxsize=256)
+def _heatmap(labels: tuple[str, ...]) -> dict:
+    """The heatmap spec for one token sequence, reading its values from the named dataset 'attention'."""
     size = max(120, 14 * len(labels))
     chart = (
-        alt.Chart(alt.Data(values=values), title=title)
+        alt.Chart(alt.NamedData(name="attention"))
         .mark_rect()
         .encode(
-            x=alt.X("to:N", sort=labels, title="attended to", axis=alt.Axis(labelAngle=-60)),
-            y=alt.Y("from:N", sort=labels, title="from"),
+            x=alt.X("to:N", sort=list(labels), title="attended to", axis=alt.Axis(labelAngle=-60)),
+            y=alt.Y("from:N", sort=list(labels), title="from"),
             color=alt.Color("w:Q", title="weight", scale=alt.Scale(domain=[0, 1], scheme="blues")),
             tooltip=[alt.Tooltip("from:N"), alt.Tooltip("to:N"), alt.Tooltip("w:Q", format=".3f")],
         )
         .properties(width=size, height=size)
     )
     return _spec(chart)
+
+
+def attention_heatmap(tokens: Sequence[str], weights: Sequence[tuple[int, int, float]], title: str) -> dict:
+    """One head's attention on one sentence: rows attend (from), columns are attended to.
+
+    The Altair chart is built once per sentence; each head's spec is that chart with its own values.
+    """
+    labels = token_labels(tokens)
+    values = [{"from": labels[i], "to": labels[j], "w": round(w, 4)} for i, j, w in weights]
+    return {**_heatmap(tuple(labels)), "title": title, "datasets": {"attention": values}}
 
 
 def overview(stats: Sequence[tuple[int, int, str, float]], n_layers: int, n_heads: int) -> dict:

@@ -33,19 +33,19 @@ class HeadStats:
 
     def _add(self, stat: str, values: np.ndarray, valid: np.ndarray) -> None:
         # values: [L, B, H, Q]; valid: [B, Q]
-        self.sums[stat] += np.einsum("lbhq,bq->lh", values, valid.astype(values.dtype))
+        self.sums[stat] += np.einsum("lbhq,bq->lh", values, valid.astype(values.dtype)).astype(np.float64)
         self.counts[stat] += int(valid.sum())
 
     def update(self, attention: np.ndarray, mask: np.ndarray, punct: np.ndarray, special: np.ndarray) -> None:
         """attention [L, B, H, T, T]; mask, punct, special: [B, T] booleans (punct/special on key tokens)."""
-        a = attention.astype(np.float64)
-        self._add("entropy", -(a * np.log(np.clip(a, 1e-30, None))).sum(-1), mask)
+        a = attention
+        self._add("entropy", -(a * np.log(np.maximum(a, 1e-30))).sum(-1), mask)
         self._add("self", np.diagonal(a, axis1=-2, axis2=-1), mask)
         self._add("prev", np.diagonal(a, offset=-1, axis1=-2, axis2=-1), mask[:, 1:])
         self._add("next", np.diagonal(a, offset=1, axis1=-2, axis2=-1), mask[:, 1:] & mask[:, :-1])
         self._add("first", a[..., 0], mask)
-        self._add("special", (a * special[None, :, None, None, :]).sum(-1), mask)
-        self._add("punct", (a * punct[None, :, None, None, :]).sum(-1), mask)
+        self._add("special", np.einsum("lbhqk,bk->lbhq", a, special.astype(a.dtype)), mask)
+        self._add("punct", np.einsum("lbhqk,bk->lbhq", a, punct.astype(a.dtype)), mask)
 
     def rows(self) -> list[tuple[int, int, str, float]]:
         """(layer, head, stat, value) for every head and statistic, sorted."""

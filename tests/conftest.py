@@ -1,0 +1,94 @@
+"""Shared fixtures: tiny random-initialised models saved to disk (no downloads), and small corpora."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+SENTENCES = [
+    "The cat sat on the mat.",
+    "A dog chased the ball across the park.",
+    "She can't believe it's already over!",
+    "Paris is the capital of France.",
+    "The keys to the cabinet are on the table.",
+    "Why does the sun rise in the east?",
+    "He gave her the tickets, and she smiled.",
+    "Birds sing early in the morning.",
+]
+
+
+def _byte_level_tokenizer():
+    """A GPT-2 style byte-level BPE tokenizer trained in memory on a few sentences."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(SENTENCES * 4, vocab_size=400, min_frequency=1,
+                            special_tokens=["<|endoftext|>"], show_progress=False)
+    return PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>",
+                                   bos_token="<|endoftext|>", unk_token="<|endoftext|>", model_max_length=64)
+
+
+def _save(model, tokenizer, path: Path) -> Path:
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def bert_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 4-head BERT with random weights and the real MiniLM tokenizer (an installed package)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from reportgen.models import default_model_path
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=64, max_position_embeddings=64)
+    return _save(BertModel(config), tokenizer, tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def gpt2_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 2-head GPT-2 with random weights and an in-memory byte-level tokenizer."""
+    import torch
+    from transformers import GPT2Config, GPT2Model
+
+    torch.manual_seed(0)
+    tokenizer = _byte_level_tokenizer()
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=16, n_layer=2, n_head=2, n_positions=64)
+    return _save(GPT2Model(config), tokenizer, tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+@pytest.fixture(scope="session")
+def llama_dir(tmp_path_factory) -> Path:
+    """A 2-layer Llama with grouped key/value heads (4 query heads, 2 key/value heads)."""
+    import torch
+    from transformers import LlamaConfig, LlamaModel
+
+    torch.manual_seed(0)
+    tokenizer = _byte_level_tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+    return _save(LlamaModel(config), tokenizer, tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture
+def corpus_file(tmp_path) -> Path:
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def probes_file(tmp_path) -> Path:
+    path = tmp_path / "probes.txt"
+    path.write_text("The dog sat on the table.\nShe gave him the keys.\n", encoding="utf-8")
+    return path
