@@ -1,0 +1,144 @@
+"""The command line: instant help, one-line errors with exit code 2, and an untouched earlier site."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reportgen.cli import main
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_help_is_instant_and_imports_nothing_heavy():
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", "import sys; from reportgen.cli import main; "
+                             "sys.argv = ['reportgen', '--help']\ntry:\n main()\nexcept SystemExit: pass\n"
+                             "print(sorted(m for m in ('torch', 'transformers', 'spacy', 'altair', 'duckdb') "
+                             "if m in sys.modules))"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "build" in result.stdout
+    assert result.stdout.strip().endswith("[]")
+    assert time.perf_counter() - start < 10
+
+
+def test_build_help_lists_the_contract_options():
+    result = invoke("build", "--help")
+    for option in ("--model", "--corpus", "--probes", "--out", "--db", "--top-k", "--limit", "--batch-size",
+                   "--config"):
+        assert option in result.output
+
+
+@pytest.fixture
+def old_site(tmp_path) -> Path:
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "index.html").write_text("previous report", encoding="utf-8")
+    return out
+
+
+def assert_clean_failure(result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("reportgen: error: ")
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def assert_untouched(out: Path) -> None:
+    assert (out / "index.html").read_text(encoding="utf-8") == "previous report"
+    assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".site")) == []
+
+
+def test_missing_corpus_file(old_site, probes_file, bert_dir):
+    result = invoke("build", "--model", str(bert_dir), "--corpus", "no/such/file.txt", "--probes",
+                    str(probes_file), "--out", str(old_site))
+    assert_clean_failure(result, "no/such/file.txt", "not found")
+    assert_untouched(old_site)
+
+
+def test_empty_corpus(old_site, probes_file, bert_dir, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n", encoding="utf-8")
+    result = invoke("build", "--model", str(bert_dir), "--corpus", str(empty), "--probes", str(probes_file),
+                    "--out", str(old_site))
+    assert_clean_failure(result, str(empty), "no corpus sentences")
+    assert_untouched(old_site)
+
+
+def test_unknown_model_path(old_site, corpus_file, probes_file, tmp_path):
+    result = invoke("build", "--model", str(tmp_path / "nowhere"), "--corpus", str(corpus_file), "--probes",
+                    str(probes_file), "--out", str(old_site))
+    assert_clean_failure(result, "nowhere", "not a model directory")
+    assert_untouched(old_site)
+
+
+def test_unsupported_architecture_lists_supported(old_site, corpus_file, probes_file, tmp_path):
+    from transformers import T5Config
+
+    folder = tmp_path / "t5"
+    T5Config(d_model=8, num_layers=1, num_heads=2, d_kv=4, d_ff=8, vocab_size=10).save_pretrained(folder)
+    result = invoke("build", "--model", str(folder), "--corpus", str(corpus_file), "--probes", str(probes_file),
+                    "--out", str(old_site))
+    assert_clean_failure(result, "'t5'", "bert", "gpt2", "llama")
+    assert_untouched(old_site)
+
+
+def test_probe_longer_than_the_model_limit(old_site, corpus_file, bert_dir, tmp_path):
+    probes = tmp_path / "long.txt"
+    probes.write_text("A short probe.\n" + "word " * 200 + "\n", encoding="utf-8")
+    result = invoke("build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes", str(probes),
+                    "--out", str(old_site))
+    assert_clean_failure(result, "long.txt:2", "limit of 64")
+    assert_untouched(old_site)
+
+
+def test_bad_options_are_reported_together(old_site, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('top-k = 0\nlimit = -1\ncolour = "red"\n', encoding="utf-8")
+    result = invoke("build", "--config", str(config), "--out", str(old_site))
+    assert_clean_failure(result, "top_k", "limit", "colour")
+    assert_untouched(old_site)
+
+
+def test_top_k_zero_on_the_command_line(old_site):
+    assert_clean_failure(invoke("build", "--top-k", "0", "--out", str(old_site)), "top_k")
+
+
+def test_output_folder_that_is_a_file(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x", encoding="utf-8")
+    assert_clean_failure(invoke("build", "--out", str(target)), str(target), "not a directory")
+    assert target.read_text(encoding="utf-8") == "x"
+
+
+def test_successful_build_replaces_the_old_site(old_site, corpus_file, probes_file, bert_dir):
+    result = invoke("build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes", str(probes_file),
+                    "--out", str(old_site), "--top-k", "3")
+    assert result.exit_code == 0, result.output
+    assert "8 corpus sentences" in result.output
+    assert "previous report" not in (old_site / "index.html").read_text(encoding="utf-8")
+    assert (old_site / "heads" / "L1H3.html").is_file()
+    assert [p.name for p in old_site.parent.iterdir() if p.name.startswith(".site")] == []
+
+
+def test_a_failure_while_building_leaves_the_old_site(old_site, corpus_file, probes_file, bert_dir, monkeypatch):
+    import reportgen.site
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(reportgen.site, "render", broken)
+    result = invoke("build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes", str(probes_file),
+                    "--out", str(old_site))
+    assert result.exit_code != 0
+    assert_untouched(old_site)

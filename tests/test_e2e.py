@@ -1,0 +1,152 @@
+"""End-to-end: the real command line on the real default model, a few hundred corpus sentences."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from bs4 import BeautifulSoup
+
+from reportgen.corpus import default_corpus
+from reportgen.store import COLUMNS
+
+pytestmark = pytest.mark.e2e
+
+LIMIT = 300
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "reportgen", *args], capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("e2e") / "site"
+    result = run_cli("build", "--limit", str(LIMIT), "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def soup(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_summary_line(built):
+    out, result = built
+    assert f"{LIMIT:,} corpus sentences" in result.stdout
+    assert str(out) in result.stdout
+
+
+def test_database_tables_and_contents(built):
+    out, _ = built
+    con = duckdb.connect(str(out / "report.duckdb"), read_only=True)
+    tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"meta", "sentences", "words", "tokens", "neighbours", "attention", "head_stats"} <= tables
+    for table, cols in COLUMNS.items():
+        got = [c for (c,) in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                                         "ORDER BY ordinal_position", [table]).fetchall()]
+        assert got == cols, table
+    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    assert (meta["n_layers"], meta["n_heads"], meta["d_model"], meta["top_k"]) == ("6", "12", "384", "50")
+    n_corpus = con.execute("SELECT count(*) FROM sentences WHERE role = 'corpus'").fetchone()[0]
+    assert n_corpus == LIMIT
+    probes = [line for line in (default_corpus()[0].parent / "probes.txt").read_text().splitlines() if line.strip()]
+    assert con.execute("SELECT count(*) FROM sentences WHERE role = 'probe'").fetchone()[0] == len(probes)
+    # every word annotated, every non-special token aligned
+    assert con.execute("SELECT count(*) FROM words WHERE pos IS NULL OR dep IS NULL").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM tokens WHERE NOT is_special AND word_idx IS NULL").fetchone()[0] == 0
+    # 50 matches per probe token and space: embedding + 12 heads + whole layer, 6 layers
+    counts = {c for (c,) in con.execute("SELECT count(*) FROM neighbours GROUP BY sentence_id, token_idx").fetchall()}
+    assert counts == {50 * 6 * 14}
+    # matches are corpus tokens, never probes, and ranks are sorted by score
+    assert con.execute("SELECT count(*) FROM neighbours n JOIN sentences s ON s.sentence_id = n.match_sentence_id "
+                       "WHERE s.role <> 'corpus'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM neighbours a JOIN neighbours b USING (sentence_id, token_idx, space, "
+                       "layer, head) WHERE b.rank = a.rank + 1 AND b.score > a.score + 1e-9").fetchone()[0] == 0
+    # attention rows of a probe sum to 1
+    sums = con.execute("SELECT min(s), max(s) FROM (SELECT sum(weight) s FROM attention "
+                       "GROUP BY sentence_id, layer, head, from_token_idx)").fetchone()
+    assert sums[0] == pytest.approx(1, abs=1e-4) and sums[1] == pytest.approx(1, abs=1e-4)
+    stats = {s for (s,) in con.execute("SELECT DISTINCT stat FROM head_stats").fetchall()}
+    assert {"entropy", "self", "prev", "next", "first", "punct"} <= stats
+    assert con.execute("SELECT count(*) FROM head_stats WHERE stat = 'entropy'").fetchone()[0] == 72
+
+
+def test_index_links_every_head_and_resolves(built):
+    out, _ = built
+    page = soup(out / "index.html")
+    links = {a["href"] for a in page.select("#head-grid a[href^='heads/']")}
+    assert links == {f"heads/L{l}H{h}.html" for l in range(6) for h in range(12)}
+    for href in links:
+        assert (out / href).is_file(), href
+    facts = dict(zip([dt.get_text() for dt in page.select("dl.facts dt")],
+                     [dd.get_text() for dd in page.select("dl.facts dd")]))
+    assert facts["layers"] == "6" and facts["heads per layer"] == "12" and facts["hidden size"] == "384"
+    assert facts["corpus sentences"] == f"{LIMIT:,}"
+    assert len(page.select("ol.probes li")) == 14
+
+
+def test_head_page_has_chart_and_matches(built):
+    out, _ = built
+    page = soup(out / "heads" / "L2H5.html")
+    assert page.select_one("h1").get_text().startswith("Head L2H5")
+    assert len(page.select("script[data-chart]")) == 14
+    con = duckdb.connect(str(out / "report.duckdb"), read_only=True)
+    best = con.execute(
+        "SELECT s.text, t.char_start, t.char_end, n.score FROM neighbours n "
+        "JOIN sentences s ON s.sentence_id = n.match_sentence_id "
+        "JOIN tokens t ON t.sentence_id = n.match_sentence_id AND t.token_idx = n.match_token_idx "
+        "WHERE n.space = 'context' AND n.layer = 2 AND n.head = 5 AND n.rank = 0 "
+        "ORDER BY n.sentence_id, n.token_idx LIMIT 1").fetchone()
+    first = page.select_one("section.probe table.matches tbody tr")
+    cells = first.select("td")
+    assert cells[1].get_text() == f"{best[3]:.3f}"
+    assert first.select_one("mark").get_text() == best[0][best[1]:best[2]]
+    # ten matches shown per token
+    assert {len(t.select("tbody tr")) for t in page.select("table.matches")} == {10}
+
+
+def test_every_local_reference_resolves_and_nothing_is_remote(built):
+    out, _ = built
+    for path in out.rglob("*.html"):
+        page = soup(path)
+        for tag, attr in (("a", "href"), ("script", "src"), ("link", "href")):
+            for el in page.select(f"{tag}[{attr}]"):
+                ref = el[attr]
+                assert not ref.startswith(("http:", "https:", "//")), (path, ref)
+                assert (path.parent / ref.split("#")[0]).resolve().is_file(), (path, ref)
+    assert (out / "assets" / "vega.js").stat().st_size > 500_000
+
+
+def test_layer_and_about_pages(built):
+    out, _ = built
+    layer = soup(out / "layers" / "L3.html")
+    assert len(layer.select("section.probe")) == 14
+    about = soup(out / "about.html")
+    text = about.get_text()
+    assert "wikipedia.txt" in text and "CC BY-SA" in text and "probes.txt" in text
+    import hashlib
+    digest = hashlib.sha256(default_corpus()[0].read_bytes()).hexdigest()
+    assert digest in text
+
+
+def test_rebuild_is_byte_identical(built, tmp_path):
+    """Building again into the same folder replaces the site with byte-identical pages and equal tables."""
+    import shutil
+
+    out, _ = built
+    before = tmp_path / "before"
+    shutil.copytree(out, before)
+    result = run_cli("build", "--limit", str(LIMIT), "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    pages = sorted(p.relative_to(before) for p in before.rglob("*.html"))
+    assert pages == sorted(p.relative_to(out) for p in out.rglob("*.html"))
+    for rel in pages:
+        assert (before / rel).read_bytes() == (out / rel).read_bytes(), rel
+    a = duckdb.connect(str(before / "report.duckdb"), read_only=True)
+    b = duckdb.connect(str(out / "report.duckdb"), read_only=True)
+    for table in COLUMNS:
+        assert a.execute(f"SELECT * FROM {table}").fetchall() == b.execute(f"SELECT * FROM {table}").fetchall()
