@@ -1,0 +1,172 @@
+"""reportgen.headstats.HeadStats against a naive per-token loop on small random attention with padding."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from reportgen.headstats import STATS, HeadStats
+
+L, H = 2, 3
+
+
+def _batch(rng, lengths, causal=False, garbage_padding=True):
+    """Right-padded attention [L, B, H, T, T] whose real rows are distributions over the real keys.
+
+    Padding query rows hold garbage (as real models give): they must never count.
+    """
+    b, t = len(lengths), max(lengths)
+    mask = np.zeros((b, t), bool)
+    for row, n in enumerate(lengths):
+        mask[row, :n] = True
+    att = rng.uniform(0, 1, size=(L, b, H, t, t)) if garbage_padding else np.zeros((L, b, H, t, t))
+    for row, n in enumerate(lengths):
+        logits = rng.normal(scale=3.0, size=(L, H, n, n))
+        if causal:
+            logits = np.where(np.tril(np.ones((n, n), bool)), logits, -np.inf)
+        weights = np.exp(logits - logits.max(-1, keepdims=True))
+        weights /= weights.sum(-1, keepdims=True)
+        att[:, row, :, :n, :n] = weights
+        att[:, row, :, :n, n:] = 0.0  # real queries put nothing on padding keys
+    special = np.zeros((b, t), bool)
+    punct = np.zeros((b, t), bool)
+    for row, n in enumerate(lengths):
+        special[row, 0] = True
+        special[row, n - 1] = n > 1  # [CLS] ... [SEP]
+        punct[row, 1 : n - 1] = rng.uniform(size=max(n - 2, 0)) < 0.3
+    return att.astype(np.float32), mask, punct, special
+
+
+def _naive(batches):
+    """stat -> [L, H] means, with one Python loop over every real query token."""
+    sums = {s: [[0.0] * H for _ in range(L)] for s in STATS}
+    counts = dict.fromkeys(STATS, 0)
+    for att, mask, punct, special in batches:
+        n_rows, t = mask.shape
+        for b in range(n_rows):
+            n = int(mask[b].sum())
+            for q in range(n):
+                has_prev, has_next = q > 0, q + 1 < n
+                counts["entropy"] += 1
+                counts["self"] += 1
+                counts["first"] += 1
+                counts["special"] += 1
+                counts["punct"] += 1
+                counts["prev"] += has_prev
+                counts["next"] += has_next
+                for layer in range(L):
+                    for h in range(H):
+                        row = [float(x) for x in att[layer, b, h, q, :n]]
+                        sums["entropy"][layer][h] += -sum(p * math.log(p) for p in row if p > 0)
+                        sums["self"][layer][h] += row[q]
+                        sums["first"][layer][h] += row[0]
+                        sums["special"][layer][h] += sum(p for k, p in enumerate(row) if special[b, k])
+                        sums["punct"][layer][h] += sum(p for k, p in enumerate(row) if punct[b, k])
+                        if has_prev:
+                            sums["prev"][layer][h] += row[q - 1]
+                        if has_next:
+                            sums["next"][layer][h] += row[q + 1]
+    return {s: (np.array(sums[s]) / counts[s] if counts[s] else None) for s in STATS}
+
+
+def _as_dict(rows):
+    out = {}
+    for layer, head, stat, value in rows:
+        out.setdefault(stat, np.full((L, H), np.nan))[layer, head] = value
+    return out
+
+
+def _check(batches):
+    stats = HeadStats(L, H)
+    for batch in batches:
+        stats.update(*batch)
+    got = _as_dict(stats.rows())
+    want = _naive(batches)
+    assert set(got) == {s for s, v in want.items() if v is not None}
+    for stat, value in want.items():
+        if value is not None:
+            np.testing.assert_allclose(got[stat], value, rtol=1e-5, atol=1e-6, err_msg=stat)
+    return got
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_matches_naive_loop_over_several_batches(causal):
+    rng = np.random.default_rng(0 if causal else 1)
+    batches = [_batch(rng, [5, 2, 7], causal), _batch(rng, [1], causal), _batch(rng, [3, 3, 4, 9, 2], causal)]
+    _check(batches)
+
+
+def test_mean_is_over_tokens_not_over_batches():
+    # a 9-token batch and a 2-token batch: the mean of batch means would weight them equally
+    rng = np.random.default_rng(2)
+    batches = [_batch(rng, [9]), _batch(rng, [2])]
+    got = _check(batches)
+    one = HeadStats(L, H)
+    one.update(*batches[0])
+    other = HeadStats(L, H)
+    other.update(*batches[1])
+    mean_of_means = (_as_dict(one.rows())["self"] + _as_dict(other.rows())["self"]) / 2
+    assert not np.allclose(got["self"], mean_of_means)
+
+
+def test_padding_rows_never_count():
+    rng = np.random.default_rng(3)
+    att, mask, punct, special = _batch(rng, [4, 1, 6])
+    stats = HeadStats(L, H)
+    stats.update(att, mask, punct, special)
+    # the same sentences one per batch, without any padding, give the same statistics
+    alone = HeadStats(L, H)
+    for row, n in enumerate(mask.sum(1)):
+        alone.update(att[:, row : row + 1, :, :n, :n], mask[row : row + 1, :n], punct[row : row + 1, :n],
+                     special[row : row + 1, :n])
+    got, want = _as_dict(stats.rows()), _as_dict(alone.rows())
+    assert set(got) == set(want)
+    for stat in got:
+        np.testing.assert_allclose(got[stat], want[stat], rtol=1e-6, atol=1e-7, err_msg=stat)
+
+
+def test_known_values_on_a_hand_made_head():
+    # one layer, one head, one 3-token sentence plus one padding position
+    att = np.zeros((1, 1, 1, 4, 4), np.float32)
+    att[0, 0, 0, :3, :3] = [[1.0, 0.0, 0.0],
+                            [0.5, 0.5, 0.0],
+                            [0.25, 0.25, 0.5]]
+    att[0, 0, 0, 3] = [0.1, 0.2, 0.3, 0.4]  # padding query: ignored
+    mask = np.array([[True, True, True, False]])
+    special = np.array([[True, False, True, False]])
+    punct = np.array([[False, True, False, False]])
+    stats = HeadStats(1, 1)
+    stats.update(att, mask, punct, special)
+    got = {stat: value for _, _, stat, value in stats.rows()}
+    assert got["self"] == pytest.approx((1.0 + 0.5 + 0.5) / 3)
+    assert got["prev"] == pytest.approx((0.5 + 0.25) / 2)  # tokens 1 and 2 have a previous token
+    assert got["next"] == pytest.approx((0.0 + 0.0) / 2)  # tokens 0 and 1 have a next token
+    assert got["first"] == pytest.approx((1.0 + 0.5 + 0.25) / 3)
+    assert got["special"] == pytest.approx((1.0 + 0.5 + 0.75) / 3)
+    assert got["punct"] == pytest.approx((0.0 + 0.5 + 0.25) / 3)
+    assert got["entropy"] == pytest.approx((0.0 + math.log(2) + (0.5 * math.log(4) + 0.5 * math.log(2))) / 3)
+
+
+def test_single_token_sentences_have_no_prev_or_next_rows():
+    rng = np.random.default_rng(4)
+    stats = HeadStats(L, H)
+    stats.update(*_batch(rng, [1, 1, 1]))
+    got = _as_dict(stats.rows())
+    assert set(got) == set(STATS) - {"prev", "next"}
+    np.testing.assert_allclose(got["self"], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(got["entropy"], 0.0, atol=1e-6)
+
+
+def test_no_updates_give_no_rows():
+    assert HeadStats(L, H).rows() == []
+
+
+def test_rows_cover_every_head_and_stat_once():
+    rng = np.random.default_rng(5)
+    stats = HeadStats(L, H)
+    stats.update(*_batch(rng, [3, 5]))
+    keys = [(layer, head, stat) for layer, head, stat, _ in stats.rows()]
+    assert len(keys) == len(set(keys)) == L * H * len(STATS)
+    assert [k[:2] for k in keys] == sorted(k[:2] for k in keys)  # grouped by layer, then head

@@ -1,0 +1,242 @@
+"""reportgen.store.Store: the schema-v1 data contract, inserts, and parameterised queries."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pytest
+
+from reportgen.store import Store
+
+# DESIGN.md, "Storage: the data contract (schema v1)": table -> columns in order
+DESIGN_TABLES = {
+    "meta": ["key", "value"],
+    "sentences": ["sentence_id", "role", "source", "text", "truncated"],
+    "words": ["sentence_id", "word_idx", "text", "lemma", "pos", "tag", "dep", "head_word_idx", "ent_type",
+              "is_punct", "char_start", "char_end"],
+    "tokens": ["sentence_id", "token_idx", "text", "word_idx", "is_special", "char_start", "char_end"],
+    "neighbours": ["sentence_id", "token_idx", "space", "layer", "head", "rank", "match_sentence_id",
+                   "match_token_idx", "score", "match_max_attended_token_idx"],
+    "attention": ["sentence_id", "layer", "head", "from_token_idx", "to_token_idx", "weight"],
+    "head_stats": ["layer", "head", "stat", "value"],
+}
+# README.md documents one more table of schema v1 (provenance of the input files)
+README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source", "licence"]}
+
+HOSTILE = [
+    "'; DROP TABLE x; --",
+    "Robert'); DROP TABLE sentences;--",
+    'She said "hi" and \'bye\'',
+    "back\\slash \\' \\\" %s %d ? $1 :name",
+    "line one\nline two\r\n\ttabbed",
+    "</script><script>alert(1)</script>",
+    "émoji 😀 and 東京 and \u202eRTL",
+    "",
+    "   ",
+]
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "report.duckdb") as s:
+        s.create()
+        yield s
+
+
+def _columns(con, table):
+    return con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+
+
+# ---- schema ---------------------------------------------------------------------------------
+
+
+def test_create_gives_exactly_the_documented_tables(store):
+    tables = {name for (name,) in store.con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    assert tables == set(DESIGN_TABLES) | set(README_EXTRA)
+
+
+@pytest.mark.parametrize("table", sorted({**DESIGN_TABLES, **README_EXTRA}))
+def test_create_gives_the_documented_columns_in_order(store, table):
+    want = {**DESIGN_TABLES, **README_EXTRA}[table]
+    assert [name for name, _ in _columns(store.con, table)] == want
+
+
+def test_column_types(store):
+    types = {(t, c): ty for t in {**DESIGN_TABLES, **README_EXTRA} for c, ty in _columns(store.con, t)}
+    # types DESIGN.md states
+    assert types[("meta", "key")] == "VARCHAR" and types[("meta", "value")] == "VARCHAR"
+    assert types[("sentences", "sentence_id")] == "INTEGER"
+    for col in ("role", "source", "text"):
+        assert types[("sentences", col)] == "VARCHAR"
+    assert types[("sentences", "truncated")] == "BOOLEAN"
+    assert types[("neighbours", "score")] == "DOUBLE"
+    assert types[("head_stats", "stat")] == "VARCHAR" and types[("head_stats", "value")] == "DOUBLE"
+    # integer keys everywhere; flags are booleans; weights are floating point
+    for (table, col), ty in types.items():
+        if col.endswith(("_id", "_idx")) or col in {"layer", "head", "rank", "char_start", "char_end"}:
+            assert ty == "INTEGER", (table, col, ty)
+        if col.startswith("is_"):
+            assert ty == "BOOLEAN", (table, col, ty)
+    assert types[("attention", "weight")] in {"DOUBLE", "FLOAT"}
+
+
+def test_meta_key_is_the_primary_key(store):
+    pk = store.con.execute(
+        "SELECT constraint_column_names FROM duckdb_constraints() "
+        "WHERE table_name = 'meta' AND constraint_type = 'PRIMARY KEY'").fetchall()
+    assert pk == [(["key"],)]
+    store.con.execute("INSERT INTO meta VALUES ('a', '1')")
+    with pytest.raises(duckdb.ConstraintException):
+        store.con.execute("INSERT INTO meta VALUES ('a', '2')")
+
+
+def test_create_on_a_fresh_file_starts_empty(store):
+    for table in {**DESIGN_TABLES, **README_EXTRA}:
+        assert store.rows(f"SELECT count(*) FROM {table}") == [(0,)]
+
+
+# ---- inserts --------------------------------------------------------------------------------
+
+
+def test_insert_rows_round_trip_with_nulls(store):
+    rows = [
+        (0, 0, "[CLS]", None, True, 0, 0),
+        (0, 1, "hello", 0, False, 0, 5),
+        (1, 0, "x", 3, False, 7, 8),
+    ]
+    store.insert("tokens", rows)
+    assert store.rows("SELECT * FROM tokens ORDER BY sentence_id, token_idx") == rows
+
+
+def test_insert_column_dict_with_numpy_arrays(store):
+    cols = {
+        "sentence_id": np.array([2, 2, 3]), "token_idx": np.array([1, 0, 4]),
+        "space": ["context", "embedding", "context"], "layer": np.array([0, 1, 1], dtype=np.int64),
+        "head": [None, None, 2], "rank": np.array([0, 1, 0]),
+        "match_sentence_id": np.array([10, 11, 12]), "match_token_idx": np.array([5, 6, 7]),
+        "score": np.array([0.5, -0.25, 2.75]), "match_max_attended_token_idx": np.array([1, 2, 3]),
+    }
+    store.insert("neighbours", cols)
+    assert store.rows("SELECT * FROM neighbours ORDER BY sentence_id, token_idx") == [
+        (2, 0, "embedding", 1, None, 1, 11, 6, -0.25, 2),
+        (2, 1, "context", 0, None, 0, 10, 5, 0.5, 1),
+        (3, 4, "context", 1, 2, 0, 12, 7, 2.75, 3),
+    ]
+
+
+def test_insert_rows_and_columns_agree(tmp_path):
+    rows = [(0, 1, "probe", 0.25), (1, 0, "prev", 0.75)]
+    with Store(tmp_path / "a.duckdb") as a, Store(tmp_path / "b.duckdb") as b:
+        a.create()
+        b.create()
+        a.insert("head_stats", rows)
+        b.insert("head_stats", {"stat": ["probe", "prev"], "value": [0.25, 0.75], "head": [1, 0], "layer": [0, 1]})
+        assert a.head_stats() == b.head_stats() == sorted(rows)
+
+
+def test_insert_of_nothing_changes_nothing(store):
+    store.insert("sentences", [])
+    store.insert("sentences", {"sentence_id": [], "role": [], "source": [], "text": [], "truncated": []})
+    assert store.rows("SELECT count(*) FROM sentences") == [(0,)]
+
+
+def test_insert_appends(store):
+    store.insert("head_stats", [(0, 0, "self", 0.5)])
+    store.insert("head_stats", [(0, 1, "self", 0.25)])
+    assert store.head_stats() == [(0, 0, "self", 0.5), (0, 1, "self", 0.25)]
+
+
+def test_data_survive_close_and_reopen_read_only(tmp_path):
+    path = tmp_path / "r.duckdb"
+    with Store(path) as s:
+        s.create()
+        s.insert("sentences", [(0, "probe", "p.txt:1", "Hello there.", False)])
+        s.set_meta({"schema_version": "1"})
+        s.finish()
+    with Store(path, read_only=True) as s:
+        assert s.sentences("probe") == [(0, "p.txt:1", "Hello there.", False)]
+        assert s.meta() == {"schema_version": "1"}
+
+
+# ---- hostile strings through every path -----------------------------------------------------
+
+
+def test_hostile_text_is_stored_and_read_back_verbatim(store):
+    store.con.execute("CREATE TABLE x (a INTEGER)")
+    store.insert("sentences", [(i, "corpus", f"evil.txt:{i}", text, False) for i, text in enumerate(HOSTILE)])
+    store.insert("words", [(i, 0, text, text, "X", "X", text, 0, text or None, False, 0, len(text))
+                           for i, text in enumerate(HOSTILE)])
+    assert [t for _, _, t, _ in store.sentences("corpus")] == HOSTILE
+    assert [r[2] for r in store.words_of(0, len(HOSTILE) - 1)] == HOSTILE
+    assert [r[6] for r in store.words_of(0, len(HOSTILE) - 1)] == HOSTILE
+    # looking a hostile string up through a parameter finds exactly its row
+    for i, text in enumerate(HOSTILE):
+        assert store.rows("SELECT sentence_id FROM sentences WHERE text = ?", [text]) == [(i,)]
+    # nothing was executed: the decoy table and every schema table are still there
+    assert store.rows("SELECT count(*) FROM x") == [(0,)]
+    assert store.rows("SELECT count(*) FROM sentences") == [(len(HOSTILE),)]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_meta_keys_and_values(store, text):
+    store.set_meta({text: text, "plain": text})
+    assert store.meta() == {text: text, "plain": text}
+    store.set_meta({text: "replaced"})  # INSERT OR REPLACE on the primary key
+    assert store.meta()[text] == "replaced"
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_strings_as_query_parameters(store, text):
+    store.con.execute("CREATE TABLE x (a INTEGER)")
+    store.insert("sentences", [(0, "probe", "p:1", "safe", False)])
+    assert store.sentences(text) == []
+    assert store.matches(text, 0, None, 10) == []
+    assert store.rows("SELECT ?", [text]) == [(text,)]
+    assert store.rows("SELECT count(*) FROM x") == [(0,)]
+    assert store.sentences("probe") == [(0, "p:1", "safe", False)]
+
+
+# ---- reading helpers ------------------------------------------------------------------------
+
+
+def _small_report(store):
+    store.insert("sentences", [(0, "probe", "p:1", "The cat.", False), (1, "corpus", "c:1", "A cat sat.", False),
+                               (2, "corpus", "c:2", "It's mine.", True)])
+    store.insert("words", [(1, 0, "A", "a", "DET", "DT", "det", 1, None, False, 0, 1),
+                           (1, 1, "cat", "cat", "NOUN", "NN", "nsubj", 2, None, False, 2, 5),
+                           (0, 1, "cat", "cat", "NOUN", "NN", "ROOT", 1, None, False, 4, 7),
+                           (0, 0, "The", "the", "DET", "DT", "det", 1, None, False, 0, 3)])
+    store.insert("tokens", [(0, 0, "[CLS]", None, True, 0, 0), (0, 1, "the", 0, False, 0, 3),
+                            (0, 2, "cat", 1, False, 4, 7), (1, 1, "a", 0, False, 0, 1), (1, 2, "cat", 1, False, 2, 5)])
+    store.insert("neighbours", [
+        (0, 2, "context", 0, None, 1, 1, 1, 0.5, 2),
+        (0, 2, "context", 0, None, 0, 1, 2, 1.5, 1),
+        (0, 2, "context", 0, 3, 0, 1, 1, 0.9, None),
+        (0, 2, "embedding", 0, None, 0, 1, 1, 0.7, 2),
+    ])
+
+
+def test_words_of_is_ordered_and_inclusive(store):
+    _small_report(store)
+    assert [(r[0], r[1]) for r in store.words_of(0, 1)] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [(r[0], r[1]) for r in store.words_of(1, 1)] == [(1, 0), (1, 1)]
+
+
+def test_counts(store):
+    _small_report(store)
+    assert store.counts() == {"sentences": 2, "words": 2, "tokens": 2, "truncated": 1, "probes": 1}
+
+
+def test_matches_whole_layer_is_head_null_only(store):
+    _small_report(store)
+    whole = store.matches("context", 0, None, 10)
+    assert [(r[2], r[3]) for r in whole] == [(0, 1.5), (1, 0.5)]
+    assert whole[0][7] == "cat" and whole[0][8] == "NOUN"  # matched token and its word's POS
+    assert whole[0][11] == "a"  # max-attended token text
+    head = store.matches("context", 0, 3, 10)
+    assert [(r[2], r[3], r[11]) for r in head] == [(0, 0.9, None)]
+    assert [r[2] for r in store.matches("context", 0, None, 1)] == [0]  # only ranks below `shown`
+    assert [r[3] for r in store.matches("embedding", 0, None, 10)] == [0.7]
