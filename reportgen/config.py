@@ -90,9 +90,16 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> Config:
             raise ConfigError(f"{config_file}: config file not found; check the --config path") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file}: not valid TOML ({exc}); fix the file") from None
+        written = {}
+        for given in raw:
+            key = given.replace("-", "_")
+            if key in written:
+                errors.append(f"{given!r} and {written[key]!r} are the same key; keep one")
+            written[key] = given
         raw = {k.replace("-", "_"): v for k, v in raw.items()}
+        known = ", ".join(sorted(k.replace("_", "-") for k in _KEYS))
         for key in sorted(set(raw) - _KEYS):
-            errors.append(f"unknown key {key!r} (known: {', '.join(sorted(k.replace('_', '-') for k in _KEYS))})")
+            errors.append(f"unknown key {written[key]!r} (known: {known})")
     for key, value in overrides.items():
         if value is not None and not (key == "corpus" and value == ()):
             raw[key] = value
@@ -101,10 +108,10 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> Config:
         coerced = _coerce(key, raw[key], errors)
         if coerced is not None:
             values[key] = coerced
+    out = values.get("out", Config.out)
+    if out.exists() and not out.is_dir():
+        errors.append(f"out: {out} exists and is not a directory; choose another output folder")
     if errors:
         where = f"{config_file}: " if config_file is not None else ""
         raise ConfigError(where + "; ".join(errors))
-    config = Config(**values)
-    if config.out.exists() and not config.out.is_dir():
-        raise ConfigError(f"--out {config.out}: exists and is not a directory; choose another output folder")
-    return config
+    return Config(**values)

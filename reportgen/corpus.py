@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from dataclasses import dataclass
@@ -70,8 +71,10 @@ def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not valid UTF-8 (byte {exc.start}); convert the file to UTF-8") from None
+        # utf-8-sig counts from after a byte-order mark; count in the file's own bytes
+        at = exc.start + (len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0)
+        line = data[:at].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not valid UTF-8 (byte {at}); convert the file to UTF-8") from None
 
 
 def _lines(path: Path, text: str) -> list[tuple[int, str]]:
@@ -98,7 +101,15 @@ def _lines(path: Path, text: str) -> list[tuple[int, str]]:
 def _licence(path: Path) -> tuple[str, str]:
     sidecar = path.parent / SOURCES_FILE
     if sidecar.is_file():
-        entry = json.loads(sidecar.read_text(encoding="utf-8")).get(path.name)
+        try:
+            entries = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{sidecar}: not valid JSON ({exc}); fix it or remove it") from None
+        if not isinstance(entries, dict):
+            raise InputError(f'{sidecar}: expected an object {{"file name": {{"source": ..., "licence": ...}}}}')
+        entry = entries.get(path.name)
+        if entry is not None and not isinstance(entry, dict):
+            raise InputError(f"{sidecar}: the entry for {path.name!r} must be an object with source and licence")
         if entry:
             return entry.get("source", "not stated"), entry.get("licence", "not stated")
     return "not stated", "not stated"

@@ -48,7 +48,7 @@ class HeadStats:
         self._add("punct", np.einsum("lbhqk,bk->lbhq", a, punct.astype(a.dtype)), mask)
 
     def rows(self) -> list[tuple[int, int, str, float]]:
-        """(layer, head, stat, value) for every head and statistic, sorted."""
+        """(layer, head, stat, value) for every head and statistic, by layer and head, statistics in STATS order."""
         out = []
         n_layers, n_heads = self.sums["entropy"].shape
         for layer in range(n_layers):

@@ -63,7 +63,8 @@ class TopK:
         """[spaces, P, N] cosine scores of one layer's candidates."""
         emb = normalise(cand.embedding[layer].astype(np.float32))  # [N, D]
         ctx = normalise(cand.context[layer].astype(np.float32))  # [N, H, d]
-        heads = np.matmul(self.ctx_by_head[layer], ctx.transpose(1, 2, 0))  # [H, P, d] @ [H, d, N] -> [H, P, N]
+        # [H, P, d] @ [H, d, N] -> [H, P, N]; contiguous operands let numpy hand each head to BLAS
+        heads = np.matmul(self.ctx_by_head[layer], np.ascontiguousarray(ctx.transpose(1, 2, 0)))
         whole = heads.sum(axis=0, keepdims=True)
         return np.concatenate([(self.emb[layer] @ emb.T)[None], heads, whole], axis=0)
 
@@ -75,45 +76,49 @@ class TopK:
         # max-attended token per space: spaces 0 and H + 1 use the head mean (row H), head spaces their own head
         space_rows = np.array([heads, *range(heads), heads])
         k = self.k
+        n_rows = self.n_spaces * self.score.shape[2]
         for layer in range(self.score.shape[0]):
-            new = self.scores(layer, cand)  # [S, P, N]
-            beats = new > self.score[layer][..., -1:]  # can enter the top k
-            # only (space, probe) rows where some candidate beats the current k-th score need work
-            s_idx, p_idx = np.nonzero(beats.any(axis=-1))
-            if len(s_idx) == 0:
+            new = self.scores(layer, cand).reshape(n_rows, -1)  # [(space, probe) rows, N]
+            # views of this layer's state, one row per (space, probe)
+            score, order_, sid, tok, matt = (a[layer].reshape(n_rows, k) for a in (
+                self.score, self.order, self.sentence_id, self.token_idx, self.max_attended))
+            # the candidates that beat a row's current k-th score; only their rows need work
+            hit_row, col = np.nonzero(new > score[:, -1:])
+            if len(hit_row) == 0:
                 continue
-            at = (layer, s_idx, p_idx)
+            rows, row = np.unique(hit_row, return_inverse=True)
             # compact each row's entering candidates to the left of a [R, width] block
-            row, col = np.nonzero(beats[s_idx, p_idx])
-            counts = np.bincount(row, minlength=len(s_idx))
+            counts = np.bincount(row, minlength=len(rows))
             slot = np.arange(len(row)) - (np.cumsum(counts) - counts)[row]
             width = int(counts.max())
-            fresh = np.full((len(s_idx), width), -np.inf, dtype=np.float32)
-            fresh_col = np.zeros((len(s_idx), width), dtype=np.int64)
-            fresh_order = np.full((len(s_idx), width), np.iinfo(np.int64).max, dtype=np.int64)
-            fresh[row, slot] = new[s_idx[row], p_idx[row], col]
+            fresh = np.full((len(rows), width), -np.inf, dtype=np.float32)
+            fresh_col = np.zeros((len(rows), width), dtype=np.int64)
+            fresh_order = np.full((len(rows), width), np.iinfo(np.int64).max, dtype=np.int64)
+            fresh[row, slot] = new[hit_row, col]
             fresh_col[row, slot] = col
             fresh_order[row, slot] = cand.order[col]
-            merged = np.concatenate([self.score[at], fresh], axis=-1)  # [R, k + width]
-            order = np.concatenate([self.order[at], fresh_order], axis=-1)
+            merged = np.concatenate([score[rows], fresh], axis=-1)  # [R, k + width]
+            order = np.concatenate([order_[rows], fresh_order], axis=-1)
             part = np.broadcast_to(np.arange(k + width), merged.shape)
-            if width > k:  # cheap selection first, then sort only k
+            if width > k:  # cheap selection of k first, then sort only those
                 part = np.argpartition(-merged, k - 1, axis=-1)[:, :k]
+                kth = np.take_along_axis(merged, part, -1).min(axis=-1, keepdims=True)
+                tied = (merged >= kth).sum(axis=-1) > k
+                if tied.any():  # equal scores across the cut: sort those rows whole, so corpus order decides
+                    part[tied] = np.lexsort((order[tied], -merged[tied]), axis=-1)[:, :k]
                 merged, order = np.take_along_axis(merged, part, -1), np.take_along_axis(order, part, -1)
             rank = np.lexsort((order, -merged), axis=-1)[:, :k]  # best first; equal scores in corpus order
             pick = np.take_along_axis(part, rank, -1)  # positions in [old k | fresh width]
             old = pick < k
             old_pos = np.where(old, pick, 0)
             new_col = np.take_along_axis(fresh_col, np.where(old, 0, pick - k), -1)
-            att = cand.max_attended[layer][space_rows[s_idx]]  # [R, N]
-            self.sentence_id[at] = np.where(old, np.take_along_axis(self.sentence_id[at], old_pos, -1),
-                                            cand.sentence_id[new_col])
-            self.token_idx[at] = np.where(old, np.take_along_axis(self.token_idx[at], old_pos, -1),
-                                          cand.token_idx[new_col])
-            self.max_attended[at] = np.where(old, np.take_along_axis(self.max_attended[at], old_pos, -1),
-                                             np.take_along_axis(att, new_col, -1))
-            self.score[at] = np.take_along_axis(merged, rank, -1)
-            self.order[at] = np.take_along_axis(order, rank, -1)
+            space = rows // self.score.shape[2]
+            att = cand.max_attended[layer][space_rows[space]]  # [R, N]
+            sid[rows] = np.where(old, np.take_along_axis(sid[rows], old_pos, -1), cand.sentence_id[new_col])
+            tok[rows] = np.where(old, np.take_along_axis(tok[rows], old_pos, -1), cand.token_idx[new_col])
+            matt[rows] = np.where(old, np.take_along_axis(matt[rows], old_pos, -1), np.take_along_axis(att, new_col, -1))
+            score[rows] = np.take_along_axis(merged, rank, -1)
+            order_[rows] = np.take_along_axis(order, rank, -1)
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every kept match as columns (best first within a space); fewer than k where the corpus is small."""

@@ -200,9 +200,6 @@ def test_non_utf8_in_a_directory_names_the_file(tmp_path):
     assert f"{bad}:3:" in _error([root])
 
 
-@pytest.mark.xfail(strict=True, reason="corpus._decode: with a UTF-8 BOM, UnicodeDecodeError.start counts from after "
-                                       "the BOM but the line is counted in the raw bytes, so the line number "
-                                       "(and the byte offset) are wrong")
 def test_non_utf8_line_number_in_a_file_with_bom(tmp_path):
     path = _write(tmp_path / "bad.txt", BOM + b"one\ntwo\n\xff\n")
     assert f"{path}:3:" in _error([path])
@@ -232,8 +229,6 @@ def test_errors_are_input_errors_not_crashes_for_a_directory_with_bad_jsonl(tmp_
     assert f"{bad}:2:" in _error([root])
 
 
-@pytest.mark.xfail(strict=True, reason="corpus._licence: a malformed sources.json sidecar raises a raw "
-                                       "json.JSONDecodeError (traceback) instead of an InputError naming the file")
 def test_malformed_sources_sidecar_is_an_input_error(tmp_path):
     path = _write(tmp_path / "c.txt", "one\n")
     _write(tmp_path / "sources.json", "{not json")

@@ -252,9 +252,6 @@ def test_ties_go_to_the_earlier_token_when_batches_are_small(sizes):
     assert _ids(got) == _ids(want)
 
 
-@pytest.mark.xfail(strict=True, reason="TopK.update: when more than k candidates of one batch enter a row, "
-                                       "np.argpartition keeps an arbitrary subset of the tied scores before the "
-                                       "order tie-break is applied, so later tokens can displace earlier ones")
 @pytest.mark.parametrize("sizes", [[30], [13, 17]], ids=["one batch", "two batches"])
 def test_ties_go_to_the_earlier_token_when_batches_are_larger_than_k(sizes):
     case = _tie_case()
@@ -262,8 +259,6 @@ def test_ties_go_to_the_earlier_token_when_batches_are_larger_than_k(sizes):
     assert _ids(_got(topk)) == _ids(_exact_expected(case, k=4))
 
 
-@pytest.mark.xfail(strict=True, reason="TopK.update: tie-breaking depends on how the corpus is split into batches "
-                                       "(argpartition before the order tie-break)")
 def test_results_identical_whatever_the_batch_split():
     case = _tie_case()
     results = []
