@@ -199,33 +199,41 @@ def _fill(store, config, loaded, nlp, probes, corpus, files, clock, progress, en
         topk = TopK(np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), config.top_k)
 
     stats = HeadStats(info.n_layers, info.n_heads)
-    position = 0
     with clock("encode and search corpus"), progress.stage("encode", len(corpus)) as advance:
-        for chunk in _chunks(corpus, config.batch_size):
-            ids = [s.sentence_id for s in chunk]
-            words = _words(store.words_of(ids[0], ids[-1]))
-            batch = [tokenize(loaded, s.text, words[s.sentence_id], strict=False, where=s.source) for s in chunk]
-            enc = encode(loaded, batch)
-            special, punct = _token_flags(batch, words, ids, enc.mask.shape[1])
-            stats.update(enc.attention, enc.mask, punct, special)
-            searchable = enc.mask & ~special
-            rows, cols = np.nonzero(searchable)
-            att = enc.attention[:, rows, :, cols, :]  # [N, L, H, T] (advanced indices first)
-            att = np.moveaxis(att, 0, 2)  # [L, H, N, T]
-            max_att = np.concatenate([att.argmax(-1), att.mean(1, keepdims=True).argmax(-1)], axis=1)
-            topk.update(Candidates(
-                embedding=enc.hidden[:, rows, cols], context=enc.context[:, rows, cols], max_attended=max_att,
-                sentence_id=np.asarray(ids)[rows], token_idx=cols, order=position + np.arange(len(rows))))
-            position += len(rows)
+        # Windows of many batches: tokenised together, then batched by length so little is padding.
+        for window in _chunks(corpus, config.batch_size * 16):
+            words = _words(store.words_of(window[0].sentence_id, window[-1].sentence_id))
+            tokenized = [tokenize(loaded, s.text, words[s.sentence_id], strict=False, where=s.source)
+                         for s in window]
             store.insert("sentences", [(s.sentence_id, s.role, s.source, s.text, t.truncated)
-                                       for s, t in zip(chunk, batch)])
-            store.insert("tokens", [r for s, t in zip(chunk, batch) for r in _token_rows(s.sentence_id, t)])
-            advance(len(chunk))
+                                       for s, t in zip(window, tokenized)])
+            store.insert("tokens", [r for s, t in zip(window, tokenized) for r in _token_rows(s.sentence_id, t)])
+            by_length = sorted(range(len(window)), key=lambda i: len(tokenized[i].input_ids))
+            for picked in _chunks(by_length, config.batch_size):
+                ids = [window[i].sentence_id for i in picked]
+                batch = [tokenized[i] for i in picked]
+                _search_batch(loaded, batch, ids, words, topk, stats, encode, Candidates)
+                advance(len(picked))
 
     with clock("store"):
         _store_neighbours(store, topk, probe_keys, info.n_heads)
         store.insert("head_stats", stats.rows())
         store.set_meta(_meta(config, info, files))
+
+
+def _search_batch(loaded, batch, ids, words, topk, stats, encode, Candidates) -> None:
+    """Encode one batch of corpus sentences; feed the head statistics and the running top-k."""
+    enc = encode(loaded, batch)
+    special, punct = _token_flags(batch, words, ids, enc.mask.shape[1])
+    stats.update(enc.attention, enc.mask, punct, special)
+    rows, cols = np.nonzero(enc.mask & ~special)  # searchable tokens: real, not special
+    att = np.moveaxis(enc.attention[:, rows, :, cols, :], 0, 2)  # [L, H, N, T] (advanced indices come first)
+    max_att = np.concatenate([att.argmax(-1), att.mean(1, keepdims=True).argmax(-1)], axis=1)
+    sentence_id = np.asarray(ids, dtype=np.int64)[rows]
+    topk.update(Candidates(
+        embedding=enc.hidden[:, rows, cols], context=enc.context[:, rows, cols], max_attended=max_att,
+        sentence_id=sentence_id, token_idx=cols,
+        order=(sentence_id << 20) | cols))  # corpus position, whatever order the batches come in
 
 
 def _store_neighbours(store: Store, topk, probe_keys: list[tuple[int, int]], n_heads: int) -> None:
