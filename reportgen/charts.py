@@ -22,10 +22,14 @@ def token_labels(tokens: Sequence[str]) -> list[str]:
 
 @functools.lru_cache(maxsize=256)
 def _heatmap(labels: tuple[str, ...]) -> dict:
-    """The heatmap spec for one token sequence, reading its values from the named dataset 'attention'."""
+    """The heatmap spec for one token sequence; cells come from the named dataset 'attention' as
+    {i: from index, j: to index, w: weight}, and token labels are looked up by index."""
     size = max(120, 14 * len(labels))
+    names = alt.Data(values=[{"k": k, "t": t} for k, t in enumerate(labels)])
     chart = (
         alt.Chart(alt.NamedData(name="attention"))
+        .transform_lookup(lookup="i", from_=alt.LookupData(data=names, key="k", fields=["t"]), as_=["from"])
+        .transform_lookup(lookup="j", from_=alt.LookupData(data=names, key="k", fields=["t"]), as_=["to"])
         .mark_rect()
         .encode(
             x=alt.X("to:N", sort=list(labels), title="attended to", axis=alt.Axis(labelAngle=-60)),
@@ -43,9 +47,8 @@ def attention_heatmap(tokens: Sequence[str], weights: Sequence[tuple[int, int, f
 
     The Altair chart is built once per sentence; each head's spec is that chart with its own values.
     """
-    labels = token_labels(tokens)
-    values = [{"from": labels[i], "to": labels[j], "w": round(w, 4)} for i, j, w in weights]
-    return {**_heatmap(tuple(labels)), "title": title, "datasets": {"attention": values}}
+    values = [{"i": i, "j": j, "w": round(w, 3)} for i, j, w in weights]
+    return {**_heatmap(tuple(token_labels(tokens))), "title": title, "datasets": {"attention": values}}
 
 
 def overview(stats: Sequence[tuple[int, int, str, float]], n_layers: int, n_heads: int) -> dict:

@@ -9,7 +9,7 @@ from . import charts
 from .headstats import DESCRIPTIONS, STATS
 from .store import Store
 
-CONTEXT_CHARS = 50  # characters of a matched sentence shown on each side of the matched token
+CONTEXT_CHARS = 40  # characters of a matched sentence shown on each side of the matched token
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def test_head_page_has_chart_and_matches(built):
         "ORDER BY n.sentence_id, n.token_idx LIMIT 1").fetchone()
     first = page.select_one("section.probe table.matches tbody tr")
     cells = first.select("td")
-    assert cells[1].get_text() == f"{best[3]:.3f}"
+    assert cells[0].get_text() == f"{best[3]:.3f}"
     assert first.select_one("mark").get_text() == best[0][best[1]:best[2]]
     # ten matches shown per token
     assert {len(t.select("tbody tr")) for t in page.select("table.matches")} == {10}
