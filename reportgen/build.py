@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 
 from . import __version__
@@ -133,6 +134,8 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
     db_path = (config.db.with_name(config.db.name + ".building") if external_db
                else staging / (config.db.name if config.db else "report.duckdb"))
     try:
+        if external_db:
+            config.db.parent.mkdir(parents=True, exist_ok=True)
         if db_path.exists():
             db_path.unlink()
         store = Store(db_path)
@@ -148,10 +151,14 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         if external_db:
             os.replace(db_path, config.db)
         _swap_into_place(staging, config.out)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if external_db:
             db_path.unlink(missing_ok=True)
+        if isinstance(exc, (OSError, duckdb.IOException)):
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+            raise OutputError(f"--out {config.out}: cannot write the report ({reason}); free some space or "
+                              f"choose a writable folder. Nothing was changed") from None
         raise
     largest = max(pages.items(), key=lambda kv: kv[1]) if pages else ("", 0)
     return Summary(config.out, config.db_path, counts, timings, len(pages), largest)

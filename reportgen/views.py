@@ -235,7 +235,7 @@ class Views:
         m = self.meta
         counts = self.store.counts()
         settings = tuple((k.removeprefix("option."), v) for k, v in sorted(m.items()) if k.startswith("option."))
-        versions = tuple((k, m[k]) for k in ("reportgen_version", "schema_version", "python_version",
+        versions = tuple((k, m[k]) for k in ("model", "architecture", "reportgen_version", "schema_version", "python_version",
                                                "torch_version", "transformers_version", "spacy_version",
                                                "spacy_model", "duckdb_version", "corpus_sha256", "probes_sha256"))
         return AboutPage("", f"About · {m['model']}", tuple(SourceRow(*r) for r in self.store.source_files()),

@@ -142,3 +142,20 @@ def test_a_failure_while_building_leaves_the_old_site(old_site, corpus_file, pro
                     "--out", str(old_site))
     assert result.exit_code != 0
     assert_untouched(old_site)
+
+
+def test_config_file_and_database_elsewhere(tmp_path, corpus_file, probes_file, bert_dir):
+    import duckdb
+
+    config = tmp_path / "report.toml"
+    config.write_text(f'model = "{bert_dir}"\ncorpus = ["{corpus_file}"]\nprobes = "{probes_file}"\n'
+                      'top-k = 2\nlimit = 3\n', encoding="utf-8")
+    out, db = tmp_path / "site", tmp_path / "data" / "r.duckdb"
+    result = invoke("build", "--config", str(config), "--out", str(out), "--db", str(db), "--top-k", "4")
+    assert result.exit_code == 0, result.output
+    assert not (out / "report.duckdb").exists()
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT value FROM meta WHERE key = 'top_k'").fetchone()[0] == "4"  # the command line wins
+    assert con.execute("SELECT count(*) FROM sentences WHERE role = 'corpus'").fetchone()[0] == 3
+    assert con.execute("SELECT max(rank) FROM neighbours").fetchone()[0] == 3
+    assert [p.name for p in db.parent.iterdir()] == ["r.duckdb"]
