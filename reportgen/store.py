@@ -102,9 +102,9 @@ class Store:
         return dict(zip(("sentences", "words", "tokens", "truncated", "probes"), row))
 
     def probe_tokens(self) -> list[tuple]:
-        """(sentence_id, token_idx, text, is_special, pos) of every probe token, in order."""
+        """(sentence_id, token_idx, text, is_special, char_start, char_end, pos) of every probe token, in order."""
         return self.rows(
-            "SELECT t.sentence_id, t.token_idx, t.text, t.is_special, w.pos FROM tokens t "
+            "SELECT t.sentence_id, t.token_idx, t.text, t.is_special, t.char_start, t.char_end, w.pos FROM tokens t "
             "JOIN sentences s USING (sentence_id) "
             "LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
             "WHERE s.role = 'probe' ORDER BY t.sentence_id, t.token_idx")
@@ -119,11 +119,12 @@ class Store:
         """The best `shown` matches of every probe token in one space, with the matched token's annotations.
 
         Columns: probe sentence_id, token_idx, rank, score, match sentence text, match char_start,
-        char_end, match token text, pos, dep, ent_type, max-attended token text.
+        char_end, match token text, pos, dep, ent_type, and the max-attended token's text, is_special,
+        char_start and char_end.
         """
         return self.rows(
             "SELECT n.sentence_id, n.token_idx, n.rank, n.score, s.text, t.char_start, t.char_end, t.text, "
-            "w.pos, w.dep, w.ent_type, a.text "
+            "w.pos, w.dep, w.ent_type, a.text, a.is_special, a.char_start, a.char_end "
             "FROM neighbours n "
             "JOIN sentences s ON s.sentence_id = n.match_sentence_id "
             "JOIN tokens t ON t.sentence_id = n.match_sentence_id AND t.token_idx = n.match_token_idx "

@@ -133,6 +133,11 @@ def head_label(layer: int, head: int) -> str:
     return f"L{layer}H{head}"
 
 
+def token_text(sentence: str, piece: str, special: bool, start: int, end: int) -> str:
+    """What a token shows: its span of the sentence (no '##' or byte-level marks), or the special token's name."""
+    return piece if special else sentence[start:end]
+
+
 def _window(text: str, start: int, end: int) -> tuple[str, str, str]:
     left, right = text[:start], text[end:]
     if len(left) > CONTEXT_CHARS:
@@ -153,16 +158,18 @@ class Views:
         self.n_heads = int(self.meta["n_heads"])
         self.probes = [(sid, text) for sid, _source, text, _t in store.sentences("probe")]
         self.probe_tokens: dict[int, list[tuple]] = defaultdict(list)
-        for sid, idx, text, special, pos in store.probe_tokens():
-            self.probe_tokens[sid].append((idx, text, special, pos or ""))
+        texts = dict(self.probes)
+        for sid, idx, piece, special, cs, ce, pos in store.probe_tokens():
+            self.probe_tokens[sid].append((idx, token_text(texts[sid], piece, special, cs, ce), special, pos or ""))
 
     def _sections(self, space: str, layer: int, head: int | None, with_chart: bool) -> tuple[ProbeSection, ...]:
         found: dict[tuple[int, int], list[Match]] = defaultdict(list)
-        for sid, idx, rank, score, text, cs, ce, _tok, pos, dep, ent, att in self.store.matches(
-                space, layer, head, self.shown):
+        for (sid, idx, rank, score, text, cs, ce, _tok, pos, dep, ent,
+             att_piece, att_special, att_cs, att_ce) in self.store.matches(space, layer, head, self.shown):
+            att = token_text(text, att_piece, att_special, att_cs, att_ce)
             left, token, right = _window(text, cs, ce)
             found[(sid, idx)].append(Match(rank, f"{score:.3f}", left, token, right, pos or "", dep or "",
-                                           ent or "", att or ""))
+                                           ent or "", att))
         weights: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
         if with_chart and head is not None:
             for sid, i, j, w in self.store.attention(layer, head):
