@@ -1,0 +1,48 @@
+"""Corpus and probe text is untrusted: it shows as text on every page, never as markup or script."""
+
+from __future__ import annotations
+
+import json
+
+from bs4 import BeautifulSoup
+
+from reportgen.build import build
+from reportgen.config import load_config
+
+PAYLOADS = [
+    '<script>alert("x")</script> ends here.',
+    'A line with </script><img src=x onerror=alert(1)> inside.',
+    'Comment <!-- open and "onmouseover=alert(1) quote.',
+    "Template {{ 7*7 }} and {% if %} markers.",
+    "A javascript:alert(1) link & an ampersand.",
+]
+
+
+def test_hostile_text_is_escaped_everywhere(tmp_path, bert_dir):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(PAYLOADS) + "\n", encoding="utf-8")
+    probes = tmp_path / "probes.txt"
+    probes.write_text(PAYLOADS[1] + "\n" + PAYLOADS[3] + "\n", encoding="utf-8")
+    out = tmp_path / "site"
+    build(load_config(None, model=str(bert_dir), corpus=(corpus,), probes=probes, out=out, top_k=3))
+    pages = sorted(out.rglob("*.html"))
+    assert len(pages) > 5
+    seen_text = ""
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        soup = BeautifulSoup(html, "html.parser")
+        assert soup.find("img") is None, page
+        assert "Template 49" not in soup.get_text(), page  # never evaluated as a template
+        for script in soup.find_all("script"):
+            if script.get("src"):
+                assert script["src"].split("/")[-1] in {"vega.js", "report.js", "timings.js"}, page
+            else:
+                assert script.get("type") == "application/json", page
+                json.loads(script.string)  # data only, and it is well-formed
+                assert "</" not in script.string and "<!--" not in script.string, page
+        for tag in soup.find_all(True):
+            assert not any(attr.startswith("on") for attr in tag.attrs), (page, tag)
+        seen_text += soup.get_text()
+    assert '<script>alert("x")</script>' in seen_text
+    assert "</script><img src=x onerror=alert(1)>" in seen_text
+    assert "{{ 7*7 }}" in seen_text
