@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .resources import shipped_dir
 
 SUFFIXES = (".txt", ".jsonl")
 SOURCES_FILE = "sources.json"  # optional sidecar: {"file name": {"source": ..., "licence": ...}}
@@ -37,12 +38,11 @@ class SourceFile:
 
 
 def default_corpus_dir() -> Path:
-    """The folder holding the shipped corpus and probes (inside the wheel, or the repository's corpora/)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "corpora", here.parent / "corpora"):
-        if (candidate / "probes.txt").is_file():
-            return candidate
-    raise InputError("the default corpus is missing from this installation; reinstall reportgen or pass --corpus")
+    """The folder holding the shipped corpus and probes."""
+    found = shipped_dir("corpora", "probes.txt")
+    if found is None:
+        raise InputError("the default corpus is missing from this installation; reinstall reportgen or pass --corpus")
+    return found
 
 
 def default_corpus() -> tuple[Path, ...]:

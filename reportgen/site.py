@@ -8,17 +8,16 @@ from pathlib import Path
 
 import jinja2
 
+from .resources import shipped_dir
 from .store import Store
 from .views import Views, head_label
 
 
 def templates_dir() -> Path:
-    """templates/ inside the wheel, or at the repository's top level in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
-        if (candidate / "base.html").is_file():
-            return candidate
-    raise FileNotFoundError("reportgen's templates are missing from this installation; reinstall reportgen")
+    found = shipped_dir("templates", "base.html")
+    if found is None:
+        raise FileNotFoundError("reportgen's templates are missing from this installation; reinstall reportgen")
+    return found
 
 
 def environment() -> jinja2.Environment:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from . import charts
+from .corpus import SourceFile
 from .headstats import DESCRIPTIONS, STATS
 from .store import Store
 
@@ -108,22 +109,12 @@ class IndexPage:
 
 
 @dataclass(frozen=True)
-class SourceRow:
-    role: str
-    name: str
-    sha256: str
-    sentences: int
-    source: str
-    licence: str
-
-
-@dataclass(frozen=True)
 class AboutPage:
     """about.html: provenance of the report."""
 
     root: str
     title: str
-    files: tuple[SourceRow, ...]
+    files: tuple[SourceFile, ...]
     settings: tuple[tuple[str, str], ...]
     versions: tuple[tuple[str, str], ...]
     counts: tuple[tuple[str, str], ...]
@@ -245,5 +236,5 @@ class Views:
         versions = tuple((k, m[k]) for k in ("model", "architecture", "reportgen_version", "schema_version", "python_version",
                                                "torch_version", "transformers_version", "spacy_version",
                                                "spacy_model", "duckdb_version", "corpus_sha256", "probes_sha256"))
-        return AboutPage("", f"About · {m['model']}", tuple(SourceRow(*r) for r in self.store.source_files()),
+        return AboutPage("", f"About · {m['model']}", tuple(SourceFile(*r) for r in self.store.source_files()),
                          settings, versions, tuple((k, str(v)) for k, v in counts.items()))
