@@ -29,3 +29,21 @@ def test_build_on_tiny_model(family, request, tmp_path, corpus_file, probes_file
     per_token = con.execute(
         "SELECT count(*) FROM neighbours GROUP BY sentence_id, token_idx").fetchall()
     assert {c for (c,) in per_token} == {5 * n_layers * (n_heads + 2)}
+
+
+def test_corpus_copy_of_a_probe_is_its_best_match_and_probes_never_match(tmp_path, bert_dir, corpus_file):
+    probe = "The dog sat on the table."
+    probes = tmp_path / "probes.txt"
+    probes.write_text(probe + "\n", encoding="utf-8")
+    corpus = tmp_path / "with-copy.txt"
+    corpus.write_text(corpus_file.read_text(encoding="utf-8") + probe + "\n", encoding="utf-8")
+    out = tmp_path / "site"
+    build(load_config(None, model=str(bert_dir), corpus=(corpus,), probes=probes, out=out, top_k=4))
+    con = duckdb.connect(str(out / "report.duckdb"), read_only=True)
+    copy_id = con.execute("SELECT sentence_id FROM sentences WHERE role = 'corpus' AND text = ?", [probe]).fetchone()[0]
+    best = con.execute("SELECT token_idx, match_sentence_id, match_token_idx, score FROM neighbours "
+                       "WHERE rank = 0 AND space = 'embedding'").fetchall()
+    assert best and all(m_sid == copy_id and m_tok == tok and score == pytest.approx(1, abs=1e-5)
+                        for tok, m_sid, m_tok, score in best)
+    # the probe itself (sentence 0) is never among the matches
+    assert con.execute("SELECT count(*) FROM neighbours WHERE match_sentence_id = 0").fetchone()[0] == 0
