@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
 from . import __version__
@@ -21,7 +20,7 @@ from .config import Config
 from .corpus import Sentence, SourceFile, default_corpus, default_probes, read_sentences
 from .errors import OutputError
 from .headstats import HeadStats
-from .store import SCHEMA_VERSION, Store
+from .store import SCHEMA_VERSION, Store, StoreWriteError
 
 
 class Progress:
@@ -112,10 +111,8 @@ def _swap_into_place(staging: Path, out: Path) -> None:
 
 def build(config: Config, progress: Progress | None = None) -> Summary:
     """Run every stage: read, annotate, encode and search, store, render; the site appears only when complete."""
-    from .encode import encode, tokenize  # torch is imported here, not at start-up
-    from .models import load_model
-    from .search import Candidates, TopK
     from . import site
+    from .models import load_model  # torch is imported here, not at start-up
 
     progress = progress or Progress()
     timings: dict[str, float] = {}
@@ -127,7 +124,6 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
     with clock("load models"):
         loaded = load_model(config.model, config.max_length)
         nlp = load_pipeline()
-    info = loaded.info
 
     staging = _staging(config.out)
     external_db = config.db is not None and config.db.resolve().parent != config.out.resolve()
@@ -141,8 +137,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         store = Store(db_path)
         store.create()
         with store:
-            _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files, clock, progress,
-                  encode, tokenize, Candidates, TopK)
+            _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files, clock, progress)
             store.finish()
             with clock("render"):
                 pages = site.render(store, staging, progress, config.shown_matches)
@@ -155,7 +150,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         shutil.rmtree(staging, ignore_errors=True)
         if external_db:
             db_path.unlink(missing_ok=True)
-        if isinstance(exc, (OSError, duckdb.IOException)):
+        if isinstance(exc, (OSError, StoreWriteError)):
             reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
             raise OutputError(f"--out {config.out}: cannot write the report ({reason}); free some space or "
                               f"choose a writable folder. Nothing was changed") from None
@@ -164,8 +159,11 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
     return Summary(config.out, config.db_path, counts, timings, len(pages), largest)
 
 
-def _fill(store, config, loaded, nlp, probes, corpus, files, clock, progress, encode, tokenize, Candidates, TopK):
+def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], corpus: list[Sentence],
+          files: list[SourceFile], clock: _Clock, progress: Progress) -> None:
     """Annotate, encode, search and analyse; write every table."""
+    from .encode import encode, tokenize
+    from .search import TopK
     info = loaded.info
     store.insert("source_files", [(f.role, f.name, f.sha256, f.sentences, f.source, f.licence) for f in files])
     everything = probes + corpus
@@ -219,7 +217,7 @@ def _fill(store, config, loaded, nlp, probes, corpus, files, clock, progress, en
             for picked in _chunks(by_length, config.batch_size):
                 ids = [window[i].sentence_id for i in picked]
                 batch = [tokenized[i] for i in picked]
-                _search_batch(loaded, batch, ids, words, topk, stats, encode, Candidates)
+                _search_batch(loaded, batch, ids, words, topk, stats)
                 advance(len(picked))
 
     with clock("store"):
@@ -228,8 +226,11 @@ def _fill(store, config, loaded, nlp, probes, corpus, files, clock, progress, en
         store.set_meta(_meta(config, info, files))
 
 
-def _search_batch(loaded, batch, ids, words, topk, stats, encode, Candidates) -> None:
+def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ...]], topk, stats: HeadStats) -> None:
     """Encode one batch of corpus sentences; feed the head statistics and the running top-k."""
+    from .encode import encode
+    from .search import Candidates
+
     enc = encode(loaded, batch)
     special, punct = _token_flags(batch, words, ids, enc.mask.shape[1])
     stats.update(enc.attention, enc.mask, punct, special)

@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 SCHEMA_VERSION = "1"
+StoreWriteError = duckdb.IOException  # the database file could not be written (full disk, no permission)
 
 SCHEMA = {
     "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
