@@ -39,8 +39,17 @@ class Summary:
     db: Path
     counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    pages: int = 0
-    largest_page: tuple[str, int] = ("", 0)
+    page_sizes: dict[str, int] = field(default_factory=dict)  # page path -> bytes (shared assets excluded)
+
+    @property
+    def pages(self) -> int:
+        return len(self.page_sizes)
+
+    def largest(self, folder: str = "") -> tuple[str, int]:
+        """The heaviest page, or the heaviest page in `folder` (such as 'heads/')."""
+        sizes = [(size, path) for path, size in self.page_sizes.items() if path.startswith(folder)]
+        size, path = max(sizes) if sizes else (0, "")
+        return path, size
 
 
 class _Clock:
@@ -155,8 +164,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
             raise OutputError(f"--out {config.out}: cannot write the report ({reason}); free some space or "
                               f"choose a writable folder. Nothing was changed") from None
         raise
-    largest = max(pages.items(), key=lambda kv: kv[1]) if pages else ("", 0)
-    return Summary(config.out, config.db_path, counts, timings, len(pages), largest)
+    return Summary(config.out, config.db_path, counts, timings, pages)
 
 
 def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], corpus: list[Sentence],

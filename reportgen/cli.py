@@ -71,8 +71,10 @@ def build(model, corpus, probes, out, db, top_k, limit, batch_size, config_file,
         sys.exit(130)
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.timings.items())
     c = summary.counts
-    page, size = summary.largest_page
-    click.echo(f"Built {summary.out}/ ({summary.pages} pages, largest {page} {size / 1024:.0f} KB) and "
+    page, size = summary.largest()
+    head, head_size = summary.largest("heads/")
+    click.echo(f"Built {summary.out}/ ({summary.pages} pages, largest {page} {size / 1024:.0f} KB, largest head page "
+               f"{head} {head_size / 1024:.0f} KB, shared assets not counted) and "
                f"{summary.db}: {c['sentences']:,} corpus sentences, {c['words']:,} words, {c['tokens']:,} tokens, "
                f"{c['truncated']} truncated, {c['probes']} probes. Time: {stages}.")
 

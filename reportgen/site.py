@@ -45,6 +45,13 @@ def write_assets(out: Path) -> None:
         shutil.copyfile(templates_dir() / "assets" / name, assets / name)
 
 
+def write_contexts(out: Path, contexts: dict) -> None:
+    """The corpus sentences the match lists show, once for all pages, as a script (pages opened from file://
+    cannot fetch JSON). ASCII-only JSON: no text can end the script or form markup."""
+    text = json.dumps(contexts, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    (out / "assets" / "contexts.js").write_text(f"window.reportgenContexts = {text};\n", encoding="utf-8")
+
+
 def write_timings(out: Path, timings: dict[str, float]) -> None:
     # Timings differ from build to build: they live in this one script, so every HTML page stays byte-identical.
     shown = {name: round(seconds, 2) for name, seconds in timings.items()}
@@ -79,4 +86,5 @@ def render(store: Store, out: Path, progress, shown: int) -> dict[str, int]:
         page("about.html", "about.html", views.about())
         advance(1)
     write_assets(out)
+    write_contexts(out, views.contexts())
     return sizes

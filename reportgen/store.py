@@ -116,25 +116,71 @@ class Store:
                          "WHERE layer = ? AND head = ? ORDER BY sentence_id, from_token_idx, to_token_idx",
                          (layer, head))
 
-    def matches(self, space: str, layer: int, head: int | None, shown: int) -> list[tuple]:
-        """The best `shown` matches of every probe token in one space, with the matched token's annotations.
+    # ---- exBERT's aggregates over the matches of one space -----------------------------------
+    # Each returns rows for every probe token (sentence_id, token_idx) and, with both NULL, summed over all
+    # probe tokens: DuckDB does the grouping (GROUPING SETS), Python only lays the rows out.
 
-        Columns: probe sentence_id, token_idx, rank, score, match sentence text, match char_start,
-        char_end, match token text, pos, dep, ent_type, and the max-attended token's text, is_special,
-        char_start and char_end.
+    def annotation_counts(self, space: str, layer: int, head: int | None, attended: bool) -> list[tuple]:
+        """(sentence_id, token_idx, facet, category, n): POS, tag, dep and entity counts over all k matches.
+
+        With `attended`, of the token each match attends to most instead of the matched token. Categories:
+        'special' for special tokens (no word), 'none' for words outside any entity.
         """
+        target = "n.match_max_attended_token_idx" if attended else "n.match_token_idx"
         return self.rows(
-            "SELECT n.sentence_id, n.token_idx, n.rank, n.score, s.text, t.char_start, t.char_end, t.text, "
-            "w.pos, w.dep, w.ent_type, a.text, a.is_special, a.char_start, a.char_end "
+            "WITH m AS (SELECT n.sentence_id, n.token_idx, "
+            "coalesce(w.pos, 'special') AS pos, coalesce(w.tag, 'special') AS tag, "
+            "coalesce(w.dep, 'special') AS dep, "
+            "CASE WHEN w.word_idx IS NULL THEN 'special' ELSE coalesce(w.ent_type, 'none') END AS ent "
             "FROM neighbours n "
-            "JOIN sentences s ON s.sentence_id = n.match_sentence_id "
-            "JOIN tokens t ON t.sentence_id = n.match_sentence_id AND t.token_idx = n.match_token_idx "
+            f"JOIN tokens t ON t.sentence_id = n.match_sentence_id AND t.token_idx = {target} "
             "LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
-            "LEFT JOIN tokens a ON a.sentence_id = n.match_sentence_id "
-            "AND a.token_idx = n.match_max_attended_token_idx "
-            "WHERE n.space = ? AND n.layer = ? AND n.head IS NOT DISTINCT FROM ? AND n.rank < ? "
-            "ORDER BY n.sentence_id, n.token_idx, n.rank",
-            (space, layer, head, shown))
+            "WHERE n.space = ? AND n.layer = ? AND n.head IS NOT DISTINCT FROM ?), "
+            "u AS (UNPIVOT m ON pos, tag, dep, ent INTO NAME facet VALUE category) "
+            "SELECT sentence_id, token_idx, facet, category, count(*) AS n FROM u "
+            "GROUP BY GROUPING SETS ((sentence_id, token_idx, facet, category), (facet, category)) "
+            "ORDER BY sentence_id NULLS FIRST, token_idx NULLS FIRST, facet, n DESC, category",
+            (space, layer, head))
+
+    def offset_counts(self, space: str, layer: int, head: int | None) -> list[tuple]:
+        """(sentence_id, token_idx, 'offset', bucket, n): offset in tokens from each match to the token it attends to
+        most, bucketed '-3'..'+3' ('0': itself) and 'further'; 'special' where that token is a special token
+        (such as [CLS] or [SEP]), whose position says nothing about the text."""
+        return self.rows(
+            "WITH d AS (SELECT n.sentence_id, n.token_idx, a.is_special AS special, "
+            "n.match_max_attended_token_idx - n.match_token_idx AS d FROM neighbours n "
+            "JOIN tokens a ON a.sentence_id = n.match_sentence_id AND a.token_idx = n.match_max_attended_token_idx "
+            "WHERE n.space = ? AND n.layer = ? AND n.head IS NOT DISTINCT FROM ?) "
+            "SELECT sentence_id, token_idx, 'offset' AS facet, "
+            "CASE WHEN special THEN 'special' WHEN abs(d) > 3 THEN 'further' WHEN d > 0 THEN '+' || d ELSE CAST(d AS VARCHAR) END AS bucket, "
+            "count(*) AS n FROM d "
+            "GROUP BY GROUPING SETS ((sentence_id, token_idx, bucket), (bucket)) "
+            "ORDER BY sentence_id NULLS FIRST, token_idx NULLS FIRST, bucket",
+            (space, layer, head))
+
+    def match_lists(self, space: str, layer: int, head: int | None) -> list[tuple]:
+        """(sentence_id, token_idx, match_sentence_id, match_token_idx, max_attended_token_idx, score):
+        all k matches of every probe token, best first."""
+        return self.rows(
+            "SELECT sentence_id, token_idx, match_sentence_id, match_token_idx, match_max_attended_token_idx, score "
+            "FROM neighbours WHERE space = ? AND layer = ? AND head IS NOT DISTINCT FROM ? "
+            "ORDER BY sentence_id, token_idx, rank",
+            (space, layer, head))
+
+    def matched_sentences(self) -> list[tuple[int, str]]:
+        """(sentence_id, text) of every corpus sentence that some probe token matched."""
+        return self.rows("SELECT sentence_id, text FROM sentences "
+                         "WHERE sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
+                         "ORDER BY sentence_id")
+
+    def matched_tokens(self) -> list[tuple]:
+        """(sentence_id, token_idx, piece, is_special, char_start, char_end, pos, dep) of every token of those
+        sentences, in order: what the match lists display and filter on."""
+        return self.rows(
+            "SELECT t.sentence_id, t.token_idx, t.text, t.is_special, t.char_start, t.char_end, w.pos, w.dep "
+            "FROM tokens t LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
+            "WHERE t.sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
+            "ORDER BY t.sentence_id, t.token_idx")
 
     def head_stats(self) -> list[tuple[int, int, str, float]]:
         return self.rows("SELECT layer, head, stat, value FROM head_stats ORDER BY layer, head, stat")

@@ -10,9 +10,6 @@ from .corpus import SourceFile
 from .headstats import DESCRIPTIONS, STATS
 from .store import Store
 
-CONTEXT_CHARS = 40  # characters of a matched sentence shown on each side of the matched token
-
-
 @dataclass(frozen=True)
 class Link:
     href: str
@@ -20,26 +17,53 @@ class Link:
 
 
 @dataclass(frozen=True)
-class Match:
-    """One corpus match of a probe token, cut to a window around the matched token."""
+class Histogram:
+    """Counts of one annotation over a set of matches, largest first."""
 
-    rank: int
-    score: str
-    left: str
-    token: str
-    right: str
-    pos: str
-    dep: str
-    ent: str
-    attends_to: str
+    title: str
+    bars: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.bars)
+
+    def caption(self) -> str:
+        """The numbers the chart shows, as text (the page reads without JavaScript)."""
+        if not self.bars:
+            return f"{self.title}: no matches."
+        total = self.total
+        return f"{self.title} ({total:,} matches): " + ", ".join(
+            f"{label} {n:,} ({_percent(n, total)})" for label, n in self.bars) + "."
+
+
+@dataclass(frozen=True)
+class ChartBlock:
+    """One chart of an analysis, with the captions of its histograms summed over all probe tokens."""
+
+    chart_id: str
+    title: str
+    spec: dict
+    captions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """exBERT's aggregates of one search space on one page."""
+
+    space: str  # what the DOM ids of this analysis start with
+    heading: str
+    summary: str  # one line, over all probe tokens
+    charts: tuple[ChartBlock, ...]
 
 
 @dataclass(frozen=True)
 class TokenMatches:
+    key: str  # "{sentence_id}:{token_idx}", the key of the token in the page data
     token_idx: int
     token: str
     pos: str
-    matches: tuple[Match, ...]
+    lines: tuple[str, ...]  # the one-line summary of its matches, one per analysis of the page
+    n_matches: int
 
 
 @dataclass(frozen=True)
@@ -61,7 +85,7 @@ class Nav:
 
 @dataclass(frozen=True)
 class HeadPage:
-    """heads/L{l}H{h}.html: the head's attention on each probe and its context-space matches."""
+    """heads/L{l}H{h}.html: the head's attention on each probe, its context-space matches and their aggregates."""
 
     root: str
     title: str
@@ -70,21 +94,23 @@ class HeadPage:
     head: int
     nav: Nav
     stats: tuple[tuple[str, str], ...]
+    analyses: tuple[Analysis, ...]
     probes: tuple[ProbeSection, ...]
+    data: dict  # the page's match lists, read by the page script
 
 
 @dataclass(frozen=True)
 class LayerPage:
-    """layers/L{l}.html: the layer's embedding-space matches (and its whole-layer context matches)."""
+    """layers/L{l}.html: the layer's embedding-space and whole-layer context-space matches."""
 
     root: str
     title: str
     label: str
     layer: int
     nav: Nav
-    space: str
+    analyses: tuple[Analysis, ...]
     probes: tuple[ProbeSection, ...]
-    context_probes: tuple[ProbeSection, ...]
+    data: dict
 
 
 @dataclass(frozen=True)
@@ -120,8 +146,22 @@ class AboutPage:
     counts: tuple[tuple[str, str], ...]
 
 
+FACETS = (("pos", "POS"), ("tag", "fine tag"), ("dep", "dependency"), ("ent", "entity type"))
+OFFSETS = ("-3", "-2", "-1", "0", "+1", "+2", "+3", "further", "special")
+ATTENDS_TO = {"-3": "the token three before", "-2": "the token two before", "-1": "the previous token",
+              "0": "themselves", "+1": "the next token", "+2": "the token two after", "+3": "the token three after",
+              "further": "a token more than three away", "special": "a special token"}
+TOKEN_BARS = 8  # categories kept per histogram of a single probe token, the last one 'other'
+OTHER = "other"
+ALL = "all"  # the key of "all probe tokens of the page" in the chart data
+
+
 def head_label(layer: int, head: int) -> str:
     return f"L{layer}H{head}"
+
+
+def token_key(sentence_id: int, token_idx: int) -> str:
+    return f"{sentence_id}:{token_idx}"
 
 
 def token_text(sentence: str, piece: str, special: bool, start: int, end: int) -> str:
@@ -129,13 +169,48 @@ def token_text(sentence: str, piece: str, special: bool, start: int, end: int) -
     return piece if special else sentence[start:end]
 
 
-def _window(text: str, start: int, end: int) -> tuple[str, str, str]:
-    left, right = text[:start], text[end:]
-    if len(left) > CONTEXT_CHARS:
-        left = "…" + left[-CONTEXT_CHARS:].split(" ", 1)[-1]
-    if len(right) > CONTEXT_CHARS:
-        right = right[:CONTEXT_CHARS].rsplit(" ", 1)[0] + "…"
-    return left, text[start:end], right
+def _percent(n: int, total: int) -> str:
+    return f"{int(100 * n / total + 0.5)}%"  # half up, as the page script rounds
+
+
+def summarise(offsets: Histogram, matched: Histogram, attended: Histogram) -> str:
+    """The dominant pattern of a set of matches in one line, from its offset and POS histograms."""
+    if not offsets.bars:
+        return "No matches."
+    total = offsets.total
+    where, n = max(offsets.bars, key=lambda b: b[1])  # offsets come in offset order
+    parts = [f"{_percent(n, total)} of matches attend most to {ATTENDS_TO[where]}"]
+    pos, n = matched.bars[0]
+    parts.append(f"the matched tokens are {_percent(n, matched.total)} {pos}")
+    words = [(label, n) for label, n in attended.bars if label != "special"]
+    if words:
+        pos, n = words[0]
+        rest = sum(n for _, n in words)
+        other = "other " if len(words) < len(attended.bars) else ""
+        parts.append(f"the {other}tokens they attend to are {_percent(n, rest)} {pos}")
+    return "; ".join(parts) + "."
+
+
+def _histograms(rows, titles: dict[str, str], order: tuple[str, ...] | None = None) -> dict[str, list[Histogram]]:
+    """Rows (sentence_id, token_idx, facet, category, n), largest first -> token key (or ALL) -> one histogram
+    per facet. A single token's histograms keep their TOKEN_BARS largest categories and sum the rest into
+    'other': the page carries them for every probe token."""
+    bars: dict[str, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
+    for sid, idx, facet, category, n in rows:
+        bars[ALL if sid is None else token_key(sid, idx)][facet].append((category, n))
+    rank = {c: i for i, c in enumerate(order or ())}
+    out = {}
+    for key, found in bars.items():
+        hists = []
+        for facet, title in titles.items():
+            kept = found[facet]
+            if order:
+                kept = sorted(kept, key=lambda b: rank[b[0]])
+            elif key != ALL and len(kept) > TOKEN_BARS:
+                kept = kept[:TOKEN_BARS - 1] + [(OTHER, sum(n for _, n in kept[TOKEN_BARS - 1:]))]
+            hists.append(Histogram(title, tuple(kept)))
+        out[key] = hists
+    return out
 
 
 class Views:
@@ -153,29 +228,55 @@ class Views:
         for sid, idx, piece, special, cs, ce, pos in store.probe_tokens():
             self.probe_tokens[sid].append((idx, token_text(texts[sid], piece, special, cs, ce), special, pos or ""))
 
-    def _sections(self, space: str, layer: int, head: int | None, with_chart: bool) -> tuple[ProbeSection, ...]:
-        found: dict[tuple[int, int], list[Match]] = defaultdict(list)
-        for (sid, idx, rank, score, text, cs, ce, _tok, pos, dep, ent,
-             att_piece, att_special, att_cs, att_ce) in self.store.matches(space, layer, head, self.shown):
-            att = token_text(text, att_piece, att_special, att_cs, att_ce)
-            left, token, right = _window(text, cs, ce)
-            found[(sid, idx)].append(Match(rank, f"{score:.3f}", left, token, right, pos or "", dep or "",
-                                           ent or "", att))
+    def _analysis(self, space: str, layer: int, head: int | None, dom: str, heading: str):
+        """One space's aggregates: the view, each token's one-line summary, and the page data of its matches."""
+        matched = _histograms(self.store.annotation_counts(space, layer, head, attended=False),
+                              {f: f"{t} of the matched tokens" for f, t in FACETS})
+        attended = _histograms(self.store.annotation_counts(space, layer, head, attended=True),
+                               {f: f"{t} of the tokens they attend to most" for f, t in FACETS})
+        offsets = _histograms(self.store.offset_counts(space, layer, head),
+                              {"offset": "offset to the token attended to most"}, OFFSETS)
+        empty_a = [Histogram(t, ()) for _, t in FACETS]
+        empty_o = [Histogram("offset to the token attended to most", ())]
+
+        def line(key: str) -> str:
+            return summarise(offsets.get(key, empty_o)[0], matched.get(key, empty_a)[0],
+                             attended.get(key, empty_a)[0])
+
+        blocks = []
+        for name, title, found, order in (("matched", "Matched tokens", matched, None),
+                                          ("attended", "Tokens the matches attend to most", attended, None),
+                                          ("offsets", "Where the matches attend", offsets, OFFSETS)):
+            every = found.get(ALL) or (empty_o if name == "offsets" else empty_a)
+            blocks.append(ChartBlock(f"{dom}-{name}", title,
+                                     charts.histograms({k: v for k, v in found.items()}, order),
+                                     tuple(h.caption() for h in every)))
+        lists: dict[str, list[int]] = defaultdict(list)  # flat: 4 numbers per match, best first
+        for sid, idx, match_sid, match_idx, att_idx, score in self.store.match_lists(space, layer, head):
+            lists[token_key(sid, idx)] += [match_sid, match_idx, att_idx, round(score * 1000)]
+        return Analysis(dom, heading, line(ALL), tuple(blocks)), line, dict(lists)
+
+    def _page(self, analyses: list[tuple[str, int, int | None, str, str]], heatmap: tuple[int, int] | None):
+        """The analyses, probe sections and page data shared by head and layer pages."""
+        built = [self._analysis(*a) for a in analyses]
         weights: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
-        if with_chart and head is not None:
-            for sid, i, j, w in self.store.attention(layer, head):
+        if heatmap is not None:
+            for sid, i, j, w in self.store.attention(*heatmap):
                 weights[sid].append((i, j, w))
         sections = []
         for sid, text in self.probes:
             toks = self.probe_tokens[sid]
             chart = None
-            if with_chart and head is not None:
+            if heatmap is not None:
                 chart = charts.attention_heatmap([t[1] for t in toks], weights[sid],
-                                                 f"{head_label(layer, head)} on sentence {sid}")
-            tokens = tuple(TokenMatches(idx, tok, pos, tuple(found[(sid, idx)]))
-                           for idx, tok, special, pos in toks if not special)
+                                                 f"{head_label(*heatmap)} on sentence {sid}")
+            tokens = tuple(
+                TokenMatches(token_key(sid, idx), idx, tok, pos, tuple(line(token_key(sid, idx)) for _, line, _ in built),
+                             max(len(lists.get(token_key(sid, idx), ())) // 4 for _, _, lists in built))
+                for idx, tok, special, pos in toks if not special)
             sections.append(ProbeSection(sid, text, f"attention-s{sid}", chart, tokens))
-        return tuple(sections)
+        data = {"shown": self.shown, "spaces": {a.space: lists for a, _, lists in built}, "strip": charts.strip()}
+        return tuple(a for a, _, _ in built), tuple(sections), data
 
     def _nav(self, here: int, count: int, make, up: Link, related: tuple[Link, ...]) -> Nav:
         return Nav(up, make(here - 1) if here > 0 else None, make(here + 1) if here + 1 < count else None, related)
@@ -188,20 +289,40 @@ class Views:
             lab = head_label(*divmod(n, self.n_heads))
             return Link(f"{lab}.html", lab)
 
-        nav = self._nav(flat, self.n_layers * self.n_heads, link, Link("../index.html", "overview"),
-                        (Link(f"../layers/L{layer}.html", f"layer {layer}"),))
+        related = [Link(f"../layers/L{layer}.html", f"layer {layer}")]
+        related += [Link(f"{head_label(n, head)}.html", f"{head_label(n, head)} ({where} layer)")
+                    for n, where in ((layer - 1, "previous"), (layer + 1, "next")) if 0 <= n < self.n_layers]
+        nav = self._nav(flat, self.n_layers * self.n_heads, link, Link("../index.html", "overview"), tuple(related))
         shown = tuple((DESCRIPTIONS[s], f"{stats[(layer, head)][s]:.3f}") for s in STATS if s in stats[(layer, head)])
+        analyses, sections, data = self._page(
+            [("context", layer, head, "context", f"What the matches of {label} have in common")], (layer, head))
         return HeadPage("../", f"{label} · {self.meta['model']}", label, layer, head, nav, shown,
-                        self._sections("context", layer, head, with_chart=True))
+                        analyses, sections, data)
 
     def layer(self, layer: int) -> LayerPage:
         nav = self._nav(layer, self.n_layers, lambda n: Link(f"L{n}.html", f"layer {n}"),
                         Link("../index.html", "overview"),
                         tuple(Link(f"../heads/{head_label(layer, h)}.html", head_label(layer, h))
                               for h in range(self.n_heads)))
-        return LayerPage("../", f"Layer {layer} · {self.meta['model']}", f"L{layer}", layer, nav, "embedding",
-                         self._sections("embedding", layer, None, with_chart=False),
-                         self._sections("context", layer, None, with_chart=False))
+        analyses, sections, data = self._page(
+            [("embedding", layer, None, "embedding", "Embedding space: the layer's output"),
+             ("context", layer, None, "context", "Context space, all heads")], None)
+        return LayerPage("../", f"Layer {layer} · {self.meta['model']}", f"L{layer}", layer, nav,
+                         analyses, sections, data)
+
+    def contexts(self) -> dict:
+        """The corpus sentences that any match list shows, for the shared assets/contexts.js: per sentence its
+        text and per token [char_start, char_end, POS index, dep index], or the special token's name."""
+        pos: dict[str, int] = {}
+        dep: dict[str, int] = {}
+        sentences: dict[str, list] = {str(sid): [text, []] for sid, text in self.store.matched_sentences()}
+        for sid, _idx, piece, special, cs, ce, p, d in self.store.matched_tokens():
+            tokens = sentences[str(sid)][1]
+            if special:
+                tokens.append(piece)
+            else:
+                tokens.append([cs, ce, pos.setdefault(p or "", len(pos)), dep.setdefault(d or "", len(dep))])
+        return {"pos": list(pos), "dep": list(dep), "sentences": sentences}
 
     def stats(self) -> dict[tuple[int, int], dict[str, float]]:
         out: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -89,24 +91,82 @@ def test_index_links_every_head_and_resolves(built):
     assert len(page.select("ol.probes li")) == 14
 
 
-def test_head_page_has_chart_and_matches(built):
+def _page_data(page: BeautifulSoup) -> dict:
+    return json.loads(page.select_one("script#page-data").string)
+
+
+def _contexts(out: Path) -> dict:
+    script = (out / "assets" / "contexts.js").read_text(encoding="ascii")
+    return json.loads(script.removeprefix("window.reportgenContexts = ").removesuffix(";\n"))
+
+
+def test_head_page_carries_the_histograms(built):
     out, _ = built
     page = soup(out / "heads" / "L2H5.html")
     assert page.select_one("h1").get_text().startswith("Head L2H5")
-    assert len(page.select("script[data-chart]")) == 14
     con = duckdb.connect(str(out / "report.duckdb"), read_only=True)
-    best = con.execute(
-        "SELECT s.text, t.char_start, t.char_end, n.score FROM neighbours n "
-        "JOIN sentences s ON s.sentence_id = n.match_sentence_id "
+    rows = con.execute(
+        "SELECT w.pos, a.is_special, n.match_max_attended_token_idx - n.match_token_idx FROM neighbours n "
         "JOIN tokens t ON t.sentence_id = n.match_sentence_id AND t.token_idx = n.match_token_idx "
-        "WHERE n.space = 'context' AND n.layer = 2 AND n.head = 5 AND n.rank = 0 "
-        "ORDER BY n.sentence_id, n.token_idx LIMIT 1").fetchone()
-    first = page.select_one("section.probe table.matches tbody tr")
-    cells = first.select("td")
-    assert cells[0].get_text() == f"{best[3]:.3f}"
-    assert first.select_one("mark").get_text() == best[0][best[1]:best[2]]
-    # ten matches shown per token
-    assert {len(t.select("tbody tr")) for t in page.select("table.matches")} == {10}
+        "JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
+        "JOIN tokens a ON a.sentence_id = n.match_sentence_id AND a.token_idx = n.match_max_attended_token_idx "
+        "WHERE n.space = 'context' AND n.layer = 2 AND n.head = 5").fetchall()
+    n_tokens = con.execute("SELECT count(*) FROM tokens JOIN sentences USING (sentence_id) "
+                           "WHERE role = 'probe' AND NOT is_special").fetchone()[0]
+    assert len(rows) == 50 * n_tokens
+    # three charts of aggregates (matched, attended, offsets) besides the 14 heatmaps, each with its caption
+    assert len(page.select("script[data-chart]")) == 14 + 3
+    figures = page.select("figure.histograms")
+    assert [f.select_one("figcaption strong").get_text() for f in figures] == [
+        "Matched tokens", "Tokens the matches attend to most", "Where the matches attend"]
+    captions = [li.get_text() for f in figures for li in f.select("ul.caption li")]
+    assert len(captions) == 4 + 4 + 1
+    pos = Counter(p for p, _, _ in rows)
+    assert captions[0].startswith(f"POS of the matched tokens ({len(rows):,} matches): ")
+    top, n = pos.most_common(1)[0]
+    assert f"{top} {n:,} (" in captions[0]
+    offsets = Counter("special" if special else "further" if abs(d) > 3 else f"{d:+d}" if d else "0"
+                      for _, special, d in rows)
+    for bucket, n in offsets.items():
+        assert f"{bucket} {n:,} (" in captions[-1]
+    # the one-line summary states the largest offset bucket
+    bucket, n = offsets.most_common(1)[0]
+    summary = page.select_one("p#summary").get_text()
+    assert summary.startswith(f"{int(100 * n / len(rows) + 0.5)}% of matches attend most to ")
+    # every probe token can be picked, and lists its one-line summary
+    assert len(page.select("#token-select option")) == 1 + n_tokens
+    assert len(page.select("details.token .line")) == n_tokens
+    # links to the neighbouring heads and layers, and up to the overview
+    nav = {a.get_text(): a["href"] for a in page.select("nav.pager a")}
+    assert nav["overview"] == "../index.html" and nav["← L2H4"] == "L2H4.html" and nav["L2H6 →"] == "L2H6.html"
+    assert nav["L1H5 (previous layer)"] == "L1H5.html" and nav["L3H5 (next layer)"] == "L3H5.html"
+
+
+def test_head_page_lists_all_k_matches_of_every_token(built):
+    out, _ = built
+    data = _page_data(soup(out / "heads" / "L2H5.html"))
+    con = duckdb.connect(str(out / "report.duckdb"), read_only=True)
+    rows = con.execute("SELECT sentence_id, token_idx, rank, match_sentence_id, match_token_idx, "
+                       "match_max_attended_token_idx, score FROM neighbours "
+                       "WHERE space = 'context' AND layer = 2 AND head = 5").fetchall()
+    lists = data["spaces"]["context"]
+    assert {len(v) for v in lists.values()} == {4 * 50}
+    contexts = _contexts(out)
+    for sid, idx, rank, m_sid, m_tok, att, score in rows:
+        assert lists[f"{sid}:{idx}"][4 * rank:4 * rank + 4] == [m_sid, m_tok, att, round(score * 1000)]
+    sid, idx, rank, m_sid, m_tok, att, score = min(rows)
+    text, toks = contexts["sentences"][str(m_sid)]
+    start, end = con.execute("SELECT char_start, char_end FROM tokens WHERE sentence_id = ? AND token_idx = ?",
+                             [m_sid, m_tok]).fetchone()
+    assert text[toks[m_tok][0]:toks[m_tok][1]] == text[start:end]
+
+
+def test_head_pages_stay_light(built):
+    out, result = built
+    sizes = {p.name: p.stat().st_size for p in (out / "heads").iterdir()}
+    largest = max(sizes, key=sizes.get)
+    assert sizes[largest] < 400_000, (largest, sizes[largest])
+    assert f"largest head page heads/{largest} {sizes[largest] / 1024:.0f} KB" in result.stdout
 
 
 def test_every_local_reference_resolves_and_nothing_is_remote(built):
@@ -125,6 +185,9 @@ def test_layer_and_about_pages(built):
     out, _ = built
     layer = soup(out / "layers" / "L3.html")
     assert len(layer.select("section.probe")) == 14
+    assert [s["data-space"] for s in layer.select("section.analysis")] == ["embedding", "context"]
+    assert len(layer.select("figure.histograms ul.caption")) == 6
+    assert set(_page_data(layer)["spaces"]) == {"embedding", "context"}
     about = soup(out / "about.html")
     text = about.get_text()
     assert "wikipedia.txt" in text and "CC BY-SA" in text and "probes.txt" in text
@@ -144,7 +207,7 @@ def test_rebuild_is_byte_identical(built, tmp_path):
     assert result.returncode == 0, result.stderr
     pages = sorted(p.relative_to(before) for p in before.rglob("*.html"))
     assert pages == sorted(p.relative_to(out) for p in out.rglob("*.html"))
-    for rel in pages:
+    for rel in pages + [Path("assets/contexts.js")]:
         assert (before / rel).read_bytes() == (out / rel).read_bytes(), rel
     a = duckdb.connect(str(before / "report.duckdb"), read_only=True)
     b = duckdb.connect(str(out / "report.duckdb"), read_only=True)

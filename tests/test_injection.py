@@ -35,7 +35,7 @@ def test_hostile_text_is_escaped_everywhere(tmp_path, bert_dir):
         assert "Template 49" not in soup.get_text(), page  # never evaluated as a template
         for script in soup.find_all("script"):
             if script.get("src"):
-                assert script["src"].split("/")[-1] in {"vega.js", "report.js", "timings.js"}, page
+                assert script["src"].split("/")[-1] in {"vega.js", "report.js", "timings.js", "contexts.js"}, page
             else:
                 assert script.get("type") == "application/json", page
                 json.loads(script.string)  # data only, and it is well-formed
@@ -43,6 +43,13 @@ def test_hostile_text_is_escaped_everywhere(tmp_path, bert_dir):
         for tag in soup.find_all(True):
             assert not any(attr.startswith("on") for attr in tag.attrs), (page, tag)
         seen_text += soup.get_text()
-    assert '<script>alert("x")</script>' in seen_text
+    # the match lists' sentences: one JSON literal in a script file, ASCII only, so no text can end it
+    script = (out / "assets" / "contexts.js").read_text(encoding="ascii")
+    prefix, suffix = "window.reportgenContexts = ", ";\n"
+    assert script.startswith(prefix) and script.endswith(suffix) and script.count("\n") == 1
+    contexts = json.loads(script[len(prefix):-len(suffix)])
+    shown = {text for text, _tokens in contexts["sentences"].values()}
+    assert set(PAYLOADS) <= shown
+    assert '<script>alert("x")</script>' in "".join(shown)
     assert "</script><img src=x onerror=alert(1)>" in seen_text
     assert "{{ 7*7 }}" in seen_text

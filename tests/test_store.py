@@ -193,7 +193,8 @@ def test_hostile_strings_as_query_parameters(store, text):
     store.con.execute("CREATE TABLE x (a INTEGER)")
     store.insert("sentences", [(0, "probe", "p:1", "safe", False)])
     assert store.sentences(text) == []
-    assert store.matches(text, 0, None, 10) == []
+    assert store.match_lists(text, 0, None) == []
+    assert store.annotation_counts(text, 0, None, attended=True) == []
     assert store.rows("SELECT ?", [text]) == [(text,)]
     assert store.rows("SELECT count(*) FROM x") == [(0,)]
     assert store.sentences("probe") == [(0, "p:1", "safe", False)]
@@ -230,13 +231,16 @@ def test_counts(store):
     assert store.counts() == {"sentences": 2, "words": 2, "tokens": 2, "truncated": 1, "probes": 1}
 
 
-def test_matches_whole_layer_is_head_null_only(store):
+def test_match_lists_whole_layer_is_head_null_only(store):
     _small_report(store)
-    whole = store.matches("context", 0, None, 10)
-    assert [(r[2], r[3]) for r in whole] == [(0, 1.5), (1, 0.5)]
-    assert whole[0][7] == "cat" and whole[0][8] == "NOUN"  # matched token and its word's POS
-    assert whole[0][11] == "a"  # max-attended token text
-    head = store.matches("context", 0, 3, 10)
-    assert [(r[2], r[3], r[11]) for r in head] == [(0, 0.9, None)]
-    assert [r[2] for r in store.matches("context", 0, None, 1)] == [0]  # only ranks below `shown`
-    assert [r[3] for r in store.matches("embedding", 0, None, 10)] == [0.7]
+    whole = store.match_lists("context", 0, None)
+    assert whole == [(0, 2, 1, 2, 1, 1.5), (0, 2, 1, 1, 2, 0.5)]  # best first
+    assert store.match_lists("context", 0, 3) == [(0, 2, 1, 1, None, 0.9)]
+    assert [r[5] for r in store.match_lists("embedding", 0, None)] == [0.7]
+    assert store.match_lists("context", 1, None) == []
+
+
+def test_matched_sentences_and_tokens_are_those_of_matches(store):
+    _small_report(store)
+    assert store.matched_sentences() == [(1, "A cat sat.")]
+    assert store.matched_tokens() == [(1, 1, "a", False, 0, 1, "DET", "det"), (1, 2, "cat", False, 2, 5, "NOUN", "nsubj")]
