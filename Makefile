@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := $(shell find reportgen templates corpora -type f -not -name '*.pyc' 2>/dev/null) pyproject.toml README.md
 
 .PHONY: report test install clean
@@ -29,7 +30,9 @@ $(VENV)/.project: $(VENV)/.deps $(SOURCES)
 	$(PIP) install --no-deps --force-reinstall .
 	touch $@
 
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 $(VENV)/.test-tools: requirements-test.txt $(VENV)/.deps
+	command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 	$(PIP) install -r requirements-test.txt
 	touch $@
 

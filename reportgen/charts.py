@@ -94,10 +94,13 @@ def histograms(found: dict, order: Sequence[str] | None = None) -> dict:
         if order:
             y = alt.Y("label:N", sort=list(order), title=None, scale=alt.Scale(domain=list(order)))
         else:
+            # Bars in rank order through a sortable key ("101NOUN") whose first 3 characters the axis drops:
+            # a domain sorted by count does not follow the data when the token changes.
             panel = (panel.transform_window(rank="row_number()", sort=[alt.SortField("n", order="descending"),
                                                                         alt.SortField("label")])
-                     .transform_filter(alt.datum.rank <= TOP_BARS))
-            y = alt.Y("label:N", sort=alt.EncodingSortField("n", order="descending"), title=None)
+                     .transform_filter(alt.datum.rank <= TOP_BARS)
+                     .transform_calculate(key="toString(100 + datum.rank) + datum.label"))
+            y = alt.Y("key:N", sort="ascending", title=None, axis=alt.Axis(labelExpr="substring(datum.label, 3)"))
         panels.append(panel.mark_bar().encode(
             y=y, x=alt.X("n:Q", title="matches"),
             tooltip=[alt.Tooltip("label:N", title=title), alt.Tooltip("n:Q", title="matches"),

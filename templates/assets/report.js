@@ -47,6 +47,16 @@
     });
   }
 
+  // Draw a chart again for another token. (Changing the `token` signal of the drawn view would reuse its
+  // category axis, whose order does not follow the new data.)
+  function redraw(id, key) {
+    views[id].then(function (view) { if (view) { view.finalize(); } });
+    specs[id].params.forEach(function (p) { if (p.name === "token") { p.value = key; } });
+    var target = document.getElementById(id);
+    target.textContent = "";  // a drawing still under way goes to its own, now detached, element
+    views[id] = embed(target.appendChild(document.createElement("div")), specs[id]);
+  }
+
   function chooseToken(key) {
     var select = document.getElementById("token-select");
     if (!select) { return; }
@@ -61,7 +71,7 @@
       captions(specs[id], key).forEach(function (text) {
         list.appendChild(document.createElement("li")).textContent = text;
       });
-      views[id].then(function (view) { if (view) { view.signal("token", key).runAsync(); } });
+      redraw(id, key);
     });
   }
 
