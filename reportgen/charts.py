@@ -130,7 +130,8 @@ def strip() -> dict:
             y=alt.Y("o:N", sort=["-1", "0", "+1"], title="offset"),
             color=alt.Color("p:N", title="POS", scale=alt.Scale(domain=list(POS_COLOURS), scheme="category20"),
                             legend=alt.Legend(orient="bottom", columns=10, symbolLimit=0)),
-            tooltip=[alt.Tooltip("r:O", title="rank"), alt.Tooltip("o:N", title="offset"), alt.Tooltip("p:N", title="POS")],
+            tooltip=[alt.Tooltip("r:O", title="rank"), alt.Tooltip("o:N", title="offset"),
+                     alt.Tooltip("p:N", title="POS")],
         )
         .properties(width={"step": 9}, height=45)
     )

@@ -143,8 +143,8 @@ class Store:
             (space, layer, head))
 
     def offset_counts(self, space: str, layer: int, head: int | None) -> list[tuple]:
-        """(sentence_id, token_idx, 'offset', bucket, n): offset in tokens from each match to the token it attends to
-        most, bucketed '-3'..'+3' ('0': itself) and 'further'; 'special' where that token is a special token
+        """(sentence_id, token_idx, 'offset', bucket, n): offset in tokens from each match to the token it
+        attends to most, bucketed '-3'..'+3' ('0': itself) and 'further'; 'special' where that token is a special token
         (such as [CLS] or [SEP]), whose position says nothing about the text."""
         return self.rows(
             "WITH d AS (SELECT n.sentence_id, n.token_idx, a.is_special AS special, "
@@ -152,7 +152,8 @@ class Store:
             "JOIN tokens a ON a.sentence_id = n.match_sentence_id AND a.token_idx = n.match_max_attended_token_idx "
             "WHERE n.space = ? AND n.layer = ? AND n.head IS NOT DISTINCT FROM ?) "
             "SELECT sentence_id, token_idx, 'offset' AS facet, "
-            "CASE WHEN special THEN 'special' WHEN abs(d) > 3 THEN 'further' WHEN d > 0 THEN '+' || d ELSE CAST(d AS VARCHAR) END AS bucket, "
+            "CASE WHEN special THEN 'special' WHEN abs(d) > 3 THEN 'further' "
+            "WHEN d > 0 THEN '+' || d ELSE CAST(d AS VARCHAR) END AS bucket, "
             "count(*) AS n FROM d "
             "GROUP BY GROUPING SETS ((sentence_id, token_idx, bucket), (bucket)) "
             "ORDER BY sentence_id NULLS FIRST, token_idx NULLS FIRST, bucket",

@@ -271,9 +271,10 @@ class Views:
                 chart = charts.attention_heatmap([t[1] for t in toks], weights[sid],
                                                  f"{head_label(*heatmap)} on sentence {sid}")
             tokens = tuple(
-                TokenMatches(token_key(sid, idx), idx, tok, pos, tuple(line(token_key(sid, idx)) for _, line, _ in built),
-                             max(len(lists.get(token_key(sid, idx), ())) // 4 for _, _, lists in built))
-                for idx, tok, special, pos in toks if not special)
+                TokenMatches(key, idx, tok, pos, tuple(line(key) for _, line, _ in built),
+                             max(len(lists.get(key, ())) // 4 for _, _, lists in built))
+                for idx, tok, special, pos in toks if not special
+                for key in (token_key(sid, idx),))
             sections.append(ProbeSection(sid, text, f"attention-s{sid}", chart, tokens))
         data = {"shown": self.shown, "spaces": {a.space: lists for a, _, lists in built}, "strip": charts.strip()}
         return tuple(a for a, _, _ in built), tuple(sections), data
