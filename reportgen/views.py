@@ -230,27 +230,27 @@ class Views:
 
     def _analysis(self, space: str, layer: int, head: int | None, dom: str, heading: str):
         """One space's aggregates: the view, each token's one-line summary, and the page data of its matches."""
-        matched = _histograms(self.store.annotation_counts(space, layer, head, attended=False),
-                              {f: f"{t} of the matched tokens" for f, t in FACETS})
-        attended = _histograms(self.store.annotation_counts(space, layer, head, attended=True),
-                               {f: f"{t} of the tokens they attend to most" for f, t in FACETS})
-        offsets = _histograms(self.store.offset_counts(space, layer, head),
-                              {"offset": "offset to the token attended to most"}, OFFSETS)
-        empty_a = [Histogram(t, ()) for _, t in FACETS]
-        empty_o = [Histogram("offset to the token attended to most", ())]
+        parts = (
+            ("matched", "Matched tokens", {f: f"{t} of the matched tokens" for f, t in FACETS},
+             self.store.annotation_counts(space, layer, head, attended=False), None),
+            ("attended", "Tokens the matches attend to most",
+             {f: f"{t} of the tokens they attend to most" for f, t in FACETS},
+             self.store.annotation_counts(space, layer, head, attended=True), None),
+            ("offsets", "Where the matches attend", {"offset": "offset to the token attended to most"},
+             self.store.offset_counts(space, layer, head), OFFSETS),
+        )
+        found: dict[str, dict[str, list[Histogram]]] = {}
+        blocks = []
+        for name, title, titles, rows, order in parts:
+            found[name] = _histograms(rows, titles, order)
+            every = found[name].get(ALL) or [Histogram(t, ()) for t in titles.values()]
+            blocks.append(ChartBlock(f"{dom}-{name}", title, charts.histograms(found[name], order),
+                                     tuple(h.caption() for h in every)))
 
         def line(key: str) -> str:
-            return summarise(offsets.get(key, empty_o)[0], matched.get(key, empty_a)[0],
-                             attended.get(key, empty_a)[0])
+            first = {name: (hists.get(key) or [Histogram("", ())])[0] for name, hists in found.items()}
+            return summarise(first["offsets"], first["matched"], first["attended"])
 
-        blocks = []
-        for name, title, found, order in (("matched", "Matched tokens", matched, None),
-                                          ("attended", "Tokens the matches attend to most", attended, None),
-                                          ("offsets", "Where the matches attend", offsets, OFFSETS)):
-            every = found.get(ALL) or (empty_o if name == "offsets" else empty_a)
-            blocks.append(ChartBlock(f"{dom}-{name}", title,
-                                     charts.histograms({k: v for k, v in found.items()}, order),
-                                     tuple(h.caption() for h in every)))
         lists: dict[str, list[int]] = defaultdict(list)  # flat: 4 numbers per match, best first
         for sid, idx, match_sid, match_idx, att_idx, score in self.store.match_lists(space, layer, head):
             lists[token_key(sid, idx)] += [match_sid, match_idx, att_idx, round(score * 1000)]
