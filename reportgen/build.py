@@ -167,10 +167,19 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
     return Summary(config.out, config.db_path, counts, timings, pages)
 
 
+def _neuron_columns(sentence_id: int, queries: np.ndarray, keys: np.ndarray) -> dict[str, np.ndarray]:
+    """The neuron table's rows of one probe: every query and key vector [L, H, T, d], one row per element."""
+    both = np.stack([queries, keys])  # [2, L, H, T, d]
+    vector, layer, head, token, dim = np.indices(both.shape).reshape(5, -1)
+    return {"sentence_id": np.full(layer.shape, sentence_id), "layer": layer, "head": head, "token_idx": token,
+            "vector": np.array(["query", "key"])[vector], "dim": dim,
+            "value": both.reshape(-1).astype(np.float64)}
+
+
 def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], corpus: list[Sentence],
           files: list[SourceFile], clock: _Clock, progress: Progress) -> None:
     """Annotate, encode, search and analyse; write every table."""
-    from .encode import encode, tokenize
+    from .encode import encode, queries_keys, tokenize
     from .search import TopK
     info = loaded.info
     store.insert("source_files", [(f.role, f.name, f.sha256, f.sentences, f.source, f.licence) for f in files])
@@ -207,6 +216,8 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
         store.insert("tokens", token_rows)
         for cols in attention_rows:
             store.insert("attention", cols)
+        for s, tok in zip(probes, probe_tok):
+            store.insert("neuron", _neuron_columns(s.sentence_id, *queries_keys(loaded, tok)))
         probe_keys = [(s.sentence_id, t.token_idx) for s, tok in zip(probes, probe_tok)
                       for t in tok.tokens if not t.is_special]
         topk = TopK(np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), config.top_k)

@@ -125,3 +125,43 @@ def encode(loaded: LoadedModel, batch: Sequence[Tokenized]) -> Encoded:
     context = torch.stack(captured).float().reshape(info.n_layers, b, t, info.n_heads, info.d_head).numpy()
     attention = torch.stack(out.attentions).float().numpy()
     return Encoded(hidden, context, attention, mask.bool().numpy())
+
+
+_CAPTURE = "reportgen_capture"
+
+
+def queries_keys(loaded: LoadedModel, tokenized: Tokenized) -> tuple[np.ndarray, np.ndarray]:
+    """The query and key vectors of one sentence as its attention uses them, [L, H, T, d_head] each:
+    after rotary position embeddings, with grouped key heads repeated for the query heads that share them.
+
+    The model runs once with an attention function registered through transformers' AttentionInterface
+    that records its inputs and then calls the architecture's own eager attention, with eager's masks.
+    """
+    import sys
+
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    eager = sys.modules[type(loaded.model).__module__].eager_attention_forward
+    captured: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def capture(module, query, key, value, attention_mask, *args, **kwargs):
+        captured.append((query.detach(), key.detach()))
+        return eager(module, query, key, value, attention_mask, *args, **kwargs)
+
+    AttentionInterface.register(_CAPTURE, capture)
+    AttentionMaskInterface.register(_CAPTURE, eager_mask)  # the masks eager attention gets (causal ones included)
+    config = loaded.model.config
+    before = config._attn_implementation
+    config._attn_implementation = _CAPTURE
+    try:
+        with torch.inference_mode():
+            loaded.model(input_ids=torch.tensor([tokenized.input_ids]))
+    finally:
+        config._attn_implementation = before
+    info = loaded.info
+    if len(captured) != info.n_layers:
+        raise ModelError(f"{info.name}: could not record the attention's queries and keys")
+    queries = torch.stack([q[0] for q, _ in captured])  # [L, H, T, d]
+    keys = torch.stack([k[0].repeat_interleave(info.n_heads // k.shape[1], dim=0) for _, k in captured])
+    return queries.float().numpy(), keys.float().numpy()

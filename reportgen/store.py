@@ -1,4 +1,4 @@
-"""The DuckDB file: schema v1 and every SQL statement reportgen runs. Data go in as parameters or Arrow tables."""
+"""The DuckDB file: schema v2 and every SQL statement reportgen runs. Data go in as parameters or Arrow tables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 StoreWriteError = duckdb.IOException  # the database file could not be written (full disk, no permission)
 
 SCHEMA = {
@@ -26,6 +26,8 @@ SCHEMA = {
     "attention": ("sentence_id INTEGER, layer INTEGER, head INTEGER, from_token_idx INTEGER, "
                   "to_token_idx INTEGER, weight DOUBLE"),
     "head_stats": "layer INTEGER, head INTEGER, stat VARCHAR, value DOUBLE",
+    "neuron": ("sentence_id INTEGER, layer INTEGER, head INTEGER, token_idx INTEGER, vector VARCHAR, dim INTEGER, "
+               "value DOUBLE"),
     "source_files": ("role VARCHAR, name VARCHAR, sha256 VARCHAR, sentences INTEGER, source VARCHAR, "
                      "licence VARCHAR"),
 }

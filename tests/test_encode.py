@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reportgen.annotate import annotate
-from reportgen.encode import encode, tokenize
+from reportgen.encode import encode, queries_keys, tokenize
 from reportgen.models import load_model
 
 TEXTS = ["The cat sat on the mat.", "Birds sing early in the morning, and the dog barks."]
@@ -64,3 +64,22 @@ def test_context_is_attention_weighted_values(family, request):
             assert np.abs(np.triu(att[..., :n], k=1)).max() < 1e-6
     # hidden states are the blocks' outputs
     np.testing.assert_allclose(enc.hidden[0][enc.mask], hidden[1].numpy()[enc.mask], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["bert_dir", "gpt2_dir", "llama_dir"])
+def test_queries_and_keys_give_the_attention(family, request):
+    """The neuron view's vectors: softmax(q.k / sqrt(d)) over the allowed keys is the model's attention."""
+    loaded = load_model(str(request.getfixturevalue(family)))
+    (words,) = annotate(TEXTS[:1])
+    tok = tokenize(loaded, TEXTS[0], words, strict=True, where="test")
+    queries, keys = queries_keys(loaded, tok)
+    info = loaded.info
+    n = len(tok.input_ids)
+    assert queries.shape == keys.shape == (info.n_layers, info.n_heads, n, info.d_head)
+    scores = np.einsum("lhid,lhjd->lhij", queries, keys) / np.sqrt(info.d_head)
+    if info.causal:
+        scores = np.where(np.tril(np.ones((n, n), dtype=bool)), scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    np.testing.assert_allclose(weights, encode(loaded, [tok]).attention[:, 0], atol=1e-5)
+    assert loaded.model.config._attn_implementation == "eager"  # left as it was

@@ -20,8 +20,10 @@ DESIGN_TABLES = {
     "attention": ["sentence_id", "layer", "head", "from_token_idx", "to_token_idx", "weight"],
     "head_stats": ["layer", "head", "stat", "value"],
 }
-# README.md documents one more table of schema v1 (provenance of the input files)
-README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source", "licence"]}
+# README.md documents the tables beyond DESIGN's v1: provenance of the input files, and (schema v2) the
+# query and key vectors of the probes for the neuron view
+README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source", "licence"],
+                "neuron": ["sentence_id", "layer", "head", "token_idx", "vector", "dim", "value"]}
 
 HOSTILE = [
     "'; DROP TABLE x; --",
