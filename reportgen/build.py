@@ -149,7 +149,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
             _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files, clock, progress)
             store.finish()
             with clock("render"):
-                pages = site.render(store, staging, progress, config.shown_matches)
+                pages = site.render(store, staging, progress, config.shown_matches, config.figures)
             counts = store.counts()
         site.write_timings(staging, timings)
         if external_db:

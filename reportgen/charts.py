@@ -163,3 +163,176 @@ def overview(stats: Sequence[tuple[int, int, str, float]], n_layers: int, n_head
         .properties(width=max(240, 32 * n_heads), height=max(120, 28 * n_layers))
     )
     return _spec(chart)
+
+
+# ---- a probe sentence's attention at three levels (bertviz's head, model and neuron views) --------------
+
+LEVELS = ("tokens", "words")
+
+
+def _level_param() -> alt.Parameter:
+    return alt.param(name="level", value="tokens",
+                     bind=alt.binding_radio(options=list(LEVELS), name="Attention between: "))
+
+
+def _layer_param(n_layers: int) -> alt.Parameter:
+    return alt.param(name="layer", value=0, bind=alt.binding_range(min=0, max=n_layers - 1, step=1, name="Layer: "))
+
+
+def attention_rows(level: str, weights, floor: float = 0.0) -> list[dict]:
+    """Compact rows {lv, l, h, i, j: [...], w: [...]} of weights [L, H, n, n]; weights below `floor` are left
+    out (a causal model's future tokens have weight 0 and so never appear)."""
+    rows = []
+    n_layers, n_heads, n, _ = weights.shape
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            for i in range(n):
+                js = [j for j in range(n) if weights[layer, head, i, j] > floor]
+                rows.append({"lv": level, "l": layer, "h": head, "i": i, "j": js,
+                             "w": [round(float(weights[layer, head, i, j]), 3) for j in js]})
+    return rows
+
+
+def head_view(labels: dict[str, list[str]], rows: list[dict], n_layers: int, title: str) -> dict:
+    """bertviz's head view: the units (tokens or words) in two columns and a line from each to every unit it
+    attends to, opacity = weight, one colour per head. A slider picks the layer, a radio the level; clicking a
+    head in the legend keeps only that head (shift-click for more); hovering a unit on the left keeps only its
+    lines. `labels` maps each level to its unit labels."""
+    n = max(len(v) for v in labels.values())
+    height = max(160, 22 * n)
+    layer = _layer_param(n_layers)
+    level = _level_param()
+    heads = alt.selection_point(name="heads", fields=["h"], bind="legend")
+    hover = alt.selection_point(name="hover", fields=["i"], on="pointerover", clear="pointerout")
+    names = [{"lv": lv, "i": i, "t": t} for lv, ts in labels.items() for i, t in enumerate(ts)]
+    y_scale = alt.Scale(domain=[-0.5, n - 0.5], reverse=True)
+    x_scale = alt.Scale(domain=[0, 1])
+    lines = (
+        alt.Chart(alt.NamedData(name="attention"))
+        .transform_filter((alt.datum.l == layer) & (alt.datum.lv == level))
+        .transform_flatten(["j", "w"])
+        .transform_filter(hover)
+        .transform_calculate(x0="0", x1="1")
+        .mark_rule(strokeWidth=2)
+        .encode(
+            x=alt.X("x0:Q", scale=x_scale, axis=None), x2="x1:Q",
+            y=alt.Y("i:Q", scale=y_scale, axis=None), y2="j:Q",
+            color=alt.Color("h:N", title="head", scale=alt.Scale(scheme="category20")),
+            opacity=alt.condition(heads, alt.Opacity("w:Q", scale=alt.Scale(domain=[0, 1], range=[0, 1]),
+                                                      legend=None), alt.value(0)),
+            tooltip=[alt.Tooltip("h:N", title="head"), alt.Tooltip("i:Q", title="from"),
+                     alt.Tooltip("j:Q", title="to"), alt.Tooltip("w:Q", title="weight", format=".3f")],
+        )
+    )
+    units = alt.Chart(alt.NamedData(name="units")).transform_filter(alt.datum.lv == level)
+    left = (units.transform_calculate(x="0")
+            .mark_text(align="right", dx=-6, fontSize=13)
+            .encode(x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("i:Q", scale=y_scale, axis=None),
+                    text="t:N", tooltip=[alt.Tooltip("t:N", title="from")])
+            .add_params(hover))
+    right = (units.transform_calculate(x="1")
+             .mark_text(align="left", dx=6, fontSize=13)
+             .encode(x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("i:Q", scale=y_scale, axis=None),
+                     text="t:N", tooltip=[alt.Tooltip("t:N", title="to")]))
+    chart = (alt.layer(lines.add_params(heads), left, right)
+             .add_params(layer, level)
+             .properties(width=260, height=height, title=title, padding={"left": 120, "right": 120, "top": 5,
+                                                                          "bottom": 5}))
+    spec = _spec(chart)
+    spec["datasets"] = {"attention": rows, "units": names}
+    return spec
+
+
+def model_view(labels: dict[str, list[str]], rows: list[dict], links: str, title: str) -> dict:
+    """bertviz's model view: a grid of every layer x head, each cell the head's attention on the sentence as a
+    small heatmap; clicking a cell opens the head's page (`links` is the href pattern with {l} and {h})."""
+    n = max(len(v) for v in labels.values())
+    step = max(3, min(8, 120 // n))
+    level = _level_param()
+    href = links.replace("{l}", "' + datum.l + '").replace("{h}", "' + datum.h + '")
+    chart = (
+        alt.Chart(alt.NamedData(name="attention"))
+        .mark_rect()
+        .encode(
+            x=alt.X("j:O", axis=None), y=alt.Y("i:O", axis=None),
+            color=alt.Color("w:Q", title="weight", scale=alt.Scale(domain=[0, 1], scheme="blues")),
+            href="href:N",
+            tooltip=[alt.Tooltip("l:O", title="layer"), alt.Tooltip("h:O", title="head"),
+                     alt.Tooltip("i:Q", title="from"), alt.Tooltip("j:Q", title="to"),
+                     alt.Tooltip("w:Q", title="weight", format=".3f")],
+        )
+        .properties(width={"step": step}, height={"step": step})
+        .facet(row=alt.Row("l:O", title="layer"), column=alt.Column("h:O", title="head"), spacing=4)
+        # transforms of the whole grid: inside the facet, a filter on a param is not allowed
+        .transform_filter(alt.datum.lv == level)
+        .transform_flatten(["j", "w"])
+        .transform_calculate(href=f"'{href}'")
+        .add_params(level)
+        .properties(title=title)
+    )
+    spec = _spec(chart)
+    spec["datasets"] = {"attention": rows}
+    return spec
+
+
+def neuron_view(tokens: list[str], vectors: list[dict], n_layers: int, n_heads: int, d_head: int, causal: bool,
+                title: str) -> dict:
+    """bertviz's neuron view for one layer, head and query token (three sliders): the query vector, the key
+    vectors, their elementwise product q*k, the scores q.k/sqrt(d) and the softmax, computed in the chart from
+    the stored vectors `vectors` = rows {l, h, t, v: 'q' | 'k', x: [d values]}. A causal model's queries see
+    only keys up to themselves."""
+    layer = _layer_param(n_layers)
+    head = alt.param(name="head", value=0, bind=alt.binding_range(min=0, max=n_heads - 1, step=1, name="Head: "))
+    query = alt.param(name="query", value=0, bind=alt.binding_select(options=list(range(len(tokens))),
+                                                                      labels=token_labels(tokens),
+                                                                      name="Query token: "))
+    names = alt.LookupData(data=alt.Data(values=[{"t": i, "token": s} for i, s in enumerate(token_labels(tokens))]),
+                           key="t", fields=["token"])
+    base = (
+        alt.Chart(alt.NamedData(name="vectors"))
+        .transform_filter((alt.datum.l == layer) & (alt.datum.h == head))
+        .transform_flatten(["x"])
+        .transform_window(d="row_number()", groupby=["t", "v"])  # the position in the vector, 1-based
+        .transform_calculate(qx="datum.v === 'q' && datum.t === query ? datum.x : 0")
+        .transform_joinaggregate(q="sum(qx)", groupby=["d"])
+        .transform_lookup(lookup="t", from_=names)
+    )
+    keys = base.transform_filter(alt.datum.v == "k")
+    if causal:
+        keys = keys.transform_filter(alt.datum.t <= query)
+    keys = keys.transform_calculate(qk="datum.x * datum.q")
+    diverging = alt.Scale(scheme="redblue", domainMid=0, reverse=True)
+    width = {"step": max(3, min(10, 320 // d_head))}
+    y = alt.Y("token:N", sort=alt.EncodingSortField("t"), title=None)
+    query_row = (base.transform_filter((alt.datum.v == "q") & (alt.datum.t == query))
+                 .mark_rect().encode(x=alt.X("d:O", axis=None), y=alt.Y("token:N", title=None),
+                                     color=alt.Color("x:Q", scale=diverging, title="value"),
+                                     tooltip=[alt.Tooltip("d:O", title="dimension"), alt.Tooltip("x:Q", format=".3f")])
+                 .properties(title="query q", width=width))
+    key_rows = (keys.mark_rect().encode(x=alt.X("d:O", axis=None), y=y, color=alt.Color("x:Q", scale=diverging),
+                                        tooltip=[alt.Tooltip("token:N"), alt.Tooltip("d:O", title="dimension"),
+                                                 alt.Tooltip("x:Q", format=".3f")])
+                .properties(title="keys k", width=width))
+    products = (keys.mark_rect().encode(x=alt.X("d:O", axis=None), y=y, color=alt.Color("qk:Q", scale=diverging),
+                                        tooltip=[alt.Tooltip("token:N"), alt.Tooltip("d:O", title="dimension"),
+                                                 alt.Tooltip("qk:Q", title="q*k", format=".3f")])
+                .properties(title="q * k", width=width))
+    scores = (keys.transform_aggregate(dot="sum(qk)", groupby=["t", "token"])
+              .transform_calculate(score=f"datum.dot / sqrt({d_head})")
+              .transform_joinaggregate(top="max(score)")
+              .transform_calculate(e="exp(datum.score - datum.top)")
+              .transform_joinaggregate(z="sum(e)")
+              .transform_calculate(p="datum.e / datum.z"))
+    score_col = alt.layer(
+        scores.mark_rect().encode(y=y, color=alt.Color("score:Q", scale=diverging)),
+        scores.mark_text(fontSize=11).encode(y=y, text=alt.Text("score:Q", format=".2f")),
+    ).properties(title="q.k/sqrt(d)", width=60)
+    softmax_col = alt.layer(
+        scores.mark_bar(color="#4a7bd0").encode(y=y, x=alt.X("p:Q", scale=alt.Scale(domain=[0, 1]), title=None)),
+        scores.mark_text(align="left", dx=3, fontSize=11).encode(y=y, x="p:Q", text=alt.Text("p:Q", format=".3f")),
+    ).properties(title="softmax", width=120)
+    chart = (alt.vconcat(query_row, alt.hconcat(key_rows, products, score_col, softmax_col))
+             .add_params(layer, head, query).properties(title=title))
+    spec = _spec(chart)
+    spec["datasets"] = {"vectors": vectors}
+    return spec

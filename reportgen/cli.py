@@ -51,17 +51,18 @@ def main() -> None:
 @click.option("--top-k", type=int, help="Matches kept per probe token and search space (default: 50).")
 @click.option("--limit", type=int, help="Use only the first N corpus sentences.")
 @click.option("--batch-size", type=int, help="Sentences per forward pass (default: 32).")
+@click.option("--figures", help="Also write every chart as a file under <out>/figures/: svg or png.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML file with any of these options (the command line wins).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(model, corpus, probes, out, db, top_k, limit, batch_size, config_file, quiet) -> None:
+def build(model, corpus, probes, out, db, top_k, limit, batch_size, figures, config_file, quiet) -> None:
     """Build the report: annotate, encode and search the corpus, store, render the site."""
     from .build import build as run_build
     from .config import load_config
 
     try:
         config = load_config(config_file, model=model, corpus=tuple(corpus), probes=probes, out=out, db=db,
-                             top_k=top_k, limit=limit, batch_size=batch_size)
+                             top_k=top_k, limit=limit, batch_size=batch_size, figures=figures)
         summary = run_build(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
     except ReportgenError as exc:
         click.echo(f"reportgen: error: {exc}", err=True)

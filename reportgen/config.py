@@ -27,6 +27,7 @@ class Config:
     batch_size: int = 32
     max_length: int | None = None  # None: the model's own limit
     shown_matches: int = 10
+    figures: str | None = None  # 'svg' or 'png': every chart also as a file under <out>/figures/
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -46,6 +47,7 @@ class Config:
         return shown
 
 
+FIGURE_FORMATS = ("svg", "png")
 _INT_KEYS = {"top_k": 1, "batch_size": 1, "limit": 1, "max_length": 2, "shown_matches": 1}
 _KEYS = {f.name for f in dataclasses.fields(Config)} - {"extra"}
 
@@ -70,6 +72,11 @@ def _coerce(key: str, value: Any, errors: list[str]) -> Any:
             errors.append(f"{key}: expected a path, got {value!r}")
             return None
         return Path(value)
+    if key == "figures":
+        if value not in FIGURE_FORMATS:
+            errors.append(f"figures: expected one of {', '.join(FIGURE_FORMATS)}, got {value!r}")
+            return None
+        return value
     if key == "model":
         if not isinstance(value, str) or not value:
             errors.append(f"model: expected a model name or path, got {value!r}")

@@ -10,7 +10,7 @@ import jinja2
 
 from .resources import shipped_dir
 from .store import Store
-from .views import Views, head_label
+from .views import Views, figures_of, head_label
 
 
 def templates_dir() -> Path:
@@ -59,21 +59,26 @@ def write_timings(out: Path, timings: dict[str, float]) -> None:
                                        encoding="utf-8")
 
 
-def render(store: Store, out: Path, progress, shown: int) -> dict[str, int]:
-    """Write every page into `out`; returns each page's path and size in bytes."""
+def render(store: Store, out: Path, progress, shown: int, figures: str | None = None) -> dict[str, int]:
+    """Write every page into `out` (and with `figures`, 'svg' or 'png', every chart into out/figures/);
+    returns each page's path and size in bytes."""
     env = environment()
     views = Views(store, shown)
     sizes: dict[str, int] = {}
+    exported: list[tuple[str, dict]] = []
 
     def page(template: str, path: str, view) -> None:
-        html = env.get_template(template).render(page=view)
+        prefix, found = figures_of(view)
+        html = env.get_template(template).render(page=view, figures=figures, figure_prefix=prefix)
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
         sizes[path] = len(html.encode("utf-8"))
+        if figures:
+            exported.extend((f"{prefix}-{chart_id}.{figures}", spec) for chart_id, spec in found)
 
     stats = views.stats()
-    n_pages = views.n_layers * views.n_heads + views.n_layers + 2
+    n_pages = views.n_layers * views.n_heads + views.n_layers + len(views.probes) + 2
     with progress.stage("render", n_pages) as advance:
         page("index.html", "index.html", views.index())
         advance(1)
@@ -83,8 +88,27 @@ def render(store: Store, out: Path, progress, shown: int) -> dict[str, int]:
                 advance(1)
             page("layer.html", f"layers/L{layer}.html", views.layer(layer))
             advance(1)
+        for sid, _text in views.probes:
+            page("sentence.html", f"sentences/{sid}.html", views.sentence(sid))
+            advance(1)
         page("about.html", "about.html", views.about())
         advance(1)
     write_assets(out)
     write_contexts(out, views.contexts())
+    if figures:
+        write_figures(out / "figures", exported, figures, progress)
     return sizes
+
+
+def write_figures(folder: Path, charts: list[tuple[str, dict]], fmt: str, progress) -> None:
+    """Every chart as a static file drawn by vl-convert (no browser), in the state the page first shows."""
+    import vl_convert
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with progress.stage("figures", len(charts)) as advance:
+        for name, spec in charts:
+            if fmt == "svg":
+                (folder / name).write_text(vl_convert.vegalite_to_svg(spec), encoding="utf-8")
+            else:
+                (folder / name).write_bytes(vl_convert.vegalite_to_png(spec, scale=2))
+            advance(1)

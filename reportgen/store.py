@@ -185,6 +185,23 @@ class Store:
             "WHERE t.sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
             "ORDER BY t.sentence_id, t.token_idx")
 
+    # ---- one probe sentence at every layer and head (the sentence pages) ------------------------
+
+    def tokens_of(self, sentence_id: int) -> list[tuple]:
+        """(token_idx, piece, word_idx, is_special, char_start, char_end) of one sentence, in order."""
+        return self.rows("SELECT token_idx, text, word_idx, is_special, char_start, char_end FROM tokens "
+                         "WHERE sentence_id = ? ORDER BY token_idx", (sentence_id,))
+
+    def sentence_attention(self, sentence_id: int) -> list[tuple[int, int, int, int, float]]:
+        """(layer, head, from, to, weight) of one probe, every layer and head."""
+        return self.rows("SELECT layer, head, from_token_idx, to_token_idx, weight FROM attention "
+                         "WHERE sentence_id = ? ORDER BY layer, head, from_token_idx, to_token_idx", (sentence_id,))
+
+    def neuron(self, sentence_id: int) -> list[tuple[int, int, int, str, int, float]]:
+        """(layer, head, token_idx, vector, dim, value) of one probe's query and key vectors."""
+        return self.rows("SELECT layer, head, token_idx, vector, dim, value FROM neuron WHERE sentence_id = ? "
+                         "ORDER BY layer, head, token_idx, vector DESC, dim", (sentence_id,))
+
     def head_stats(self) -> list[tuple[int, int, str, float]]:
         return self.rows("SELECT layer, head, stat, value FROM head_stats ORDER BY layer, head, stat")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import charts
 from .corpus import SourceFile
 from .headstats import DESCRIPTIONS, STATS
@@ -114,6 +116,23 @@ class LayerPage:
 
 
 @dataclass(frozen=True)
+class SentencePage:
+    """sentences/{id}.html: one probe's attention at the head, model and neuron level."""
+
+    root: str
+    title: str
+    label: str
+    sentence_id: int
+    text: str
+    nav: Nav
+    words: tuple[tuple[str, str], ...]  # (word, the model tokens it is made of)
+    causal: bool
+    head_view: dict
+    model_view: dict
+    neuron_view: dict
+
+
+@dataclass(frozen=True)
 class HeadCell:
     label: str
     href: str
@@ -156,6 +175,21 @@ OTHER = "other"
 ALL = "all"  # the key of "all probe tokens of the page" in the chart data
 
 
+def figures_of(page) -> tuple[str, list[tuple[str, dict]]]:
+    """A page's figure name prefix and its charts (DOM id, spec), for figure export."""
+    if isinstance(page, HeadPage):
+        return page.label, ([(c.chart_id, c.spec) for a in page.analyses for c in a.charts]
+                            + [(p.chart_id, p.chart) for p in page.probes if p.chart is not None])
+    if isinstance(page, LayerPage):
+        return page.label, [(c.chart_id, c.spec) for a in page.analyses for c in a.charts]
+    if isinstance(page, SentencePage):
+        return page.label, [("head-view", page.head_view), ("model-view", page.model_view),
+                            ("neuron-view", page.neuron_view)]
+    if isinstance(page, IndexPage):
+        return "index", [("overview", page.overview_chart)]
+    return "", []
+
+
 def head_label(layer: int, head: int) -> str:
     return f"L{layer}H{head}"
 
@@ -189,6 +223,35 @@ def summarise(offsets: Histogram, matched: Histogram, attended: Histogram) -> st
         other = "other " if len(words) < len(attended.bars) else ""
         parts.append(f"the {other}tokens they attend to are {_percent(n, rest)} {pos}")
     return "; ".join(parts) + "."
+
+
+ATTENTION_FLOOR = 0.005  # weights below this are invisible lines and are left out of the sentence pages
+
+
+def word_units(text: str, tokens: list[tuple], words: list[tuple]) -> tuple[list[int], list[str], list[tuple[str, str]]]:
+    """Group model tokens into spaCy words (special tokens stay alone): the unit of each token, each unit's
+    label, and (word, its tokens) for every word made of more than one token."""
+    word_text = {w[1]: w[2] for w in words}
+    unit_of: dict[tuple, int] = {}
+    units, labels, members = [], [], defaultdict(list)
+    for idx, piece, word_idx, special, cs, ce in tokens:
+        key = ("token", idx) if special or word_idx is None else ("word", word_idx)
+        if key not in unit_of:
+            unit_of[key] = len(labels)
+            labels.append(piece if key[0] == "token" else word_text.get(word_idx, text[cs:ce]))
+        units.append(unit_of[key])
+        members[unit_of[key]].append(token_text(text, piece, special, cs, ce))
+    pieces = [(labels[u], " + ".join(m)) for u, m in members.items() if len(m) > 1]
+    return units, labels, pieces
+
+
+def merge_to_words(attention: np.ndarray, units: list[int]) -> np.ndarray:
+    """Attention [..., T, T] between tokens -> [..., U, U] between their units (Clark et al. 2019): the sum over
+    the pieces of the attended word, the mean over the pieces of the attending word. Rows still sum to 1."""
+    member = np.zeros((len(units), max(units) + 1))
+    member[np.arange(len(units)), units] = 1
+    mean = member / member.sum(0, keepdims=True)
+    return np.einsum("tu,...ts,sv->...uv", mean, attention, member)
 
 
 def _histograms(rows, titles: dict[str, str], order: tuple[str, ...] | None = None) -> dict[str, list[Histogram]]:
@@ -324,6 +387,36 @@ class Views:
             else:
                 tokens.append([cs, ce, pos.setdefault(p or "", len(pos)), dep.setdefault(d or "", len(dep))])
         return {"pos": list(pos), "dep": list(dep), "sentences": sentences}
+
+    def sentence(self, sentence_id: int) -> SentencePage:
+        ids = [sid for sid, _ in self.probes]
+        here = ids.index(sentence_id)
+        text = dict(self.probes)[sentence_id]
+        nav = self._nav(here, len(ids), lambda n: Link(f"{ids[n]}.html", f"sentence {ids[n]}"),
+                        Link("../index.html", "overview"), ())
+        tokens = self.store.tokens_of(sentence_id)
+        labels = [token_text(text, piece, special, cs, ce) for _, piece, _, special, cs, ce in tokens]
+        n = len(tokens)
+        att = np.zeros((self.n_layers, self.n_heads, n, n))
+        for layer, head, i, j, w in self.store.sentence_attention(sentence_id):
+            att[layer, head, i, j] = w
+        units, unit_labels, pieces = word_units(text, tokens, self.store.words_of(sentence_id, sentence_id))
+        rows = (charts.attention_rows("tokens", att, ATTENTION_FLOOR)
+                + charts.attention_rows("words", merge_to_words(att, units), ATTENTION_FLOOR))
+        levels = {"tokens": charts.token_labels(labels), "words": charts.token_labels(unit_labels)}
+        vectors: dict[tuple[int, int, int, str], list[float]] = defaultdict(list)
+        for layer, head, t, vector, _dim, value in self.store.neuron(sentence_id):
+            vectors[(layer, head, t, vector[0])].append(round(value, 3))
+        neuron_rows = [{"l": l, "h": h, "t": t, "v": v, "x": x} for (l, h, t, v), x in vectors.items()]
+        name = f"sentence {sentence_id}"
+        causal = self.meta.get("causal") == "true"
+        return SentencePage(
+            "../", f"Sentence {sentence_id} · {self.meta['model']}", f"s{sentence_id}", sentence_id, text, nav,
+            tuple(pieces), causal,
+            charts.head_view(levels, rows, self.n_layers, f"Head view of {name}"),
+            charts.model_view(levels, rows, f"../heads/L{{l}}H{{h}}.html#s{sentence_id}", f"Model view of {name}"),
+            charts.neuron_view(labels, neuron_rows, self.n_layers, self.n_heads, int(self.meta["d_head"]),
+                               causal, f"Neuron view of {name}"))
 
     def stats(self) -> dict[tuple[int, int], dict[str, float]]:
         out: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)

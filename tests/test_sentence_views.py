@@ -1,0 +1,154 @@
+"""Sentence pages: bertviz's head, model and neuron views as Altair specs, word-level attention, and figure
+export through vl-convert."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import vl_convert
+from altair.utils.schemapi import validate_jsonschema
+from altair.vegalite.v6.schema.core import load_schema
+from bs4 import BeautifulSoup
+
+from reportgen.build import build
+from reportgen.config import load_config
+from reportgen.store import Store
+from reportgen.views import Views, merge_to_words, word_units
+
+
+@pytest.fixture(scope="module", params=["bert_dir", "gpt2_dir"])
+def built(request, tmp_path_factory):
+    from conftest import SENTENCES
+
+    folder = tmp_path_factory.mktemp("sentences")
+    corpus, probes, out = folder / "corpus.txt", folder / "probes.txt", folder / "site"
+    corpus.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    probes.write_text("The dog sat on the unbelievably comfortable table.\nShe gave him the keys.\n",
+                      encoding="utf-8")
+    model = request.getfixturevalue(request.param)
+    build(load_config(None, model=str(model), corpus=(corpus,), probes=probes, out=out, top_k=3, figures="svg"))
+    store = Store(out / "report.duckdb", read_only=True)
+    yield out, store, Views(store, 10)
+    store.close()
+
+
+def _attention(store: Store, views: Views, sid: int) -> np.ndarray:
+    n = len(store.tokens_of(sid))
+    att = np.zeros((views.n_layers, views.n_heads, n, n))
+    for layer, head, i, j, w in store.sentence_attention(sid):
+        att[layer, head, i, j] = w
+    return att
+
+
+def test_merge_to_words_sums_targets_and_averages_sources():
+    rng = np.random.default_rng(1)
+    att = rng.random((2, 3, 5, 5))
+    att /= att.sum(-1, keepdims=True)
+    units = [0, 1, 1, 2, 3]  # tokens 1 and 2 are one word
+    merged = merge_to_words(att, units)
+    assert merged.shape == (2, 3, 4, 4)
+    np.testing.assert_allclose(merged.sum(-1), 1)
+    for u in range(4):
+        for v in range(4):
+            src = [i for i, x in enumerate(units) if x == u]
+            dst = [j for j, x in enumerate(units) if x == v]
+            want = np.mean([att[..., i, dst].sum(-1) for i in src], axis=0)
+            np.testing.assert_allclose(merged[..., u, v], want)
+
+
+def test_word_units_group_pieces_and_keep_special_tokens_alone(built):
+    _out, store, _views = built
+    text = "The dog sat on the unbelievably comfortable table."
+    tokens = store.tokens_of(0)
+    units, labels, pieces = word_units(text, tokens, store.words_of(0, 0))
+    words = [w[2] for w in store.words_of(0, 0)]
+    assert [lab for lab in labels if lab in words] == words  # every word once, in order
+    assert len(units) == len(tokens) and units == sorted(units)
+    for (idx, piece, word_idx, special, _cs, _ce), unit in zip(tokens, units):
+        if special:
+            assert labels[unit] == piece and units.count(unit) == 1
+    assert any(word == "unbelievably" for word, _ in pieces)  # split into several tokens
+
+
+def test_view_specs_validate_against_the_vega_lite_schema(built):
+    _out, _store, views = built
+    page = views.sentence(0)
+    schema = load_schema()
+    for spec in (page.head_view, page.model_view, page.neuron_view):
+        validate_jsonschema(spec, schema)
+
+
+def test_head_view_svg_has_one_text_mark_per_token_in_each_column(built):
+    _out, store, views = built
+    page = views.sentence(1)
+    svg = vl_convert.vegalite_to_svg(page.head_view)
+    labels = [lab for lv, lab in ((u["lv"], u["t"]) for u in page.head_view["datasets"]["units"]) if lv == "tokens"]
+    assert len(labels) == len(store.tokens_of(1))
+    texts = [" ".join(t.split()) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    for label in labels:  # SVG text collapses whitespace
+        assert texts.count(" ".join(label.replace("&", "&amp;").split())) == 2, label  # left and right column
+    # one line per stored weight above the floor, at the first layer shown
+    rows = [r for r in page.head_view["datasets"]["attention"] if r["lv"] == "tokens" and r["l"] == 0]
+    group = re.search(r'<g class="mark-rule role-mark[^"]*"[^>]*>(.*?)</g>', svg, re.S).group(1)
+    assert group.count("<line") == sum(len(r["j"]) for r in rows) > 0
+
+
+def test_causal_head_view_never_looks_ahead(built):
+    _out, _store, views = built
+    rows = views.sentence(0).head_view["datasets"]["attention"]
+    if views.meta["causal"] == "true":
+        assert all(j <= r["i"] for r in rows for j in r["j"])
+    else:  # an encoder attends both ways
+        assert any(j > r["i"] for r in rows for j in r["j"])
+
+
+def test_word_level_rows_are_the_merged_attention(built):
+    _out, store, views = built
+    page = views.sentence(0)
+    units, _labels, _pieces = word_units(views.probes[0][1], store.tokens_of(0), store.words_of(0, 0))
+    merged = merge_to_words(_attention(store, views, 0), units)
+    for r in page.head_view["datasets"]["attention"]:
+        if r["lv"] == "words":
+            for j, w in zip(r["j"], r["w"]):
+                assert w == pytest.approx(merged[r["l"], r["h"], r["i"], j], abs=1e-3)
+
+
+def test_neuron_view_softmax_is_the_stored_attention(built):
+    """vl-convert runs the chart's own transforms: the softmax it prints for layer 0, head 0, query 0 are the
+    attention weights of the database."""
+    _out, store, views = built
+    page = views.sentence(1)
+    svg = vl_convert.vegalite_to_svg(page.neuron_view)
+    shown = [float(x) for x in re.findall(r"<text[^>]*>(\d\.\d{3})</text>", svg)]
+    att = _attention(store, views, 1)[0, 0, 0]
+    allowed = att[: 1] if views.meta["causal"] == "true" else att
+    assert shown == pytest.approx(list(allowed), abs=2e-3)
+
+
+def test_model_view_links_every_cell_to_its_head_page(built):
+    out, _store, views = built
+    spec = views.sentence(0).model_view
+    svg = vl_convert.vegalite_to_svg(spec)
+    n = len(views.probe_tokens[0])
+    assert svg.count("<path") >= views.n_layers * views.n_heads * n  # at least one rect per cell row
+    href = [t["calculate"] for t in spec["transform"] if "calculate" in t][0]
+    assert "../heads/L" in href and "#s0" in href
+
+
+def test_sentence_pages_are_linked_and_figures_written(built):
+    out, _store, views = built
+    index = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
+    assert {a["href"] for a in index.select("ol.probes a")} == {"sentences/0.html", "sentences/1.html"}
+    page = BeautifulSoup((out / "sentences" / "1.html").read_text(encoding="utf-8"), "html.parser")
+    assert [h.get_text() for h in page.select("h2")][:3] == ["Head view", "Model view", "Neuron view"]
+    links = {a["href"] for a in page.select("a.figure-link")}
+    assert links == {f"../figures/s1-{name}.svg" for name in ("head-view", "model-view", "neuron-view")}
+    for html in out.rglob("*.html"):
+        for a in BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser").select("a.figure-link"):
+            target = (html.parent / a["href"]).resolve()
+            assert target.is_file() and target.read_text(encoding="utf-8").startswith("<svg"), (html, a["href"])
+    assert (out / "figures" / "L1H0-attention-s0.svg").is_file()
+    assert (out / "figures" / "index-overview.svg").is_file()
+    assert (out / "figures" / "L0-embedding-matched.svg").is_file()
