@@ -26,7 +26,9 @@ def site(tmp_path_factory, bert_dir):
     folder = tmp_path_factory.mktemp("browser")
     corpus_file, probes_file, out = folder / "corpus.txt", folder / "probes.txt", folder / "site"
     corpus_file.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
-    probes_file.write_text("The dog sat on the table.\nShe gave him the keys.\n", encoding="utf-8")
+    # "unbelievably" is several tokens: the word level differs from the token level
+    probes_file.write_text("The dog sat on the unbelievably comfortable table.\nShe gave him the keys.\n",
+                           encoding="utf-8")
     build(load_config(None, model=str(bert_dir), corpus=(corpus_file,), probes=probes_file, out=out, top_k=K,
                       shown_matches=5))
     return out
@@ -151,3 +153,28 @@ def test_screenshots(open_page, tmp_path_factory):
         path = shots / (rel.replace("/", "-").removesuffix(".html") + ".png")
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000
+
+
+def test_sentence_page_views_draw_and_respond(open_page):
+    page = open_page("sentences/0.html")
+    assert page.locator("#head-view svg").count() == 1
+    assert page.locator("#model-view svg .mark-rect path").count() > 0
+    lines = page.locator("#head-view svg .mark-rule line")
+    first = lines.count()
+    assert first > 0
+    # the level radio switches tokens to words; the layer slider to another layer
+    page.locator("#head-view input[type=radio][value=words]").check()
+    page.wait_for_function(f"document.querySelectorAll('#head-view svg .mark-rule line').length !== {first}")
+    page.locator("#head-view input[type=range]").first.fill("1")
+    page.wait_for_timeout(300)
+    before = lines.count()
+    assert before > 0
+    # pointing at a token on the left keeps only its lines
+    page.locator("#head-view svg .mark-text text").first.hover()
+    page.wait_for_timeout(300)
+    assert 0 < lines.count() < before
+    # the neuron view: another query token gives other softmax numbers
+    numbers = page.locator("#neuron-view svg").text_content()
+    page.locator("#neuron-view select").select_option(index=2)
+    page.wait_for_function("before => document.querySelector('#neuron-view svg').textContent !== before",
+                           arg=numbers)
