@@ -217,7 +217,9 @@ def head_view(labels: dict[str, list[str]], rows: list[dict], n_layers: int, tit
         .encode(
             x=alt.X("x0:Q", scale=x_scale, axis=None), x2="x1:Q",
             y=alt.Y("i:Q", scale=y_scale, axis=None), y2="j:Q",
-            color=alt.Color("h:N", title="head", scale=alt.Scale(scheme="category20")),
+            color=alt.Color("h:N", title="head (click to keep one, shift-click for more)",
+                            scale=alt.Scale(scheme="category20"),
+                            legend=alt.Legend(orient="bottom", direction="horizontal", columns=12)),
             opacity=alt.condition(heads, alt.Opacity("w:Q", scale=alt.Scale(domain=[0, 1], range=[0, 1]),
                                                       legend=None), alt.value(0)),
             tooltip=[alt.Tooltip("h:N", title="head"), alt.Tooltip("i:Q", title="from"),
@@ -303,7 +305,7 @@ def neuron_view(tokens: list[str], vectors: list[dict], n_layers: int, n_heads: 
     keys = keys.transform_calculate(qk="datum.x * datum.q")
     diverging = alt.Scale(scheme="redblue", domainMid=0, reverse=True)
     width = {"step": max(3, min(10, 320 // d_head))}
-    y = alt.Y("token:N", sort=alt.EncodingSortField("t"), title=None)
+    y = alt.Y("token:N", sort=alt.EncodingSortField("t", op="min"), title=None)  # min: layers share the axis
     query_row = (base.transform_filter((alt.datum.v == "q") & (alt.datum.t == query))
                  .mark_rect().encode(x=alt.X("d:O", axis=None), y=alt.Y("token:N", title=None),
                                      color=alt.Color("x:Q", scale=diverging, title="value"),

@@ -213,3 +213,32 @@ def test_rebuild_is_byte_identical(built, tmp_path):
     b = duckdb.connect(str(out / "report.duckdb"), read_only=True)
     for table in COLUMNS:
         assert a.execute(f"SELECT * FROM {table}").fetchall() == b.execute(f"SELECT * FROM {table}").fetchall()
+
+
+def test_sentence_views_render_one_mark_per_token(built):
+    """Each view of a probe's page drawn by vl-convert: the head view writes every token in both columns, the
+    model view one cell per stored weight shown, the neuron view one softmax value per key token."""
+    import re
+
+    import vl_convert
+
+    out, _ = built
+    page = soup(out / "sentences" / "1.html")
+    specs = {s["data-chart"]: json.loads(s.string) for s in page.select("script[data-chart]")}
+    assert set(specs) == {"head-view", "model-view", "neuron-view"}
+    con = duckdb.connect(str(out / "report.duckdb"), read_only=True)
+    n = con.execute("SELECT count(*) FROM tokens WHERE sentence_id = 1").fetchone()[0]
+    labels = [u["t"] for u in specs["head-view"]["datasets"]["units"] if u["lv"] == "tokens"]
+    assert len(labels) == n
+    svg = vl_convert.vegalite_to_svg(specs["head-view"])
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert all(texts.count(label) == 2 for label in labels)
+    svg = vl_convert.vegalite_to_svg(specs["model-view"])
+    cells = sum(len(r["j"]) for r in specs["model-view"]["datasets"]["attention"] if r["lv"] == "tokens")
+    group = re.findall(r'<g class="mark-rect role-mark[^"]*"[^>]*>(.*?)</g>', svg, re.S)
+    assert sum(g.count("<path") for g in group) == cells > 6 * 12 * n
+    svg = vl_convert.vegalite_to_svg(specs["neuron-view"])
+    softmax = [float(x) for x in re.findall(r"<text[^>]*>(\d\.\d{3})</text>", svg)]
+    weights = [w for (w,) in con.execute("SELECT weight FROM attention WHERE sentence_id = 1 AND layer = 0 "
+                                         "AND head = 0 AND from_token_idx = 0 ORDER BY to_token_idx").fetchall()]
+    assert softmax == pytest.approx(weights, abs=2e-3) and len(softmax) == n
