@@ -159,3 +159,10 @@ def test_config_file_and_database_elsewhere(tmp_path, corpus_file, probes_file, 
     assert con.execute("SELECT count(*) FROM sentences WHERE role = 'corpus'").fetchone()[0] == 3
     assert con.execute("SELECT max(rank) FROM neighbours").fetchone()[0] == 3
     assert [p.name for p in db.parent.iterdir()] == ["r.duckdb"]
+
+
+@pytest.mark.parametrize("value", ["pdf", "SVG", ""])
+def test_unknown_figure_format_is_one_line_error(old_site, value):
+    result = invoke("build", "--out", str(old_site), "--figures", value)
+    assert_clean_failure(result, "figures", "svg, png")
+    assert_untouched(old_site)

@@ -152,3 +152,25 @@ def test_sentence_pages_are_linked_and_figures_written(built):
     assert (out / "figures" / "L1H0-attention-s0.svg").is_file()
     assert (out / "figures" / "index-overview.svg").is_file()
     assert (out / "figures" / "L0-embedding-matched.svg").is_file()
+
+
+def test_png_figures_and_identical_svg_figures_on_rebuild(tmp_path, bert_dir):
+    from conftest import SENTENCES
+
+    corpus, probes = tmp_path / "corpus.txt", tmp_path / "probes.txt"
+    corpus.write_text("\n".join(SENTENCES[:4]) + "\n", encoding="utf-8")
+    probes.write_text("She gave him the keys.\n", encoding="utf-8")
+    outs = {}
+    for name, fmt in (("a", "svg"), ("b", "svg"), ("c", "png")):
+        outs[name] = tmp_path / name
+        build(load_config(None, model=str(bert_dir), corpus=(corpus,), probes=probes, out=outs[name], top_k=2,
+                          figures=fmt))
+    svgs = sorted(p.name for p in (outs["a"] / "figures").iterdir())
+    assert svgs == sorted(p.name for p in (outs["b"] / "figures").iterdir())
+    for name in svgs:
+        assert (outs["a"] / "figures" / name).read_bytes() == (outs["b"] / "figures" / name).read_bytes(), name
+    pngs = sorted(p.name for p in (outs["c"] / "figures").iterdir())
+    assert pngs == [name.removesuffix(".svg") + ".png" for name in svgs]
+    assert all((outs["c"] / "figures" / n).read_bytes().startswith(b"\x89PNG") for n in pngs)
+    html = (outs["c"] / "sentences" / "0.html").read_text(encoding="utf-8")
+    assert 'href="../figures/s0-head-view.png"' in html
