@@ -92,3 +92,21 @@ def probes_file(tmp_path) -> Path:
     path = tmp_path / "probes.txt"
     path.write_text("The dog sat on the table.\nShe gave him the keys.\n", encoding="utf-8")
     return path
+
+
+# "unbelievably" is several model tokens: word-level attention differs from token-level attention
+SPLIT_WORD_PROBES = "The dog sat on the unbelievably comfortable table.\nShe gave him the keys.\n"
+
+
+def build_small_site(folder: Path, model_dir: Path, probes: str = SPLIT_WORD_PROBES, sentences=SENTENCES,
+                     **options) -> Path:
+    """Build a site from a tiny model, the given corpus sentences and probes into folder/site."""
+    from reportgen.build import build
+    from reportgen.config import load_config
+
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus, probes_file, out = folder / "corpus.txt", folder / "probes.txt", folder / "site"
+    corpus.write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    probes_file.write_text(probes, encoding="utf-8")
+    build(load_config(None, model=str(model_dir), corpus=(corpus,), probes=probes_file, out=out, **options))
+    return out

@@ -10,10 +10,8 @@ import re
 import shutil
 
 import pytest
-from conftest import SENTENCES
+from conftest import build_small_site
 
-from reportgen.build import build
-from reportgen.config import load_config
 
 pytestmark = pytest.mark.browser
 
@@ -23,15 +21,7 @@ CHROMIUM = os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, bert_dir):
-    folder = tmp_path_factory.mktemp("browser")
-    corpus_file, probes_file, out = folder / "corpus.txt", folder / "probes.txt", folder / "site"
-    corpus_file.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
-    # "unbelievably" is several tokens: the word level differs from the token level
-    probes_file.write_text("The dog sat on the unbelievably comfortable table.\nShe gave him the keys.\n",
-                           encoding="utf-8")
-    build(load_config(None, model=str(bert_dir), corpus=(corpus_file,), probes=probes_file, out=out, top_k=K,
-                      shown_matches=5))
-    return out
+    return build_small_site(tmp_path_factory.mktemp("browser"), bert_dir, top_k=K, shown_matches=5)
 
 
 @pytest.fixture(scope="module")

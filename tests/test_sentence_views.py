@@ -11,24 +11,16 @@ import vl_convert
 from altair.utils.schemapi import validate_jsonschema
 from altair.vegalite.v6.schema.core import load_schema
 from bs4 import BeautifulSoup
+from conftest import SENTENCES, build_small_site
 
-from reportgen.build import build
-from reportgen.config import load_config
 from reportgen.store import Store
 from reportgen.views import Views, merge_to_words, word_units
 
 
 @pytest.fixture(scope="module", params=["bert_dir", "gpt2_dir"])
 def built(request, tmp_path_factory):
-    from conftest import SENTENCES
-
-    folder = tmp_path_factory.mktemp("sentences")
-    corpus, probes, out = folder / "corpus.txt", folder / "probes.txt", folder / "site"
-    corpus.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
-    probes.write_text("The dog sat on the unbelievably comfortable table.\nShe gave him the keys.\n",
-                      encoding="utf-8")
-    model = request.getfixturevalue(request.param)
-    build(load_config(None, model=str(model), corpus=(corpus,), probes=probes, out=out, top_k=3, figures="svg"))
+    out = build_small_site(tmp_path_factory.mktemp("sentences"), request.getfixturevalue(request.param), top_k=3,
+                           figures="svg")
     store = Store(out / "report.duckdb", read_only=True)
     yield out, store, Views(store, 10)
     store.close()
@@ -155,16 +147,9 @@ def test_sentence_pages_are_linked_and_figures_written(built):
 
 
 def test_png_figures_and_identical_svg_figures_on_rebuild(tmp_path, bert_dir):
-    from conftest import SENTENCES
-
-    corpus, probes = tmp_path / "corpus.txt", tmp_path / "probes.txt"
-    corpus.write_text("\n".join(SENTENCES[:4]) + "\n", encoding="utf-8")
-    probes.write_text("She gave him the keys.\n", encoding="utf-8")
-    outs = {}
-    for name, fmt in (("a", "svg"), ("b", "svg"), ("c", "png")):
-        outs[name] = tmp_path / name
-        build(load_config(None, model=str(bert_dir), corpus=(corpus,), probes=probes, out=outs[name], top_k=2,
-                          figures=fmt))
+    outs = {name: build_small_site(tmp_path / name, bert_dir, "She gave him the keys.\n", SENTENCES[:4], top_k=2,
+                                   figures=fmt)
+            for name, fmt in (("a", "svg"), ("b", "svg"), ("c", "png"))}
     svgs = sorted(p.name for p in (outs["a"] / "figures").iterdir())
     assert svgs == sorted(p.name for p in (outs["b"] / "figures").iterdir())
     for name in svgs:
