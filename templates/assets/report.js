@@ -7,8 +7,12 @@
   var views = {};   // chart id -> promise of the Vega view
   var pageData = null;
 
+  // The pages' Content-Security-Policy allows only the site's own scripts and styles: Vega evaluates its
+  // expressions with its interpreter (ast) instead of eval, and vega-embed and its tooltip add no style
+  // elements (their rules are in style.css).
   function embed(target, spec) {
-    return vegaEmbed(target, spec, { actions: false, renderer: "svg" })
+    return vegaEmbed(target, spec, { actions: false, renderer: "svg", ast: true, defaultStyle: false,
+                                     tooltip: { disableDefaultStyle: true } })
       .then(function (result) { return result.view; })
       .catch(function (err) { target.textContent = "This chart could not be drawn: " + err; });
   }
@@ -225,5 +229,7 @@
     });
   }
 
+  // The pickers and filters are forms only for their labels: they never submit.
+  document.addEventListener("submit", function (e) { e.preventDefault(); });
   document.addEventListener("DOMContentLoaded", function () { embedCharts(); wireTokens(); fillTimings(); });
 })();
