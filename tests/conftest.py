@@ -94,6 +94,19 @@ def probes_file(tmp_path) -> Path:
     return path
 
 
+# Untrusted text that must show as text everywhere: markup, script, template syntax, URLs, bidi controls,
+# control characters and NUL, and a line far over any model's token limit.
+HOSTILE = [
+    '<script>alert("x")</script> ends here.',
+    'A line with </script><img src=x onerror=alert(1)> inside.',
+    'Comment <!-- open and "onmouseover=alert(1) quote.',
+    "Template {{ 7*7 }} and {% if %} markers.",
+    "A javascript:alert(1) link & an ampersand.",
+    "Right-to-left \u202eoverride\u202c and \u2066isolate\u2069 marks.",
+    "Control \x01 characters \x1b[31m and a NUL \x00 here.",
+    "Long " + "word " * 2000 + "end.",
+]
+
 # "unbelievably" is several model tokens: word-level attention differs from token-level attention
 SPLIT_WORD_PROBES = "The dog sat on the unbelievably comfortable table.\nShe gave him the keys.\n"
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
-from conftest import build_small_site
+from conftest import HOSTILE, SENTENCES, build_small_site
 
 
 pytestmark = pytest.mark.browser
@@ -42,13 +43,13 @@ def open_page(browser, site, request):
     context = browser.new_context(viewport={"width": 1300, "height": 1000})
     problems: list[str] = []
 
-    def page_at(rel: str):
+    def page_at(rel: str, root=None):
         page = context.new_page()
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.on("request", lambda r: problems.append(f"request {r.url}") if not r.url.startswith("file://") else None)
         page.on("dialog", lambda d: problems.append(f"dialog {d.message}"))
-        page.goto((site / rel).as_uri())
+        page.goto(((root or site) / rel).as_uri())
         page.wait_for_function("document.querySelectorAll('.chart').length === "
                                "document.querySelectorAll('.chart svg').length")
         return page
@@ -133,16 +134,36 @@ def test_layer_page_lists_both_spaces(open_page):
         "Embedding space: the layer's output", "Context space, all heads"]
 
 
-def test_screenshots(open_page, tmp_path_factory):
-    """One picture per page type with a token opened, for a person to look at (kept in pytest's tmp folder)."""
-    shots = tmp_path_factory.mktemp("screenshots")
-    for rel in ("index.html", "heads/L1H2.html", "layers/L1.html", "about.html"):
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+
+
+def test_screenshots(open_page):
+    """One picture per page type, a token opened, for a person to look at: test-output/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for rel in ("index.html", "heads/L1H2.html", "layers/L1.html", "sentences/0.html", "about.html"):
         page = open_page(rel)
         if page.locator("details.token").count():
             page.locator("details.token summary").first.click()
-        path = shots / (rel.replace("/", "-").removesuffix(".html") + ".png")
+        path = SCREENSHOTS / (rel.replace("/", "-").removesuffix(".html") + ".png")
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000
+
+
+def test_overview_statistic_menu_and_tooltips(open_page):
+    page = open_page("index.html")
+    chart = page.locator("#overview svg")
+    before = chart.inner_html()
+    menu = page.locator("#overview select")
+    options = menu.locator("option").all()
+    assert len(options) > 3
+    menu.select_option(index=2)
+    page.wait_for_function("before => document.querySelector('#overview svg').innerHTML !== before", arg=before)
+    # a tooltip shows on a cell, styled by style.css (no style element is allowed by the page's policy)
+    page.locator("#overview svg .mark-rect path").first.hover()
+    tooltip = page.locator("#vg-tooltip-element.visible")
+    tooltip.wait_for()
+    assert "head" in tooltip.inner_text()
+    assert page.evaluate("getComputedStyle(document.getElementById('vg-tooltip-element')).position") == "fixed"
 
 
 def test_sentence_page_views_draw_and_respond(open_page):
@@ -168,3 +189,29 @@ def test_sentence_page_views_draw_and_respond(open_page):
     page.locator("#neuron-view select").select_option(index=2)
     page.wait_for_function("before => document.querySelector('#neuron-view svg').textContent !== before",
                            arg=numbers)
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory, bert_dir):
+    return build_small_site(tmp_path_factory.mktemp("hostile"), bert_dir, "\n".join(HOSTILE[:-1]) + "\n",
+                            HOSTILE + SENTENCES, top_k=4)
+
+
+def test_hostile_text_shows_as_text_in_a_real_browser(open_page, hostile_site):
+    """Every page of a site built from hostile text: no dialog, no console error, no request (the fixture
+    checks), and the payloads read as text, in the page and in the match lists drawn by the script."""
+    pages = sorted(p.relative_to(hostile_site).as_posix() for p in hostile_site.rglob("*.html"))
+    assert len(pages) > 10
+    seen = ""
+    for rel in pages:
+        page = open_page(rel, hostile_site)
+        for details in page.locator("details.token").all()[:3]:
+            details.locator("summary").click()
+        # hovering marks shows tooltips, which carry token text
+        for mark in page.locator(".chart svg .mark-rect path").all()[:3]:
+            mark.hover(force=True)
+        seen += page.locator("body").inner_text()
+        assert page.evaluate("document.querySelectorAll('img, iframe, object, embed').length") == 0
+    for payload in ('<script>alert("x")</script>', "</script><img src=x onerror=alert(1)>", "{{ 7*7 }}",
+                    '"onmouseover=alert(1)', "javascript:alert(1)", "\u202eoverride"):
+        assert payload in seen, payload
