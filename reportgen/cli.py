@@ -77,7 +77,7 @@ def build(model, corpus, probes, out, db, top_k, limit, batch_size, figures, con
     click.echo(f"Built {summary.out}/ ({summary.pages} pages, largest {page} {size / 1024:.0f} KB, largest head page "
                f"{head} {head_size / 1024:.0f} KB, shared assets not counted) and "
                f"{summary.db}: {c['sentences']:,} corpus sentences, {c['words']:,} words, {c['tokens']:,} tokens, "
-               f"{c['truncated']} truncated, {c['probes']} probes. Time: {stages}.")
+               f"{c['truncated']} truncated, {c['duplicates']} repeated (kept), {c['probes']} probes. Time: {stages}.")
 
 
 if __name__ == "__main__":

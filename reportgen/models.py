@@ -73,6 +73,11 @@ def default_model_path() -> Path:
 
 def wrap(model, tokenizer, name: str, max_length: int | None = None) -> LoadedModel:
     """Check an already-built model and tokenizer and describe them (used for loaded and in-memory models)."""
+    from transformers.utils import logging
+
+    # reportgen measures and truncates over-long sentences itself and reports them; the library's own
+    # warnings about them would only be noise on the terminal
+    logging.set_verbosity_error()
     cfg = model.config
     model_type = getattr(cfg, "model_type", "")
     if model_type not in ADAPTERS:

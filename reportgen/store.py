@@ -101,8 +101,9 @@ class Store:
             "(SELECT count(*) FROM words w JOIN sentences s USING (sentence_id) WHERE s.role = 'corpus'), "
             "(SELECT count(*) FROM tokens t JOIN sentences s USING (sentence_id) WHERE s.role = 'corpus'), "
             "(SELECT count(*) FROM sentences WHERE role = 'corpus' AND truncated), "
-            "(SELECT count(*) FROM sentences WHERE role = 'probe')")[0]
-        return dict(zip(("sentences", "words", "tokens", "truncated", "probes"), row))
+            "(SELECT count(*) FROM sentences WHERE role = 'probe'), "
+            "(SELECT count(*) - count(DISTINCT text) FROM sentences WHERE role = 'corpus')")[0]
+        return dict(zip(("sentences", "words", "tokens", "truncated", "probes", "duplicates"), row))
 
     def probe_tokens(self) -> list[tuple]:
         """(sentence_id, token_idx, text, is_special, char_start, char_end, pos) of every probe token, in order."""

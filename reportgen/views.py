@@ -432,6 +432,7 @@ class Views:
                  ("token limit", m["max_length"]))
         corpus = (("corpus sentences", f"{counts['sentences']:,}"), ("corpus words", f"{counts['words']:,}"),
                   ("corpus tokens", f"{counts['tokens']:,}"), ("truncated sentences", str(counts["truncated"])),
+                  ("repeated sentences (kept)", str(counts["duplicates"])),
                   ("probe sentences", str(counts["probes"])), ("matches kept per token and space", m["top_k"]))
         stats = self.stats()
         grid = tuple(
@@ -451,5 +452,6 @@ class Views:
         versions = tuple((k, m[k]) for k in ("model", "architecture", "reportgen_version", "schema_version", "python_version",
                                                "torch_version", "transformers_version", "spacy_version",
                                                "spacy_model", "duckdb_version", "corpus_sha256", "probes_sha256"))
+        date = m.get("build_date") or "not recorded (set SOURCE_DATE_EPOCH to record it reproducibly)"
         return AboutPage("", f"About · {m['model']}", tuple(SourceFile(*r) for r in self.store.source_files()),
-                         settings, versions, tuple((k, str(v)) for k, v in counts.items()))
+                         settings, (("build date", date),) + versions, tuple((k, str(v)) for k, v in counts.items()))

@@ -166,3 +166,33 @@ def test_unknown_figure_format_is_one_line_error(old_site, value):
     result = invoke("build", "--out", str(old_site), "--figures", value)
     assert_clean_failure(result, "figures", "svg, png")
     assert_untouched(old_site)
+
+
+def test_repeated_sentences_are_kept_and_counted(tmp_path, corpus_file, probes_file, bert_dir):
+    lines = corpus_file.read_text(encoding="utf-8").splitlines()
+    corpus = tmp_path / "repeats.txt"
+    corpus.write_text("\n".join(lines + lines[:2] + [""]) + "\n", encoding="utf-8")
+    out = tmp_path / "site"
+    result = invoke("build", "--model", str(bert_dir), "--corpus", str(corpus), "--probes", str(probes_file),
+                    "--out", str(out), "--top-k", "2")
+    assert result.exit_code == 0, result.output
+    assert f"{len(lines) + 2} corpus sentences" in result.output and "2 repeated (kept)" in result.output
+    assert "repeated sentences (kept)" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_source_date_epoch_sets_the_date_shown(tmp_path, corpus_file, probes_file, bert_dir, monkeypatch):
+    args = ("build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes", str(probes_file),
+            "--top-k", "2")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert invoke(*args, "--out", str(tmp_path / "a")).exit_code == 0
+    about = (tmp_path / "a" / "about.html").read_text(encoding="utf-8")
+    assert "2023-11-14 22:13:20 UTC" in about
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert invoke(*args, "--out", str(tmp_path / "b")).exit_code == 0
+    assert "not recorded (set SOURCE_DATE_EPOCH" in (tmp_path / "b" / "about.html").read_text(encoding="utf-8")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "index.html").write_text("previous report", encoding="utf-8")
+    result = invoke(*args, "--out", str(tmp_path / "c"))
+    assert_clean_failure(result, "SOURCE_DATE_EPOCH", "yesterday")
+    assert_untouched(tmp_path / "c")

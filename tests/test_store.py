@@ -230,7 +230,10 @@ def test_words_of_is_ordered_and_inclusive(store):
 
 def test_counts(store):
     _small_report(store)
-    assert store.counts() == {"sentences": 2, "words": 2, "tokens": 2, "truncated": 1, "probes": 1}
+    assert store.counts() == {"sentences": 2, "words": 2, "tokens": 2, "truncated": 1, "probes": 1, "duplicates": 0}
+    store.insert("sentences", [(3, "corpus", "c:3", "A cat sat.", False), (4, "corpus", "c:4", "A cat sat.", False),
+                               (5, "probe", "p:2", "It's mine.", False)])
+    assert store.counts()["duplicates"] == 2  # two more copies of a corpus sentence; a probe is not counted
 
 
 def test_match_lists_whole_layer_is_head_null_only(store):
