@@ -196,3 +196,33 @@ def test_source_date_epoch_sets_the_date_shown(tmp_path, corpus_file, probes_fil
     result = invoke(*args, "--out", str(tmp_path / "c"))
     assert_clean_failure(result, "SOURCE_DATE_EPOCH", "yesterday")
     assert_untouched(tmp_path / "c")
+
+
+@pytest.mark.parametrize("fault,code,needle", [
+    (KeyboardInterrupt(), 130, "interrupted"),
+    (OSError(28, "No space left on device"), 2, "No space left on device"),
+])
+def test_interrupt_or_full_disk_mid_build_keeps_the_old_site_and_a_rerun_works(
+        fault, code, needle, old_site, corpus_file, probes_file, bert_dir, monkeypatch):
+    import reportgen.site
+
+    args = ("build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes", str(probes_file),
+            "--out", str(old_site), "--top-k", "2")
+    real = reportgen.site.write_contexts
+
+    def fail_late(*a, **kw):  # the pages are written, the site is not complete yet
+        raise fault
+
+    monkeypatch.setattr(reportgen.site, "write_contexts", fail_late)
+    result = invoke(*args)
+    assert result.exit_code == code, result.output
+    assert needle in result.output and "Traceback" not in result.output
+    assert_untouched(old_site)
+    monkeypatch.setattr(reportgen.site, "write_contexts", real)
+    assert invoke(*args).exit_code == 0
+    assert (old_site / "sentences" / "0.html").is_file()
+
+
+def test_limit_below_one_on_the_command_line(old_site):
+    assert_clean_failure(invoke("build", "--limit", "-1", "--out", str(old_site)), "limit")
+    assert_untouched(old_site)

@@ -83,3 +83,17 @@ def test_queries_and_keys_give_the_attention(family, request):
     weights /= weights.sum(-1, keepdims=True)
     np.testing.assert_allclose(weights, encode(loaded, [tok]).attention[:, 0], atol=1e-5)
     assert loaded.model.config._attn_implementation == "eager"  # left as it was
+
+
+def test_a_model_that_returns_no_attention_is_a_model_error(bert_dir, monkeypatch):
+    import types
+
+    from reportgen.errors import ModelError
+
+    loaded = load_model(str(bert_dir))
+    (words,) = annotate(TEXTS[:1])
+    tok = tokenize(loaded, TEXTS[0], words, strict=True, where="test")
+    monkeypatch.setattr(type(loaded.model), "__call__",
+                        lambda self, **kw: types.SimpleNamespace(attentions=None, hidden_states=None))
+    with pytest.raises(ModelError, match="no attention weights"):
+        encode(loaded, [tok])
