@@ -211,6 +211,9 @@ def test_hostile_text_shows_as_text_in_a_real_browser(open_page, hostile_site):
         for mark in page.locator(".chart svg .mark-rect path").all()[:3]:
             mark.hover(force=True)
         seen += page.locator("body").inner_text()
+        # every chart is drawn with marks, not just an empty frame
+        assert page.evaluate("""Array.from(document.querySelectorAll('.chart')).filter(
+            c => !c.querySelector('svg .role-mark > *')).length""") == 0, rel
         assert page.evaluate("document.querySelectorAll('img, iframe, object, embed').length") == 0
     for payload in ('<script>alert("x")</script>', "</script><img src=x onerror=alert(1)>", "{{ 7*7 }}",
                     '"onmouseover=alert(1)', "javascript:alert(1)", "\u202eoverride"):
