@@ -228,7 +228,8 @@ def summarise(offsets: Histogram, matched: Histogram, attended: Histogram) -> st
 ATTENTION_FLOOR = 0.005  # weights below this are invisible lines and are left out of the sentence pages
 
 
-def word_units(text: str, tokens: list[tuple], words: list[tuple]) -> tuple[list[int], list[str], list[tuple[str, str]]]:
+def word_units(text: str, tokens: list[tuple],
+               words: list[tuple]) -> tuple[list[int], list[str], list[tuple[str, str]]]:
     """Group model tokens into spaCy words (special tokens stay alone): the unit of each token, each unit's
     label, and (word, its tokens) for every word made of more than one token."""
     word_text = {w[1]: w[2] for w in words}
@@ -449,9 +450,10 @@ class Views:
         m = self.meta
         counts = self.store.counts()
         settings = tuple((k.removeprefix("option."), v) for k, v in sorted(m.items()) if k.startswith("option."))
-        versions = tuple((k, m[k]) for k in ("model", "architecture", "reportgen_version", "schema_version", "python_version",
-                                               "torch_version", "transformers_version", "spacy_version",
-                                               "spacy_model", "duckdb_version", "corpus_sha256", "probes_sha256"))
+        versions = tuple((k, m[k]) for k in (
+            "model", "architecture", "reportgen_version", "schema_version", "python_version", "torch_version",
+            "transformers_version", "spacy_version", "spacy_model", "duckdb_version", "corpus_sha256",
+            "probes_sha256"))
         date = m.get("build_date") or "not recorded (set SOURCE_DATE_EPOCH to record it reproducibly)"
         return AboutPage("", f"About · {m['model']}", tuple(SourceFile(*r) for r in self.store.source_files()),
                          settings, (("build date", date),) + versions, tuple((k, str(v)) for k, v in counts.items()))

@@ -248,4 +248,5 @@ def test_match_lists_whole_layer_is_head_null_only(store):
 def test_matched_sentences_and_tokens_are_those_of_matches(store):
     _small_report(store)
     assert store.matched_sentences() == [(1, "A cat sat.")]
-    assert store.matched_tokens() == [(1, 1, "a", False, 0, 1, "DET", "det"), (1, 2, "cat", False, 2, 5, "NOUN", "nsubj")]
+    assert store.matched_tokens() == [(1, 1, "a", False, 0, 1, "DET", "det"),
+                                      (1, 2, "cat", False, 2, 5, "NOUN", "nsubj")]
