@@ -32,7 +32,14 @@ def environment() -> jinja2.Environment:
     )
     # |tojson still escapes <, >, & and ' for <script>; compact separators keep pages light
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
+    env.filters["without_datasets"] = without_datasets
     return env
+
+
+def without_datasets(spec: dict, names: list[str]) -> dict:
+    """A spec without some of its named datasets: a page that draws several charts from the same data carries
+    them once (the page script puts them back before drawing)."""
+    return {**spec, "datasets": {k: v for k, v in spec["datasets"].items() if k not in names}}
 
 
 def write_assets(out: Path) -> None:

@@ -226,6 +226,12 @@ def test_sentence_views_render_one_mark_per_token(built):
     page = soup(out / "sentences" / "1.html")
     specs = {s["data-chart"]: json.loads(s.string) for s in page.select("script[data-chart]")}
     assert set(specs) == {"head-view", "model-view", "neuron-view"}
+    # the head and model views draw from the same attention rows, carried once by the page
+    shared = json.loads(page.select_one("script#sentence-attention").string)
+    for name in ("head-view", "model-view"):
+        assert page.select_one(f'script[data-chart="{name}"]')["data-shared"] == "sentence-attention"
+        assert "attention" not in specs[name]["datasets"]
+        specs[name]["datasets"].update(shared)
     con = duckdb.connect(str(out / "report.duckdb"), read_only=True)
     n = con.execute("SELECT count(*) FROM tokens WHERE sentence_id = 1").fetchone()[0]
     labels = [u["t"] for u in specs["head-view"]["datasets"]["units"] if u["lv"] == "tokens"]

@@ -22,6 +22,11 @@
     Array.prototype.forEach.call(found, function (el) {
       var id = el.getAttribute("data-chart");
       specs[id] = JSON.parse(el.textContent);
+      var shared = el.getAttribute("data-shared");  // datasets the page carries once for several charts
+      if (shared) {
+        var datasets = JSON.parse(document.getElementById(shared).textContent);
+        Object.keys(datasets).forEach(function (name) { specs[id].datasets[name] = datasets[name]; });
+      }
       views[id] = embed(document.getElementById(id), specs[id]);
     });
   }
