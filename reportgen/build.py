@@ -20,6 +20,7 @@ from .annotate import Word, annotate, load_pipeline
 from .config import Config
 from .corpus import Sentence, SourceFile, default_corpus, default_probes, read_sentences
 from .errors import ConfigError, OutputError
+from .baserates import AttendedCounts, token_categories
 from .headstats import HeadStats
 from .store import SCHEMA_VERSION, Store, StoreWriteError
 
@@ -225,6 +226,7 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
         topk = TopK(np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), config.top_k)
 
     stats = HeadStats(info.n_layers, info.n_heads)
+    attended = AttendedCounts(info.n_layers, info.n_heads)
     with clock("encode and search corpus"), progress.stage("encode", len(corpus)) as advance:
         # Windows of many batches: tokenised together, then batched by length so little is padding.
         for window in _chunks(corpus, config.batch_size * 16):
@@ -238,17 +240,20 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
             for picked in _chunks(by_length, config.batch_size):
                 ids = [window[i].sentence_id for i in picked]
                 batch = [tokenized[i] for i in picked]
-                _search_batch(loaded, batch, ids, words, topk, stats)
+                _search_batch(loaded, batch, ids, words, topk, stats, attended)
                 advance(len(picked))
 
     with clock("store"):
         _store_neighbours(store, topk, probe_keys, info.n_heads)
         store.insert("head_stats", stats.rows())
+        store.insert("base_counts", attended.rows())
+        store.fill_matched_base_counts()
         store.set_meta(_meta(config, info, files))
 
 
-def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ...]], topk, stats: HeadStats) -> None:
-    """Encode one batch of corpus sentences; feed the head statistics and the running top-k."""
+def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ...]], topk, stats: HeadStats,
+                  attended: AttendedCounts) -> None:
+    """Encode one batch of corpus sentences; feed the head statistics, the base rates and the running top-k."""
     from .encode import encode
     from .search import Candidates
 
@@ -258,6 +263,8 @@ def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ..
     rows, cols = np.nonzero(enc.mask & ~special)  # searchable tokens: real, not special
     att = np.moveaxis(enc.attention[:, rows, :, cols, :], 0, 2)  # [L, H, N, T] (advanced indices come first)
     max_att = np.concatenate([att.argmax(-1), att.mean(1, keepdims=True).argmax(-1)], axis=1)
+    categories = token_categories(batch, words, ids, enc.mask.shape[1], attended.vocab)
+    attended.update(max_att, rows, cols, categories, special)
     sentence_id = np.asarray(ids, dtype=np.int64)[rows]
     topk.update(Candidates(
         embedding=enc.hidden[:, rows, cols], context=enc.context[:, rows, cols], max_attended=max_att,

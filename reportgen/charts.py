@@ -44,7 +44,8 @@ def _heatmap(labels: tuple[str, ...]) -> dict:
     return _spec(chart)
 
 
-def attention_heatmap(tokens: Sequence[str], weights: Sequence[tuple[int, int, float]], title: str) -> dict:
+def attention_heatmap(tokens: Sequence[str], weights: Sequence[tuple[int, int, float]], title: str,
+                      description: str) -> dict:
     """One head's attention on one sentence: rows attend (from), columns are attended to.
 
     The Altair chart is built once per sentence; each head's spec is that chart with its own values.
@@ -55,42 +56,50 @@ def attention_heatmap(tokens: Sequence[str], weights: Sequence[tuple[int, int, f
         row["j"].append(j)
         row["w"].append(round(w, 3))
     values = list(rows.values())
-    return {**_heatmap(tuple(token_labels(tokens))), "title": title, "datasets": {"attention": values}}
+    return {**_heatmap(tuple(token_labels(tokens))), "title": title, "description": description,
+            "datasets": {"attention": values}}
 
 
 TOP_BARS = 12  # bars per histogram panel; the caption lists every category
 
 
-def histograms(found: dict, order: Sequence[str] | None = None) -> dict:
-    """Histograms side by side, one panel per facet, for the probe token chosen by the `token` param
-    ("all" = summed over every probe token of the page; the page script sets it).
+def histograms(found: Sequence, order: Sequence[str] | None = None, description: str = "",
+               own: bool = False) -> dict:
+    """Histograms side by side, one panel per facet, as shares of the matches, each bar with a tick at its
+    corpus base rate. `found` holds one findings.Histogram per facet for all probe tokens of the page.
 
-    `found` maps a token key to its histograms (views.Histogram, one per facet, same titles for every key).
-    The data are compact, one row per token with parallel arrays [facet, category index, count] that
-    the chart flattens; category names are looked up from a second dataset.
+    The page script can show another set of matches (one probe token, or the matches a filter keeps): it
+    adds a row to the 'counts' dataset and sets the `token` param to its key. The data are compact, one row
+    per key with parallel arrays [facet, category index, count] that the chart flattens; category names and
+    base rates are looked up from two more datasets. With `own`, the bars of the probe token's own POS and
+    dependency (params `own_pos`, `own_dep`, set by the page script) are drawn in another colour.
     """
-    titles = [h.title for h in next(iter(found.values()))] if found else []
+    titles = [h.title for h in found]
     names: dict[str, int] = {label: i for i, label in enumerate(order or ())}
-    rows = []
-    for key, hists in found.items():
-        f, c, n = [], [], []
-        for facet, h in enumerate(hists):
-            for label, count in h.bars:
-                f.append(facet)
-                c.append(names.setdefault(label, len(names)))
-                n.append(count)
-        rows.append({"k": key, "f": f, "c": c, "n": n})
+    f, c, n, base = [], [], [], []
+    for facet, h in enumerate(found):
+        for bar in h.bars:
+            f.append(facet)
+            c.append(names.setdefault(bar.label, len(names)))
+            n.append(bar.n)
+            base.append({"fc": f"{facet}:{names[bar.label]}", "b": round(bar.base, 5)})
     token = alt.param(name="token", value="all")
+    own_pos = alt.param(name="own_pos", value="")
+    own_dep = alt.param(name="own_dep", value="")
     labels = alt.LookupData(data=alt.NamedData(name="names"), key="c", fields=["label"])
-    base = (alt.Chart(alt.NamedData(name="counts"))
-            .transform_filter(alt.datum.k == token)
-            .transform_flatten(["f", "c", "n"])
-            .transform_lookup(lookup="c", from_=labels))
+    rates = alt.LookupData(data=alt.NamedData(name="base"), key="fc", fields=["b"])
+    base_chart = (alt.Chart(alt.NamedData(name="counts"))
+                  .transform_filter(alt.datum.k == token)
+                  .transform_flatten(["f", "c", "n"])
+                  .transform_lookup(lookup="c", from_=labels)
+                  .transform_calculate(fc="datum.f + ':' + datum.c")
+                  .transform_lookup(lookup="fc", from_=rates, default=0))
     panels = []
     for facet, title in enumerate(titles):
-        panel = (base.transform_filter(alt.datum.f == facet)
+        panel = (base_chart.transform_filter(alt.datum.f == facet)
                  .transform_joinaggregate(total="sum(n)")
-                 .transform_calculate(share="datum.n / datum.total"))
+                 .transform_calculate(share="datum.n / datum.total",
+                                      lift="datum.b > 0 ? datum.n / datum.total / datum.b : null"))
         if order:
             y = alt.Y("label:N", sort=list(order), title=None, scale=alt.Scale(domain=list(order)))
         else:
@@ -101,15 +110,23 @@ def histograms(found: dict, order: Sequence[str] | None = None) -> dict:
                      .transform_filter(alt.datum.rank <= TOP_BARS)
                      .transform_calculate(key="toString(100 + datum.rank) + datum.label"))
             y = alt.Y("key:N", sort="ascending", title=None, axis=alt.Axis(labelExpr="substring(datum.label, 3)"))
-        panels.append(panel.mark_bar().encode(
-            y=y, x=alt.X("n:Q", title="matches"),
-            tooltip=[alt.Tooltip("label:N", title=title), alt.Tooltip("n:Q", title="matches"),
-                     alt.Tooltip("share:Q", title="share", format=".0%")],
-        ).properties(title=title, width=150))
-    chart = alt.hconcat(*panels).add_params(token) if panels else alt.Chart(alt.Data(values=[])).mark_bar()
+        tooltip = [alt.Tooltip("label:N", title=title), alt.Tooltip("n:Q", title="matches"),
+                   alt.Tooltip("share:Q", title="share", format=".0%"),
+                   alt.Tooltip("b:Q", title="corpus", format=".1%"), alt.Tooltip("lift:Q", format=".1f")]
+        colour = alt.value("#4a7bd0")
+        if own and facet in (0, 2):  # the POS and dependency panels of the matched tokens
+            mine = own_pos if facet == 0 else own_dep
+            colour = alt.condition(alt.datum.label == mine, alt.value("#c2410c"), alt.value("#4a7bd0"))
+        x = alt.X("share:Q", title="share of matches (tick: corpus)", axis=alt.Axis(format="%"))
+        bars = panel.mark_bar().encode(y=y, x=x, color=colour, tooltip=tooltip)
+        ticks = panel.mark_tick(color="#1d2330", thickness=2).encode(y=y, x="b:Q", tooltip=tooltip)
+        panels.append(alt.layer(bars, ticks).properties(title=title, width=150))
+    chart = alt.hconcat(*panels) if panels else alt.Chart(alt.Data(values=[])).mark_bar()
+    chart = chart.add_params(token, own_pos, own_dep).properties(description=description)
     spec = _spec(chart)
-    spec["datasets"] = {"counts": rows, "names": [{"c": i, "label": label} for label, i in names.items()],
-                        "titles": [{"f": i, "title": t} for i, t in enumerate(titles)]}
+    spec["datasets"] = {"counts": [{"k": "all", "f": f, "c": c, "n": n}] if f else [],
+                        "names": [{"c": i, "label": label} for label, i in names.items()],
+                        "base": base, "titles": [{"f": i, "title": t} for i, t in enumerate(titles)]}
     return spec
 
 
@@ -121,7 +138,7 @@ POS_COLOURS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM"
 def strip() -> dict:
     """exBERT's colour strip for one probe token: a column per match (best first), the POS of the tokens
     before, at and after the match. The page script fills the named dataset 'strip' as {r: rank,
-    o: '-1' | '0' | '+1', p: POS}."""
+    o: '-1' | '0' | '+1', t: the token's text, p: POS}."""
     chart = (
         alt.Chart(alt.NamedData(name="strip"))
         .mark_rect(stroke="white", strokeWidth=0.5)
@@ -131,9 +148,11 @@ def strip() -> dict:
             color=alt.Color("p:N", title="POS", scale=alt.Scale(domain=list(POS_COLOURS), scheme="category20"),
                             legend=alt.Legend(orient="bottom", columns=10, symbolLimit=0)),
             tooltip=[alt.Tooltip("r:O", title="rank"), alt.Tooltip("o:N", title="offset"),
-                     alt.Tooltip("p:N", title="POS")],
+                     alt.Tooltip("t:N", title="token"), alt.Tooltip("p:N", title="POS")],
         )
-        .properties(width={"step": 9}, height=45)
+        .properties(width={"step": 9}, height=45,
+                    description="exBERT's colour strip: one column per match, best first, coloured by the POS of "
+                                "the token before the match, the match itself and the token after it")
     )
     return _spec(chart)
 

@@ -1,4 +1,4 @@
-"""The DuckDB file: schema v2 and every SQL statement reportgen runs. Data go in as parameters or Arrow tables."""
+"""The DuckDB file: schema v3 and every SQL statement reportgen runs. Data go in as parameters or Arrow tables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 StoreWriteError = duckdb.IOException  # the database file could not be written (full disk, no permission)
 
 SCHEMA = {
@@ -30,6 +30,14 @@ SCHEMA = {
                "value DOUBLE"),
     "source_files": ("role VARCHAR, name VARCHAR, sha256 VARCHAR, sentences INTEGER, source VARCHAR, "
                      "licence VARCHAR"),
+    # corpus base rates: how often each category occurs among all non-special corpus tokens ('matched', layer
+    # and head NULL) and among the tokens they attend to most ('attended', per head; head NULL = the mean of
+    # the layer's heads); facets pos, tag, dep, ent, and offset for 'attended'
+    "base_counts": ("population VARCHAR, layer INTEGER, head INTEGER, facet VARCHAR, category VARCHAR, "
+                    "n BIGINT"),
+    # where the k-th score of a probe token's matches is tied with corpus contexts that were not kept
+    "cut_ties": ("sentence_id INTEGER, token_idx INTEGER, space VARCHAR, layer INTEGER, head INTEGER, "
+                 "score DOUBLE, tied_kept INTEGER, tied_dropped BIGINT"),
 }
 COLUMNS = {table: [c.strip().split()[0] for c in ddl.split(",") if not c.strip().startswith("PRIMARY")]
            for table, ddl in SCHEMA.items()}
@@ -106,9 +114,11 @@ class Store:
         return dict(zip(("sentences", "words", "tokens", "truncated", "probes", "duplicates"), row))
 
     def probe_tokens(self) -> list[tuple]:
-        """(sentence_id, token_idx, text, is_special, char_start, char_end, pos) of every probe token, in order."""
+        """(sentence_id, token_idx, text, is_special, char_start, char_end, pos, dep) of every probe token, in
+        order."""
         return self.rows(
-            "SELECT t.sentence_id, t.token_idx, t.text, t.is_special, t.char_start, t.char_end, w.pos FROM tokens t "
+            "SELECT t.sentence_id, t.token_idx, t.text, t.is_special, t.char_start, t.char_end, w.pos, w.dep "
+            "FROM tokens t "
             "JOIN sentences s USING (sentence_id) "
             "LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
             "WHERE s.role = 'probe' ORDER BY t.sentence_id, t.token_idx")
@@ -162,6 +172,28 @@ class Store:
             "ORDER BY sentence_id NULLS FIRST, token_idx NULLS FIRST, bucket",
             (space, layer, head))
 
+    def fill_matched_base_counts(self) -> None:
+        """The 'matched' base rates: categories of every non-special corpus token, the search's candidates
+        (categories as in `annotation_counts`)."""
+        self.con.execute(
+            "INSERT INTO base_counts WITH m AS (SELECT coalesce(w.pos, 'special') AS pos, "
+            "coalesce(w.tag, 'special') AS tag, coalesce(w.dep, 'special') AS dep, "
+            "CASE WHEN w.word_idx IS NULL THEN 'special' ELSE coalesce(w.ent_type, 'none') END AS ent "
+            "FROM tokens t JOIN sentences s USING (sentence_id) "
+            "LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
+            "WHERE s.role = 'corpus' AND NOT t.is_special), "
+            "u AS (UNPIVOT m ON pos, tag, dep, ent INTO NAME facet VALUE category) "
+            "SELECT 'matched', NULL, NULL, facet, category, count(*) FROM u "
+            "GROUP BY facet, category ORDER BY facet, category")
+
+    def base_counts(self, population: str, layer: int | None = None,
+                    head: int | None = None) -> list[tuple[str, str, int]]:
+        """(facet, category, n) of one base-rate population: 'matched' (no layer), or 'attended' of one head
+        (head None: the mean of the layer's heads)."""
+        return self.rows("SELECT facet, category, n FROM base_counts WHERE population = ? "
+                         "AND layer IS NOT DISTINCT FROM ? AND head IS NOT DISTINCT FROM ? "
+                         "ORDER BY facet, n DESC, category", (population, layer, head))
+
     def match_lists(self, space: str, layer: int, head: int | None) -> list[tuple]:
         """(sentence_id, token_idx, match_sentence_id, match_token_idx, max_attended_token_idx, score):
         all k matches of every probe token, best first."""
@@ -171,6 +203,13 @@ class Store:
             "ORDER BY sentence_id, token_idx, rank",
             (space, layer, head))
 
+    def cut_ties(self, space: str, layer: int, head: int | None) -> list[tuple[int, int, float, int, int]]:
+        """(sentence_id, token_idx, score, tied_kept, tied_dropped) of the probe tokens of one space whose last
+        kept score is shared with corpus contexts that were not kept."""
+        return self.rows("SELECT sentence_id, token_idx, score, tied_kept, tied_dropped FROM cut_ties "
+                         "WHERE space = ? AND layer = ? AND head IS NOT DISTINCT FROM ? "
+                         "ORDER BY sentence_id, token_idx", (space, layer, head))
+
     def matched_sentences(self) -> list[tuple[int, str]]:
         """(sentence_id, text) of every corpus sentence that some probe token matched."""
         return self.rows("SELECT sentence_id, text FROM sentences "
@@ -178,13 +217,20 @@ class Store:
                          "ORDER BY sentence_id")
 
     def matched_tokens(self) -> list[tuple]:
-        """(sentence_id, token_idx, piece, is_special, char_start, char_end, pos, dep) of every token of those
-        sentences, in order: what the match lists display and filter on."""
+        """(sentence_id, piece, is_special, char_start, char_end, word_idx) of every token of those sentences,
+        in order: what the match lists display."""
         return self.rows(
-            "SELECT t.sentence_id, t.token_idx, t.text, t.is_special, t.char_start, t.char_end, w.pos, w.dep "
-            "FROM tokens t LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
-            "WHERE t.sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
-            "ORDER BY t.sentence_id, t.token_idx")
+            "SELECT sentence_id, text, is_special, char_start, char_end, word_idx FROM tokens "
+            "WHERE sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
+            "ORDER BY sentence_id, token_idx")
+
+    def matched_words(self) -> list[tuple]:
+        """(sentence_id, word_idx, char_start, char_end, pos, tag, dep, ent_type) of every word of those
+        sentences, in order: what the match lists highlight, filter on and count."""
+        return self.rows(
+            "SELECT sentence_id, word_idx, char_start, char_end, pos, tag, dep, ent_type FROM words "
+            "WHERE sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
+            "ORDER BY sentence_id, word_idx")
 
     # ---- one probe sentence at every layer and head (the sentence pages) ------------------------
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import charts
+from . import charts, findings
+from .baserates import FACETS as BASE_FACETS
 from .corpus import SourceFile
+from .findings import Histogram
 from .headstats import DESCRIPTIONS, STATS
 from .store import Store
 
@@ -16,26 +18,6 @@ from .store import Store
 class Link:
     href: str
     label: str
-
-
-@dataclass(frozen=True)
-class Histogram:
-    """Counts of one annotation over a set of matches, largest first."""
-
-    title: str
-    bars: tuple[tuple[str, int], ...]
-
-    @property
-    def total(self) -> int:
-        return sum(n for _, n in self.bars)
-
-    def caption(self) -> str:
-        """The numbers the chart shows, as text (the page reads without JavaScript)."""
-        if not self.bars:
-            return f"{self.title}: no matches."
-        total = self.total
-        return f"{self.title} ({total:,} matches): " + ", ".join(
-            f"{label} {n:,} ({_percent(n, total)})" for label, n in self.bars) + "."
 
 
 @dataclass(frozen=True)
@@ -55,7 +37,19 @@ class Analysis:
     space: str  # what the DOM ids of this analysis start with
     heading: str
     summary: str  # one line, over all probe tokens
+    notes: tuple[str, ...]  # how many probe tokens have ties at the cut, or few distinct sentences
     charts: tuple[ChartBlock, ...]
+
+
+@dataclass(frozen=True)
+class TokenLine:
+    """What one space's matches of one probe token say."""
+
+    space: str  # the analysis' heading where a page has several, else ''
+    matches: str  # '50 matches from 9 corpus sentences'
+    own: str  # 'x% (n/k) share its POS NOUN (corpus y%); ... its dependency ...'
+    summary: str
+    warnings: tuple[str, ...]  # few distinct sentences; ties at the cut
 
 
 @dataclass(frozen=True)
@@ -64,8 +58,8 @@ class TokenMatches:
     token_idx: int
     token: str
     pos: str
-    lines: tuple[str, ...]  # the one-line summary of its matches, one per analysis of the page
-    n_matches: int
+    dep: str
+    lines: tuple[TokenLine, ...]  # one per analysis of the page
 
 
 @dataclass(frozen=True)
@@ -74,6 +68,7 @@ class ProbeSection:
     text: str
     chart_id: str
     chart: dict | None  # Vega-Lite spec, or None where the page has no chart for the probe
+    chart_text: str  # the chart's text alternative
     tokens: tuple[TokenMatches, ...]
 
 
@@ -95,6 +90,7 @@ class HeadPage:
     layer: int
     head: int
     nav: Nav
+    toc: tuple[Link, ...]
     stats: tuple[tuple[str, str], ...]
     analyses: tuple[Analysis, ...]
     probes: tuple[ProbeSection, ...]
@@ -110,6 +106,7 @@ class LayerPage:
     label: str
     layer: int
     nav: Nav
+    toc: tuple[Link, ...]
     analyses: tuple[Analysis, ...]
     probes: tuple[ProbeSection, ...]
     data: dict
@@ -165,13 +162,8 @@ class AboutPage:
     counts: tuple[tuple[str, str], ...]
 
 
-FACETS = (("pos", "POS"), ("tag", "fine tag"), ("dep", "dependency"), ("ent", "entity type"))
+FACETS = tuple(zip(BASE_FACETS, ("POS", "fine tag", "dependency", "entity type")))
 OFFSETS = ("-3", "-2", "-1", "0", "+1", "+2", "+3", "further", "special")
-ATTENDS_TO = {"-3": "the token three before", "-2": "the token two before", "-1": "the previous token",
-              "0": "themselves", "+1": "the next token", "+2": "the token two after", "+3": "the token three after",
-              "further": "a token more than three away", "special": "a special token"}
-TOKEN_BARS = 8  # categories kept per histogram of a single probe token, the last one 'other'
-OTHER = "other"
 ALL = "all"  # the key of "all probe tokens of the page" in the chart data
 
 
@@ -203,29 +195,15 @@ def token_text(sentence: str, piece: str, special: bool, start: int, end: int) -
     return piece if special else sentence[start:end]
 
 
-def _percent(n: int, total: int) -> str:
-    return f"{int(100 * n / total + 0.5)}%"  # half up, as the page script rounds
-
-
-def summarise(offsets: Histogram, matched: Histogram, attended: Histogram) -> str:
-    """The dominant pattern of a set of matches in one line, from its offset and POS histograms."""
-    if not offsets.bars:
-        return "No matches."
-    total = offsets.total
-    where, n = max(offsets.bars, key=lambda b: b[1])  # offsets come in offset order
-    parts = [f"{_percent(n, total)} of matches attend most to {ATTENDS_TO[where]}"]
-    pos, n = matched.bars[0]
-    parts.append(f"the matched tokens are {_percent(n, matched.total)} {pos}")
-    words = [(label, n) for label, n in attended.bars if label != "special"]
-    if words:
-        pos, n = words[0]
-        rest = sum(n for _, n in words)
-        other = "other " if len(words) < len(attended.bars) else ""
-        parts.append(f"the {other}tokens they attend to are {_percent(n, rest)} {pos}")
-    return "; ".join(parts) + "."
-
-
 ATTENTION_FLOOR = 0.005  # weights below this are invisible lines and are left out of the sentence pages
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """A sentence cut to about `limit` characters at a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip(" ,;:") + "…"
 
 
 def word_units(text: str, tokens: list[tuple],
@@ -255,26 +233,33 @@ def merge_to_words(attention: np.ndarray, units: list[int]) -> np.ndarray:
     return np.einsum("tu,...ts,sv->...uv", mean, attention, member)
 
 
-def _histograms(rows, titles: dict[str, str], order: tuple[str, ...] | None = None) -> dict[str, list[Histogram]]:
-    """Rows (sentence_id, token_idx, facet, category, n), largest first -> token key (or ALL) -> one histogram
-    per facet. A single token's histograms keep their TOKEN_BARS largest categories and sum the rest into
-    'other': the page carries them for every probe token."""
+def _histograms(rows, titles: dict[str, str], base: dict[str, dict[str, int]],
+                order: tuple[str, ...] | None = None) -> dict[str, list[Histogram]]:
+    """Rows (sentence_id, token_idx, facet, category, n) -> token key (or ALL) -> one histogram per facet,
+    each category with its base rate from `base` (facet -> category -> count in the corpus population)."""
     bars: dict[str, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
     for sid, idx, facet, category, n in rows:
         bars[ALL if sid is None else token_key(sid, idx)][facet].append((category, n))
-    rank = {c: i for i, c in enumerate(order or ())}
-    out = {}
-    for key, found in bars.items():
-        hists = []
-        for facet, title in titles.items():
-            kept = found[facet]
-            if order:
-                kept = sorted(kept, key=lambda b: rank[b[0]])
-            elif key != ALL and len(kept) > TOKEN_BARS:
-                kept = kept[:TOKEN_BARS - 1] + [(OTHER, sum(n for _, n in kept[TOKEN_BARS - 1:]))]
-            hists.append(Histogram(title, tuple(kept)))
-        out[key] = hists
+    return {key: [findings.histogram(title, found[facet], base.get(facet, {}), order)
+                  for facet, title in titles.items()]
+            for key, found in bars.items()}
+
+
+def _base(rows: list[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for facet, category, n in rows:
+        out[facet][category] = n
     return out
+
+
+def heatmap_text(tokens: list[str], weights: list[tuple[int, int, float]]) -> str:
+    """A heatmap's text alternative: the token each token attends to most, with its weight."""
+    best: dict[int, tuple[float, int]] = {}
+    for i, j, w in weights:
+        if i not in best or w > best[i][0]:
+            best[i] = (w, j)
+    return "Each token attends most to: " + "; ".join(
+        f"{tokens[i]} → {tokens[j]} ({w:.2f})" for i, (w, j) in sorted(best.items())) + "."
 
 
 class Views:
@@ -289,40 +274,86 @@ class Views:
         self.probes = [(sid, text) for sid, _source, text, _t in store.sentences("probe")]
         self.probe_tokens: dict[int, list[tuple]] = defaultdict(list)
         texts = dict(self.probes)
-        for sid, idx, piece, special, cs, ce, pos in store.probe_tokens():
-            self.probe_tokens[sid].append((idx, token_text(texts[sid], piece, special, cs, ce), special, pos or ""))
+        for sid, idx, piece, special, cs, ce, pos, dep in store.probe_tokens():
+            self.probe_tokens[sid].append((idx, token_text(texts[sid], piece, special, cs, ce), special, pos or "",
+                                           dep or ""))
+        self._matched_base: dict[str, dict[str, int]] | None = None
 
-    def _analysis(self, space: str, layer: int, head: int | None, dom: str, heading: str):
-        """One space's aggregates: the view, each token's one-line summary, and the page data of its matches."""
+    @property
+    def matched_base(self) -> dict[str, dict[str, int]]:
+        """The categories of every non-special corpus token: the base rates of the matched tokens."""
+        if self._matched_base is None:
+            self._matched_base = _base(self.store.base_counts("matched"))
+        return self._matched_base
+
+    def _analysis(self, space: str, layer: int, head: int | None, dom: str, heading: str, several: bool):
+        """One space's aggregates: the view, each token's line, and the page data of its matches."""
+        attended_base = _base(self.store.base_counts("attended", layer, head))
+        whose = "the whole layer" if head is None else head_label(layer, head)
         parts = (
             ("matched", "Matched tokens", {f: f"{t} of the matched tokens" for f, t in FACETS},
-             self.store.annotation_counts(space, layer, head, attended=False), None),
+             self.store.annotation_counts(space, layer, head, attended=False), self.matched_base, None,
+             "every non-special corpus token"),
             ("attended", "Tokens the matches attend to most",
              {f: f"{t} of the tokens they attend to most" for f, t in FACETS},
-             self.store.annotation_counts(space, layer, head, attended=True), None),
+             self.store.annotation_counts(space, layer, head, attended=True), attended_base, None,
+             f"the tokens that every corpus token attends to most in {whose}"),
             ("offsets", "Where the matches attend", {"offset": "offset to the token attended to most"},
-             self.store.offset_counts(space, layer, head), OFFSETS),
+             self.store.offset_counts(space, layer, head), attended_base, OFFSETS,
+             f"where every corpus token attends most in {whose}"),
         )
         found: dict[str, dict[str, list[Histogram]]] = {}
         blocks = []
-        for name, title, titles, rows, order in parts:
-            found[name] = _histograms(rows, titles, order)
+        for name, title, titles, rows, base, order, population in parts:
+            found[name] = _histograms(rows, titles, base, order)
             every = found[name].get(ALL) or [Histogram(t, ()) for t in titles.values()]
-            blocks.append(ChartBlock(f"{dom}-{name}", title, charts.histograms(found[name], order),
+            description = (f"Bar charts of the {', '.join(titles.values())}, as shares of the matches, each "
+                           f"with its corpus base rate (the share among {population})")
+            blocks.append(ChartBlock(f"{dom}-{name}", title, charts.histograms(every, order, description, own=name == "matched"),
                                      tuple(h.caption() for h in every)))
 
-        def line(key: str) -> str:
-            first = {name: (hists.get(key) or [Histogram("", ())])[0] for name, hists in found.items()}
-            return summarise(first["offsets"], first["matched"], first["attended"])
-
         lists: dict[str, list[int]] = defaultdict(list)  # flat: 4 numbers per match, best first
+        sentences: dict[str, set[int]] = defaultdict(set)
         for sid, idx, match_sid, match_idx, att_idx, score in self.store.match_lists(space, layer, head):
             lists[token_key(sid, idx)] += [match_sid, match_idx, att_idx, round(score * 1000)]
-        return Analysis(dom, heading, line(ALL), tuple(blocks)), line, dict(lists)
+            sentences[token_key(sid, idx)].add(match_sid)
+        tied = {token_key(sid, idx): rest for sid, idx, *rest in self.store.cut_ties(space, layer, head)}
+        pos_base, dep_base = self.matched_base.get("pos", {}), self.matched_base.get("dep", {})
+
+        def line(key: str, pos: str, dep: str) -> TokenLine:
+            hists = {name: found[name].get(key) or [Histogram("", ())] * len(part[2])
+                     for name, part in zip(found, parts)}
+            matched = hists["matched"]
+            own = "; ".join((
+                findings.own_category(matched[0], pos, pos_base.get(pos, 0) / max(1, sum(pos_base.values())), "POS"),
+                findings.own_category(matched[2], dep, dep_base.get(dep, 0) / max(1, sum(dep_base.values())),
+                                      "dependency")))
+            n = len(lists.get(key, ())) // 4
+            text, warning = findings.diversity(n, len(sentences.get(key, ())))
+            warnings = [warning] if warning else []
+            if key in tied:
+                warnings.append(findings.ties(n, *tied[key]))
+            return TokenLine(heading if several else "", text, own,
+                             findings.summarise(hists["offsets"][0], matched[0], hists["attended"][0]),
+                             tuple(warnings))
+
+        keys = [token_key(sid, t[0]) for sid, _ in self.probes for t in self.probe_tokens[sid] if not t[2]]
+        few = sum(1 for key in keys if findings.diversity(len(lists.get(key, ())) // 4,
+                                                          len(sentences.get(key, ())))[1])
+        notes = []
+        if tied:
+            notes.append(f"{len(tied)} of {len(keys)} probe tokens have ties at the cut: their last matches share "
+                         f"one score with corpus contexts that were not kept, and are a pseudo-random sample.")
+        if few:
+            notes.append(f"{few} of {len(keys)} probe tokens get their matches from fewer than half as many corpus "
+                         f"sentences as matches: look-alike sentences rather than look-alike tokens.")
+        summary = findings.summarise(*(found[name].get(ALL, [Histogram("", ())])[0]
+                                       for name in ("offsets", "matched", "attended")))
+        return Analysis(dom, heading, summary, tuple(notes), tuple(blocks)), line, dict(lists)
 
     def _page(self, analyses: list[tuple[str, int, int | None, str, str]], heatmap: tuple[int, int] | None):
         """The analyses, probe sections and page data shared by head and layer pages."""
-        built = [self._analysis(*a) for a in analyses]
+        built = [self._analysis(*a, several=len(analyses) > 1) for a in analyses]
         weights: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
         if heatmap is not None:
             for sid, i, j, w in self.store.attention(*heatmap):
@@ -330,18 +361,27 @@ class Views:
         sections = []
         for sid, text in self.probes:
             toks = self.probe_tokens[sid]
-            chart = None
+            labels = [t[1] for t in toks]
+            chart, chart_text = None, ""
             if heatmap is not None:
-                chart = charts.attention_heatmap([t[1] for t in toks], weights[sid],
-                                                 f"{head_label(*heatmap)} on sentence {sid}")
-            tokens = tuple(
-                TokenMatches(key, idx, tok, pos, tuple(line(key) for _, line, _ in built),
-                             max(len(lists.get(key, ())) // 4 for _, _, lists in built))
-                for idx, tok, special, pos in toks if not special
-                for key in (token_key(sid, idx),))
-            sections.append(ProbeSection(sid, text, f"attention-s{sid}", chart, tokens))
+                name = f"{head_label(*heatmap)} on sentence {sid}"
+                chart = charts.attention_heatmap(labels, weights[sid], name,
+                                                 f"Heatmap of the attention of {name}: each row is a token, "
+                                                 f"each column a token it attends to, darker is more")
+                chart_text = heatmap_text(labels, weights[sid])
+            tokens = []
+            for idx, tok, special, pos, dep in toks:
+                if not special:
+                    key = token_key(sid, idx)
+                    tokens.append(TokenMatches(key, idx, tok, pos, dep,
+                                               tuple(line(key, pos, dep) for _, line, _ in built)))
+            sections.append(ProbeSection(sid, text, f"attention-s{sid}", chart, chart_text, tuple(tokens)))
         data = {"shown": self.shown, "spaces": {a.space: lists for a, _, lists in built}, "strip": charts.strip()}
         return tuple(a for a, _, _ in built), tuple(sections), data
+
+    def _toc(self, analyses: tuple[Analysis, ...], first: tuple[Link, ...] = ()) -> tuple[Link, ...]:
+        return first + tuple(Link(f"#{a.space}", a.heading) for a in analyses) + tuple(
+            Link(f"#s{sid}", f"Sentence {sid}: {shorten(text)}") for sid, text in self.probes)
 
     def _nav(self, here: int, count: int, make, up: Link, related: tuple[Link, ...]) -> Nav:
         return Nav(up, make(here - 1) if here > 0 else None, make(here + 1) if here + 1 < count else None, related)
@@ -361,7 +401,8 @@ class Views:
         shown = tuple((DESCRIPTIONS[s], f"{stats[(layer, head)][s]:.3f}") for s in STATS if s in stats[(layer, head)])
         analyses, sections, data = self._page(
             [("context", layer, head, "context", f"What the matches of {label} have in common")], (layer, head))
-        return HeadPage("../", f"{label} · {self.meta['model']}", label, layer, head, nav, shown,
+        toc = self._toc(analyses, (Link("#statistics", "Statistics over the corpus"),))
+        return HeadPage("../", f"{label} · {self.meta['model']}", label, layer, head, nav, toc, shown,
                         analyses, sections, data)
 
     def layer(self, layer: int) -> LayerPage:
@@ -373,21 +414,24 @@ class Views:
             [("embedding", layer, None, "embedding", "Embedding space: the layer's output"),
              ("context", layer, None, "context", "Context space, all heads")], None)
         return LayerPage("../", f"Layer {layer} · {self.meta['model']}", f"L{layer}", layer, nav,
-                         analyses, sections, data)
+                         self._toc(analyses), analyses, sections, data)
 
     def contexts(self) -> dict:
-        """The corpus sentences that any match list shows, for the shared assets/contexts.js: per sentence its
-        text and per token [char_start, char_end, POS index, dep index], or the special token's name."""
-        pos: dict[str, int] = {}
-        dep: dict[str, int] = {}
-        sentences: dict[str, list] = {str(sid): [text, []] for sid, text in self.store.matched_sentences()}
-        for sid, _idx, piece, special, cs, ce, p, d in self.store.matched_tokens():
+        """The corpus sentences that any match list shows, for the shared assets/contexts.js. Per sentence:
+        its text, its tokens ([char_start, char_end, word], word -1 for none, or the special token's name)
+        and its words ([char_start, char_end, pos, tag, dep, ent], as indexes into the category lists)."""
+        names: dict[str, dict[str, int]] = {f: {} for f in BASE_FACETS}
+        sentences: dict[str, list] = {str(sid): [text, [], []] for sid, text in self.store.matched_sentences()}
+        position: dict[tuple[int, int], int] = {}
+        for sid, word_idx, cs, ce, *categories in self.store.matched_words():
+            words = sentences[str(sid)][2]
+            position[(sid, word_idx)] = len(words)
+            words.append([cs, ce] + [names[f].setdefault(c or ("none" if f == "ent" else ""), len(names[f]))
+                                     for f, c in zip(BASE_FACETS, categories)])
+        for sid, piece, special, cs, ce, word_idx in self.store.matched_tokens():
             tokens = sentences[str(sid)][1]
-            if special:
-                tokens.append(piece)
-            else:
-                tokens.append([cs, ce, pos.setdefault(p or "", len(pos)), dep.setdefault(d or "", len(dep))])
-        return {"pos": list(pos), "dep": list(dep), "sentences": sentences}
+            tokens.append(piece if special else [cs, ce, position.get((sid, word_idx), -1)])
+        return {**{f: list(found) for f, found in names.items()}, "sentences": sentences}
 
     def sentence(self, sentence_id: int) -> SentencePage:
         ids = [sid for sid, _ in self.probes]

@@ -6,13 +6,16 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 from altair.utils.schemapi import validate_jsonschema
 from altair.vegalite.v6.schema.core import load_schema
 
 from reportgen import charts
+from reportgen.baserates import AttendedCounts
+from reportgen.findings import Bar, Histogram, summarise
 from reportgen.store import Store
-from reportgen.views import ALL, OTHER, TOKEN_BARS, Histogram, Views, summarise
+from reportgen.views import ALL, Views
 
 POS = ["NOUN", "VERB", "DET", "ADJ", "ADP", "PROPN", "PUNCT", "PRON", "NUM", "ADV", "AUX", "CCONJ"]
 DEP = ["nsubj", "dobj", "det", "amod", "prep", "pobj", "punct", "ROOT", "compound", "conj"]
@@ -20,6 +23,7 @@ ENT = [None, None, None, "PERSON", "GPE", "DATE"]
 SPACES = [("context", 0, 0), ("context", 0, 1), ("context", 0, None), ("embedding", 0, None),
           ("context", 1, 0), ("context", 1, 1), ("context", 1, None), ("embedding", 1, None)]
 K = 7
+N_PROBES = 2
 
 
 def _build(store: Store, seed: int = 7) -> dict:
@@ -28,7 +32,7 @@ def _build(store: Store, seed: int = 7) -> dict:
     rnd = random.Random(seed)
     store.create()
     words, tokens, sentences = {}, {}, []
-    n_probes, n_corpus = 2, 12
+    n_probes, n_corpus = N_PROBES, 12
     for sid in range(n_probes + n_corpus):
         role = "probe" if sid < n_probes else "corpus"
         n_words = rnd.randint(3, 9)
@@ -66,6 +70,13 @@ def _build(store: Store, seed: int = 7) -> dict:
                     att = min(max(att, 0), len(tokens[m_sid]) - 1)
                     neighbours.append((sid, t[1], space, layer, head, rank, m_sid, m_tok, 1.0 - rank / 10, att))
     store.insert("neighbours", neighbours)
+    store.fill_matched_base_counts()
+    # attended base rates: here simply the matched ones, for every head and the head mean
+    matched = store.base_counts("matched")
+    offsets = [("offset", b, i + 1) for i, b in enumerate(("-3", "-2", "-1", "0", "+1", "+2", "+3", "further",
+                                                             "special"))]
+    store.insert("base_counts", [("attended", layer, head, facet, category, n) for layer in (0, 1)
+                                 for head in (0, 1, None) for facet, category, n in matched + offsets])
     store.set_meta({"n_layers": "2", "n_heads": "2", "model": "hand-built", "top_k": str(K)})
     return {"words": words, "tokens": tokens, "neighbours": neighbours}
 
@@ -155,6 +166,99 @@ def test_annotation_rows_come_largest_first(report):
     assert all(ns == sorted(ns, reverse=True) for ns in groups.values())
 
 
+# ---- base rates -------------------------------------------------------------------------------
+
+
+def _python_matched_base(data) -> Counter:
+    """Categories of every non-special corpus token, counted here without SQL."""
+    counts: Counter = Counter()
+    for sid, toks in data["tokens"].items():
+        if sid < N_PROBES:
+            continue
+        for tok in toks:
+            if not tok[4]:
+                for facet, category in zip(("pos", "tag", "dep", "ent"), _annotation(data, sid, tok[1])):
+                    counts[(facet, category)] += 1
+    return counts
+
+
+def test_matched_base_counts_match_python(report):
+    store, data = report
+    got = {(facet, category): n for facet, category, n in store.base_counts("matched")}
+    assert got == dict(_python_matched_base(data))
+
+
+def test_captions_show_base_rates_and_lifts_computed_directly(report):
+    store, data = report
+    page = Views(store, shown=3).head(1, 0, {(1, 0): {}})
+    matched = page.analyses[0].charts[0]
+    want = _histogram_from(_python_annotation_counts(data, "context", 1, 0, attended=False), (None, None), "pos")
+    base = _python_matched_base(data)
+    population = sum(n for (f, _c), n in base.items() if f == "pos")
+    total = sum(want.values())
+    for cat, n in want.items():
+        share, corpus = n / total, base[("pos", cat)] / population
+        lift = share / round(corpus, 5)
+        assert (f" {cat} {n:,} ({int(100 * share + 0.5)}%; corpus {int(100 * corpus + 0.5)}%, "
+                f"×{int(10 * lift + 0.5) / 10:.1f})") in matched.captions[0]
+    # the chart carries the same base rates for the page script
+    names = {r["c"]: r["label"] for r in matched.spec["datasets"]["names"]}
+    rates = {r["fc"]: r["b"] for r in matched.spec["datasets"]["base"]}
+    for fc, b in rates.items():
+        facet, c = fc.split(":")
+        if facet == "0":
+            assert b == round(base[("pos", names[int(c)])] / population, 5)
+
+
+def test_attended_base_counts_match_a_direct_count():
+    """The accumulator against a direct count over the same arrays, in two batches merged both ways."""
+    rng = np.random.default_rng(3)
+    from reportgen.baserates import OFFSETS
+
+    def batch():
+        n_layers, n_heads, b, t = 2, 3, 4, 7
+        cats = rng.integers(0, 3, size=(4, b, t))
+        special = np.zeros((b, t), dtype=bool)
+        special[:, 0] = True
+        rows, cols = np.nonzero(~special)
+        max_att = rng.integers(0, t, size=(n_layers, n_heads + 1, len(rows)))
+        return cats, special, rows, cols, max_att
+
+    def direct(batches):
+        counts: Counter = Counter()
+        for cats, special, rows, cols, max_att in batches:
+            for layer in range(max_att.shape[0]):
+                for col in range(max_att.shape[1]):
+                    for n, (r, c) in enumerate(zip(rows, cols)):
+                        a = max_att[layer, col, n]
+                        for f, facet in enumerate(("pos", "tag", "dep", "ent")):
+                            counts[(layer, col, facet, f"{facet}{cats[f, r, a]}")] += 1
+                        d = a - c
+                        bucket = "special" if special[r, a] else "further" if abs(d) > 3 else f"{d:+d}" if d else "0"
+                        counts[(layer, col, "offset", bucket)] += 1
+        return counts
+
+    def accumulate(batches):
+        acc = AttendedCounts(2, 3)
+        for cats, special, rows, cols, max_att in batches:
+            ids = np.zeros_like(cats)
+            for f, facet in enumerate(("pos", "tag", "dep", "ent")):
+                for value in range(3):
+                    ids[f][cats[f] == value] = acc.vocab[facet].setdefault(f"{facet}{value}", len(acc.vocab[facet]))
+            acc.update(max_att, rows, cols, ids, special)
+        return acc
+
+    batches = [batch() for _ in range(3)]
+    want = direct(batches)
+    one = accumulate(batches)
+    merged = accumulate(batches[:1])
+    merged.merge(accumulate(batches[1:][::-1]))
+    for acc in (one, merged):
+        got = {(layer, 3 if head is None else head, facet, cat): n for _p, layer, head, facet, cat, n in acc.rows()}
+        assert got == dict(want)
+    assert {cat for (_l, _h, facet, cat) in want if facet == "offset"} <= set(OFFSETS)
+
+
 # ---- views: the head and layer pages carry these aggregates ---------------------------------
 
 
@@ -178,22 +282,47 @@ def test_head_page_histograms_and_captions_follow_the_counts(report):
     want_off = _python_offset_counts(data, "context", 1, 0)
     for bucket, n in _histogram_from(want_off, (None, None), "offset").items():
         assert f"{bucket} {n:,} (" in offsets.captions[0]
-    # the chart data hold the same numbers, for all tokens and per token
+    # the chart data hold the same numbers for all tokens (the page script counts single tokens)
     spec = matched.spec
     names = {r["c"]: r["label"] for r in spec["datasets"]["names"]}
-    rows = {r["k"]: r for r in spec["datasets"]["counts"]}
-    pos_all = {names[c]: n for f, c, n in zip(rows[ALL]["f"], rows[ALL]["c"], rows[ALL]["n"]) if f == 0}
+    (row,) = spec["datasets"]["counts"]
+    assert row["k"] == ALL
+    pos_all = {names[c]: n for f, c, n in zip(row["f"], row["c"], row["n"]) if f == 0}
     assert pos_all == _histogram_from(want, (None, None), "pos")
-    first = page.probes[0].tokens[0]
-    key = (page.probes[0].sentence_id, first.token_idx)
-    pos_one = {names[c]: n for f, c, n in zip(rows[first.key]["f"], rows[first.key]["c"], rows[first.key]["n"])
-               if f == 0}
-    assert sum(pos_one.values()) == K
-    full = _histogram_from(want, key, "pos")
-    if len(full) <= TOKEN_BARS:
-        assert pos_one == full
-    else:  # the largest categories, the rest summed as 'other'
-        assert pos_one[OTHER] == K - sum(n for c, n in pos_one.items() if c != OTHER)
+
+
+def test_token_lines_share_of_own_pos_and_distinct_sentences(report):
+    store, data = report
+    page = Views(store, shown=3).head(0, 1, {(0, 1): {}})
+    base = _python_matched_base(data)
+    population = sum(n for (f, _c), n in base.items() if f == "pos")
+    for probe in page.probes:
+        for tok in probe.tokens:
+            mine = [n for n in data["neighbours"] if (n[0], n[1], n[2], n[3], n[4]) ==
+                    (probe.sentence_id, tok.token_idx, "context", 0, 1)]
+            same = sum(1 for n in mine if _annotation(data, n[6], n[7])[0] == tok.pos)
+            (line,) = tok.lines
+            assert line.own.startswith(f"{int(100 * same / K + 0.5)}% ({same}/{K}) share its POS {tok.pos} "
+                                       f"(corpus {int(100 * base[('pos', tok.pos)] / population + 0.5)}%)")
+            sentences = len({n[6] for n in mine})
+            assert line.matches == f"{K} matches from {sentences} corpus sentence{'s' if sentences > 1 else ''}"
+            warned = any(w.startswith("Few distinct sentences") for w in line.warnings)
+            assert warned == (sentences < K / 2)
+
+
+def test_ties_at_the_cut_are_stated(report):
+    store, _ = report
+    store.insert("cut_ties", [(0, 1, "context", 1, 1, 0.5, K, 40), (1, 2, "context", 1, 1, 0.25, 3, 2)])
+    try:
+        page = Views(store, shown=3).head(1, 1, {(1, 1): {}})
+    finally:
+        store.con.execute("DELETE FROM cut_ties")
+    lines = {(p.sentence_id, t.token_idx): t.lines[0] for p in page.probes for t in p.tokens}
+    assert f"Ties at the cut: all {K} tie at 0.500 with 40 more corpus contexts" in " ".join(lines[(0, 1)].warnings)
+    assert "Ties at the cut: the last 3 tie at 0.250 with 2 more" in " ".join(lines[(1, 2)].warnings)
+    assert not any(w.startswith("Ties") for key, line in lines.items() if key not in {(0, 1), (1, 2)}
+                   for w in line.warnings)
+    assert page.analyses[0].notes[0].startswith(f"2 of {len(lines)} probe tokens have ties at the cut")
 
 
 def test_head_page_match_lists_hold_all_k(report):
@@ -205,7 +334,6 @@ def test_head_page_match_lists_hold_all_k(report):
             flat = lists[f"{sid}:{idx}"]
             assert len(flat) == 4 * K
             assert flat[4 * rank:4 * rank + 4] == [m_sid, m_tok, att, round(score * 1000)]
-    assert all(t.n_matches == K for p in page.probes for t in p.tokens)
 
 
 def test_layer_page_has_embedding_and_whole_layer_analyses(report):
@@ -215,7 +343,9 @@ def test_layer_page_has_embedding_and_whole_layer_analyses(report):
     want = _python_offset_counts(data, "embedding", 1, None)
     for bucket, n in _histogram_from(want, (None, None), "offset").items():
         assert f"{bucket} {n:,} (" in page.analyses[0].charts[2].captions[0]
-    assert all(len(t.lines) == 2 for p in page.probes for t in p.tokens)
+    assert all([line.space for line in t.lines] == ["Embedding space: the layer's output", "Context space, all heads"]
+               for p in page.probes for t in p.tokens)
+    assert [link.href for link in page.toc] == ["#embedding", "#context", "#s0", "#s1"]
 
 
 def test_page_charts_validate_against_the_vega_lite_schema(report):
@@ -224,6 +354,7 @@ def test_page_charts_validate_against_the_vega_lite_schema(report):
     schema = load_schema()
     for block in page.analyses[0].charts:
         validate_jsonschema(block.spec, schema)
+        assert block.spec["description"]
     validate_jsonschema(page.data["strip"], schema)
 
 
@@ -231,47 +362,65 @@ def test_contexts_cover_every_matched_token(report):
     store, data = report
     contexts = Views(store, shown=3).contexts()
     for _sid, _idx, _sp, _la, _he, _rank, m_sid, m_tok, _score, att in data["neighbours"]:
-        text, toks = contexts["sentences"][str(m_sid)]
+        text, toks, words = contexts["sentences"][str(m_sid)]
         tok = data["tokens"][m_sid][m_tok]
-        start, end, pos, dep = toks[m_tok]
+        start, end, w = toks[m_tok]
         assert text[start:end] == text[tok[5]:tok[6]]
-        assert contexts["pos"][pos] == _annotation(data, m_sid, m_tok)[0]
-        assert contexts["dep"][dep] == _annotation(data, m_sid, m_tok)[2]
+        word = words[w]
+        assert word[0] <= start and end <= word[1]
+        want = _annotation(data, m_sid, m_tok)
+        assert [contexts[f][i] for f, i in zip(("pos", "tag", "dep", "ent"), word[2:])] == list(want)
         assert isinstance(toks[att], str) == data["tokens"][m_sid][att][4]
 
 
-# ---- the one-line summary --------------------------------------------------------------------
+# ---- the summary lines -----------------------------------------------------------------------
 
 
-def _h(*bars):
-    return Histogram("t", tuple(bars))
+def _h(*bars, base=None):
+    """A histogram of (label, n) bars; base rates from `base` (label -> share), else every share 0.1."""
+    return Histogram("t", tuple(Bar(label, n, (base or {}).get(label, 0.1)) for label, n in bars))
 
 
-def test_summary_names_the_dominant_offset_and_pos():
-    line = summarise(_h(("-2", 5), ("-1", 72), ("0", 3), ("further", 20)), _h(("NOUN", 64), ("VERB", 36)),
-                     _h(("DET", 58), ("ADJ", 42)))
-    assert line == ("72% of matches attend most to the previous token; the matched tokens are 64% NOUN; "
-                    "the tokens they attend to are 58% DET.")
+def test_summary_names_only_over_represented_categories():
+    line = summarise(_h(("-2", 5), ("-1", 72), ("0", 3), ("further", 20), base={"-1": 0.2, "further": 0.5}),
+                     _h(("NOUN", 64), ("VERB", 36), base={"NOUN": 0.2, "VERB": 0.3}),
+                     _h(("DET", 58), ("ADJ", 42), base={"DET": 0.1, "ADJ": 0.05}))
+    assert line == ("72% (72/100; corpus 20%) attend most to the previous token; NOUN (64% = 64/100; corpus 20%) is "
+                    "over-represented among the matched tokens; DET (58% = 58/100; corpus 10%) and ADJ (42% = "
+                    "42/100; corpus 5%) are over-represented among the tokens they attend to most.")
 
 
-def test_summary_of_special_attention_describes_the_other_tokens():
-    line = summarise(_h(("+1", 10), ("special", 90)), _h(("PUNCT", 5), ("NOUN", 5)),
-                     _h(("special", 90), ("NOUN", 6), ("DET", 4)))
-    assert line.startswith("90% of matches attend most to a special token;")
-    assert line.endswith("the other tokens they attend to are 60% NOUN.")
+def test_summary_at_the_corpus_rate_says_no_clear_preference():
+    # 21% NOUN when the corpus is 21% NOUN is no finding; 100% of one match is too few to be one
+    line = summarise(_h(("-1", 1), base={"-1": 0.1}), _h(("SCONJ", 1), base={"SCONJ": 0.01}),
+                     _h(("NOUN", 21), ("DET", 79), base={"NOUN": 0.214, "DET": 0.786}))
+    assert line == ("No clear preference in where they attend; no clear POS preference among the matched tokens; "
+                    "no clear POS preference among the tokens they attend to most.")
+
+
+def test_over_represented_needs_lift_count_and_share():
+    def found(*bars, base):
+        return [b.label for b in _h(*bars, base=base).over_represented()]
+
+    assert found(("A", 10), ("B", 90), base={"A": 0.02, "B": 0.98}) == ["A"]
+    assert found(("A", 4), ("B", 6), base={"A": 0.02, "B": 0.98}) == []  # lift 20 but only 4 matches
+    assert found(("A", 6), ("B", 94), base={"A": 0.001, "B": 0.999}) == []  # lift 60 but 6% of the matches
+    assert found(("A", 30), ("B", 70), base={"A": 0.16, "B": 0.84}) == []  # lift 1.9
 
 
 def test_summary_without_matches():
     assert summarise(_h(), _h(), _h()) == "No matches."
 
 
-def test_caption_lists_every_bar_with_share():
-    assert _h(("NOUN", 3), ("DET", 1)).caption() == "t (4 matches): NOUN 3 (75%), DET 1 (25%)."
-    assert _h(("A", 1), ("B", 1), ("C", 1)).caption() == "t (3 matches): A 1 (33%), B 1 (33%), C 1 (33%)."
-    assert _h(("A", 1), ("B", 7)).caption() == "t (8 matches): A 1 (13%), B 7 (88%)."  # halves round up
+def test_caption_lists_every_bar_with_share_base_rate_and_lift():
+    assert _h(("NOUN", 3), ("DET", 1), base={"NOUN": 0.25, "DET": 0.5}).caption() == (
+        "t (4 matches): NOUN 3 (75%; corpus 25%, ×3.0), DET 1 (25%; corpus 50%, ×0.5).")
+    assert _h(("A", 1), ("B", 7), base={"A": 0.004, "B": 0.2}).caption() == (
+        "t (8 matches): A 1 (13%; corpus under 1%, ×31.3), B 7 (88%; corpus 20%, ×4.4).")  # halves round up
+    assert _h(("A", 1)).caption() == "t (1 match): A 1 (100%; corpus 10%, ×10.0)."
     assert _h().caption() == "t: no matches."
 
 
 def test_histogram_chart_of_no_matches_is_still_a_chart():
-    spec = charts.histograms({})
+    spec = charts.histograms([])
     validate_jsonschema(spec, load_schema())

@@ -60,7 +60,17 @@ def open_page(browser, site, request):
 
 
 def _visible_rows(details):
-    return details.locator("table.matches tbody tr:visible")
+    return details.locator("table.matches tbody tr:not(.full):visible")
+
+
+def _token_counts(site, key: str, facet: str) -> dict[str, int]:
+    """One probe token's POS (or other facet) counts of its L1H2 matches, straight from the database."""
+    from reportgen.store import Store
+
+    sid, idx = map(int, key.split(":"))
+    with Store(site / "report.duckdb", read_only=True) as store:
+        return {cat: n for s, i, f, cat, n in store.annotation_counts("context", 1, 2, attended=False)
+                if (s, i, f) == (sid, idx, facet)}
 
 
 def test_head_page_draws_every_chart(open_page):
@@ -69,42 +79,85 @@ def test_head_page_draws_every_chart(open_page):
     assert charts.count() == 3 + page.locator("section.probe").count()
     for i in range(charts.count()):
         assert charts.nth(i).locator("svg .mark-rect path, svg .mark-rect rect, svg path").count() > 0
+        assert charts.nth(i).get_attribute("role") in ("figure", "graphics-document")  # vega-embed sets the latter
+        assert len(charts.nth(i).get_attribute("aria-label")) > 20
 
 
-def test_opening_a_token_lists_its_matches_and_picks_its_histograms(open_page, site):
+def test_opening_a_token_shows_its_concordance_and_its_own_histograms(open_page, site):
     page = open_page("heads/L1H2.html")
-    caption = page.locator("figure.histograms ul.caption li").first
-    assert "(" in caption.text_content()
-    all_tokens = caption.text_content()
-    chart_all = page.locator("#context-matched svg").text_content()
     details = page.locator("details.token").nth(2)
     key = details.get_attribute("data-key")
     details.locator("summary").click()
-    # the list: the best `shown_matches` of all K, the strip chart, the highlighted match
-    page.wait_for_function("document.querySelectorAll('details[open] .strip svg').length > 0")
+    page.wait_for_function("document.querySelectorAll('details[open] .strip svg').length > 0 && "
+                           "document.querySelectorAll('details[open] .token-chart svg').length === 3")
+    # the concordance: the best `shown_matches` of all K, one line each, the whole matched word marked
     assert _visible_rows(details).count() == 5
-    assert details.locator("table.matches tbody tr").count() == K
-    assert details.locator("table.matches tbody tr mark").count() == K
+    assert details.locator("table.matches tbody tr:not(.full)").count() == K
+    assert details.locator("table.matches tbody tr:not(.full) td.word mark").count() == K
     assert details.locator(".status").text_content() == f"showing 5 of {K} matching ({K} in all)"
     assert details.locator(".strip svg .mark-rect path").count() >= 2 * K
-    # the token is picked: the select, the chart captions and the chart's own data follow
-    assert page.locator("#token-select").input_value() == key
-    assert caption.text_content() != all_tokens
+    # its histograms beside the list: the same counts as the database, with base rates
+    caption = details.locator("aside.token-histograms ul.caption li").first.text_content()
+    counts = _token_counts(site, key, "pos")
+    assert caption.startswith(f"POS of the matched tokens ({K} matches): ")
+    for cat, n in counts.items():
+        assert f" {cat} {n} (" in caption and "corpus" in caption
+    box = details.locator("aside.token-histograms").bounding_box()
+    table = details.locator("table.matches").bounding_box()
+    assert box["x"] > table["x"] and box["y"] < table["y"] + table["height"]  # beside the list, not far away
+    # the page's own histograms still show all probe tokens
+    assert page.locator("figure.histograms .chosen-token").first.text_content() == "all probe tokens"
+
+
+def test_picker_switches_the_page_histograms_to_one_token(open_page, site):
+    page = open_page("heads/L1H2.html")
+    caption = page.locator("section.analysis figure.histograms ul.caption li").first
+    all_tokens = caption.text_content()
+    chart_all = page.locator("#context-matched svg").text_content()
+    key = page.locator("details.token").nth(1).get_attribute("data-key")
+    page.select_option("#token-select", key)
     assert caption.text_content().startswith(f"POS of the matched tokens ({K} matches): ")
+    for cat, n in _token_counts(site, key, "pos").items():
+        assert f" {cat} {n} (" in caption.text_content()
     page.wait_for_function("before => before !== document.querySelector('#context-matched svg').textContent",
                            arg=chart_all)
-    # back to all probe tokens
     page.select_option("#token-select", "all")
     assert caption.text_content() == all_tokens
     page.wait_for_function("before => before === document.querySelector('#context-matched svg').textContent",
                            arg=chart_all)
-    assert page.locator("figure.histograms .chosen-token").first.text_content() == "all probe tokens"
 
 
-def test_match_list_filters_by_pos_and_dependency(open_page):
+def test_concordance_marks_the_word_the_piece_and_the_attended_token(open_page):
+    page = open_page("heads/L0H1.html")
+    for details in page.locator("details.token").all():
+        details.locator("summary").click()
+    page.wait_for_function("document.querySelectorAll('details[open] .strip svg').length > 0")
+    rows = page.locator("table.matches tbody tr:not(.full)")
+    # somewhere a matched token is a piece of a longer word: the word is marked, the piece inside it
+    pieces = page.locator("td.word mark b.piece")
+    assert pieces.count() > 0
+    word = pieces.first.locator("xpath=..").text_content()
+    assert len(word) > len(pieces.first.text_content())
+    # the attended token is boxed with an outline, which shows on punctuation too
+    boxed = page.locator("table.matches span.attended").first
+    assert page.evaluate("e => getComputedStyle(e).outlineStyle", boxed.element_handle()) == "solid"
+    # the whole sentence on demand, and hidden again
+    row = rows.first
+    full = row.locator("xpath=following-sibling::tr[1]")
+    assert full.is_hidden()
+    row.locator("button.full-toggle").click()
+    assert full.is_visible() and row.locator("button.full-toggle").get_attribute("aria-expanded") == "true"
+    left, center, right = (row.locator(f"td.{c}").text_content() for c in ("left", "word", "right"))
+    assert (left.lstrip("…") + center + right.rstrip("…")) in full.text_content()
+    row.locator("button.full-toggle").click()
+    assert full.is_hidden()
+
+
+def test_filters_redraw_the_strip_and_the_histograms(open_page):
     page = open_page("heads/L0H0.html")
     details = page.locator("details.token").first
     details.locator("summary").click()
+    page.wait_for_function("document.querySelectorAll('details[open] .token-chart svg').length === 3")
     details.locator("button", has_text="show all").click()
     assert _visible_rows(details).count() == K
     pos_select = details.locator("form.filters select").nth(0)
@@ -113,15 +166,41 @@ def test_match_list_filters_by_pos_and_dependency(open_page):
     for pos in options:
         pos_select.select_option(pos)
         rows = _visible_rows(details)
-        assert rows.count() >= 1
-        assert set(rows.locator("td:nth-child(4)").all_text_contents()) == {pos}
-        assert re.fullmatch(rf"showing {rows.count()} of {rows.count()} matching \({K} in all\)",
-                            details.locator(".status").text_content())
+        n = rows.count()
+        assert n >= 1
+        assert set(rows.locator("td.pos").all_text_contents()) == {pos}
+        assert re.fullmatch(rf"showing {n} of {n} matching \({K} in all\)", details.locator(".status").text_content())
+        # the histograms count only the kept matches; the strip has one column per kept match
+        caption = details.locator("aside.token-histograms ul.caption li").first
+        page.wait_for_function("want => document.querySelector('details[open] aside.token-histograms ul.caption li')"
+                               ".textContent.startsWith(want)",
+                               arg=f"POS of the matched tokens ({n} match{'' if n == 1 else 'es'}): {pos} {n} (")
+        assert caption.text_content().count(" (") == 2  # one category only: "(n matches)" and its share
+        page.wait_for_function(
+            "n => { const s = document.querySelector('details[open] .strip svg');"
+            " return s && s.querySelectorAll('.mark-rect path').length <= 3 * n &&"
+            " s.querySelectorAll('.mark-rect path').length >= n; }", arg=n)
     pos_select.select_option("")
     dep_select = details.locator("form.filters select").nth(1)
     dep = [o for o in dep_select.locator("option").all_text_contents() if o != "any"][0]
     dep_select.select_option(dep)
-    assert set(_visible_rows(details).locator("td:nth-child(5)").all_text_contents()) == {dep}
+    assert set(_visible_rows(details).locator("td.dep").all_text_contents()) == {dep}
+    # the strip's tooltip names the token
+    page.locator("details[open] .strip svg .mark-rect path").first.hover()
+    tooltip = page.locator("#vg-tooltip-element.visible")
+    tooltip.wait_for()
+    assert "token" in tooltip.inner_text()
+
+
+def test_contents_links_land_below_the_sticky_picker(open_page):
+    page = open_page("heads/L1H2.html")
+    links = page.locator("nav.toc a")
+    assert links.count() == 2 + page.locator("section.probe").count()
+    page.locator("nav.toc a[href='#s1']").click()
+    page.wait_for_timeout(300)
+    picker = page.locator("#token-picker").bounding_box()
+    heading = page.locator("#s1 h2").bounding_box()
+    assert heading["y"] >= picker["y"] + picker["height"] - 1
 
 
 def test_layer_page_lists_both_spaces(open_page):

@@ -31,60 +31,142 @@
     });
   }
 
-  // ---- histograms of the chosen token -------------------------------------------------------------
+  // ---- counting matches: the histograms of any set of matches, with the corpus base rates ------------
 
   function percent(n, total) { return Math.floor(100 * n / total + 0.5) + "%"; }
+  function baseText(b) { return b > 0 && b < 0.005 ? "under 1%" : percent(b, 1); }
+  function times(lift) { return "\u00d7" + (Math.floor(10 * lift + 0.5) / 10).toFixed(1); }
+  function signed(n) { return n > 0 ? "+" + n : String(n); }
+  var FACETS = ["pos", "tag", "dep", "ent"];
 
-  // The caption of one chart for one token key; the same wording as the captions written by reportgen.
-  function captions(spec, key) {
-    var names = {}, titles = [];
+  // The four categories (POS, tag, dep, entity) of one token of a context sentence: 'special' for special
+  // tokens and tokens outside any word, 'none' outside entities (as the database's aggregates count them).
+  function categories(contexts, sentence, idx) {
+    var tok = sentence[1][idx];
+    if (typeof tok === "string" || tok[2] < 0) { return ["special", "special", "special", "special"]; }
+    var word = sentence[2][tok[2]];
+    return FACETS.map(function (facet, f) { return contexts[facet][word[2 + f]]; });
+  }
+
+  function offsetBucket(sentence, matchIdx, attIdx) {
+    if (typeof sentence[1][attIdx] === "string") { return "special"; }
+    var d = attIdx - matchIdx;
+    return Math.abs(d) > 3 ? "further" : signed(d);
+  }
+
+  // What a chart counts ('matched', 'attended' or 'offsets', the end of its id) for each match:
+  // one category per panel of the chart.
+  function matchCategories(part, contexts, m) {
+    var sentence = contexts.sentences[m[0]];
+    if (part === "offsets") { return [offsetBucket(sentence, m[1], m[2])]; }
+    return categories(contexts, sentence, part === "attended" ? m[2] : m[1]);
+  }
+
+  // A 'counts' row of a histogram chart {k, f, c, n} for a set of matches, categories largest first.
+  function countRow(spec, part, key, matches, contexts) {
+    var index = {}, order = null;
+    spec.datasets.names.forEach(function (r) { index[r.label] = r.c; });
+    var counts = spec.datasets.titles.map(function () { return {}; });
+    matches.forEach(function (m) {
+      matchCategories(part, contexts, m).forEach(function (category, f) {
+        counts[f][category] = (counts[f][category] || 0) + 1;
+      });
+    });
+    if (part === "offsets") { order = spec.datasets.names.map(function (r) { return r.label; }); }
+    var row = { k: key, f: [], c: [], n: [] };
+    counts.forEach(function (found, f) {
+      var labels = Object.keys(found);
+      labels.sort(order ? function (a, b) { return order.indexOf(a) - order.indexOf(b); }
+                        : function (a, b) { return found[b] - found[a] || (a < b ? -1 : a > b ? 1 : 0); });
+      labels.forEach(function (label) {
+        if (!(label in index)) {  // a category none of the page's matches has: no base rate known
+          index[label] = spec.datasets.names.length;
+          spec.datasets.names.push({ c: index[label], label: label });
+        }
+        row.f.push(f);
+        row.c.push(index[label]);
+        row.n.push(found[label]);
+      });
+    });
+    return row;
+  }
+
+  // The captions of a histogram chart for one of its rows; the same wording as reportgen's own captions.
+  function captions(spec, row) {
+    var names = {}, base = {};
     spec.datasets.names.forEach(function (r) { names[r.c] = r.label; });
-    spec.datasets.titles.forEach(function (r) { titles[r.f] = r.title; });
-    var row = null;
-    spec.datasets.counts.forEach(function (r) { if (r.k === key) { row = r; } });
-    return titles.map(function (title, f) {
+    spec.datasets.base.forEach(function (r) { base[r.fc] = r.b; });
+    return spec.datasets.titles.map(function (t) {
       var bars = [], total = 0;
       if (row) {
         row.f.forEach(function (facet, i) {
-          if (facet === f) { bars.push([names[row.c[i]], row.n[i]]); total += row.n[i]; }
+          if (facet === t.f) { bars.push([names[row.c[i]], row.n[i], base[facet + ":" + row.c[i]] || 0]); total += row.n[i]; }
         });
       }
-      if (!bars.length) { return title + ": no matches."; }
-      return title + " (" + total.toLocaleString("en-US") + " matches): " + bars.map(function (b) {
-        return b[0] + " " + b[1].toLocaleString("en-US") + " (" + percent(b[1], total) + ")";
+      if (!bars.length) { return t.title + ": no matches."; }
+      return t.title + " (" + total.toLocaleString("en-US") + (total === 1 ? " match): " : " matches): ") +
+        bars.map(function (b) {
+        var lift = b[2] > 0 ? times(b[1] / total / b[2]) : "\u00d7\u221e";
+        return b[0] + " " + b[1].toLocaleString("en-US") + " (" + percent(b[1], total) + "; corpus " +
+          baseText(b[2]) + ", " + lift + ")";
       }).join(", ") + ".";
     });
   }
 
-  // Draw a chart again for another token. (Changing the `token` signal of the drawn view would reuse its
-  // category axis, whose order does not follow the new data.)
-  function redraw(id, key) {
+  function setParam(spec, name, value) {
+    spec.params.forEach(function (p) { if (p.name === name) { p.value = value; } });
+  }
+
+  // A copy of a histogram chart showing one row of counts (the all-tokens row stays for the page's own).
+  function histogramSpec(spec, row, own, vertical) {
+    var copy = JSON.parse(JSON.stringify(spec));
+    copy.datasets.counts = [row];
+    setParam(copy, "token", row.k);
+    if (own) { setParam(copy, "own_pos", own.pos); setParam(copy, "own_dep", own.dep); }
+    if (vertical && copy.hconcat) { copy.vconcat = copy.hconcat; delete copy.hconcat; }
+    return copy;
+  }
+
+  // ---- the picker: the page's histograms for all probe tokens or one of them -------------------------
+
+  function partOf(id) { return id.slice(id.lastIndexOf("-") + 1); }
+
+  // Draw a chart again with another spec. (Changing a signal of the drawn view would reuse its category
+  // axis, whose order does not follow the new data.)
+  function redraw(id, spec) {
     views[id].then(function (view) { if (view) { view.finalize(); } });
-    specs[id].params.forEach(function (p) { if (p.name === "token") { p.value = key; } });
     var target = document.getElementById(id);
     target.textContent = "";  // a drawing still under way goes to its own, now detached, element
-    views[id] = embed(target.appendChild(document.createElement("div")), specs[id]);
+    views[id] = embed(target.appendChild(document.createElement("div")), spec);
+  }
+
+  function fillCaptions(list, texts) {
+    list.textContent = "";
+    texts.forEach(function (text) { list.appendChild(document.createElement("li")).textContent = text; });
   }
 
   function chooseToken(key) {
     var select = document.getElementById("token-select");
-    if (!select) { return; }
     select.value = key;
     var option = select.options[select.selectedIndex];
     var label = key === "all" ? "all probe tokens" : "probe token " + option.textContent;
-    Array.prototype.forEach.call(document.querySelectorAll("figure.histograms"), function (fig) {
-      fig.querySelector(".chosen-token").textContent = label;
-      var list = fig.querySelector("ul.caption");
-      var id = list.getAttribute("data-caption-for");
-      list.textContent = "";
-      captions(specs[id], key).forEach(function (text) {
-        list.appendChild(document.createElement("li")).textContent = text;
+    Array.prototype.forEach.call(document.querySelectorAll("section.analysis"), function (section) {
+      var space = section.getAttribute("data-space");
+      Array.prototype.forEach.call(section.querySelectorAll("figure.histograms"), function (fig) {
+        fig.querySelector(".chosen-token").textContent = label;
+        var list = fig.querySelector("ul.caption");
+        var id = list.getAttribute("data-caption-for"), spec = specs[id];
+        var row = key === "all" ? spec.datasets.counts[0]
+          : countRow(spec, partOf(id), key, unflatten(pageData.spaces[space][key] || []), window.reportgenContexts);
+        fillCaptions(list, captions(spec, row));
+        redraw(id, key === "all" ? spec : histogramSpec(spec, row, null, false));
       });
-      redraw(id, key);
     });
   }
 
-  // ---- match lists --------------------------------------------------------------------------------
+  // ---- match lists: a concordance (keyword in context) per space ---------------------------------------
+
+  var WINDOW = 48;  // characters of context shown on each side of the matched word
 
   function el(parent, tag, text, cls) {
     var node = parent.appendChild(document.createElement(tag));
@@ -97,27 +179,6 @@
     return typeof tok === "string" ? tok : sentence[0].slice(tok[0], tok[1]);
   }
 
-  // The matched sentence with the matched token highlighted and the most attended token marked.
-  function context(cell, sentence, matchIdx, attIdx) {
-    var text = sentence[0], toks = sentence[1];
-    var spans = [[toks[matchIdx], "mark", "matched token"]];
-    if (attIdx !== matchIdx && typeof toks[attIdx] !== "string") {
-      spans.push([toks[attIdx], "span", "the token it attends to most"]);
-    }
-    spans.sort(function (a, b) { return a[0][0] - b[0][0]; });
-    var at = 0;
-    spans.forEach(function (s) {
-      if (s[0][0] < at) { return; }
-      cell.appendChild(document.createTextNode(text.slice(at, s[0][0])));
-      var node = el(cell, s[1], text.slice(s[0][0], s[0][1]), s[1] === "span" ? "attended" : null);
-      node.title = s[2];
-      at = s[0][1];
-    });
-    cell.appendChild(document.createTextNode(text.slice(at)));
-  }
-
-  function signed(n) { return n > 0 ? "+" + n : String(n); }
-
   // The page data hold each token's matches flat, 4 numbers per match: sentence, token, most attended token,
   // score x 1000.
   function unflatten(flat) {
@@ -126,15 +187,88 @@
     return out;
   }
 
+  // The spans of a match in its sentence: the matched word, the matched token (a piece of it) and the token
+  // it attends to most (null when that is a special token or the match itself).
+  function spansOf(sentence, m) {
+    var tok = sentence[1][m[1]], att = sentence[1][m[2]];
+    var word = tok[2] >= 0 ? sentence[2][tok[2]] : tok;
+    return { word: [word[0], word[1]], piece: [tok[0], tok[1]],
+             att: m[2] !== m[1] && typeof att !== "string" ? [att[0], att[1]] : null };
+  }
+
+  // Text from `from` to `to`, cut at the boundaries of the spans: inside the matched piece a <b class=piece>,
+  // inside the most attended token a <span class=attended> (a box, visible on punctuation too).
+  function decorated(parent, text, from, to, spans) {
+    var cuts = [from, to, spans.piece[0], spans.piece[1]];
+    if (spans.att) { cuts.push(spans.att[0], spans.att[1]); }
+    cuts = cuts.filter(function (c) { return c >= from && c <= to; }).sort(function (a, b) { return a - b; });
+    for (var i = 0; i + 1 < cuts.length; i += 1) {
+      var a = cuts[i], b = cuts[i + 1];
+      if (a === b) { continue; }
+      var piece = a >= spans.piece[0] && b <= spans.piece[1] && spans.piece[0] < spans.piece[1];
+      var att = spans.att && a >= spans.att[0] && b <= spans.att[1];
+      var node = parent;
+      if (att) {
+        node = el(node, "span", null, "attended");
+        node.title = "the token it attends to most";
+      }
+      if (piece && spans.piece[1] - spans.piece[0] < spans.word[1] - spans.word[0]) {
+        node = el(node, "b", null, "piece");
+        node.title = "the matched model token";
+      }
+      node.appendChild(document.createTextNode(text.slice(a, b)));
+    }
+  }
+
+  function concordanceRow(body, contexts, m, rank) {
+    var sentence = contexts.sentences[m[0]], text = sentence[0], spans = spansOf(sentence, m);
+    var cats = categories(contexts, sentence, m[1]);
+    var tr = el(body, "tr");
+    el(tr, "td", String(rank + 1), "rank");
+    el(tr, "td", (m[3] / 1000).toFixed(3), "score");
+    var left = el(tr, "td", null, "left"), from = Math.max(0, spans.word[0] - WINDOW);
+    if (from > 0) { el(left, "span", "\u2026", "cut"); }
+    decorated(left, text, from, spans.word[0], spans);
+    var word = el(el(tr, "td", null, "word"), "mark");
+    word.title = "the matched word";
+    decorated(word, text, spans.word[0], spans.word[1], spans);
+    var right = el(tr, "td", null, "right"), to = Math.min(text.length, spans.word[1] + WINDOW);
+    decorated(right, text, spans.word[1], to, spans);
+    if (to < text.length) { el(right, "span", "\u2026", "cut"); }
+    el(tr, "td", cats[0], "pos");
+    el(tr, "td", cats[2], "dep");
+    var att = sentence[1][m[2]];
+    el(tr, "td", typeof att === "string" ? att : tokenText(sentence, att) + " (" + signed(m[2] - m[1]) + ")",
+       "attends");
+    var button = el(el(tr, "td"), "button", "sentence", "full-toggle");
+    button.type = "button";
+    button.setAttribute("aria-expanded", "false");
+    button.setAttribute("aria-label", "show the whole sentence of match " + (rank + 1));
+    var full = el(body, "tr", null, "full");
+    full.hidden = true;
+    var cell = el(full, "td");
+    cell.colSpan = 9;
+    var mark = { word: spans.word, piece: spans.piece, att: spans.att };
+    decorated(cell, text, 0, spans.word[0], mark);
+    decorated(el(cell, "mark"), text, spans.word[0], spans.word[1], mark);
+    decorated(cell, text, spans.word[1], text.length, mark);
+    button.addEventListener("click", function () {
+      full.hidden = !full.hidden;
+      button.setAttribute("aria-expanded", String(!full.hidden));
+      button.textContent = full.hidden ? "sentence" : "hide";
+    });
+    return { tr: tr, full: full, pos: cats[0], dep: cats[2], match: m };
+  }
+
   function stripData(matches, contexts) {
     var rows = [];
-    matches.forEach(function (m, rank) {
-      var toks = contexts.sentences[m[0]][1];
+    matches.forEach(function (m) {
+      var sentence = contexts.sentences[m[0]];
       [-1, 0, 1].forEach(function (o) {
-        var tok = toks[m[1] + o];
+        var tok = sentence[1][m[1] + o];
         if (tok === undefined) { return; }
-        var pos = typeof tok === "string" ? "special" : contexts.pos[tok[2]];
-        rows.push({ r: rank + 1, o: o === 0 ? "0" : signed(o), p: pos });
+        rows.push({ r: m.rank + 1, o: o === 0 ? "0" : signed(o), t: tokenText(sentence, tok),
+                    p: categories(contexts, sentence, m[1] + o)[0] });
       });
     });
     return rows;
@@ -148,51 +282,74 @@
     return node;
   }
 
-  function matchList(parent, heading, matches, contexts) {
+  // A drawn chart that is replaced as the filters change.
+  function replaceable(parent, cls) {
+    var box = el(parent, "div", null, cls);
+    var current = null;
+    return function (spec) {
+      if (current) { current.then(function (view) { if (view) { view.finalize(); } }); }
+      box.textContent = "";
+      var target = el(box, "div", null, "chart");
+      target.setAttribute("role", "figure");
+      target.setAttribute("aria-label", spec.description || "");
+      current = embed(target, spec);
+    };
+  }
+
+  // One space's matches of one probe token: the colour strip, the concordance with its filters, and beside
+  // it the token's histograms; the filters redraw the strip and the histograms for the matches they keep.
+  function matchList(parent, section, heading, key, matches, own, contexts) {
     var box = el(parent, "div", null, "match-list");
     if (heading) { el(box, "h4", heading); }
     if (!matches.length) { el(box, "p", "No matches."); return; }
-    var strip = el(box, "div", null, "chart strip");
-    var spec = JSON.parse(JSON.stringify(pageData.strip));
-    spec.datasets = { strip: stripData(matches, contexts) };
-    embed(strip, spec);
+    matches.forEach(function (m, rank) { m.rank = rank; });
+    var drawStrip = replaceable(box, "strip");
     var form = el(box, "form", null, "filters");
-    var table = el(box, "table", null, "matches");
+    var layout = el(box, "div", null, "match-layout");
+    var table = el(el(layout, "div", null, "concordance"), "table", null, "matches");
+    var side = el(layout, "aside", null, "token-histograms");
+    side.setAttribute("aria-label", "histograms of these matches");
     var head = el(el(table, "thead"), "tr");
-    ["#", "score", "match in context", "POS", "dep", "attends most to"].forEach(function (t) { el(head, "th", t); });
+    ["#", "score", "before", "match", "after", "POS", "dep", "attends most to", ""].forEach(function (t) {
+      el(head, "th", t);
+    });
     var body = el(table, "tbody");
-    var rows = [], posSeen = {}, depSeen = {};
-    matches.forEach(function (m, rank) {
-      var sentence = contexts.sentences[m[0]], tok = sentence[1][m[1]];
-      var pos = contexts.pos[tok[2]], dep = contexts.dep[tok[3]];
-      posSeen[pos] = true;
-      depSeen[dep] = true;
-      var tr = el(body, "tr");
-      el(tr, "td", String(rank + 1));
-      el(tr, "td", (m[3] / 1000).toFixed(3));
-      context(el(tr, "td"), sentence, m[1], m[2]);
-      el(tr, "td", pos);
-      el(tr, "td", dep);
-      var att = sentence[1][m[2]];
-      el(tr, "td", typeof att === "string" ? att : tokenText(sentence, att) + " (" + signed(m[2] - m[1]) + ")");
-      rows.push({ tr: tr, pos: pos, dep: dep });
+    var rows = matches.map(function (m, rank) { return concordanceRow(body, contexts, m, rank); });
+    var posSeen = {}, depSeen = {};
+    rows.forEach(function (r) { posSeen[r.pos] = true; depSeen[r.dep] = true; });
+    var charts = Array.prototype.map.call(section.querySelectorAll("figure.histograms ul.caption"), function (list) {
+      var id = list.getAttribute("data-caption-for");
+      var fig = el(side, "figure", null, "histograms");
+      el(fig, "figcaption", list.parentNode.querySelector("figcaption strong").textContent);
+      return { id: id, draw: replaceable(fig, "token-chart"), captions: el(fig, "ul", null, "caption") };
     });
     var posSelect = select(form, "POS", Object.keys(posSeen).sort());
     var depSelect = select(form, "dependency", Object.keys(depSeen).sort());
     var status = el(form, "span", null, "status");
+    status.setAttribute("role", "status");
     var more = el(form, "button", "show all");
     more.type = "button";
     var all = false;
     function update() {
-      var shown = 0, matching = 0;
+      var shown = 0, kept = [];
       rows.forEach(function (r) {
         var ok = (!posSelect.value || r.pos === posSelect.value) && (!depSelect.value || r.dep === depSelect.value);
-        if (ok) { matching += 1; }
-        r.tr.hidden = !ok || (!all && matching > pageData.shown);
+        if (ok) { kept.push(r.match); }
+        r.tr.hidden = !ok || (!all && kept.length > pageData.shown);
+        if (r.tr.hidden) { r.full.hidden = true; }
         if (!r.tr.hidden) { shown += 1; }
       });
-      status.textContent = "showing " + shown + " of " + matching + " matching (" + rows.length + " in all)";
-      more.hidden = all || shown === matching;
+      status.textContent = "showing " + shown + " of " + kept.length + " matching (" + rows.length + " in all)";
+      more.hidden = all || shown === kept.length;
+      var strip = JSON.parse(JSON.stringify(pageData.strip));
+      strip.datasets = { strip: stripData(kept, contexts) };
+      drawStrip(strip);
+      var filtered = posSelect.value || depSelect.value ? " (filtered)" : "";
+      charts.forEach(function (c) {
+        var spec = specs[c.id], row = countRow(spec, partOf(c.id), key + filtered, kept, contexts);
+        c.draw(histogramSpec(spec, row, partOf(c.id) === "matched" ? own : null, true));
+        fillCaptions(c.captions, captions(spec, row));
+      });
     }
     posSelect.addEventListener("change", update);
     depSelect.addEventListener("change", update);
@@ -202,14 +359,15 @@
 
   function openToken(details) {
     var key = details.getAttribute("data-key");
-    chooseToken(key);
     var target = details.querySelector(".match-lists");
     if (target.childNodes.length) { return; }
+    var own = { pos: details.getAttribute("data-pos"), dep: details.getAttribute("data-dep") };
     var sections = document.querySelectorAll("section.analysis");
     Array.prototype.forEach.call(sections, function (section) {
       var space = section.getAttribute("data-space");
       var heading = sections.length > 1 ? section.querySelector("h2").textContent : null;
-      matchList(target, heading, unflatten(pageData.spaces[space][key] || []), window.reportgenContexts);
+      matchList(target, section, heading, key, unflatten(pageData.spaces[space][key] || []), own,
+                window.reportgenContexts);
     });
   }
 
