@@ -213,6 +213,45 @@ def test_layer_page_lists_both_spaces(open_page):
         "Embedding space: the layer's output", "Context space, all heads"]
 
 
+def _axe_problems(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    # preload off: axe would fetch the style sheets, which the page's Content-Security-Policy rightly blocks
+    found = Axe().run(page, options={"resultTypes": ["violations"], "preload": False}).response["violations"]
+    return [f"{v['impact']} {v['id']}: {v['help']} at {[n['target'] for n in v['nodes'][:3]]}" for v in found
+            if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("rel", ["index.html", "heads/L1H2.html", "layers/L1.html", "sentences/0.html",
+                                 "about.html"])
+def test_every_page_type_passes_axe_core(open_page, rel):
+    """axe-core (run in the page through axe-playwright-python) finds no serious or critical violation, on the
+    page as loaded and, on head and layer pages, with a token's concordance and histograms open."""
+    page = open_page(rel)
+    assert _axe_problems(page) == []
+    if page.locator("details.token").count():
+        page.locator("details.token summary").first.click()
+        page.wait_for_function("document.querySelectorAll('details[open] .token-chart svg').length >= 3")
+        assert _axe_problems(page) == []
+
+
+def test_skip_link_and_tokens_work_from_the_keyboard(open_page):
+    page = open_page("heads/L1H2.html")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    summary = page.locator("details.token summary").first
+    summary.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelectorAll('details[open] table.matches').length === 1")
+    # the picker is a native select: the keyboard changes it
+    page.locator("#token-select").focus()
+    page.keyboard.press("ArrowDown")
+    assert page.locator("#token-select").input_value() != "all"
+
+
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
 
 

@@ -129,13 +129,23 @@ def test_head_page_carries_the_histograms(built):
                       for _, special, d in rows)
     for bucket, n in offsets.items():
         assert f"{bucket} {n:,} (" in captions[-1]
-    # the one-line summary states the largest offset bucket
-    bucket, n = offsets.most_common(1)[0]
+    # the one-line summary names the offsets over-represented against where all corpus tokens attend most
+    base = dict(con.execute("SELECT category, n FROM base_counts WHERE population = 'attended' AND layer = 2 "
+                            "AND head = 5 AND facet = 'offset'").fetchall())
+    population = sum(base.values())
+    assert population == con.execute("SELECT count(*) FROM tokens JOIN sentences USING (sentence_id) "
+                                     "WHERE role = 'corpus' AND NOT is_special").fetchone()[0]
+    found = sorted((b for b, n in offsets.items() if n >= 5 and n >= 0.1 * len(rows)
+                    and n / len(rows) / round(base.get(b, 0) / population, 5) >= 2), key=lambda b: (-offsets[b], b))
     summary = page.select_one("p#summary").get_text()
-    assert summary.startswith(f"{int(100 * n / len(rows) + 0.5)}% of matches attend most to ")
+    if found:
+        n = offsets[found[0]]
+        assert summary.startswith(f"{int(100 * n / len(rows) + 0.5)}% ({n:,}/{len(rows):,}; corpus ")
+    else:
+        assert summary.startswith("No clear preference in where they attend;")
     # every probe token can be picked, and lists its one-line summary
     assert len(page.select("#token-select option")) == 1 + n_tokens
-    assert len(page.select("details.token .line")) == n_tokens
+    assert len(page.select("details.token .line:not(.warning)")) == n_tokens
     # links to the neighbouring heads and layers, and up to the overview
     nav = {a.get_text(): a["href"] for a in page.select("nav.pager a")}
     assert nav["overview"] == "../index.html" and nav["← L2H4"] == "L2H4.html" and nav["L2H6 →"] == "L2H6.html"
@@ -155,7 +165,7 @@ def test_head_page_lists_all_k_matches_of_every_token(built):
     for sid, idx, rank, m_sid, m_tok, att, score in rows:
         assert lists[f"{sid}:{idx}"][4 * rank:4 * rank + 4] == [m_sid, m_tok, att, round(score * 1000)]
     sid, idx, rank, m_sid, m_tok, att, score = min(rows)
-    text, toks = contexts["sentences"][str(m_sid)]
+    text, toks, _words = contexts["sentences"][str(m_sid)]
     start, end = con.execute("SELECT char_start, char_end FROM tokens WHERE sentence_id = ? AND token_idx = ?",
                              [m_sid, m_tok]).fetchone()
     assert text[toks[m_tok][0]:toks[m_tok][1]] == text[start:end]

@@ -47,7 +47,7 @@ def test_hostile_text_is_escaped_everywhere(tmp_path, bert_dir):
     prefix, suffix = "window.reportgenContexts = ", ";\n"
     assert script.startswith(prefix) and script.endswith(suffix) and script.count("\n") == 1
     contexts = json.loads(script[len(prefix):-len(suffix)])
-    shown = {text for text, _tokens in contexts["sentences"].values()}
+    shown = {text for text, _tokens, _words in contexts["sentences"].values()}
     assert set(PAYLOADS) <= shown
     assert '<script>alert("x")</script>' in "".join(shown)
     for payload in PAYLOADS[:-1]:  # every probe, verbatim, as text

@@ -23,7 +23,11 @@ DESIGN_TABLES = {
 # README.md documents the tables beyond DESIGN's v1: provenance of the input files, and (schema v2) the
 # query and key vectors of the probes for the neuron view
 README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source", "licence"],
-                "neuron": ["sentence_id", "layer", "head", "token_idx", "vector", "dim", "value"]}
+                "neuron": ["sentence_id", "layer", "head", "token_idx", "vector", "dim", "value"],
+                # schema v3: corpus base rates, and ties at the cut of the top-k
+                "base_counts": ["population", "layer", "head", "facet", "category", "n"],
+                "cut_ties": ["sentence_id", "token_idx", "space", "layer", "head", "score", "tied_kept",
+                             "tied_dropped"]}
 
 HOSTILE = [
     "'; DROP TABLE x; --",
@@ -248,5 +252,5 @@ def test_match_lists_whole_layer_is_head_null_only(store):
 def test_matched_sentences_and_tokens_are_those_of_matches(store):
     _small_report(store)
     assert store.matched_sentences() == [(1, "A cat sat.")]
-    assert store.matched_tokens() == [(1, 1, "a", False, 0, 1, "DET", "det"),
-                                      (1, 2, "cat", False, 2, 5, "NOUN", "nsubj")]
+    assert store.matched_tokens() == [(1, "a", False, 0, 1, 0), (1, "cat", False, 2, 5, 1)]
+    assert [r[:5] for r in store.matched_words()] == [(1, 0, 0, 1, "DET"), (1, 1, 2, 5, "NOUN")]

@@ -300,7 +300,7 @@
   // it the token's histograms; the filters redraw the strip and the histograms for the matches they keep.
   function matchList(parent, section, heading, key, matches, own, contexts) {
     var box = el(parent, "div", null, "match-list");
-    if (heading) { el(box, "h4", heading); }
+    if (heading) { el(box, "h4", heading); }  // under the probe section's h3
     if (!matches.length) { el(box, "p", "No matches."); return; }
     matches.forEach(function (m, rank) { m.rank = rank; });
     var drawStrip = replaceable(box, "strip");
@@ -308,9 +308,10 @@
     var layout = el(box, "div", null, "match-layout");
     var table = el(el(layout, "div", null, "concordance"), "table", null, "matches");
     var side = el(layout, "aside", null, "token-histograms");
-    side.setAttribute("aria-label", "histograms of these matches");
+    side.setAttribute("aria-label", "histograms of the matches of " + key + (heading ? " in the " + heading : ""));
+    side.tabIndex = 0;  // it scrolls on its own: the keyboard must reach it
     var head = el(el(table, "thead"), "tr");
-    ["#", "score", "before", "match", "after", "POS", "dep", "attends most to", ""].forEach(function (t) {
+    ["#", "score", "before", "match", "after", "POS", "dep", "attends most to", "whole sentence"].forEach(function (t) {
       el(head, "th", t);
     });
     var body = el(table, "tbody");
