@@ -102,6 +102,11 @@ def test_opening_a_token_shows_its_concordance_and_its_own_histograms(open_page,
     assert caption.startswith(f"POS of the matched tokens ({K} matches): ")
     for cat, n in counts.items():
         assert f" {cat} {n} (" in caption and "corpus" in caption
+    # the probe token's own POS and dependency are drawn in another colour where its matches have them
+    own = details.get_attribute("data-pos"), details.get_attribute("data-dep")
+    shared = int(own[0] in counts) + int(own[1] in _token_counts(site, key, "dep"))
+    drawn = details.locator("aside.token-histograms .token-chart").first.locator('svg path[fill="#c2410c"]')
+    assert drawn.count() == shared
     box = details.locator("aside.token-histograms").bounding_box()
     table = details.locator("table.matches").bounding_box()
     assert box["x"] > table["x"] and box["y"] < table["y"] + table["height"]  # beside the list, not far away

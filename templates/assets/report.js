@@ -150,6 +150,8 @@
     select.value = key;
     var option = select.options[select.selectedIndex];
     var label = key === "all" ? "all probe tokens" : "probe token " + option.textContent;
+    var details = document.querySelector('details.token[data-key="' + key + '"]');
+    var own = details ? { pos: details.getAttribute("data-pos"), dep: details.getAttribute("data-dep") } : null;
     Array.prototype.forEach.call(document.querySelectorAll("section.analysis"), function (section) {
       var space = section.getAttribute("data-space");
       Array.prototype.forEach.call(section.querySelectorAll("figure.histograms"), function (fig) {
@@ -159,7 +161,7 @@
         var row = key === "all" ? spec.datasets.counts[0]
           : countRow(spec, partOf(id), key, unflatten(pageData.spaces[space][key] || []), window.reportgenContexts);
         fillCaptions(list, captions(spec, row));
-        redraw(id, key === "all" ? spec : histogramSpec(spec, row, null, false));
+        redraw(id, key === "all" ? spec : histogramSpec(spec, row, partOf(id) === "matched" ? own : null, false));
       });
     });
   }
