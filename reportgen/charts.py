@@ -83,6 +83,17 @@ def histograms(found: Sequence, order: Sequence[str] | None = None, description:
             c.append(names.setdefault(bar.label, len(names)))
             n.append(bar.n)
             base.append({"fc": f"{facet}:{names[bar.label]}", "b": round(bar.base, 5)})
+    spec = {**_histograms_chart(tuple(titles), tuple(order) if order else None, own), "description": description}
+    spec["datasets"] = {"counts": [{"k": "all", "f": f, "c": c, "n": n}] if f else [],
+                        "names": [{"c": i, "label": label} for label, i in names.items()],
+                        "base": base, "titles": [{"f": i, "title": t} for i, t in enumerate(titles)]}
+    return spec
+
+
+@functools.lru_cache(maxsize=32)
+def _histograms_chart(titles: tuple[str, ...], order: tuple[str, ...] | None, own: bool) -> dict:
+    """The chart of `histograms` without its data, built once per kind of chart: every page fills its own data
+    (constructing the Altair chart costs far more than the page's data)."""
     token = alt.param(name="token", value="all")
     own_pos = alt.param(name="own_pos", value="")
     own_dep = alt.param(name="own_dep", value="")
@@ -122,12 +133,7 @@ def histograms(found: Sequence, order: Sequence[str] | None = None, description:
         ticks = panel.mark_tick(color="#1d2330", thickness=2).encode(y=y, x="b:Q", tooltip=tooltip)
         panels.append(alt.layer(bars, ticks).properties(title=title, width=150))
     chart = alt.hconcat(*panels) if panels else alt.Chart(alt.Data(values=[])).mark_bar()
-    chart = chart.add_params(token, own_pos, own_dep).properties(description=description)
-    spec = _spec(chart)
-    spec["datasets"] = {"counts": [{"k": "all", "f": f, "c": c, "n": n}] if f else [],
-                        "names": [{"c": i, "label": label} for label, i in names.items()],
-                        "base": base, "titles": [{"f": i, "title": t} for i, t in enumerate(titles)]}
-    return spec
+    return _spec(chart.add_params(token, own_pos, own_dep))
 
 
 POS_COLOURS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN",
