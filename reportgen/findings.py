@@ -122,6 +122,17 @@ def summarise(offsets: Histogram, matched: Histogram, attended: Histogram) -> st
     return line[0].upper() + line[1:]
 
 
+def corpus_pattern(offsets: Mapping[str, int], where: str) -> str:
+    """Where the corpus tokens attend most in a head (or a layer's mean): the base rate of the offsets, stated
+    as a fact of the head, since the matches' offsets are compared with it and so cannot show it."""
+    total = sum(offsets.values())
+    if not total:
+        return ""
+    label, n = min(offsets.items(), key=lambda item: (-item[1], item[0]))
+    return (f"In {where}, {percent(n, total)} of the {total:,} corpus tokens attend most to "
+            f"{ATTENDS_TO[label].replace('themselves', 'themselves (the token itself)')}.")
+
+
 def own_category(hist: Histogram, label: str, base: float, what: str) -> str:
     """How many matches share the probe token's own POS or dependency, against the corpus."""
     total = hist.total

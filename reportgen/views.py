@@ -349,6 +349,10 @@ class Views:
                          f"sentences as matches: look-alike sentences rather than look-alike tokens.")
         summary = findings.summarise(*(found[name].get(ALL, [Histogram("", ())])[0]
                                        for name in ("offsets", "matched", "attended")))
+        pattern = findings.corpus_pattern(attended_base.get("offset", {}),
+                                          "the mean of this layer's heads" if head is None else "this head")
+        summary = (f"{pattern} Against that and the corpus, the matches of all probe tokens: "
+                   f"{summary[0].lower()}{summary[1:]}").strip()
         return Analysis(dom, heading, summary, tuple(notes), tuple(blocks)), line, dict(lists)
 
     def _page(self, analyses: list[tuple[str, int, int | None, str, str]], heatmap: tuple[int, int] | None):

@@ -408,6 +408,21 @@ def test_over_represented_needs_lift_count_and_share():
     assert found(("A", 30), ("B", 70), base={"A": 0.16, "B": 0.84}) == []  # lift 1.9
 
 
+def test_page_summary_states_where_the_corpus_attends_in_this_head(report):
+    store, _ = report
+    store.con.execute("UPDATE base_counts SET n = 100 WHERE population = 'attended' AND layer = 1 AND head = 0 "
+                      "AND facet = 'offset' AND category = '-1'")
+    try:
+        summary = Views(store, shown=3).head(1, 0, {(1, 0): {}}).analyses[0].summary
+    finally:
+        store.con.execute("UPDATE base_counts SET n = 3 WHERE population = 'attended' AND layer = 1 AND head = 0 "
+                          "AND facet = 'offset' AND category = '-1'")
+    total = 100 + sum(range(1, 10)) - 3  # the offsets' base counts are 1..9, '-1' raised from 3 to 100
+    assert summary.startswith(f"In this head, {int(100 * 100 / total + 0.5)}% of the {total:,} corpus tokens "
+                              f"attend most to the previous token. Against that and the corpus, the matches of all "
+                              f"probe tokens: ")
+
+
 def test_summary_without_matches():
     assert summarise(_h(), _h(), _h()) == "No matches."
 

@@ -138,11 +138,15 @@ def test_head_page_carries_the_histograms(built):
     found = sorted((b for b, n in offsets.items() if n >= 5 and n >= 0.1 * len(rows)
                     and n / len(rows) / round(base.get(b, 0) / population, 5) >= 2), key=lambda b: (-offsets[b], b))
     summary = page.select_one("p#summary").get_text()
+    top = max(base, key=lambda b: (base[b], b))
+    assert summary.startswith(f"In this head, {int(100 * base[top] / population + 0.5)}% of the {population:,} corpus "
+                              f"tokens attend most to ")
+    summary = summary.split(" the matches of all probe tokens: ")[1]
     if found:
         n = offsets[found[0]]
         assert summary.startswith(f"{int(100 * n / len(rows) + 0.5)}% ({n:,}/{len(rows):,}; corpus ")
     else:
-        assert summary.startswith("No clear preference in where they attend;")
+        assert summary.startswith("no clear preference in where they attend;")
     # every probe token can be picked, and lists its one-line summary
     assert len(page.select("#token-select option")) == 1 + n_tokens
     assert len(page.select("details.token .line:not(.warning)")) == n_tokens
