@@ -9,6 +9,7 @@ import numpy as np
 
 from . import charts, findings
 from .baserates import FACETS as BASE_FACETS
+from .baserates import OFFSETS
 from .corpus import SourceFile
 from .findings import Histogram
 from .headstats import DESCRIPTIONS, STATS
@@ -163,7 +164,6 @@ class AboutPage:
 
 
 FACETS = tuple(zip(BASE_FACETS, ("POS", "fine tag", "dependency", "entity type")))
-OFFSETS = ("-3", "-2", "-1", "0", "+1", "+2", "+3", "further", "special")
 ALL = "all"  # the key of "all probe tokens of the page" in the chart data
 
 
