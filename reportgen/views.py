@@ -131,24 +131,55 @@ class SentencePage:
 
 
 @dataclass(frozen=True)
-class HeadCell:
+class Statistic:
+    """One head statistic of the overview: its menu entry, its table column and its heatmap."""
+
+    name: str  # as in head_stats.stat
+    description: str
+    scale: str  # 'share of attention, 0–1', or its unit (entropy: 'nats')
+    title: str  # the legend's title: the description with the scale
+    chart: dict  # the heatmap of every head coloured by this statistic, its legend naming it
+
+
+@dataclass(frozen=True)
+class HeadRow:
+    """One head's row of the overview table: every statistic's value, in the order of `IndexPage.statistics`."""
+
     label: str
     href: str
-    title: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LayerRows:
+    """One layer's rows of the overview table, under a link to the layer's page."""
+
+    link: Link
+    heads: tuple[HeadRow, ...]
 
 
 @dataclass(frozen=True)
 class IndexPage:
-    """index.html: the model card, the layers x heads overview and the probe list."""
+    """index.html: the model card, the layers x heads overview (one heatmap per statistic, a menu picks the one
+    shown; the same numbers as a table) and the probe list."""
 
     root: str
     title: str
     model: tuple[tuple[str, str], ...]
     corpus: tuple[tuple[str, str], ...]
-    overview_chart: dict
-    grid: tuple[tuple[HeadCell, ...], ...]
-    layers: tuple[Link, ...]
+    statistics: tuple[Statistic, ...]  # in headstats.STATS order; the first is shown first
+    layers: tuple[LayerRows, ...]
     probes: tuple[tuple[int, str], ...]
+
+    @property
+    def overview_chart(self) -> dict:
+        """The heatmap shown first (and written with --figures)."""
+        return self.statistics[0].chart
+
+    @property
+    def overview_specs(self) -> dict[str, dict]:
+        """Every statistic's heatmap by name, for the page script that swaps them."""
+        return {s.name: s.chart for s in self.statistics}
 
 
 @dataclass(frozen=True)
@@ -157,9 +188,10 @@ class AboutPage:
 
     root: str
     title: str
-    files: tuple[SourceFile, ...]
-    settings: tuple[tuple[str, str], ...]
+    files: tuple[SourceFile, ...]  # corpus, probe and model files, each with its own sha256
+    settings: tuple[tuple[str, str], ...]  # each option with the value the build used (never out or db)
     versions: tuple[tuple[str, str], ...]
+    hashes: tuple[tuple[str, str], ...]  # corpus_sha256, probes_sha256, model_sha256: one per set of files
     counts: tuple[tuple[str, str], ...]
 
 
@@ -484,24 +516,37 @@ class Views:
                   ("repeated sentences (kept)", str(counts["duplicates"])),
                   ("probe sentences", str(counts["probes"])), ("matches kept per token and space", m["top_k"]))
         stats = self.stats()
-        grid = tuple(
-            tuple(HeadCell(head_label(layer, head), f"heads/{head_label(layer, head)}.html",
-                           "; ".join(f"{s} {v:.2f}" for s, v in sorted(stats[(layer, head)].items())))
-                  for head in range(self.n_heads))
+        found = {s for values in stats.values() for s in values}
+        # headstats' order, then any statistic it does not list (a database from a newer build)
+        names = [s for s in STATS if s in found] + sorted(found - set(STATS))
+        statistics = tuple(
+            Statistic(s, DESCRIPTIONS.get(s, s), charts.stat_scale(s), charts.stat_title(s),
+                      charts.overview(s, [(layer, head, values[s]) for (layer, head), values in sorted(stats.items())
+                                          if s in values], self.n_layers, self.n_heads))
+            for s in names or ["entropy"])
+        layers = tuple(
+            LayerRows(Link(f"layers/L{layer}.html", f"layer {layer}"), tuple(
+                HeadRow(head_label(layer, head), f"heads/{head_label(layer, head)}.html",
+                        tuple(f"{stats[(layer, head)][s.name]:.3f}" if s.name in stats.get((layer, head), {})
+                              else "–" for s in statistics))
+                for head in range(self.n_heads)))
             for layer in range(self.n_layers))
-        return IndexPage("", f"reportgen · {m['model']}", model, corpus,
-                         charts.overview(self.store.head_stats(), self.n_layers, self.n_heads), grid,
-                         tuple(Link(f"layers/L{layer}.html", f"layer {layer}") for layer in range(self.n_layers)),
-                         tuple(self.probes))
+        return IndexPage("", f"reportgen · {m['model']}", model, corpus, statistics, layers, tuple(self.probes))
+
+    # where the site was written: not part of the analysis, and an absolute path must not reach a published
+    # report (databases written before these options were left out of the meta table still hold them)
+    HIDDEN_OPTIONS = ("out", "db")
 
     def about(self) -> AboutPage:
         m = self.meta
         counts = self.store.counts()
-        settings = tuple((k.removeprefix("option."), v) for k, v in sorted(m.items()) if k.startswith("option."))
-        versions = tuple((k, m[k]) for k in (
+        settings = tuple((k.removeprefix("option."), v) for k, v in sorted(m.items())
+                         if k.startswith("option.") and k.removeprefix("option.") not in self.HIDDEN_OPTIONS)
+        versions = tuple((k, m.get(k, "not recorded")) for k in (
             "model", "architecture", "reportgen_version", "schema_version", "python_version", "torch_version",
-            "transformers_version", "spacy_version", "spacy_model", "duckdb_version", "corpus_sha256",
-            "probes_sha256"))
+            "transformers_version", "spacy_version", "spacy_model", "duckdb_version"))
+        hashes = tuple((k, m.get(k, "not recorded")) for k in ("corpus_sha256", "probes_sha256", "model_sha256"))
         date = m.get("build_date") or "not recorded (set SOURCE_DATE_EPOCH to record it reproducibly)"
         return AboutPage("", f"About · {m['model']}", tuple(SourceFile(*r) for r in self.store.source_files()),
-                         settings, (("build date", date),) + versions, tuple((k, str(v)) for k, v in counts.items()))
+                         settings, (("build date", date),) + versions, hashes,
+                         tuple((k, str(v)) for k, v in counts.items()))

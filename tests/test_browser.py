@@ -276,7 +276,7 @@ def test_overview_statistic_menu_and_tooltips(open_page):
     page = open_page("index.html")
     chart = page.locator("#overview svg")
     before = chart.inner_html()
-    menu = page.locator("#overview select")
+    menu = page.locator("#overview-statistic")
     options = menu.locator("option").all()
     assert len(options) > 3
     menu.select_option(index=2)
@@ -341,3 +341,54 @@ def test_hostile_text_shows_as_text_in_a_real_browser(open_page, hostile_site):
     for payload in ('<script>alert("x")</script>', "</script><img src=x onerror=alert(1)>", "{{ 7*7 }}",
                     '"onmouseover=alert(1)', "javascript:alert(1)", "\u202eoverride"):
         assert payload in seen, payload
+
+
+# ---- the index page's overview -------------------------------------------------------------------
+
+
+def _legend_title(page) -> str:
+    return page.evaluate("(document.querySelector('#overview svg .role-legend-title text') || {}).textContent || ''")
+
+
+def test_overview_menu_names_the_chosen_statistic_in_the_legend(open_page):
+    from reportgen.charts import stat_title
+
+    page = open_page("index.html")
+    menu = page.locator("#overview-statistic")
+    first, chosen = menu.input_value(), "prev"
+    assert first != chosen and _legend_title(page) == stat_title(first)
+    menu.select_option(chosen)
+    page.wait_for_function("want => { const t = document.querySelector('#overview svg .role-legend-title text');"
+                           " return t && t.textContent === want; }", arg=stat_title(chosen))
+    assert "previous token" in _legend_title(page) and "0–1" in _legend_title(page)
+    assert "previous token" in page.locator("#overview").get_attribute("aria-label")
+    assert page.locator("#overview svg").count() == 1  # the chart was replaced, not added to
+    # the menu is a native select: the keyboard changes the statistic too
+    menu.focus()
+    page.keyboard.press("ArrowDown")
+    following = menu.input_value()
+    assert following != chosen
+    page.wait_for_function("want => { const t = document.querySelector('#overview svg .role-legend-title text');"
+                           " return t && t.textContent === want; }", arg=stat_title(following))
+
+
+def test_overview_tooltip_names_head_statistic_and_value(open_page, site):
+    from reportgen.store import Store
+
+    page = open_page("index.html")
+    page.locator("#overview-statistic").select_option("first")
+    page.wait_for_function("() => { const t = document.querySelector('#overview svg .role-legend-title text');"
+                           " return t && t.textContent.includes('first token'); }")
+    with Store(site / "report.duckdb", read_only=True) as store:
+        stored = {f"L{layer}H{head}": value for layer, head, stat, value in store.head_stats() if stat == "first"}
+    cells = page.locator("#overview svg .mark-rect.role-mark path")  # the cells, not the legend's gradient
+    assert cells.count() == len(stored)
+    for i in (0, cells.count() - 1):
+        cells.nth(i).hover()
+        tooltip = page.locator("#vg-tooltip-element.visible")
+        tooltip.wait_for()
+        text = tooltip.inner_text()
+        label = re.search(r"L\d+H\d+", text).group(0)
+        assert "first: mean attention to the first token" in text
+        assert f"{stored[label]:.3f}" in text, (text, stored[label])
+        page.mouse.move(0, 0)

@@ -384,6 +384,24 @@
     });
   }
 
+  // The index page's overview: one heatmap per statistic (a legend names one statistic only); the menu, a
+  // native select, draws the chosen one in place and gives the figure its description.
+  function wireOverview() {
+    var menu = document.getElementById("overview-statistic");
+    var source = document.getElementById("overview-specs");
+    if (!menu || !source || !views.overview) { return; }
+    var all = JSON.parse(source.textContent);
+    function show() {
+      var spec = all[menu.value];
+      if (!spec) { return; }
+      specs.overview = spec;
+      document.getElementById("overview").setAttribute("aria-label", spec.description || "");
+      redraw("overview", spec);
+    }
+    menu.addEventListener("change", show);
+    if (menu.selectedIndex > 0) { show(); }  // a choice the browser kept from an earlier visit
+  }
+
   function fillTimings() {
     var table = document.getElementById("timings");
     if (!table || !window.reportgenTimings) { return; }
@@ -397,5 +415,5 @@
 
   // The pickers and filters are forms only for their labels: they never submit.
   document.addEventListener("submit", function (e) { e.preventDefault(); });
-  document.addEventListener("DOMContentLoaded", function () { embedCharts(); wireTokens(); fillTimings(); });
+  document.addEventListener("DOMContentLoaded", function () { embedCharts(); wireTokens(); wireOverview(); fillTimings(); });
 })();
