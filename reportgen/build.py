@@ -224,7 +224,8 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
             store.insert("neuron", _neuron_columns(s.sentence_id, *queries_keys(loaded, tok)))
         probe_keys = [(s.sentence_id, t.token_idx) for s, tok in zip(probes, probe_tok)
                       for t in tok.tokens if not t.is_special]
-        topk = TopK(np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), config.top_k)
+        topk = TopK(np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), config.top_k,
+                    config.max_matches_per_sentence)
 
     stats = HeadStats(info.n_layers, info.n_heads)
     attended = AttendedCounts(info.n_layers, info.n_heads)
@@ -256,7 +257,7 @@ def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ..
                   attended: AttendedCounts) -> None:
     """Encode one batch of corpus sentences; feed the head statistics, the base rates and the running top-k."""
     from .encode import encode
-    from .search import Candidates
+    from .search import Candidates, tie_key
 
     enc = encode(loaded, batch)
     special, punct = _token_flags(batch, words, ids, enc.mask.shape[1])
@@ -270,23 +271,36 @@ def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ..
     topk.update(Candidates(
         embedding=enc.hidden[:, rows, cols], context=enc.context[:, rows, cols], max_attended=max_att,
         sentence_id=sentence_id, token_idx=cols,
-        order=(sentence_id << 20) | cols))  # corpus position, whatever order the batches come in
+        order=tie_key((sentence_id << 20) | cols)))  # from the corpus position, whatever the batches
+
+
+def _space_columns(space: np.ndarray, n_heads: int) -> tuple[np.ndarray, list[int | None], np.ndarray]:
+    """TopK's space numbers -> the database's space names, heads (None: embedding or whole layer), sort key."""
+    names = np.where(space == 0, "embedding", "context")
+    head = [None if s in (0, n_heads + 1) else int(s) - 1 for s in space]
+    return names, head, np.where((space == 0) | (space == n_heads + 1), -1, space)
 
 
 def _store_neighbours(store: Store, topk, probe_keys: list[tuple[int, int]], n_heads: int) -> None:
-    cols = topk.columns()
+    """The kept matches into `neighbours`, and the ties at the cut into `cut_ties`, in key order."""
     keys = np.asarray(probe_keys, dtype=np.int64).reshape(-1, 2)
-    space = cols["space"]
-    names = np.where(space == 0, "embedding", "context")
-    head = [None if s in (0, n_heads + 1) else int(s) - 1 for s in space]
-    order = np.lexsort((cols["rank"], np.where(space == 0, -1, np.where(space == n_heads + 1, -1, space)),
-                        cols["layer"], names, keys[cols["probe"], 1], keys[cols["probe"], 0]))
+    cols = topk.columns()
+    names, head, head_key = _space_columns(cols["space"], n_heads)
+    order = np.lexsort((cols["rank"], head_key, cols["layer"], names, keys[cols["probe"], 1], keys[cols["probe"], 0]))
     store.insert("neighbours", {
         "sentence_id": keys[cols["probe"], 0][order], "token_idx": keys[cols["probe"], 1][order],
         "space": names[order].tolist(), "layer": cols["layer"][order], "head": [head[i] for i in order],
         "rank": cols["rank"][order], "match_sentence_id": cols["sentence_id"][order],
         "match_token_idx": cols["token_idx"][order], "score": cols["score"][order],
         "match_max_attended_token_idx": cols["max_attended"][order]})
+    ties = topk.ties()
+    names, head, head_key = _space_columns(ties["space"], n_heads)
+    order = np.lexsort((head_key, ties["layer"], names, keys[ties["probe"], 1], keys[ties["probe"], 0]))
+    store.insert("cut_ties", {
+        "sentence_id": keys[ties["probe"], 0][order], "token_idx": keys[ties["probe"], 1][order],
+        "space": names[order].tolist(), "layer": ties["layer"][order], "head": [head[i] for i in order],
+        "score": ties["score"][order], "tied_kept": ties["tied_kept"][order],
+        "tied_dropped": ties["tied_dropped"][order]})
 
 
 def source_date() -> str:

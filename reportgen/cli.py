@@ -49,20 +49,24 @@ def main() -> None:
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: site).")
 @click.option("--db", type=click.Path(path_type=Path), help="Database file (default: <out>/report.duckdb).")
 @click.option("--top-k", type=int, help="Matches kept per probe token and search space (default: 50).")
+@click.option("--max-matches-per-sentence", type=int,
+              help="At most N matches per corpus sentence for each probe token and space (default: no limit).")
 @click.option("--limit", type=int, help="Use only the first N corpus sentences.")
 @click.option("--batch-size", type=int, help="Sentences per forward pass (default: 32).")
 @click.option("--figures", help="Also write every chart as a file under <out>/figures/: svg or png.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML file with any of these options (the command line wins).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(model, corpus, probes, out, db, top_k, limit, batch_size, figures, config_file, quiet) -> None:
+def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit, batch_size, figures, config_file,
+          quiet) -> None:
     """Build the report: annotate, encode and search the corpus, store, render the site."""
     from .build import build as run_build
     from .config import load_config
 
     try:
         config = load_config(config_file, model=model, corpus=tuple(corpus), probes=probes, out=out, db=db,
-                             top_k=top_k, limit=limit, batch_size=batch_size, figures=figures)
+                             top_k=top_k, max_matches_per_sentence=max_matches_per_sentence, limit=limit,
+                             batch_size=batch_size, figures=figures)
         summary = run_build(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
     except ReportgenError as exc:
         click.echo(f"reportgen: error: {exc}", err=True)

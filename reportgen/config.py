@@ -30,6 +30,7 @@ class Config:
     max_length: int | None = None  # None: the model's own limit
     shown_matches: int = 10
     figures: str | None = None  # 'svg' or 'png': every chart also as a file under <out>/figures/
+    max_matches_per_sentence: int | None = None  # None: no limit (exBERT); else at most this many per sentence
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -74,7 +75,8 @@ _UNSET = {"limit": "all", "max_length": "the model's own", "corpus": "the shippe
 
 
 FIGURE_FORMATS = ("svg", "png")
-_INT_KEYS = {"top_k": 1, "batch_size": 1, "limit": 1, "max_length": 2, "shown_matches": 1}
+_INT_KEYS = {"top_k": 1, "batch_size": 1, "limit": 1, "max_length": 2, "shown_matches": 1,
+             "max_matches_per_sentence": 1}
 _KEYS = {f.name for f in dataclasses.fields(Config)} - {"extra"}
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reportgen.search import Candidates, TopK
+from reportgen.search import Candidates, TopK, tie_key
 
 L, H, D_MODEL, D_HEAD = 2, 3, 6, 4
 SPACES = H + 2  # embedding, one per head, whole layer
@@ -280,3 +280,104 @@ def test_results_identical_whatever_the_batch_split_without_ties():
     for ids, scores in results[1:]:
         assert ids == results[0][0]
         np.testing.assert_allclose(scores, results[0][1], atol=1e-6)
+
+
+# ---- exact ties: a pseudo-random sample of the tied contexts, the tie counted at the cut -----------
+
+
+def _tied_case(rng, n_probe=3, n_cand=60, n_sentences=12):
+    """Vectors drawn from a few basis directions: every cosine is exactly 0 or 1 whatever the batching, so
+    many candidates tie exactly. Candidates come from `n_sentences` sentences, each contiguous."""
+    def basis(shape, d):
+        out = np.zeros((*shape, d), dtype=np.float32)
+        idx = rng.integers(0, 2, size=shape)  # two directions only: ties everywhere
+        np.put_along_axis(out, idx[..., None], 1.0, axis=-1)
+        return out
+
+    probe_emb, probe_ctx = basis((L, n_probe), D_MODEL), basis((L, n_probe, H), D_HEAD)
+    emb, ctx = basis((L, n_cand), D_MODEL), basis((L, n_cand, H), D_HEAD)
+    layer, row, cand = np.indices((L, H + 1, n_cand))
+    max_att = 10_000 * layer + 1_000 * row + cand
+    sentence_id = 100 + np.sort(rng.integers(0, n_sentences, size=n_cand))
+    token_idx = np.concatenate([np.arange(c) for c in np.unique(sentence_id, return_counts=True)[1]])
+    return probe_emb, probe_ctx, emb, ctx, max_att, sentence_id, token_idx
+
+
+def _tied_brute(probe_emb, probe_ctx, emb, ctx, sentence_id, token_idx, k, cap=None):
+    """(layer, space, probe) -> (kept [(score, sentence, token)], (kth score, tied kept, tied dropped)), with
+    the exact 0/1 scores ordered by (-score, tie key of the corpus position), at most `cap` per sentence."""
+    keys = tie_key((sentence_id.astype(np.int64) << 20) | token_idx)
+    n_layers, n_probe = probe_emb.shape[:2]
+    out = {}
+    for layer in range(n_layers):
+        for p in range(n_probe):
+            heads = [[float(probe_ctx[layer, p, h] @ ctx[layer, c, h]) for c in range(emb.shape[1])]
+                     for h in range(H)]
+            spaces = [[float(probe_emb[layer, p] @ emb[layer, c]) for c in range(emb.shape[1])], *heads,
+                      [sum(h[c] for h in heads) for c in range(emb.shape[1])]]
+            for s, scores in enumerate(spaces):
+                ranked = sorted(range(len(scores)), key=lambda c: (-scores[c], int(keys[c])))
+                if cap is not None:
+                    per: dict = {}
+                    ranked = [c for c in ranked if per.setdefault(sentence_id[c], []).append(c) or
+                              len(per[sentence_id[c]]) <= cap]
+                kept = ranked[:k]
+                cut = scores[kept[-1]]
+                tied_kept = sum(1 for c in kept if scores[c] == cut)
+                tied_all = sum(1 for c in ranked if scores[c] == cut) if len(kept) == k else tied_kept
+                out[(layer, s, p)] = ([(scores[c], int(sentence_id[c]), int(token_idx[c])) for c in kept],
+                                      (cut, tied_kept, tied_all - tied_kept))
+    return out
+
+
+def _tied_run(case, k, sizes, shuffle_rng=None, cap=None):
+    probe_emb, probe_ctx, emb, ctx, max_att, sentence_id, token_idx = case
+    topk = TopK(probe_emb, probe_ctx, k, max_per_sentence=cap)
+    batches, start = [], 0
+    for size in sizes:  # batches of whole sentences
+        sl = slice(start, start + size)
+        batches.append(Candidates(embedding=emb[:, sl], context=ctx[:, sl], max_attended=max_att[:, :, sl],
+                                  sentence_id=sentence_id[sl], token_idx=token_idx[sl],
+                                  order=tie_key((sentence_id[sl].astype(np.int64) << 20) | token_idx[sl])))
+        start += size
+    if shuffle_rng is not None:
+        shuffle_rng.shuffle(batches)
+    for batch in batches:
+        topk.update(batch)
+    got = {key: [(score, sid, tok) for score, sid, tok, _ in v] for key, v in _got(topk).items()}
+    ties = topk.ties()
+    cut = {(int(la), int(sp), int(pr)): (float(sc), int(kept), int(dropped)) for la, sp, pr, sc, kept, dropped in
+           zip(ties["layer"], ties["space"], ties["probe"], ties["score"], ties["tied_kept"], ties["tied_dropped"])}
+    return got, cut
+
+
+def _sentence_sizes(sentence_id, per_batch):
+    """Batch sizes that keep each sentence whole: `per_batch` sentences a batch."""
+    counts = np.unique(sentence_id, return_counts=True)[1]
+    return [int(counts[i:i + per_batch].sum()) for i in range(0, len(counts), per_batch)]
+
+
+@pytest.mark.parametrize("cap", [None, 1, 2])
+@pytest.mark.parametrize("per_batch,shuffled", [(1, False), (1, True), (3, True), (100, False)])
+def test_ties_keep_a_hash_sample_and_are_counted_at_the_cut(per_batch, shuffled, cap):
+    rng = np.random.default_rng(11)
+    case = _tied_case(rng)
+    k = 5
+    want = _tied_brute(*case[:4], case[5], case[6], k, cap)
+    got, cut = _tied_run(case, k, _sentence_sizes(case[5], per_batch),
+                         np.random.default_rng(per_batch) if shuffled else None, cap)
+    assert got == {key: kept for key, (kept, _) in want.items()}
+    assert cut == {key: tie for key, (_, tie) in want.items() if tie[2] > 0}
+    assert cut, "the case must have ties at the cut"
+    # the kept tied matches are not simply the earliest corpus positions
+    assert any([(sid, tok) for _, sid, tok in kept] != sorted((sid, tok) for _, sid, tok in kept)
+               for kept in got.values())
+    if cap is not None:
+        assert all(max(np.unique([sid for _, sid, _ in kept], return_counts=True)[1]) <= cap for kept in got.values())
+
+
+def test_tie_key_is_a_bijection_on_positions():
+    positions = np.arange(200_000, dtype=np.int64)
+    keys = tie_key(positions)
+    assert len(np.unique(keys)) == len(positions)
+    assert not np.array_equal(np.argsort(keys), positions)  # not the corpus order
