@@ -253,93 +253,159 @@ def attention_rows(level: str, weights, floor: float = 0.0) -> list[dict]:
     return rows
 
 
-def head_view(labels: dict[str, list[str]], rows: list[dict], n_layers: int, title: str) -> dict:
+# The head colours of the sentence views: saturated, as bertviz's, and each with a contrast of at least 3:1
+# against the white page (WCAG 2.1, non-text contrast). A model with more heads reuses them in this order.
+HEAD_COLOURS = ("#1f77b4", "#ea580c", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#db2777", "#4f46e5",
+                "#4d7c0f", "#0891b2", "#c026d3", "#a16207")
+
+# The width of a page's content: main's max-width (1200 px) less its 1.5rem padding on each side (style.css).
+CONTENT_WIDTH = 1152
+MODEL_VIEW_MARGIN = 96  # the model view's layer labels and title, and the chart's padding, beside the grid
+MODEL_VIEW_SPACING = 4  # between the cells of the grid
+MODEL_VIEW_CELL = (32, 140)  # the smallest and largest cell; past the smallest the grid scrolls in its box
+UNIT_STEP = 22  # the head view's height per unit (token or word)
+
+
+def head_colours(n_heads: int) -> list[str]:
+    """One colour per head, HEAD_COLOURS over again past its end."""
+    return [HEAD_COLOURS[h % len(HEAD_COLOURS)] for h in range(n_heads)]
+
+
+def model_view_cell(n_heads: int, n_units: int) -> int:
+    """The side of one cell of the model view in px: the grid of `n_heads` columns fits CONTENT_WIDTH, and a
+    short sentence does not get cells larger than 8 px per unit."""
+    fits = (CONTENT_WIDTH - MODEL_VIEW_MARGIN - (n_heads - 1) * MODEL_VIEW_SPACING) // n_heads
+    low, high = MODEL_VIEW_CELL
+    return max(low, min(high, fits, max(low, 8 * n_units)))
+
+
+def unit_rows(labels: dict[str, list[str]]) -> list[dict]:
+    """The units of each level {lv, i, t, k: 'lv:i'}, the 'units' dataset the views look token text up in."""
+    return [{"lv": lv, "i": i, "t": t, "k": f"{lv}:{i}"} for lv, ts in labels.items() for i, t in enumerate(ts)]
+
+
+def _unit_text(chart, index: str, name: str):
+    """`chart` with the text of the unit (at the row's level) whose index is field `index` as field `name`."""
+    units = alt.LookupData(data=alt.NamedData(name="units"), key="k", fields=["t"])
+    return (chart.transform_calculate(**{f"{name}_key": f"datum.lv + ':' + datum.{index}"})
+            .transform_lookup(lookup=f"{name}_key", from_=units, as_=[name]))
+
+
+def _units_domain(labels: dict[str, list[str]]) -> dict:
+    """A scale domain of unit indexes that follows the level param: every unit, attended or not."""
+    return {"expr": f"level === 'words' ? {json.dumps(list(range(len(labels['words']))))} : "
+                    f"{json.dumps(list(range(len(labels['tokens']))))}"}
+
+
+def _unit_select(name: str, level: str, labels: list[str]) -> alt.Parameter:
+    """A menu of one level's units, 'all' (-1) first: the keyboard's way to keep one unit's lines."""
+    return alt.param(name=name, value=-1, bind=alt.binding_select(
+        options=[-1, *range(len(labels))], labels=["all", *labels], name=f"From {level}: "))
+
+
+def head_view(labels: dict[str, list[str]], rows: list[dict], n_layers: int, n_heads: int, title: str,
+              description: str) -> dict:
     """bertviz's head view: the units (tokens or words) in two columns and a line from each to every unit it
-    attends to, opacity = weight, one colour per head. A slider picks the layer, a radio the level; clicking a
-    head in the legend keeps only that head (shift-click for more); hovering a unit on the left keeps only its
-    lines. `labels` maps each level to its unit labels."""
-    n = max(len(v) for v in labels.values())
-    height = max(160, 22 * n)
+    attends to, opacity = weight, one colour per head. A slider picks the layer, a radio the level. Clicking a
+    head in the legend keeps only that head (shift-click for more), and so does the 'Head' menu; hovering a unit
+    on the left keeps only its lines, and so does the 'From token' menu ('From word' at word level; the page's
+    style shows the menu of the current level only). `labels` maps each level to its unit labels; the height
+    follows the number of units of the level shown."""
     layer = _layer_param(n_layers)
     level = _level_param()
+    pick = alt.param(name="head", value=-1, bind=alt.binding_select(
+        options=[-1, *range(n_heads)], labels=["all", *map(str, range(n_heads))], name="Head: "))
+    from_token = _unit_select("from_token", "token", labels["tokens"])
+    from_word = _unit_select("from_word", "word", labels["words"])
     heads = alt.selection_point(name="heads", fields=["h"], bind="legend")
     hover = alt.selection_point(name="hover", fields=["i"], on="pointerover", clear="pointerout")
-    names = [{"lv": lv, "i": i, "t": t} for lv, ts in labels.items() for i, t in enumerate(ts)]
-    y_scale = alt.Scale(domain=[-0.5, n - 0.5], reverse=True)
+    y_scale = alt.Scale(type="point", padding=0.5, domain=_units_domain(labels))
     x_scale = alt.Scale(domain=[0, 1])
     lines = (
         alt.Chart(alt.NamedData(name="attention"))
         .transform_filter((alt.datum.l == layer) & (alt.datum.lv == level))
+        .transform_filter("(head < 0 || datum.h === head) && (level === 'words'"
+                          " ? from_word < 0 || datum.i === from_word : from_token < 0 || datum.i === from_token)")
         .transform_flatten(["j", "w"])
         .transform_filter(hover)
         .transform_calculate(x0="0", x1="1")
-        .mark_rule(strokeWidth=2)
+    )
+    lines = _unit_text(_unit_text(lines, "i", "from"), "j", "to")
+    lines = (
+        lines.mark_rule(strokeWidth=2)
         .encode(
             x=alt.X("x0:Q", scale=x_scale, axis=None), x2="x1:Q",
-            y=alt.Y("i:Q", scale=y_scale, axis=None), y2="j:Q",
+            y=alt.Y("i:O", scale=y_scale, axis=None), y2="j",
             color=alt.Color("h:N", title="head (click to keep one, shift-click for more)",
-                            scale=alt.Scale(scheme="category20"),
+                            scale=alt.Scale(domain=list(range(n_heads)), range=head_colours(n_heads)),
                             legend=alt.Legend(orient="bottom", direction="horizontal", columns=12, titleLimit=400,
                                               symbolOpacity=1, symbolStrokeWidth=4, symbolSize=120)),
             opacity=alt.condition(heads, alt.Opacity("w:Q", scale=alt.Scale(domain=[0, 1], range=[0, 1]),
                                                       legend=None), alt.value(0)),
-            tooltip=[alt.Tooltip("h:N", title="head"), alt.Tooltip("i:Q", title="from"),
-                     alt.Tooltip("j:Q", title="to"), alt.Tooltip("w:Q", title="weight", format=".3f")],
+            tooltip=[alt.Tooltip("h:N", title="head"), alt.Tooltip("from:N", title="from"),
+                     alt.Tooltip("to:N", title="to"), alt.Tooltip("w:Q", title="weight", format=".3f")],
         )
     )
     units = alt.Chart(alt.NamedData(name="units")).transform_filter(alt.datum.lv == level)
     left = (units.transform_calculate(x="0")
             .mark_text(align="right", dx=-6, fontSize=13)
-            .encode(x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("i:Q", scale=y_scale, axis=None),
+            .encode(x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("i:O", scale=y_scale, axis=None),
                     text="t:N", tooltip=[alt.Tooltip("t:N", title="from")])
             .add_params(hover))
     right = (units.transform_calculate(x="1")
              .mark_text(align="left", dx=6, fontSize=13)
-             .encode(x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("i:Q", scale=y_scale, axis=None),
+             .encode(x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("i:O", scale=y_scale, axis=None),
                      text="t:N", tooltip=[alt.Tooltip("t:N", title="to")]))
     chart = (alt.layer(lines.add_params(heads), left, right)
-             .add_params(layer, level)
-             .properties(width=260, height=height, title=title, padding={"left": 120, "right": 120, "top": 5,
-                                                                          "bottom": 5}))
+             .add_params(layer, level, pick, from_token, from_word)
+             .properties(width=260, height=alt.Step(UNIT_STEP), title=title, description=description,
+                         padding={"left": 120, "right": 120, "top": 5, "bottom": 5}))
     spec = _spec(chart)
-    spec["datasets"] = {"attention": rows, "units": names}
+    spec["datasets"] = {"attention": rows, "units": unit_rows(labels)}
     return spec
 
 
-def model_view(labels: dict[str, list[str]], rows: list[dict], links: str, title: str) -> dict:
+def model_view(labels: dict[str, list[str]], rows: list[dict], n_heads: int, links: str, title: str,
+               description: str) -> dict:
     """bertviz's model view: a grid of every layer x head, each cell the head's attention on the sentence as a
-    small heatmap; clicking a cell opens the head's page (`links` is the href pattern with {l} and {h})."""
-    n = max(len(v) for v in labels.values())
-    step = max(3, min(8, 120 // n))
+    small heatmap; clicking a cell opens the head's page (`links` is the href pattern with {l} and {h}). The
+    cells are sized so that the grid fits the page's content width (`model_view_cell`); the tooltip names the
+    tokens (or words)."""
+    cell = model_view_cell(n_heads, max(len(v) for v in labels.values()))
     level = _level_param()
     href = links.replace("{l}", "' + datum.l + '").replace("{h}", "' + datum.h + '")
-    chart = (
+    domain = _units_domain(labels)
+    inner = (
         alt.Chart(alt.NamedData(name="attention"))
         .mark_rect()
         .encode(
-            x=alt.X("j:O", axis=None), y=alt.Y("i:O", axis=None),
-            color=alt.Color("w:Q", title="weight", scale=alt.Scale(domain=[0, 1], scheme="blues")),
+            x=alt.X("j:O", axis=None, scale=alt.Scale(domain=domain)),
+            y=alt.Y("i:O", axis=None, scale=alt.Scale(domain=domain)),
+            color=alt.Color("w:Q", title="weight", scale=alt.Scale(domain=[0, 1], scheme="blues"),
+                            legend=alt.Legend(orient="top", direction="horizontal")),
             href="href:N",
             tooltip=[alt.Tooltip("l:O", title="layer"), alt.Tooltip("h:O", title="head"),
-                     alt.Tooltip("i:Q", title="from"), alt.Tooltip("j:Q", title="to"),
+                     alt.Tooltip("from:N", title="from"), alt.Tooltip("to:N", title="to"),
                      alt.Tooltip("w:Q", title="weight", format=".3f")],
         )
-        .properties(width={"step": step}, height={"step": step})
-        .facet(row=alt.Row("l:O", title="layer"), column=alt.Column("h:O", title="head"), spacing=4)
+        .properties(width=cell, height=cell)
+        .facet(row=alt.Row("l:O", title="layer"), column=alt.Column("h:O", title="head"),
+               spacing=MODEL_VIEW_SPACING)
         # transforms of the whole grid: inside the facet, a filter on a param is not allowed
         .transform_filter(alt.datum.lv == level)
         .transform_flatten(["j", "w"])
-        .transform_calculate(href=f"'{href}'")
-        .add_params(level)
-        .properties(title=title)
     )
+    chart = (_unit_text(_unit_text(inner, "i", "from"), "j", "to")
+             .transform_calculate(href=f"'{href}'")
+             .add_params(level)
+             .properties(title=title, description=description))
     spec = _spec(chart)
-    spec["datasets"] = {"attention": rows}
+    spec["datasets"] = {"attention": rows, "units": unit_rows(labels)}
     return spec
 
 
 def neuron_view(tokens: list[str], vectors: list[dict], n_layers: int, n_heads: int, d_head: int, causal: bool,
-                title: str) -> dict:
+                title: str, description: str) -> dict:
     """bertviz's neuron view for one layer, head and query token (three sliders): the query vector, the key
     vectors, their elementwise product q*k, the scores q.k/sqrt(d) and the softmax, computed in the chart from
     the stored vectors `vectors` = rows {l, h, t, v: 'q' | 'k', x: [d values]}. A causal model's queries see
@@ -395,7 +461,7 @@ def neuron_view(tokens: list[str], vectors: list[dict], n_layers: int, n_heads: 
         scores.mark_text(align="left", dx=3, fontSize=11).encode(y=y, x="p:Q", text=alt.Text("p:Q", format=".3f")),
     ).properties(title="softmax", width=120)
     chart = (alt.vconcat(query_row, alt.hconcat(key_rows, products, score_col, softmax_col))
-             .add_params(layer, head, query).properties(title=title))
+             .add_params(layer, head, query).properties(title=title, description=description))
     spec = _spec(chart)
     spec["datasets"] = {"vectors": vectors}
     return spec

@@ -13,7 +13,7 @@ from .baserates import OFFSETS
 from .corpus import SourceFile
 from .findings import Histogram
 from .headstats import DESCRIPTIONS, STATS
-from .store import Store
+from .store import COLUMNS, Store
 
 @dataclass(frozen=True)
 class Link:
@@ -114,11 +114,35 @@ class LayerPage:
 
 
 @dataclass(frozen=True)
+class HeadPattern:
+    """One head's cell in a sentence page's table of heads: a link to the head's page at the sentence, and
+    what the head attends to most on the sentence (one of PATTERNS, a mean share of attention)."""
+
+    label: str  # L3H7
+    href: str
+    pattern: str  # a key of PATTERNS
+    value: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.pattern} {self.value:.2f}"
+
+
+@dataclass(frozen=True)
+class LayerPatterns:
+    """One layer's row of the table of heads: a link to the layer's page, then its heads in order."""
+
+    link: Link
+    heads: tuple[HeadPattern, ...]
+
+
+@dataclass(frozen=True)
 class SentencePage:
-    """sentences/{id}.html: one probe's attention at the head, model and neuron level."""
+    """sentences/{id}.html: one probe's attention at the head, model and neuron level, and a table of every
+    head (links to their pages, each with its dominant pattern on the sentence: the views' text alternative)."""
 
     root: str
-    title: str
+    title: str  # 'Sentence 3: “The cat sat on…” · model'
     label: str
     sentence_id: int
     text: str
@@ -128,6 +152,9 @@ class SentencePage:
     head_view: dict
     model_view: dict
     neuron_view: dict
+    heads: tuple[LayerPatterns, ...]  # layers as rows, heads as columns
+    n_tokens: int  # the query tokens the patterns are means over
+    pattern_names: tuple[tuple[str, str], ...]  # PATTERNS: each pattern's name and what it means
 
 
 @dataclass(frozen=True)
@@ -263,6 +290,51 @@ def merge_to_words(attention: np.ndarray, units: list[int]) -> np.ndarray:
     member[np.arange(len(units)), units] = 1
     mean = member / member.sum(0, keepdims=True)
     return np.einsum("tu,...ts,sv->...uv", mean, attention, member)
+
+
+# What a head attends to on a sentence, as the head statistics measure it over the corpus (headstats), with
+# 'rest' for the attention none of the others covers. They overlap: [CLS] is both 'first' and 'special'.
+PATTERNS = {
+    "prev": "the previous token",
+    "self": "the token itself",
+    "next": "the next token",
+    "first": "the first token",
+    "special": "special tokens",
+    "punct": "punctuation",
+    "rest": "every other token (not previous, itself, next, first, special or punctuation)",
+}
+
+
+def attention_patterns(attention: np.ndarray, special: np.ndarray, punct: np.ndarray) -> dict[str, np.ndarray]:
+    """Each pattern of PATTERNS as a [L, H] mean over the query tokens of attention [L, H, T, T]: the weight on
+    the previous token (over the tokens that have one), on the token itself, on the next token (over the tokens
+    that have one), on the first token, on special tokens and on punctuation (`special`, `punct`: [T] booleans
+    of the key tokens), and on every other token."""
+    n = attention.shape[-1]
+    zeros = np.zeros(attention.shape[:2])
+    near = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]) <= 1  # previous, itself, next
+    rest = ~near & ~np.asarray(special, bool)[None, :] & ~np.asarray(punct, bool)[None, :]
+    rest[:, 0] = False
+    return {
+        "prev": np.diagonal(attention, -1, -2, -1).mean(-1) if n > 1 else zeros,
+        "self": np.diagonal(attention, 0, -2, -1).mean(-1),
+        "next": np.diagonal(attention, 1, -2, -1).mean(-1) if n > 1 else zeros,
+        "first": attention[..., 0].mean(-1),
+        "special": (attention * np.asarray(special, float)).sum(-1).mean(-1),
+        "punct": (attention * np.asarray(punct, float)).sum(-1).mean(-1),
+        "rest": (attention * rest).sum(-1).mean(-1),
+    }
+
+
+def dominant_patterns(attention: np.ndarray, special: np.ndarray, punct: np.ndarray) -> list[list[tuple[str, float]]]:
+    """[layer][head] -> (the largest pattern of `attention_patterns`, its value); a tie goes to the pattern
+    listed first in PATTERNS."""
+    found = attention_patterns(attention, special, punct)
+    names = list(PATTERNS)
+    stacked = np.stack([found[name] for name in names])  # [P, L, H]
+    best = stacked.argmax(0)
+    return [[(names[best[layer, head]], float(stacked[best[layer, head], layer, head]))
+             for head in range(stacked.shape[2])] for layer in range(stacked.shape[1])]
 
 
 def _histograms(rows, titles: dict[str, str], base: dict[str, dict[str, int]],
@@ -476,12 +548,13 @@ class Views:
         nav = self._nav(here, len(ids), lambda n: Link(f"{ids[n]}.html", f"sentence {ids[n]}"),
                         Link("../index.html", "overview"), ())
         tokens = self.store.tokens_of(sentence_id)
+        words = self.store.words_of(sentence_id, sentence_id)
         labels = [token_text(text, piece, special, cs, ce) for _, piece, _, special, cs, ce in tokens]
         n = len(tokens)
         att = np.zeros((self.n_layers, self.n_heads, n, n))
         for layer, head, i, j, w in self.store.sentence_attention(sentence_id):
             att[layer, head, i, j] = w
-        units, unit_labels, pieces = word_units(text, tokens, self.store.words_of(sentence_id, sentence_id))
+        units, unit_labels, pieces = word_units(text, tokens, words)
         rows = (charts.attention_rows("tokens", att, ATTENTION_FLOOR)
                 + charts.attention_rows("words", merge_to_words(att, units), ATTENTION_FLOOR))
         levels = {"tokens": charts.token_labels(labels), "words": charts.token_labels(unit_labels)}
@@ -491,13 +564,41 @@ class Views:
         neuron_rows = [{"l": l, "h": h, "t": t, "v": v, "x": x} for (l, h, t, v), x in vectors.items()]
         name = f"sentence {sentence_id}"
         causal = self.meta.get("causal") == "true"
+        grid = f"{self.n_layers} layers by {self.n_heads} heads"
         return SentencePage(
-            "../", f"Sentence {sentence_id} · {self.meta['model']}", f"s{sentence_id}", sentence_id, text, nav,
-            tuple(pieces), causal,
-            charts.head_view(levels, rows, self.n_layers, f"Head view of {name}"),
-            charts.model_view(levels, rows, f"../heads/L{{l}}H{{h}}.html#s{sentence_id}", f"Model view of {name}"),
+            "../", f"Sentence {sentence_id}: “{shorten(text)}” · {self.meta['model']}", f"s{sentence_id}",
+            sentence_id, text, nav, tuple(pieces), causal,
+            charts.head_view(levels, rows, self.n_layers, self.n_heads, f"Head view of {name}",
+                             f"Head view of {name}: the tokens (or words) in two columns, a line from each on the "
+                             f"left to every one it attends to on the right, its opacity the weight and its colour "
+                             f"the head, for one layer of {self.n_layers}. The table of heads below names each "
+                             f"head's dominant pattern."),
+            charts.model_view(levels, rows, self.n_heads, f"../heads/L{{l}}H{{h}}.html#s{sentence_id}",
+                              f"Model view of {name}",
+                              f"Model view of {name}: a grid of {grid}, each cell a heatmap of that head's "
+                              f"attention, rows attending and columns attended to, darker is more. The table of "
+                              f"heads below names each head's dominant pattern."),
             charts.neuron_view(labels, neuron_rows, self.n_layers, self.n_heads, int(self.meta["d_head"]),
-                               causal, f"Neuron view of {name}"))
+                               causal, f"Neuron view of {name}",
+                               f"Neuron view of {name}: for one layer, head and query token, the query vector, "
+                               f"every key vector, their elementwise product, the scores q.k/sqrt(d) and their "
+                               f"softmax, the head's attention from the query token."),
+            self._head_patterns(sentence_id, tokens, words, att), n, tuple(PATTERNS.items()))
+
+    def _head_patterns(self, sentence_id: int, tokens: list[tuple], words: list[tuple],
+                       att: np.ndarray) -> tuple[LayerPatterns, ...]:
+        """The sentence page's table of heads: each head's link and dominant pattern on the sentence."""
+        is_punct = COLUMNS["words"].index("is_punct")
+        punct_words = {w[1] for w in words if w[is_punct]}
+        special = np.array([bool(t[3]) for t in tokens])
+        punct = np.array([not t[3] and t[2] in punct_words for t in tokens])
+        found = dominant_patterns(att, special, punct)
+        return tuple(
+            LayerPatterns(Link(f"../layers/L{layer}.html", f"layer {layer}"), tuple(
+                HeadPattern(head_label(layer, head), f"../heads/{head_label(layer, head)}.html#s{sentence_id}",
+                            *found[layer][head])
+                for head in range(self.n_heads)))
+            for layer in range(self.n_layers))
 
     def stats(self) -> dict[tuple[int, int], dict[str, float]]:
         out: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)

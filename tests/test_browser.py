@@ -392,3 +392,137 @@ def test_overview_tooltip_names_head_statistic_and_value(open_page, site):
         assert "first: mean attention to the first token" in text
         assert f"{stored[label]:.3f}" in text, (text, stored[label])
         page.mouse.move(0, 0)
+
+
+# ---- sentence pages of a model with 12 heads and a long sentence ---------------------------------------
+
+LONG_PROBE = ("The committee, after weeks of unbelievably heated debate, finally agreed that the old railway station "
+              "by the river should become a public library with a small garden for the children.")
+
+
+@pytest.fixture(scope="module")
+def wide_site(tmp_path_factory):
+    """A 2-layer BERT with 12 heads (as MiniLM's layers), random weights and MiniLM's tokenizer, on a long probe."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from reportgen.models import default_model_path
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=48, num_hidden_layers=2,
+                        num_attention_heads=12, intermediate_size=64, max_position_embeddings=128)
+    model_dir = tmp_path_factory.mktemp("bert-12-heads")
+    BertModel(config).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    return build_small_site(tmp_path_factory.mktemp("wide"), model_dir, LONG_PROBE + "\n", SENTENCES, top_k=2)
+
+
+def _wide_page(open_page, wide_site):
+    page = open_page("sentences/0.html", wide_site)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    return page
+
+
+def _head_view_rows(wide_site) -> list[dict]:
+    from reportgen.store import Store
+    from reportgen.views import Views
+
+    with Store(wide_site / "report.duckdb", read_only=True) as store:
+        return Views(store, 5).sentence(0).head_view["datasets"]["attention"]
+
+
+def test_model_view_of_12_heads_fits_a_1400_px_window(open_page, wide_site):
+    assert len(LONG_PROBE.split()) >= 28
+    page = _wide_page(open_page, wide_site)
+    svg = page.locator("#model-view svg").bounding_box()
+    assert svg["x"] >= 0 and svg["x"] + svg["width"] <= 1400
+    # every head's column is drawn inside the window: the grid's last column header reads 11
+    headers = page.locator("#model-view svg .role-column-header text")
+    assert headers.count() == 12
+    last = headers.last.bounding_box()
+    assert last["x"] + last["width"] <= 1400 and headers.last.text_content() == "11"
+    # neither the page nor the chart's own box scrolls sideways
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)(document.querySelector('.chart-scroll'))")
+
+
+def test_head_view_menus_work_from_the_keyboard(open_page, wide_site):
+    page = _wide_page(open_page, wide_site)
+    lines = page.locator("#head-view svg .mark-rule line")
+    every = lines.count()
+    rows = [r for r in _head_view_rows(wide_site) if r["lv"] == "tokens" and r["l"] == 0]
+    assert every == sum(len(r["j"]) for r in rows) > 0
+    # from the layer slider, Tab reaches the head menu; the keyboard picks head 0: only its lines are left
+    page.locator("#head-view input[type=range]").focus()
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == "head":
+            break
+    assert page.evaluate("document.activeElement.name") == "head"
+    page.keyboard.press("ArrowDown")
+    head0 = sum(len(r["j"]) for r in rows if r["h"] == 0)
+    page.wait_for_function(f"document.querySelectorAll('#head-view svg .mark-rule line').length === {head0}")
+    # the next Tab is the token menu (the word menu is hidden at token level): token 0's lines of head 0
+    assert page.locator("#head-view select[name=from_word]").is_hidden()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "from_token"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.selectedOptions[0].textContent") == "0 [CLS]"
+    token0 = sum(len(r["j"]) for r in rows if r["h"] == 0 and r["i"] == 0)
+    assert 0 < token0 < head0
+    page.wait_for_function(f"document.querySelectorAll('#head-view svg .mark-rule line').length === {token0}")
+
+
+def test_head_view_shrinks_to_the_words_and_names_them_in_its_menu(open_page, wide_site):
+    from reportgen.charts import UNIT_STEP
+
+    page = _wide_page(open_page, wide_site)
+    units = page.locator("#head-view svg .mark-text").first.locator("text")
+    n_tokens = units.count()
+    height = page.locator("#head-view svg").bounding_box()["height"]
+    page.locator("#head-view input[type=radio][value=words]").check()
+    page.wait_for_function(f"document.querySelector('#head-view svg .mark-text').querySelectorAll('text').length"
+                           f" < {n_tokens}")
+    n_words = units.count()
+    page.wait_for_function(f"document.querySelector('#head-view svg').getBoundingClientRect().height < {height}")
+    shrunk = page.locator("#head-view svg").bounding_box()["height"]
+    assert shrunk == pytest.approx(height - UNIT_STEP * (n_tokens - n_words), abs=2)
+    # the last word sits at the bottom of the drawing: no empty area under it
+    last = units.last.bounding_box()
+    plot = page.locator("#head-view svg .mark-rule").bounding_box()
+    assert last["y"] + last["height"] >= plot["y"] + plot["height"] - UNIT_STEP
+    # the word menu replaces the token menu and lists the words
+    assert page.locator("#head-view select[name=from_token]").is_hidden()
+    menu = page.locator("#head-view select[name=from_word]")
+    assert menu.is_visible()
+    options = menu.locator("option").all_text_contents()
+    assert options[0] == "all" and len(options) == n_words + 1 and "7 unbelievably" in options
+
+
+def test_model_view_tooltip_names_the_tokens(open_page, wide_site):
+    page = _wide_page(open_page, wide_site)
+    labels = page.locator("#head-view svg .mark-text").first.locator("text").all_text_contents()
+    page.locator("#model-view svg .mark-rect.role-mark path").first.hover()
+    tooltip = page.locator("#vg-tooltip-element.visible")
+    tooltip.wait_for()
+    text = tooltip.inner_text()
+    assert re.search(r"from\s*0 \[CLS\]", text), text
+    assert any(re.search(rf"to\s*{re.escape(label)}(\s|$)", text) for label in labels), text
+    # the head view's lines name their tokens too
+    page.mouse.move(0, 0)
+    page.locator("#head-view svg .mark-rule line").first.hover(force=True)
+    page.wait_for_function("document.querySelector('#vg-tooltip-element.visible') && "
+                           "/from\\s*\\d+ \\S/.test(document.querySelector('#vg-tooltip-element').innerText)")
+
+
+def test_table_of_heads_links_every_head_and_layer(open_page, wide_site):
+    page = _wide_page(open_page, wide_site)
+    table = page.locator("table.sentence-heads")
+    assert table.locator("tbody tr").count() == 2 and table.locator("thead th").count() == 13
+    cells = table.locator("tbody td a")
+    assert cells.count() == 24
+    assert cells.nth(13).get_attribute("href") == "../heads/L1H1.html#s0"
+    assert re.fullmatch(r"(prev|self|next|first|special|punct|rest) \d\.\d\d", cells.nth(13).text_content())
+    table.locator("tbody th a").nth(1).click()
+    page.wait_for_url("**/layers/L1.html")

@@ -125,7 +125,7 @@ def test_model_view_links_every_cell_to_its_head_page(built):
     svg = vl_convert.vegalite_to_svg(spec)
     n = len(views.probe_tokens[0])
     assert svg.count("<path") >= views.n_layers * views.n_heads * n  # at least one rect per cell row
-    href = [t["calculate"] for t in spec["transform"] if "calculate" in t][0]
+    href = [t["calculate"] for t in spec["transform"] if t.get("as") == "href"][0]
     assert "../heads/L" in href and "#s0" in href
 
 
@@ -134,7 +134,8 @@ def test_sentence_pages_are_linked_and_figures_written(built):
     index = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
     assert {a["href"] for a in index.select("ol.probes a")} == {"sentences/0.html", "sentences/1.html"}
     page = BeautifulSoup((out / "sentences" / "1.html").read_text(encoding="utf-8"), "html.parser")
-    assert [h.get_text() for h in page.select("h2")][:3] == ["Head view", "Model view", "Neuron view"]
+    assert [h.get_text() for h in page.select("h2")][:4] == ["Head view", "Model view", "Heads on this sentence",
+                                                             "Neuron view"]
     links = {a["href"] for a in page.select("a.figure-link")}
     assert links == {f"../figures/s1-{name}.svg" for name in ("head-view", "model-view", "neuron-view")}
     for html in out.rglob("*.html"):
@@ -159,3 +160,63 @@ def test_png_figures_and_identical_svg_figures_on_rebuild(tmp_path, bert_dir):
     assert all((outs["c"] / "figures" / n).read_bytes().startswith(b"\x89PNG") for n in pngs)
     html = (outs["c"] / "sentences" / "0.html").read_text(encoding="utf-8")
     assert 'href="../figures/s0-head-view.png"' in html
+
+
+def _relative_luminance(colour: str) -> float:
+    """WCAG 2.1's relative luminance of an sRGB colour '#rrggbb'."""
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_head_colours_have_3_to_1_contrast_on_white_and_differ():
+    from reportgen.charts import HEAD_COLOURS, head_colours
+
+    for colour in HEAD_COLOURS:
+        assert (1.0 + 0.05) / (_relative_luminance(colour) + 0.05) >= 3.0, colour
+    assert len(set(HEAD_COLOURS)) == len(HEAD_COLOURS) == 12
+    assert head_colours(14)[12:] == list(HEAD_COLOURS[:2])
+
+
+def test_model_view_cells_fit_the_content_width_until_their_smallest_size():
+    from reportgen.charts import CONTENT_WIDTH, MODEL_VIEW_CELL, MODEL_VIEW_MARGIN, MODEL_VIEW_SPACING, model_view_cell
+
+    for heads in (1, 9, 12, 16, 32):
+        for units in (3, 30, 200):
+            cell = model_view_cell(heads, units)
+            assert MODEL_VIEW_CELL[0] <= cell <= MODEL_VIEW_CELL[1]
+            grid = heads * cell + (heads - 1) * MODEL_VIEW_SPACING + MODEL_VIEW_MARGIN
+            assert grid <= CONTENT_WIDTH or cell == MODEL_VIEW_CELL[0], (heads, units, cell)
+    assert model_view_cell(12, 40) > model_view_cell(32, 40) == MODEL_VIEW_CELL[0]
+    assert model_view_cell(1, 10) == 80 and model_view_cell(1, 3) == MODEL_VIEW_CELL[0]  # 8 px per unit
+
+
+def test_dominant_patterns_match_a_direct_count():
+    from reportgen.views import PATTERNS, dominant_patterns
+
+    rng = np.random.default_rng(3)
+    n = 6
+    att = rng.random((2, 3, n, n)) ** 4
+    att[0, 0] = np.eye(n, k=-1) * 0.9 + 0.1 / n  # layer 0 head 0 looks at the previous token
+    att[0, 0, 0] = 1 / n
+    att /= att.sum(-1, keepdims=True)
+    special = np.array([True, False, False, False, False, True])
+    punct = np.array([False, False, False, False, True, False])
+    found = dominant_patterns(att, special, punct)
+    assert found[0][0][0] == "prev"
+    for layer in range(2):
+        for head in range(3):
+            a = att[layer, head]
+            direct = {
+                "prev": np.mean([a[i, i - 1] for i in range(1, n)]),
+                "self": np.mean([a[i, i] for i in range(n)]),
+                "next": np.mean([a[i, i + 1] for i in range(n - 1)]),
+                "first": np.mean(a[:, 0]),
+                "special": np.mean([a[i, special].sum() for i in range(n)]),
+                "punct": np.mean([a[i, punct].sum() for i in range(n)]),
+                "rest": np.mean([sum(a[i, j] for j in range(1, n)
+                                     if abs(i - j) > 1 and not special[j] and not punct[j]) for i in range(n)]),
+            }
+            name, value = found[layer][head]
+            assert value == pytest.approx(max(direct.values()))
+            assert name == max(PATTERNS, key=lambda k: direct[k])
