@@ -4,7 +4,9 @@
 
 Each build runs in its own process; the script prints the per-stage times that the build
 reports, the wall time and the peak resident memory (peak memory should not grow with the
-corpus: nothing the size of the corpus' vectors is kept).
+corpus: nothing the size of the corpus' vectors is kept), and the cost of the corpus statistics
+(head statistics, dependency accuracy, head distances: the stage "of which statistics") as a share of
+the corpus pass ("encode and search corpus"; target: under 10%).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ def main() -> None:
             peak = int(re.search(r"peak_rss_kb (\d+)", done.stderr).group(1)) / 1024
             stages = done.stdout.strip().split("Time: ")[-1]
             print(f"--limit {limit:6d}: wall {wall:6.1f} s, peak RSS {peak:6.0f} MiB; {stages}")
+            times = {name: float(sec) for name, sec in re.findall(r"([a-z ]+?) ([0-9.]+)s", stages)}
+            corpus_pass = times.get("encode and search corpus", 0.0)
+            statistics = times.get("of which statistics", 0.0)
+            if corpus_pass:
+                print(f"    statistics: {statistics:.1f} s of the corpus pass's {corpus_pass:.1f} s = "
+                      f"{100 * statistics / corpus_pass:.1f}% (target: under 10%)")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ from .config import Config
 from .corpus import Sentence, SourceFile, default_corpus, default_probes, read_sentences
 from .errors import ConfigError, OutputError
 from .baserates import AttendedCounts, token_categories
+from .analyses import BatchInfo, feed
+from .analyses.depacc import DepAccuracy
+from .analyses.roles import role_rows
+from .analyses.similarity import HeadDistances
 from .headstats import HeadStats
 from .store import SCHEMA_VERSION, Store, StoreWriteError
 
@@ -87,16 +91,27 @@ def _token_rows(sentence_id: int, tokenized) -> list[tuple]:
             for t in tokenized.tokens]
 
 
-def _token_flags(batch, words: dict[int, tuple[Word, ...]], ids: Sequence[int], length: int):
-    """[B, T] booleans: is the key token special; does it belong to a punctuation word."""
+def _batch_info(batch, words: dict[int, tuple[Word, ...]], ids: Sequence[int], mask: np.ndarray,
+                causal: bool) -> BatchInfo:
+    """What the accumulators need besides the attention: which tokens are special or punctuation, the word of
+    each token and each word's syntactic head and relation."""
+    length = mask.shape[1]
+    n_words = max(len(words[sid]) for sid in ids)
     special = np.zeros((len(batch), length), dtype=bool)
     punct = np.zeros((len(batch), length), dtype=bool)
+    word_of = np.full((len(batch), length), -1, dtype=np.int64)
+    heads = np.full((len(batch), n_words), -1, dtype=np.int64)
+    deps = np.full((len(batch), n_words), "", dtype=object)
     for row, (tok, sid) in enumerate(zip(batch, ids)):
         for t in tok.tokens:
             special[row, t.token_idx] = t.is_special
-            if t.word_idx is not None:
+            if t.word_idx is not None and not t.is_special:
                 punct[row, t.token_idx] = words[sid][t.word_idx].is_punct
-    return special, punct
+                word_of[row, t.token_idx] = t.word_idx
+        for w in words[sid]:
+            heads[row, w.word_idx] = w.head_word_idx
+            deps[row, w.word_idx] = w.dep
+    return BatchInfo(np.asarray(ids, dtype=np.int64), mask, special, punct, word_of, heads, deps, causal)
 
 
 def _staging(out: Path) -> Path:
@@ -228,7 +243,12 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
                     config.max_matches_per_sentence)
 
     stats = HeadStats(info.n_layers, info.n_heads)
+    dep = DepAccuracy(info.n_layers, info.n_heads, config.min_dep_support)
+    first = len(probes)
+    accumulators = [stats, dep, HeadDistances(info.n_layers, info.n_heads,
+                                              set(range(first, first + config.similarity_sentences)))]
     attended = AttendedCounts(info.n_layers, info.n_heads)
+    clock.timings.setdefault("encode and search corpus", 0.0)  # listed before its part "of which statistics"
     with clock("encode and search corpus"), progress.stage("encode", len(corpus)) as advance:
         # Windows of many batches: tokenised together, then batched by length so little is padding.
         for window in _chunks(corpus, config.batch_size * 16):
@@ -242,26 +262,32 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
             for picked in _chunks(by_length, config.batch_size):
                 ids = [window[i].sentence_id for i in picked]
                 batch = [tokenized[i] for i in picked]
-                _search_batch(loaded, batch, ids, words, topk, stats, attended)
+                _search_batch(loaded, batch, ids, words, topk, accumulators, attended, clock)
                 advance(len(picked))
 
     with clock("store"):
         _store_neighbours(store, topk, probe_keys, info.n_heads)
-        store.insert("head_stats", stats.rows())
+        for accumulator in accumulators:
+            for table, rows in accumulator.tables().items():
+                store.insert(table, rows)
+        store.insert("head_roles", role_rows(stats.means(), dep.results(), _special_names(probe_tok[0])))
         store.insert("base_counts", attended.rows())
         store.fill_matched_base_counts()
         store.set_meta(_meta(config, info, files))
 
 
-def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ...]], topk, stats: HeadStats,
-                  attended: AttendedCounts) -> None:
-    """Encode one batch of corpus sentences; feed the head statistics, the base rates and the running top-k."""
+def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ...]], topk, accumulators: list,
+                  attended: AttendedCounts, clock: _Clock) -> None:
+    """Encode one batch of corpus sentences; feed the accumulators one layer at a time, the base rates and the
+    running top-k."""
     from .encode import encode
     from .search import Candidates, tie_key
 
     enc = encode(loaded, batch)
-    special, punct = _token_flags(batch, words, ids, enc.mask.shape[1])
-    stats.update(enc.attention, enc.mask, punct, special)
+    with clock("of which statistics"):
+        batch_info = _batch_info(batch, words, ids, enc.mask, loaded.info.causal)
+        feed(accumulators, enc.attention, batch_info)
+    special = batch_info.special
     rows, cols = np.nonzero(enc.mask & ~special)  # searchable tokens: real, not special
     att = np.moveaxis(enc.attention[:, rows, :, cols, :], 0, 2)  # [L, H, N, T] (advanced indices come first)
     max_att = np.concatenate([att.argmax(-1), att.mean(1, keepdims=True).argmax(-1)], axis=1)
@@ -272,6 +298,15 @@ def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ..
         embedding=enc.hidden[:, rows, cols], context=enc.context[:, rows, cols], max_attended=max_att,
         sentence_id=sentence_id, token_idx=cols,
         order=tie_key((sentence_id << 20) | cols)))  # from the corpus position, whatever the batches
+
+
+def _special_names(probe) -> dict[str, str]:
+    """The first token and the last special token of a probe sentence, as the head roles name them ('[CLS]',
+    '[SEP]'); only where they are special tokens."""
+    tokens = probe.tokens
+    names = {"first": tokens[0].text} if tokens[0].is_special else {}
+    last = [t for t in tokens[1:] if t.is_special]
+    return names | ({"last": last[-1].text} if last else {})
 
 
 def _space_columns(space: np.ndarray, n_heads: int) -> tuple[np.ndarray, list[int | None], np.ndarray]:

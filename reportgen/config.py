@@ -31,6 +31,8 @@ class Config:
     shown_matches: int = 10
     figures: str | None = None  # 'svg' or 'png': every chart also as a file under <out>/figures/
     max_matches_per_sentence: int | None = None  # None: no limit (exBERT); else at most this many per sentence
+    min_dep_support: int = 100  # the fewest arcs a relation needs to get a dependency accuracy
+    similarity_sentences: int = 1000  # the first corpus sentences the head distances are measured on
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -76,7 +78,7 @@ _UNSET = {"limit": "all", "max_length": "the model's own", "corpus": "the shippe
 
 FIGURE_FORMATS = ("svg", "png")
 _INT_KEYS = {"top_k": 1, "batch_size": 1, "limit": 1, "max_length": 2, "shown_matches": 1,
-             "max_matches_per_sentence": 1}
+             "max_matches_per_sentence": 1, "min_dep_support": 1, "similarity_sentences": 1}
 _KEYS = {f.name for f in dataclasses.fields(Config)} - {"extra"}
 
 

@@ -1,4 +1,4 @@
-"""The DuckDB file: schema v3 and every SQL statement reportgen runs. Data go in as parameters or Arrow tables."""
+"""The DuckDB file: schema v4 and every SQL statement reportgen runs. Data go in as parameters or Arrow tables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 StoreWriteError = duckdb.IOException  # the database file could not be written (full disk, no permission)
 
 SCHEMA = {
@@ -38,6 +38,15 @@ SCHEMA = {
     # where the k-th score of a probe token's matches is tied with corpus contexts that were not kept
     "cut_ties": ("sentence_id INTEGER, token_idx INTEGER, space VARCHAR, layer INTEGER, head INTEGER, "
                  "score DOUBLE, tied_kept INTEGER, tied_dropped BIGINT"),
+    # Clark et al.'s dependency accuracy per head, relation ('all': every arc) and direction, with the best
+    # fixed-offset baseline
+    "dep_accuracy": ("layer INTEGER, head INTEGER, relation VARCHAR, direction VARCHAR, support BIGINT, "
+                     "accuracy DOUBLE, baseline_offset INTEGER, baseline_accuracy DOUBLE"),
+    # the mean Jensen-Shannon distance between two heads' attention over the sample sentences (both orders)
+    "head_distance": "layer_a INTEGER, head_a INTEGER, layer_b INTEGER, head_b INTEGER, distance DOUBLE",
+    # the heads laid out in 2-D by multidimensional scaling of head_distance
+    "head_map": "layer INTEGER, head INTEGER, x DOUBLE, y DOUBLE",
+    "head_roles": "layer INTEGER, head INTEGER, role VARCHAR, evidence VARCHAR",
 }
 COLUMNS = {table: [c.strip().split()[0] for c in ddl.split(",") if not c.strip().startswith("PRIMARY")]
            for table, ddl in SCHEMA.items()}
@@ -251,6 +260,26 @@ class Store:
 
     def head_stats(self) -> list[tuple[int, int, str, float]]:
         return self.rows("SELECT layer, head, stat, value FROM head_stats ORDER BY layer, head, stat")
+
+    def head_roles(self) -> list[tuple[int, int, str, str]]:
+        """(layer, head, role, evidence) of every head."""
+        return self.rows("SELECT layer, head, role, evidence FROM head_roles ORDER BY layer, head")
+
+    def dep_accuracy(self) -> list[tuple]:
+        """Every dep_accuracy row, by layer, head, relation ('all' first), direction."""
+        return self.rows(f"SELECT {', '.join(COLUMNS['dep_accuracy'])} FROM dep_accuracy "
+                         "ORDER BY layer, head, relation <> 'all', relation, direction")
+
+    def head_map(self) -> list[tuple[int, int, float, float]]:
+        return self.rows("SELECT layer, head, x, y FROM head_map ORDER BY layer, head")
+
+    def nearest_heads(self) -> list[tuple[int, int, int, int, float]]:
+        """(layer, head, its nearest other head's layer and head, their distance) for every head; of equally
+        near heads the first in layer and head order."""
+        return self.rows(
+            "SELECT layer_a, head_a, arg_min([layer_b, head_b], [distance, layer_b, head_b])[1], "
+            "arg_min([layer_b, head_b], [distance, layer_b, head_b])[2], min(distance) "
+            "FROM head_distance GROUP BY layer_a, head_a ORDER BY layer_a, head_a")
 
     def source_files(self) -> list[tuple]:
         return self.rows(f"SELECT {', '.join(COLUMNS['source_files'])} FROM source_files ORDER BY role DESC, name")

@@ -13,6 +13,7 @@ from .baserates import OFFSETS
 from .corpus import SourceFile
 from .findings import Histogram
 from .headstats import DESCRIPTIONS, STATS
+from .roleviews import HeadAnalyses, HeadAnalysis, HeadOverview
 from .store import COLUMNS, Store
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class HeadPage:
     head: int
     nav: Nav
     toc: tuple[Link, ...]
-    stats: tuple[tuple[str, str], ...]
+    heads: HeadAnalysis  # role, statistics among all heads, dependency accuracy
     analyses: tuple[Analysis, ...]
     probes: tuple[ProbeSection, ...]
     data: dict  # the page's match lists, read by the page script
@@ -169,23 +170,6 @@ class Statistic:
 
 
 @dataclass(frozen=True)
-class HeadRow:
-    """One head's row of the overview table: every statistic's value, in the order of `IndexPage.statistics`."""
-
-    label: str
-    href: str
-    values: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LayerRows:
-    """One layer's rows of the overview table, under a link to the layer's page."""
-
-    link: Link
-    heads: tuple[HeadRow, ...]
-
-
-@dataclass(frozen=True)
 class IndexPage:
     """index.html: the model card, the layers x heads overview (one heatmap per statistic, a menu picks the one
     shown; the same numbers as a table) and the probe list."""
@@ -195,7 +179,7 @@ class IndexPage:
     model: tuple[tuple[str, str], ...]
     corpus: tuple[tuple[str, str], ...]
     statistics: tuple[Statistic, ...]  # in headstats.STATS order; the first is shown first
-    layers: tuple[LayerRows, ...]
+    heads: HeadOverview  # the table of heads, Table 1, the map
     probes: tuple[tuple[int, str], ...]
 
     @property
@@ -229,7 +213,10 @@ ALL = "all"  # the key of "all probe tokens of the page" in the chart data
 def figures_of(page) -> tuple[str, list[tuple[str, dict]]]:
     """A page's figure name prefix and its charts (DOM id, spec), for figure export."""
     if isinstance(page, HeadPage):
-        return page.label, ([(c.chart_id, c.spec) for a in page.analyses for c in a.charts]
+        extra = [(name, spec) for name, spec in (("statistics-strips", page.heads.strips),
+                                                      ("dep-accuracy", page.heads.dep_chart))
+                 if spec is not None]
+        return page.label, (extra + [(c.chart_id, c.spec) for a in page.analyses for c in a.charts]
                             + [(p.chart_id, p.chart) for p in page.probes if p.chart is not None])
     if isinstance(page, LayerPage):
         return page.label, [(c.chart_id, c.spec) for a in page.analyses for c in a.charts]
@@ -237,7 +224,8 @@ def figures_of(page) -> tuple[str, list[tuple[str, dict]]]:
         return page.label, [("head-view", page.head_view), ("model-view", page.model_view),
                             ("neuron-view", page.neuron_view)]
     if isinstance(page, IndexPage):
-        return "index", [("overview", page.overview_chart)]
+        return "index", [("overview", page.overview_chart)] + (
+            [("head-map", page.heads.map_chart)] if page.heads.map_chart else [])
     return "", []
 
 
@@ -382,6 +370,7 @@ class Views:
             self.probe_tokens[sid].append((idx, token_text(texts[sid], piece, special, cs, ce), special, pos or "",
                                            dep or ""))
         self._matched_base: dict[str, dict[str, int]] | None = None
+        self._head_analyses: HeadAnalyses | None = None
 
     @property
     def matched_base(self) -> dict[str, dict[str, int]]:
@@ -506,12 +495,13 @@ class Views:
         related += [Link(f"{head_label(n, head)}.html", f"{head_label(n, head)} ({where} layer)")
                     for n, where in ((layer - 1, "previous"), (layer + 1, "next")) if 0 <= n < self.n_layers]
         nav = self._nav(flat, self.n_layers * self.n_heads, link, Link("../index.html", "overview"), tuple(related))
-        shown = tuple((DESCRIPTIONS[s], f"{stats[(layer, head)][s]:.3f}") for s in STATS if s in stats[(layer, head)])
         analyses, sections, data = self._page(
             [("context", layer, head, "context", f"What the matches of {label} have in common")], (layer, head))
-        toc = self._toc(analyses, (Link("#statistics", "Statistics over the corpus"),))
-        return HeadPage("../", f"{label} · {self.meta['model']}", label, layer, head, nav, toc, shown,
-                        analyses, sections, data)
+        toc = self._toc(analyses, (Link("#statistics", "Statistics over the corpus"),
+                                   Link("#syntax", "Dependency accuracy")))
+        return HeadPage("../", f"{label} · {self.meta['model']}", label, layer, head, nav, toc,
+                        self.head_analyses(stats).head(layer, head, self.stat_names(stats)), analyses, sections,
+                        data)
 
     def layer(self, layer: int) -> LayerPage:
         nav = self._nav(layer, self.n_layers, lambda n: Link(f"L{n}.html", f"layer {n}"),
@@ -617,22 +607,27 @@ class Views:
                   ("repeated sentences (kept)", str(counts["duplicates"])),
                   ("probe sentences", str(counts["probes"])), ("matches kept per token and space", m["top_k"]))
         stats = self.stats()
-        found = {s for values in stats.values() for s in values}
-        # headstats' order, then any statistic it does not list (a database from a newer build)
-        names = [s for s in STATS if s in found] + sorted(found - set(STATS))
+        names = self.stat_names(stats)
+        roles = self.head_analyses(stats).roles
         statistics = tuple(
             Statistic(s, DESCRIPTIONS.get(s, s), charts.stat_scale(s), charts.stat_title(s),
                       charts.overview(s, [(layer, head, values[s]) for (layer, head), values in sorted(stats.items())
-                                          if s in values], self.n_layers, self.n_heads))
+                                          if s in values], self.n_layers, self.n_heads, roles))
             for s in names or ["entropy"])
-        layers = tuple(
-            LayerRows(Link(f"layers/L{layer}.html", f"layer {layer}"), tuple(
-                HeadRow(head_label(layer, head), f"heads/{head_label(layer, head)}.html",
-                        tuple(f"{stats[(layer, head)][s.name]:.3f}" if s.name in stats.get((layer, head), {})
-                              else "–" for s in statistics))
-                for head in range(self.n_heads)))
-            for layer in range(self.n_layers))
-        return IndexPage("", f"reportgen · {m['model']}", model, corpus, statistics, layers, tuple(self.probes))
+        return IndexPage("", f"reportgen · {m['model']}", model, corpus, statistics,
+                         self.head_analyses(stats).overview(names, counts["sentences"]), tuple(self.probes))
+
+    @staticmethod
+    def stat_names(stats: dict[tuple[int, int], dict[str, float]]) -> list[str]:
+        """The statistics the database has: headstats' order, then any it does not list (a newer build's)."""
+        found = {s for values in stats.values() for s in values}
+        return [s for s in STATS if s in found] + sorted(found - set(STATS))
+
+    def head_analyses(self, stats: dict[tuple[int, int], dict[str, float]]) -> HeadAnalyses:
+        """The head analysis tables, read once."""
+        if self._head_analyses is None:
+            self._head_analyses = HeadAnalyses(self.store, self.meta, stats, self.n_layers, self.n_heads)
+        return self._head_analyses
 
     # where the site was written: not part of the analysis, and an absolute path must not reach a published
     # report (databases written before these options were left out of the meta table still hold them)

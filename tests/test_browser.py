@@ -76,7 +76,9 @@ def _token_counts(site, key: str, facet: str) -> dict[str, int]:
 def test_head_page_draws_every_chart(open_page):
     page = open_page("heads/L1H2.html")
     charts = page.locator(".chart")
-    assert charts.count() == 3 + page.locator("section.probe").count()
+    # statistics strips, dependency accuracy, 3 histogram charts, one heatmap per probe
+    assert charts.count() == 2 + 3 + page.locator("section.probe").count()
+    assert page.locator("#statistics-strips svg").count() == page.locator("#dep-accuracy svg").count() == 1
     for i in range(charts.count()):
         assert charts.nth(i).locator("svg .mark-rect path, svg .mark-rect rect, svg path").count() > 0
         assert charts.nth(i).get_attribute("role") in ("figure", "graphics-document")  # vega-embed sets the latter
@@ -200,7 +202,7 @@ def test_filters_redraw_the_strip_and_the_histograms(open_page):
 def test_contents_links_land_below_the_sticky_picker(open_page):
     page = open_page("heads/L1H2.html")
     links = page.locator("nav.toc a")
-    assert links.count() == 2 + page.locator("section.probe").count()
+    assert links.count() == 3 + page.locator("section.probe").count()
     page.locator("nav.toc a[href='#s1']").click()
     page.wait_for_timeout(300)
     picker = page.locator("#token-picker").bounding_box()
@@ -526,3 +528,57 @@ def test_table_of_heads_links_every_head_and_layer(open_page, wide_site):
     assert re.fullmatch(r"(prev|self|next|first|special|punct|rest) \d\.\d\d", cells.nth(13).text_content())
     table.locator("tbody th a").nth(1).click()
     page.wait_for_url("**/layers/L1.html")
+
+
+# ---- the head analysis on the overview ------------------------------------------------------------------
+
+def test_table_of_heads_sorts_by_a_statistic_and_filters(open_page, site):
+    from reportgen.store import Store
+
+    with Store(site / "report.duckdb", read_only=True) as store:
+        prev = {f"L{layer}H{head}": value for layer, head, stat, value in store.head_stats() if stat == "prev"}
+        roles = {f"L{layer}H{head}": role for layer, head, role, _ in store.head_roles()}
+    page = open_page("index.html")
+    table = page.locator("#head-grid")
+    heads = table.locator("tbody tr th a")
+    assert heads.all_text_contents() == sorted(prev, key=lambda k: [int(x) for x in re.findall(r"\d+", k)])
+    button = table.locator("thead button", has_text=re.compile(r"^prev$"))
+    button.click()  # ascending, then again: descending
+    button.click()
+    assert button.locator("xpath=..").get_attribute("aria-sort") == "descending"
+    want = sorted(prev, key=lambda k: (-prev[k], k))
+    got = heads.all_text_contents()
+    assert [round(prev[k], 9) for k in got] == [round(prev[k], 9) for k in want]
+    # the role column holds each head's stored role
+    for row in table.locator("tbody tr").all()[:3]:
+        label = row.locator("th a").text_content()
+        assert row.locator("td").first.text_content() == roles[label]
+    # the filter keeps the rows that contain every word typed, and says how many
+    # (a row holds its head and its most similar head)
+    with Store(site / "report.duckdb", read_only=True) as store:
+        nearest = {f"L{layer}H{head}": f"L{nl}H{nh}" for layer, head, nl, nh, _ in store.nearest_heads()}
+    page.locator("#heads-filter").fill("L1H")
+    visible = [r for r in table.locator("tbody tr").all() if r.is_visible()]
+    want = sorted(k for k in prev if k.startswith("L1H") or nearest[k].startswith("L1H"))
+    assert sorted(r.locator("th a").text_content() for r in visible) == want
+    assert page.locator("#heads-shown").text_content() == f"{len(visible)} of {len(prev)} heads"
+    page.locator("#heads-filter").fill("")
+    assert page.locator("#heads-shown").text_content() == f"{len(prev)} of {len(prev)} heads"
+
+
+def test_head_map_has_a_point_per_head_that_opens_its_page(open_page, site):
+    from reportgen.store import Store
+
+    with Store(site / "report.duckdb", read_only=True) as store:
+        n = len(store.head_map())
+    page = open_page("index.html")
+    points = page.locator("#head-map svg .mark-symbol.role-mark path")  # not the legend's symbols
+    assert n > 0 and points.count() == n
+    points.first.hover()
+    tooltip = page.locator("#vg-tooltip-element.visible")
+    tooltip.wait_for()
+    assert re.search(r"head\s*L\d+H\d+", tooltip.inner_text())
+    label = re.search(r"L\d+H\d+", tooltip.inner_text()).group(0)
+    points.first.click()
+    page.wait_for_url(f"**/heads/{label}.html")
+    assert page.locator("#role").is_visible()

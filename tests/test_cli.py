@@ -110,6 +110,14 @@ def test_bad_options_are_reported_together(old_site, tmp_path):
     assert_untouched(old_site)
 
 
+def test_bad_head_analysis_keys_exit_2(old_site, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('min_dep_support = 0\nsimilarity-sentences = "all"\n', encoding="utf-8")
+    result = invoke("build", "--config", str(config), "--out", str(old_site))
+    assert_clean_failure(result, "min_dep_support", "similarity_sentences", str(config))
+    assert_untouched(old_site)
+
+
 def test_top_k_zero_on_the_command_line(old_site):
     assert_clean_failure(invoke("build", "--top-k", "0", "--out", str(old_site)), "top_k")
 

@@ -93,6 +93,9 @@ def test_cli_values_are_validated_too(tmp_path):
     ('top_k = "5"', "top_k"), ("top_k = 5.0", "top_k"), ("top_k = true", "top_k"), ("limit = [1]", "limit"),
     ("model = 3", "model"), ('model = ""', "model"), ("corpus = 3", "corpus"), ("corpus = [1, 2]", "corpus"),
     ("probes = 1", "probes"), ('out = ""', "out"), ("db = false", "db"),
+    ("min_dep_support = 0", "min_dep_support"), ('min-dep-support = "100"', "min_dep_support"),
+    ("min_dep_support = 1.5", "min_dep_support"), ("similarity_sentences = 0", "similarity_sentences"),
+    ("similarity-sentences = -5", "similarity_sentences"), ("similarity_sentences = false", "similarity_sentences"),
 ])
 def test_bad_value_names_the_key_and_the_value(tmp_path, line, key):
     path = _toml(tmp_path, line + "\n")

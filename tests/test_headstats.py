@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from reportgen.analyses import feed, plain_info
 from reportgen.headstats import STATS, HeadStats
 
 L, H = 2, 3
@@ -39,7 +40,11 @@ def _batch(rng, lengths, causal=False, garbage_padding=True):
     return att.astype(np.float32), mask, punct, special
 
 
-def _naive(batches):
+def _update(stats, att, mask, punct, special, causal=False):
+    feed([stats], att, plain_info(mask, special, punct, causal))
+
+
+def _naive(batches, causal=False):
     """stat -> [L, H] means, with one Python loop over every real query token."""
     sums = {s: [[0.0] * H for _ in range(L)] for s in STATS}
     counts = dict.fromkeys(STATS, 0)
@@ -50,6 +55,10 @@ def _naive(batches):
             for q in range(n):
                 has_prev, has_next = q > 0, q + 1 < n
                 counts["entropy"] += 1
+                counts["entropy_norm"] += 1
+                counts["distance"] += 1
+                last = max((k for k in range(n) if special[b, k]), default=0)
+                counts["last"] += last > 0
                 counts["self"] += 1
                 counts["first"] += 1
                 counts["special"] += 1
@@ -59,7 +68,13 @@ def _naive(batches):
                 for layer in range(L):
                     for h in range(H):
                         row = [float(x) for x in att[layer, b, h, q, :n]]
-                        sums["entropy"][layer][h] += -sum(p * math.log(p) for p in row if p > 0)
+                        entropy = -sum(p * math.log(p) for p in row if p > 0)
+                        sums["entropy"][layer][h] += entropy
+                        keys = q + 1 if causal else n
+                        sums["entropy_norm"][layer][h] += entropy / math.log(keys) if keys > 1 else 0.0
+                        sums["distance"][layer][h] += sum(p * abs(q - k) for k, p in enumerate(row))
+                        if last > 0:
+                            sums["last"][layer][h] += row[last]
                         sums["self"][layer][h] += row[q]
                         sums["first"][layer][h] += row[0]
                         sums["special"][layer][h] += sum(p for k, p in enumerate(row) if special[b, k])
@@ -78,12 +93,12 @@ def _as_dict(rows):
     return out
 
 
-def _check(batches):
+def _check(batches, causal=False):
     stats = HeadStats(L, H)
     for batch in batches:
-        stats.update(*batch)
+        _update(stats, *batch, causal=causal)
     got = _as_dict(stats.rows())
-    want = _naive(batches)
+    want = _naive(batches, causal)
     assert set(got) == {s for s, v in want.items() if v is not None}
     for stat, value in want.items():
         if value is not None:
@@ -95,7 +110,19 @@ def _check(batches):
 def test_matches_naive_loop_over_several_batches(causal):
     rng = np.random.default_rng(0 if causal else 1)
     batches = [_batch(rng, [5, 2, 7], causal), _batch(rng, [1], causal), _batch(rng, [3, 3, 4, 9, 2], causal)]
-    _check(batches)
+    _check(batches, causal)
+
+
+def test_merge_of_two_halves_equals_one_pass():
+    rng = np.random.default_rng(6)
+    batches = [_batch(rng, [5, 2, 7]), _batch(rng, [3, 9]), _batch(rng, [4])]
+    whole, first, second = HeadStats(L, H), HeadStats(L, H), HeadStats(L, H)
+    for i, batch in enumerate(batches):
+        _update(whole, *batch)
+        _update(first if i < 2 else second, *batch)
+    first.merge(second)
+    assert [r[:3] for r in first.rows()] == [r[:3] for r in whole.rows()]
+    np.testing.assert_allclose([r[3] for r in first.rows()], [r[3] for r in whole.rows()], rtol=1e-12)
 
 
 def test_mean_is_over_tokens_not_over_batches():
@@ -104,9 +131,9 @@ def test_mean_is_over_tokens_not_over_batches():
     batches = [_batch(rng, [9]), _batch(rng, [2])]
     got = _check(batches)
     one = HeadStats(L, H)
-    one.update(*batches[0])
+    _update(one, *batches[0])
     other = HeadStats(L, H)
-    other.update(*batches[1])
+    _update(other, *batches[1])
     mean_of_means = (_as_dict(one.rows())["self"] + _as_dict(other.rows())["self"]) / 2
     assert not np.allclose(got["self"], mean_of_means)
 
@@ -115,12 +142,12 @@ def test_padding_rows_never_count():
     rng = np.random.default_rng(3)
     att, mask, punct, special = _batch(rng, [4, 1, 6])
     stats = HeadStats(L, H)
-    stats.update(att, mask, punct, special)
+    _update(stats, att, mask, punct, special)
     # the same sentences one per batch, without any padding, give the same statistics
     alone = HeadStats(L, H)
     for row, n in enumerate(mask.sum(1)):
-        alone.update(att[:, row : row + 1, :, :n, :n], mask[row : row + 1, :n], punct[row : row + 1, :n],
-                     special[row : row + 1, :n])
+        _update(alone, att[:, row : row + 1, :, :n, :n], mask[row : row + 1, :n], punct[row : row + 1, :n],
+                special[row : row + 1, :n])
     got, want = _as_dict(stats.rows()), _as_dict(alone.rows())
     assert set(got) == set(want)
     for stat in got:
@@ -138,7 +165,7 @@ def test_known_values_on_a_hand_made_head():
     special = np.array([[True, False, True, False]])
     punct = np.array([[False, True, False, False]])
     stats = HeadStats(1, 1)
-    stats.update(att, mask, punct, special)
+    _update(stats, att, mask, punct, special)
     got = {stat: value for _, _, stat, value in stats.rows()}
     assert got["self"] == pytest.approx((1.0 + 0.5 + 0.5) / 3)
     assert got["prev"] == pytest.approx((0.5 + 0.25) / 2)  # tokens 1 and 2 have a previous token
@@ -147,14 +174,18 @@ def test_known_values_on_a_hand_made_head():
     assert got["special"] == pytest.approx((1.0 + 0.5 + 0.75) / 3)
     assert got["punct"] == pytest.approx((0.0 + 0.5 + 0.25) / 3)
     assert got["entropy"] == pytest.approx((0.0 + math.log(2) + (0.5 * math.log(4) + 0.5 * math.log(2))) / 3)
+    # three keys each (not causal): the uniform entropy is ln 3
+    assert got["entropy_norm"] == pytest.approx((0.0 + math.log(2) / math.log(3) + 1.5 * math.log(2) / math.log(3)) / 3)
+    assert got["distance"] == pytest.approx((0.0 + 0.5 * 1 + (0.25 * 2 + 0.25 * 1)) / 3)
+    assert got["last"] == pytest.approx((0.0 + 0.0 + 0.5) / 3)  # token 2 is the last special token
 
 
 def test_single_token_sentences_have_no_prev_or_next_rows():
     rng = np.random.default_rng(4)
     stats = HeadStats(L, H)
-    stats.update(*_batch(rng, [1, 1, 1]))
+    _update(stats, *_batch(rng, [1, 1, 1]))
     got = _as_dict(stats.rows())
-    assert set(got) == set(STATS) - {"prev", "next"}
+    assert set(got) == set(STATS) - {"prev", "next", "last"}  # the only special token is the first
     np.testing.assert_allclose(got["self"], 1.0, rtol=1e-6)
     np.testing.assert_allclose(got["entropy"], 0.0, atol=1e-6)
 
@@ -166,7 +197,7 @@ def test_no_updates_give_no_rows():
 def test_rows_cover_every_head_and_stat_once():
     rng = np.random.default_rng(5)
     stats = HeadStats(L, H)
-    stats.update(*_batch(rng, [3, 5]))
+    _update(stats, *_batch(rng, [3, 5]))
     keys = [(layer, head, stat) for layer, head, stat, _ in stats.rows()]
     assert len(keys) == len(set(keys)) == L * H * len(STATS)
     assert [k[:2] for k in keys] == sorted(k[:2] for k in keys)  # grouped by layer, then head

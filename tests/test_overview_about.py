@@ -62,29 +62,33 @@ def test_every_statistic_has_a_heatmap_whose_legend_names_it(built):
     assert page.select_one("label[for=overview-statistic]") is not None
     assert json.loads(page.select_one('script[data-chart="overview"]').string) == specs[options[0]]
     for stat, spec in specs.items():
-        title = spec["encoding"]["color"]["title"]
+        cells = spec["layer"][0]  # the coloured cells; the role labels are drawn over them
+        title = cells["encoding"]["color"]["title"]
         assert DESCRIPTIONS[stat] in title and title != "value"
         assert title == charts.stat_title(stat)
         # the figure's description (its aria-label) says what it shows
         assert DESCRIPTIONS[stat] in spec["description"] and "heads" in spec["description"]
-        names = {t["title"] for t in spec["encoding"]["tooltip"]}
-        assert names == {"head", "statistic", "value"}
+        names = {t["title"] for t in cells["encoding"]["tooltip"]}
+        assert names == {"head", "statistic", "value", "role"}
 
 
 def test_attention_shares_share_one_fixed_scale_and_entropy_has_its_own(built):
     _, site = built
     specs = overview_specs(site)
-    shares = [s for s in specs if s != "entropy"]
-    assert set(shares) == charts.SHARE_STATS
+    shares = [s for s in specs if s in charts.SHARE_STATS]
+    assert set(shares) == charts.SHARE_STATS and set(specs) - set(shares) == {"entropy", "entropy_norm", "distance"}
+
+    def colour(stat):
+        return specs[stat]["layer"][0]["encoding"]["color"]
+
     for stat in shares:
-        assert specs[stat]["encoding"]["color"]["scale"]["domain"] == [0, 1], stat
-        assert "0–1" in specs[stat]["encoding"]["color"]["title"]
-    entropy = specs["entropy"]["encoding"]["color"]
-    top = max(v for (v,) in db_rows(site, "SELECT value FROM head_stats WHERE stat = 'entropy'"))
-    assert entropy["scale"]["domain"] == [0, pytest.approx(top, abs=1e-4)]
-    assert "nats" in entropy["title"]
-    # a statistic that nobody classified yet gets a scale of its own, not the shares' one
-    assert charts.overview("distance", [(0, 0, 7.5)], 1, 1)["encoding"]["color"]["scale"]["domain"] == [0, 7.5]
+        assert colour(stat)["scale"]["domain"] == [0, 1], stat
+        assert "0–1" in colour(stat)["title"]
+    assert colour("entropy_norm")["scale"]["domain"] == [0, 1]
+    for stat, unit in (("entropy", "nats"), ("distance", "tokens")):
+        top = max(v for (v,) in db_rows(site, f"SELECT value FROM head_stats WHERE stat = '{stat}'"))
+        assert colour(stat)["scale"]["domain"] == [0, pytest.approx(top, abs=1e-4)]
+        assert unit in colour(stat)["title"]
 
 
 def test_a_colour_means_the_same_share_whatever_the_statistic():
@@ -112,25 +116,25 @@ def test_the_table_holds_every_heads_every_value_from_the_database(built):
     _, site = built
     table = soup(site / "index.html").select_one("table#head-grid")
     columns = [th.get_text() for th in table.select("thead th")]
-    assert columns[0] == "head" and columns[1:] == [s for s in STATS if s in overview_specs(site)]
+    stats = [s for s in STATS if s in overview_specs(site)]
+    assert columns == ["head", "role", "evidence", *stats, "best relation", "accuracy", "best offset's",
+                       "most similar head"]
     stored = {(f"L{layer}H{head}", stat): value for layer, head, stat, value in
               db_rows(site, "SELECT layer, head, stat, value FROM head_stats")}
+    roles = {f"L{layer}H{head}": (role, evidence) for layer, head, role, evidence in
+             db_rows(site, "SELECT layer, head, role, evidence FROM head_roles")}
     seen = set()
     for row in table.select("tbody tr"):
         header = row.select_one("th")
-        if header.get("scope") == "rowgroup":  # one per layer, linking to its page
-            href = header.select_one("a")["href"]
-            assert re.fullmatch(r"layers/L\d+\.html", href) and (site / href).is_file()
-            continue
         label = header.get_text()
         assert header.select_one("a")["href"] == f"heads/{label}.html" and (site / "heads" / f"{label}.html").is_file()
         cells = [td.get_text() for td in row.select("td")]
         assert len(cells) == len(columns) - 1
-        for stat, text in zip(columns[1:], cells):
+        assert tuple(cells[:2]) == roles[label]
+        for stat, text in zip(stats, cells[2:]):
             assert float(text) == pytest.approx(stored[(label, stat)], abs=5e-4), (label, stat)
             seen.add((label, stat))
     assert seen == set(stored)
-    assert len(table.select("tbody th[scope=rowgroup]")) == 2
 
 
 # ---- the about page ----------------------------------------------------------------------------

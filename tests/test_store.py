@@ -27,7 +27,13 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 # schema v3: corpus base rates, and ties at the cut of the top-k
                 "base_counts": ["population", "layer", "head", "facet", "category", "n"],
                 "cut_ties": ["sentence_id", "token_idx", "space", "layer", "head", "score", "tied_kept",
-                             "tied_dropped"]}
+                             "tied_dropped"],
+                # schema v4: Clark et al.'s head analysis
+                "dep_accuracy": ["layer", "head", "relation", "direction", "support", "accuracy", "baseline_offset",
+                                 "baseline_accuracy"],
+                "head_distance": ["layer_a", "head_a", "layer_b", "head_b", "distance"],
+                "head_map": ["layer", "head", "x", "y"],
+                "head_roles": ["layer", "head", "role", "evidence"]}
 
 HOSTILE = [
     "'; DROP TABLE x; --",

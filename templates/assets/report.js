@@ -402,6 +402,57 @@
     if (menu.selectedIndex > 0) { show(); }  // a choice the browser kept from an earlier visit
   }
 
+  // Sortable tables (class "sortable"): a header's button sorts the rows by that column, again to reverse;
+  // cells sort by their data-value (numbers; an empty one last) or their text. aria-sort says the order.
+  function wireSortable() {
+    Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+      var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
+      headers.forEach(function (th, column) {
+        var button = th.querySelector("button[data-sort]");
+        if (!button) { return; }
+        button.addEventListener("click", function () {
+          var ascending = th.getAttribute("aria-sort") !== "ascending";
+          headers.forEach(function (other) { other.removeAttribute("aria-sort"); });
+          th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+          var numeric = button.getAttribute("data-sort") === "number";
+          var body = table.tBodies[0];
+          var rows = Array.prototype.slice.call(body.rows);
+          function key(row) {
+            var cell = row.cells[column];
+            if (!numeric) { return cell.textContent.trim().toLowerCase(); }
+            var raw = cell.getAttribute("data-value");
+            return raw === null || raw === "" ? null : parseFloat(raw);
+          }
+          var keyed = rows.map(function (row, i) { return [key(row), i, row]; });
+          keyed.sort(function (a, b) {
+            if (a[0] === null || b[0] === null) {  // missing values last, whichever the order
+              return a[0] === b[0] ? a[1] - b[1] : (a[0] === null ? 1 : -1);
+            }
+            var order = a[0] < b[0] ? -1 : (a[0] > b[0] ? 1 : a[1] - b[1]);
+            return ascending ? order : -order;
+          });
+          keyed.forEach(function (k) { body.appendChild(k[2]); });
+        });
+      });
+    });
+    var filter = document.getElementById("heads-filter");
+    var table = document.getElementById("head-grid");
+    var status = document.getElementById("heads-shown");
+    if (!filter || !table || !status) { return; }
+    filter.addEventListener("input", function () {
+      var words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var rows = table.tBodies[0].rows;
+      var shown = 0;
+      Array.prototype.forEach.call(rows, function (row) {
+        var text = row.textContent.toLowerCase();
+        var keep = words.every(function (w) { return text.indexOf(w) >= 0; });
+        row.hidden = !keep;
+        shown += keep ? 1 : 0;
+      });
+      status.textContent = shown + " of " + rows.length + " heads";
+    });
+  }
+
   function fillTimings() {
     var table = document.getElementById("timings");
     if (!table || !window.reportgenTimings) { return; }
@@ -415,5 +466,5 @@
 
   // The pickers and filters are forms only for their labels: they never submit.
   document.addEventListener("submit", function (e) { e.preventDefault(); });
-  document.addEventListener("DOMContentLoaded", function () { embedCharts(); wireTokens(); wireOverview(); fillTimings(); });
+  document.addEventListener("DOMContentLoaded", function () { embedCharts(); wireTokens(); wireOverview(); wireSortable(); fillTimings(); });
 })();
