@@ -201,3 +201,71 @@ def test_rows_cover_every_head_and_stat_once():
     keys = [(layer, head, stat) for layer, head, stat, _ in stats.rows()]
     assert len(keys) == len(set(keys)) == L * H * len(STATS)
     assert [k[:2] for k in keys] == sorted(k[:2] for k in keys)  # grouped by layer, then head
+
+
+def _without_trailing_special(batch, rows):
+    """The batch with the last special token of the given rows dropped (a model without [SEP]/EOS there)."""
+    att, mask, punct, special = batch
+    special = special.copy()
+    for row in rows:
+        special[row, int(mask[row].sum()) - 1] = False
+    return att, mask, punct, special
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_last_counts_only_sentences_that_have_a_last_special_token(causal):
+    rng = np.random.default_rng(7)
+    batches = [_without_trailing_special(_batch(rng, [5, 4, 6], causal), [1]),
+               _without_trailing_special(_batch(rng, [3, 7], causal), [0, 1])]
+    got = _check(batches, causal)
+    # by hand: the mean over the query tokens of rows 0 and 2 of the first batch only (5 + 6 tokens)
+    att, mask = batches[0][0], batches[0][1]
+    want = (att[:, 0, :, :5, 4].sum(-1) + att[:, 2, :, :6, 5].sum(-1)) / 11
+    np.testing.assert_allclose(got["last"], want, rtol=1e-5)
+
+
+def test_no_sentence_with_a_last_special_token_gives_no_last_rows():
+    rng = np.random.default_rng(8)
+    stats = HeadStats(L, H)
+    _update(stats, *_without_trailing_special(_batch(rng, [4, 6]), [0, 1]))
+    got = _as_dict(stats.rows())
+    assert set(got) == set(STATS) - {"last"}
+
+
+def test_known_values_of_a_causal_head():
+    # causal: token q has q + 1 keys, so the uniform entropy is ln(q + 1); the first token has one key (0)
+    att = np.zeros((1, 1, 1, 3, 3), np.float32)
+    att[0, 0, 0] = [[1.0, 0.0, 0.0],
+                    [0.5, 0.5, 0.0],
+                    [0.2, 0.3, 0.5]]
+    mask = np.ones((1, 3), bool)
+    special = np.array([[True, False, False]])  # no last special token (GPT-2 style)
+    stats = HeadStats(1, 1)
+    _update(stats, att, mask, np.zeros((1, 3), bool), special, causal=True)
+    got = {stat: value for _, _, stat, value in stats.rows()}
+    h2 = -(0.2 * math.log(0.2) + 0.3 * math.log(0.3) + 0.5 * math.log(0.5))
+    assert got["entropy"] == pytest.approx((0.0 + math.log(2) + h2) / 3)
+    assert got["entropy_norm"] == pytest.approx((0.0 + 1.0 + h2 / math.log(3)) / 3)
+    assert got["distance"] == pytest.approx((0.0 + 0.5 + (0.2 * 2 + 0.3 * 1)) / 3)
+    assert "last" not in got
+    assert got["first"] == pytest.approx((1.0 + 0.5 + 0.2) / 3)
+
+
+def test_a_uniform_head_has_normalised_entropy_one_and_a_one_hot_head_zero():
+    # not causal: every real token is a key; padding keys are no keys
+    lengths = [4, 7, 2]
+    b, t = len(lengths), max(lengths)
+    mask = np.zeros((b, t), bool)
+    att = np.zeros((1, b, 2, t, t), np.float32)
+    for row, n in enumerate(lengths):
+        mask[row, :n] = True
+        att[0, row, 0, :n, :n] = 1.0 / n  # head 0 uniform
+        att[0, row, 1, np.arange(n), (np.arange(n) + 1) % n] = 1.0  # head 1 one-hot
+    stats = HeadStats(1, 2)
+    _update(stats, att, mask, np.zeros((b, t), bool), np.zeros((b, t), bool))
+    got = {(head, stat): value for _, head, stat, value in stats.rows()}
+    assert got[(0, "entropy_norm")] == pytest.approx(1.0, abs=1e-6)
+    assert got[(1, "entropy_norm")] == pytest.approx(0.0, abs=1e-6)
+    # distance of the uniform head: mean over tokens of the mean |q - k| over the sentence
+    want = sum(abs(q - k) / n for n in lengths for q in range(n) for k in range(n)) / sum(lengths)
+    assert got[(0, "distance")] == pytest.approx(want, rel=1e-6)
