@@ -45,35 +45,50 @@ class HeadStats:
         self.sums = {s: np.zeros((n_layers, n_heads)) for s in STATS}
         self.counts = {s: np.zeros(n_layers, dtype=np.int64) for s in STATS}
 
-    def _add(self, layer: int, stat: str, values: np.ndarray, valid: np.ndarray) -> None:
-        # values: [B, H, Q]; valid: [B, Q]
-        self.sums[stat][layer] += np.einsum("bhq,bq->h", values, valid.astype(values.dtype)).astype(np.float64)
+    def _add(self, layer: int, stat: str, values, valid: np.ndarray) -> None:
+        # values: [B, H, Q] (a torch tensor); valid: [B, Q]
+        import torch
+
+        weights = torch.from_numpy(valid.astype(np.float32))
+        self.sums[stat][layer] += torch.einsum("bhq,bq->h", values, weights).double().numpy()
         self.counts[stat][layer] += int(valid.sum())
 
     def update(self, batch: LayerBatch) -> None:
-        a, info, layer = batch.attention, batch.info, batch.layer
+        """One layer of one batch, in torch (a batched matrix product per group of statistics, not numpy's
+        element loops): this runs for every layer of every corpus batch."""
+        import torch
+
+        info, layer = batch.info, batch.layer
         mask, special, punct = info.mask, info.special, info.punct
-        t = mask.shape[1]
-        entropy = -(a * np.log(np.maximum(a, 1e-30))).sum(-1)
+        b, t = mask.shape
         positions = np.arange(t)
-        keys = np.broadcast_to(positions + 1, mask.shape) if info.causal else mask.sum(1, keepdims=True)
-        uniform = np.log(np.maximum(keys, 1)).astype(a.dtype)
-        self._add(layer, "entropy", entropy, mask)
-        self._add(layer, "entropy_norm", np.divide(entropy, uniform[:, None], out=np.zeros_like(entropy),
-                                                   where=uniform[:, None] > 0), mask)
-        distance = np.abs(positions[:, None] - positions[None, :]).astype(a.dtype)
-        self._add(layer, "distance", (a * distance).sum(-1), mask)
-        self._add(layer, "self", np.diagonal(a, axis1=-2, axis2=-1), mask)
-        self._add(layer, "prev", np.diagonal(a, offset=-1, axis1=-2, axis2=-1), mask[:, 1:])
-        self._add(layer, "next", np.diagonal(a, offset=1, axis1=-2, axis2=-1), mask[:, 1:] & mask[:, :-1])
-        self._add(layer, "first", a[..., 0], mask)
-        # the last special token of each sentence, where it is not the first token
-        last = np.where(special & mask, positions, -1).max(1)
-        has_last = last > 0
-        to_last = np.take_along_axis(a, np.maximum(last, 0)[:, None, None, None], -1)[..., 0]  # [B, H, Q]
-        self._add(layer, "last", to_last, mask & has_last[:, None])
-        self._add(layer, "special", np.einsum("bhqk,bk->bhq", a, special.astype(a.dtype)), mask)
-        self._add(layer, "punct", np.einsum("bhqk,bk->bhq", a, punct.astype(a.dtype)), mask)
+        with torch.inference_mode():
+            a = torch.from_numpy(np.ascontiguousarray(batch.attention, dtype=np.float32))  # [B, H, T, T]
+            entropy = -torch.xlogy(a, a).sum(-1)  # [B, H, T], nats (0 ln 0 = 0)
+            keys = np.broadcast_to(positions + 1, mask.shape) if info.causal else mask.sum(1, keepdims=True)
+            uniform = torch.from_numpy(np.log(np.maximum(keys, 1)).astype(np.float32))
+            uniform = torch.broadcast_to(uniform, (b, t))[:, None]
+            self._add(layer, "entropy", entropy, mask)
+            self._add(layer, "entropy_norm", torch.where(uniform > 0, entropy / uniform.clamp(min=1e-30), 0.0),
+                      mask)
+            distance = torch.from_numpy(np.abs(positions[:, None] - positions[None, :]).astype(np.float32))
+            self._add(layer, "distance", (a * distance).sum(-1), mask)
+            self._add(layer, "self", torch.diagonal(a, dim1=-2, dim2=-1), mask)
+            self._add(layer, "prev", torch.diagonal(a, offset=-1, dim1=-2, dim2=-1), mask[:, 1:])
+            self._add(layer, "next", torch.diagonal(a, offset=1, dim1=-2, dim2=-1), mask[:, 1:] & mask[:, :-1])
+            # attention to groups of keys, one matrix product: first token, last special token (where it is not
+            # the first), special tokens, punctuation
+            last = np.where(special & mask, positions, -1).max(1)
+            has_last = last > 0
+            groups = np.zeros((b, t, 4), dtype=np.float32)
+            groups[:, 0, 0] = 1
+            groups[np.arange(b), np.maximum(last, 0), 1] = 1
+            groups[..., 2], groups[..., 3] = special, punct
+            to_groups = a @ torch.from_numpy(groups)[:, None]  # [B, H, T, 4]
+            self._add(layer, "first", to_groups[..., 0], mask)
+            self._add(layer, "last", to_groups[..., 1], mask & has_last[:, None])
+            self._add(layer, "special", to_groups[..., 2], mask)
+            self._add(layer, "punct", to_groups[..., 3], mask)
 
     def merge(self, other: HeadStats) -> None:
         for stat in STATS:

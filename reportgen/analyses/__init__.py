@@ -85,8 +85,17 @@ class LayerBatch:
 
     def word_attention(self) -> np.ndarray:
         """[B, H, W, W] attention between spaCy words (see BatchInfo.word_matrices)."""
+        import torch
+
         mean, member, _ = self.info.word_matrices
-        return np.swapaxes(mean, 1, 2)[:, None] @ self.attention @ member[:, None]
+        with torch.inference_mode():  # torch's batched matrix product: numpy's loops over the stack are slower
+            a = torch.from_numpy(np.ascontiguousarray(self.attention, dtype=np.float32))
+            b, h, t, _ = a.shape
+            w = member.shape[2]
+            attended = (a.reshape(b, h * t, t) @ torch.from_numpy(member)).reshape(b, h, t, w)  # [B, H, T, W]
+            attended = attended.transpose(1, 2).reshape(b, t, h * w)  # [B, T, H*W]: one product per sentence
+            words = torch.from_numpy(np.ascontiguousarray(np.swapaxes(mean, 1, 2))) @ attended  # [B, W, H*W]
+            return words.reshape(b, w, h, w).transpose(1, 2).numpy()
 
 
 class Accumulator(Protocol):

@@ -21,57 +21,103 @@ def js_distances(attention: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, i
     """attention [B, N, T, T] of N heads, mask [B, T] of real tokens -> (sum over the real query tokens of the
     Jensen-Shannon distance of every pair of heads [N, N], the number of query tokens).
 
-    With S = P + Q and rows that sum to 1, H((P+Q)/2) = H_e(S)/2 + ln 2 where H_e(S) = -sum s ln s (torch's
-    `special.entr`), so JSD = (H_e(S)/2 + ln 2 - (H(P) + H(Q))/2) / ln 2 bits: one pass over each pair's
-    weights. This is the costly part of the corpus statistics (pairs x tokens x keys)."""
+    With S = P + Q and rows that sum to 1, H((P+Q)/2) = H_e(S)/2 + ln 2 where H_e(S) = -sum s ln s, so
+    JSD = (ln 2 - (sum s ln s)/2 + (sum p ln p + sum q ln q)/2) / ln 2 bits: one pass over each pair's weights,
+    written in place (`xlogy(s, s)` is 0 where s is 0). This is the costly part of the corpus statistics
+    (pairs x tokens x keys)."""
     import torch
 
     weights = torch.from_numpy(np.ascontiguousarray(attention, dtype=np.float32))
     n, keys = weights.shape[1], weights.shape[3]
     rows = weights.permute(1, 0, 2, 3).reshape(n, -1, keys)[:, torch.from_numpy(mask.reshape(-1))]  # [N, Q, K]
-    own = torch.special.entr(rows).sum(-1)  # [N, Q], nats
-    out = np.zeros((n, n))
     ln2 = float(np.log(2))
+    out = torch.zeros((n, n), dtype=torch.float64)
     with torch.inference_mode():
+        own = torch.xlogy(rows, rows).sum(-1)  # [N, Q]: sum p ln p = -H(P) in nats
         for a in range(n - 1):
-            mixed = torch.special.entr(rows[a : a + 1] + rows[a + 1 :]).sum(-1).mul_(0.5).add_(ln2)
-            jsd = (mixed - (own[a : a + 1] + own[a + 1 :]) * 0.5).clamp_(min=0).div_(ln2)
-            out[a, a + 1 :] = jsd.sqrt_().sum(-1).double().numpy()
+            mixed = torch.add(rows[a + 1 :], rows[a : a + 1])  # [N-a-1, Q, K]
+            mixed = torch.xlogy(mixed, mixed, out=mixed).sum(-1)  # sum s ln s
+            jsd = (own[a + 1 :] + own[a : a + 1]).sub_(mixed).mul_(0.5).add_(ln2).clamp_(min=0).div_(ln2)
+            out[a, a + 1 :] = jsd.sqrt_().sum(-1, dtype=torch.float64)
+    out = out.numpy()
     return out + out.T, int(mask.sum())
+
+
+_WORKER = None
+
+
+def _worker():
+    """One background thread for the distances: torch releases the GIL, so they are computed while the main
+    thread merges the top-k lists and encodes the next batch."""
+    global _WORKER
+    if _WORKER is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reportgen-distances")
+    return _WORKER
 
 
 class HeadDistances:
     """The accumulator. It keeps the sample rows of the current batch until the batch's last layer has been
-    seen (layers come in order, one batch after the other), then adds their pairwise distances."""
+    seen (layers come in order, one batch after the other), then adds their pairwise distances: computed in the
+    background while the next batch is encoded, added in batch order (one batch at most is pending)."""
 
     def __init__(self, n_layers: int, n_heads: int, sample: set[int]):
-        self.n_layers, self.n_heads, self.sample = n_layers, n_heads, sample
-        self.sums = np.zeros((n_layers * n_heads, n_layers * n_heads))
-        self.tokens = 0
+        self.n_layers, self.n_heads = n_layers, n_heads
+        self.sample = np.array(sorted(sample), dtype=np.int64)
+        self._sums = np.zeros((n_layers * n_heads, n_layers * n_heads))
+        self._tokens = 0
         self._layers: list[np.ndarray] = []
+        self._pending = None
 
     def update(self, batch: LayerBatch) -> None:
-        rows = np.isin(batch.info.sentence_ids, list(self.sample))
+        rows = np.isin(batch.info.sentence_ids, self.sample)
         if not rows.any():
             return
         if batch.layer == 0:
             self._layers = []
         self._layers.append(batch.attention[rows])
         if batch.layer == self.n_layers - 1:
-            sums, tokens = js_distances(np.concatenate(self._layers, axis=1), batch.info.mask[rows])
-            self.sums += sums
-            self.tokens += tokens
+            self._collect()
+            self._pending = _worker().submit(js_distances, np.concatenate(self._layers, axis=1),
+                                             batch.info.mask[rows])
             self._layers = []
 
+    def _collect(self) -> None:
+        """Add the pending batch's distances (waiting for them)."""
+        if self._pending is not None:
+            sums, tokens = self._pending.result()
+            self._pending = None
+            self._sums += sums
+            self._tokens += tokens
+
+    @property
+    def sums(self) -> np.ndarray:
+        """[L*H, L*H] summed distances over the query tokens so far."""
+        self._collect()
+        return self._sums
+
+    @property
+    def tokens(self) -> int:
+        self._collect()
+        return self._tokens
+
+    def __getstate__(self) -> dict:
+        self._collect()
+        return {k: v for k, v in self.__dict__.items() if k != "_pending"} | {"_pending": None}
+
     def merge(self, other: HeadDistances) -> None:
-        self.sums += other.sums
-        self.tokens += other.tokens
+        self._collect()
+        self._sums += other.sums
+        self._tokens += other.tokens
 
     def distances(self) -> np.ndarray:
         """[L*H, L*H] mean distances, heads in order (layer 0 head 0, layer 0 head 1, ...)."""
+        self._collect()
         return self.sums / max(self.tokens, 1)
 
     def tables(self) -> dict[str, list[tuple]]:
+        self._collect()
         if not self.tokens:
             return {"head_distance": [], "head_map": []}
         d = self.distances()
