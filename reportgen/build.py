@@ -46,6 +46,7 @@ class Summary:
     counts: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     page_sizes: dict[str, int] = field(default_factory=dict)  # page path -> bytes (shared assets excluded)
+    warnings: list[str] = field(default_factory=list)  # what the user should know, one line each
 
     @property
     def pages(self) -> int:
@@ -152,7 +153,9 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         loaded = load_model(config.model, config.max_length)
         weights = model_files(config.model)  # the model's identity: its files' sha256, for source_files
         nlp = load_pipeline()
+        targets = _targets(loaded, probes, config)  # a bad `|||` line or target_class fails before any work
 
+    warned: list[str] = []
     staging = _staging(config.out)
     external_db = config.db is not None and config.db.resolve().parent != config.out.resolve()
     db_path = (config.db.with_name(config.db.name + ".building") if external_db
@@ -165,7 +168,8 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         store = Store(db_path)
         store.create()
         with store:
-            _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files + weights, clock, progress)
+            _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files + weights, clock, progress,
+                  targets, warned)
             store.finish()
             with clock("render"):
                 pages = site.render(store, staging, progress, config.shown_matches, config.figures)
@@ -183,7 +187,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
             raise OutputError(f"--out {config.out}: cannot write the report ({reason}); free some space or "
                               f"choose a writable folder. Nothing was changed") from None
         raise
-    return Summary(config.out, config.db_path, counts, timings, pages)
+    return Summary(config.out, config.db_path, counts, timings, pages, warned)
 
 
 def _neuron_columns(sentence_id: int, queries: np.ndarray, keys: np.ndarray) -> dict[str, np.ndarray]:
@@ -195,8 +199,49 @@ def _neuron_columns(sentence_id: int, queries: np.ndarray, keys: np.ndarray) -> 
             "value": both.reshape(-1).astype(np.float64)}
 
 
+def _targets(loaded, probes: list[Sentence], config: Config) -> list:
+    """What each probe's attributions explain, checked against the model (see attribution.make_target)."""
+    from .attribution import baseline_token, make_target
+
+    baseline_token(loaded, config.attribution_baseline)  # a baseline the model lacks fails here
+    return [make_target(loaded, tuple(loaded.tokenizer(s.text, split_special_tokens=True)["input_ids"]), s.extra,
+                        f"probe {s.source}", config.target_class) for s in probes]
+
+
+def _attribute(store: Store, config: Config, loaded, probes: list[Sentence], probe_tok: list, targets: list,
+               attention: dict[int, np.ndarray], n_words: dict[int, int], progress: Progress,
+               warned: list[str]) -> None:
+    """Integrated gradients, rollout and their agreement with every head, for every probe."""
+    from .attribution import agreement_rows, baseline_token, integrated_gradients, rollout
+
+    baseline = baseline_token(loaded, config.attribution_baseline)
+    target_rows, score_rows, agreement = [], [], []
+    with progress.stage("attribute", len(probes)) as advance:
+        for s, tok, target in zip(probes, probe_tok, targets):
+            special = [t.is_special for t in tok.tokens]
+            result = integrated_gradients(loaded, tok.input_ids, target, baseline, special, config.attribution_steps)
+            if result.delta_too_large:
+                warned.append(f"probe {s.source}: integrated gradients did not converge (delta {result.delta:+.3g} "
+                              f"against f(input) - f(baseline) = {result.value - result.baseline_value:+.3g}); "
+                              f"raise attribution_steps above {config.attribution_steps}")
+            flow = rollout(attention[s.sentence_id])
+            target_rows.append((s.sentence_id, result.target, result.description, result.value,
+                                result.baseline_value, result.delta))
+            score_rows += [(s.sentence_id, "integrated_gradients", result.target, i, float(v))
+                           for i, v in enumerate(result.scores)]
+            score_rows += [(s.sentence_id, "rollout", result.target, i, float(v))
+                           for i, v in enumerate(flow[-1, target.position])]
+            word_of = [t.word_idx for t in tok.tokens]
+            agreement += agreement_rows(s.sentence_id, result.scores, attention[s.sentence_id], flow,
+                                        target.position, word_of, n_words[s.sentence_id])
+            advance(1)
+    store.insert("attribution_targets", target_rows)
+    store.insert("attributions", score_rows)
+    store.insert("attribution_agreement", agreement)
+
+
 def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], corpus: list[Sentence],
-          files: list[SourceFile], clock: _Clock, progress: Progress) -> None:
+          files: list[SourceFile], clock: _Clock, progress: Progress, targets: list, warned: list[str]) -> None:
     """Annotate, encode, search and analyse; write every table."""
     from .encode import encode, queries_keys, tokenize
     from .search import TopK
@@ -215,7 +260,7 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
         words = _words(store.words_of(0, len(probes) - 1))
         probe_tok = [tokenize(loaded, s.text, words[s.sentence_id], strict=True, where=f"probe {s.source}")
                      for s in probes]
-        emb, ctx, attention_rows, token_rows = [], [], [], []
+        emb, ctx, attention_rows, token_rows, probe_attention = [], [], [], [], {}
         for chunk_start in range(0, len(probes), config.batch_size):
             batch = probe_tok[chunk_start : chunk_start + config.batch_size]
             enc = encode(loaded, batch)
@@ -227,6 +272,7 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
                 emb.append(enc.hidden[:, row, keep])
                 ctx.append(enc.context[:, row, keep])
                 att = enc.attention[:, row, :, :n, :n]  # [L, H, n, n]
+                probe_attention[sid] = att
                 layer, head, i, j = np.indices(att.shape).reshape(4, -1)
                 attention_rows.append({"sentence_id": np.full(layer.shape, sid), "layer": layer, "head": head,
                                        "from_token_idx": i, "to_token_idx": j,
@@ -241,6 +287,10 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
                       for t in tok.tokens if not t.is_special]
         topk = TopK(np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), config.top_k,
                     config.max_matches_per_sentence)
+
+    with clock("attribute probes"):
+        _attribute(store, config, loaded, probes, probe_tok, targets, probe_attention,
+                   {s.sentence_id: len(words[s.sentence_id]) for s in probes}, progress, warned)
 
     stats = HeadStats(info.n_layers, info.n_heads)
     dep = DepAccuracy(info.n_layers, info.n_heads, config.min_dep_support)

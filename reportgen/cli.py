@@ -74,6 +74,8 @@ def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit
     except KeyboardInterrupt:
         click.echo("reportgen: interrupted; the previous site, if any, is untouched", err=True)
         sys.exit(130)
+    for warning in summary.warnings:
+        click.echo(f"reportgen: warning: {warning}", err=True)
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.timings.items())
     c = summary.counts
     page, size = summary.largest()

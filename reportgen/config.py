@@ -33,6 +33,9 @@ class Config:
     max_matches_per_sentence: int | None = None  # None: no limit (exBERT); else at most this many per sentence
     min_dep_support: int = 100  # the fewest arcs a relation needs to get a dependency accuracy
     similarity_sentences: int = 1000  # the first corpus sentences the head distances are measured on
+    target_class: str | int | None = None  # a classifier's class the attributions explain (None: the predicted)
+    attribution_steps: int = 50  # integrated gradients' steps (Captum's n_steps)
+    attribution_baseline: str = "auto"  # the token the baseline puts in place of the probe's tokens
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -72,13 +75,14 @@ class Config:
 
 _NOT_SHOWN = frozenset({"out", "db", "extra"})
 # what an unset option means, where 'no limit' (an optional number) or 'none' would not say it
-_UNSET = {"limit": "all", "max_length": "the model's own", "corpus": "the shipped corpus",
+_UNSET = {"target_class": "the predicted class (classifiers only)", "limit": "all", "max_length": "the model's own", "corpus": "the shipped corpus",
           "probes": "the shipped probes"}
 
 
 FIGURE_FORMATS = ("svg", "png")
 _INT_KEYS = {"top_k": 1, "batch_size": 1, "limit": 1, "max_length": 2, "shown_matches": 1,
-             "max_matches_per_sentence": 1, "min_dep_support": 1, "similarity_sentences": 1}
+             "max_matches_per_sentence": 1, "min_dep_support": 1, "similarity_sentences": 1,
+             "attribution_steps": 1}
 _KEYS = {f.name for f in dataclasses.fields(Config)} - {"extra"}
 
 
@@ -105,6 +109,18 @@ def _coerce(key: str, value: Any, errors: list[str]) -> Any:
     if key == "figures":
         if value not in FIGURE_FORMATS:
             errors.append(f"figures: expected one of {', '.join(FIGURE_FORMATS)}, got {value!r}")
+            return None
+        return value
+    if key == "target_class":
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+            errors.append(f"target_class: expected a class label or index, got {value!r}")
+            return None
+        return value
+    if key == "attribution_baseline":
+        from .attribution import BASELINES
+
+        if value not in BASELINES:
+            errors.append(f"attribution_baseline: expected one of {', '.join(BASELINES)}, got {value!r}")
             return None
         return value
     if key == "model":

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .attribution import split_probe
 from .errors import InputError
 from .resources import shipped_dir
 
@@ -23,6 +24,7 @@ class Sentence:
     role: str  # 'probe' or 'corpus'
     source: str  # "<file>:<line>"
     text: str
+    extra: str = ""  # a probe's continuation or reference sentence (`text ||| extra`), for its attributions
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,10 @@ def read_sentences(
             if limit is not None:
                 lines = lines[: limit - len(sentences)]
             for number, text in lines:
-                sentences.append(Sentence(first_id + len(sentences), role, f"{name}:{number}", text))
+                extra = ""
+                if role == "probe":
+                    text, extra = split_probe(text, f"{path}:{number}")
+                sentences.append(Sentence(first_id + len(sentences), role, f"{name}:{number}", text, extra))
             source, licence = _licence(path)
             files.append(SourceFile(role, name, hashlib.sha256(data).hexdigest(), len(lines), source, licence))
     if not sentences:

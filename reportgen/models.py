@@ -50,6 +50,7 @@ class ModelInfo:
     d_head: int
     max_length: int
     causal: bool
+    kind: str = "encoder"  # 'classifier', 'causal_lm' or 'encoder' (no task head): what attributions explain
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,34 @@ class LoadedModel:
     tokenizer: object  # a fast tokenizer (offset mappings are needed for alignment)
     adapter: Adapter
     info: ModelInfo
+    task: object = None  # the model with its task head (classifier, LM head), or the base model itself
+    own_pad: bool = True  # the tokenizer has a pad token of its own (not the end token put there by wrap)
+
+
+CLASSIFIER_SUFFIX = "ForSequenceClassification"
+LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+
+
+def model_kind(model) -> str:
+    """'classifier' for a sequence classifier, 'causal_lm' for a causal model with its LM head, else 'encoder'."""
+    name = type(model).__name__
+    if name.endswith(CLASSIFIER_SUFFIX):
+        return "classifier"
+    if name.endswith(LM_SUFFIXES):
+        return "causal_lm"
+    return "encoder"
+
+
+def _task_class(cfg):
+    """The Auto class that loads a checkpoint with its task head, from config.architectures."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    architectures = getattr(cfg, "architectures", None) or []
+    if any(a.endswith(CLASSIFIER_SUFFIX) for a in architectures):
+        return AutoModelForSequenceClassification
+    if ADAPTERS[cfg.model_type].causal and any(a.endswith(LM_SUFFIXES) for a in architectures):
+        return AutoModelForCausalLM
+    return AutoModel
 
 
 def supported() -> str:
@@ -129,7 +158,8 @@ def wrap(model, tokenizer, name: str, max_length: int | None = None) -> LoadedMo
         raise ModelError(f"{name}: architecture {model_type!r} is not supported; supported: {supported()}")
     if not getattr(tokenizer, "is_fast", False):
         raise ModelError(f"{name}: the tokenizer has no fast (Rust) version, needed for character offsets")
-    if tokenizer.pad_token is None:
+    own_pad = tokenizer.pad_token is not None
+    if not own_pad:
         tokenizer.pad_token = tokenizer.eos_token
     base = model.base_model
     adapter = ADAPTERS[model_type]
@@ -149,8 +179,9 @@ def wrap(model, tokenizer, name: str, max_length: int | None = None) -> LoadedMo
         d_head=getattr(cfg, "head_dim", None) or d_model // n_heads,
         max_length=min(limits),
         causal=adapter.causal,
+        kind=model_kind(model),
     )
-    return LoadedModel(base, tokenizer, adapter, info)
+    return LoadedModel(base, tokenizer, adapter, info, model, own_pad)
 
 
 def load_model(name: str, max_length: int | None = None) -> LoadedModel:
@@ -159,7 +190,7 @@ def load_model(name: str, max_length: int | None = None) -> LoadedModel:
     if not path.is_dir() or not (path / "config.json").is_file():
         raise ModelError(f"--model {name}: not a model directory (no config.json there); pass a local "
                          f"transformers model folder, or leave --model out for {DEFAULT_MODEL}")
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     try:
         cfg = AutoConfig.from_pretrained(path)
@@ -169,7 +200,7 @@ def load_model(name: str, max_length: int | None = None) -> LoadedModel:
         raise ModelError(f"--model {name}: architecture {cfg.model_type!r} is not supported; supported: {supported()}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModel.from_pretrained(path, attn_implementation="eager")
+        model = _task_class(cfg).from_pretrained(path, attn_implementation="eager")
     except (OSError, ValueError) as exc:
         raise ModelError(f"--model {name}: cannot load the model ({str(exc).splitlines()[0]})") from None
     return wrap(model, tokenizer, DEFAULT_MODEL if name == DEFAULT_MODEL else path.name, max_length)

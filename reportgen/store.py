@@ -1,4 +1,4 @@
-"""The DuckDB file: schema v4 and every SQL statement reportgen runs. Data go in as parameters or Arrow tables."""
+"""The DuckDB file: schema v5 and every SQL statement reportgen runs. Data go in as parameters or Arrow tables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 StoreWriteError = duckdb.IOException  # the database file could not be written (full disk, no permission)
 
 SCHEMA = {
@@ -47,6 +47,15 @@ SCHEMA = {
     # the heads laid out in 2-D by multidimensional scaling of head_distance
     "head_map": "layer INTEGER, head INTEGER, x DOUBLE, y DOUBLE",
     "head_roles": "layer INTEGER, head INTEGER, role VARCHAR, evidence VARCHAR",
+    # what each probe's attributions explain: f at the input and at the baseline, Captum's convergence delta
+    "attribution_targets": ("sentence_id INTEGER, target VARCHAR, description VARCHAR, value DOUBLE, "
+                            "baseline_value DOUBLE, delta DOUBLE"),
+    # a score per probe token: integrated gradients, or the rollout from the target position after the last layer
+    "attributions": "sentence_id INTEGER, method VARCHAR, target VARCHAR, token_idx INTEGER, score DOUBLE",
+    # Spearman's rho over a probe's words between |integrated gradients| and the attention from the target
+    # position: per head ('attention'), or per layer for the rollout up to that layer ('rollout', head NULL)
+    "attribution_agreement": ("sentence_id INTEGER, method VARCHAR, layer INTEGER, head INTEGER, spearman DOUBLE, "
+                              "n_words INTEGER"),
 }
 COLUMNS = {table: [c.strip().split()[0] for c in ddl.split(",") if not c.strip().startswith("PRIMARY")]
            for table, ddl in SCHEMA.items()}
@@ -260,6 +269,24 @@ class Store:
 
     def head_stats(self) -> list[tuple[int, int, str, float]]:
         return self.rows("SELECT layer, head, stat, value FROM head_stats ORDER BY layer, head, stat")
+
+    def has_table(self, table: str) -> bool:
+        """Whether the database has this table (one written by an older reportgen may not)."""
+        return bool(self.rows("SELECT 1 FROM information_schema.tables WHERE table_name = ?", (table,)))
+
+    def attribution_targets(self) -> list[tuple[int, str, str, float, float, float]]:
+        return self.rows("SELECT sentence_id, target, description, value, baseline_value, delta "
+                         "FROM attribution_targets ORDER BY sentence_id")
+
+    def attribution_scores(self) -> list[tuple[int, str, int, float]]:
+        """(sentence_id, method, token_idx, score) of every probe."""
+        return self.rows("SELECT sentence_id, method, token_idx, score FROM attributions "
+                         "ORDER BY sentence_id, method, token_idx")
+
+    def attribution_agreement(self) -> list[tuple[int, str, int, int | None, float | None]]:
+        """(sentence_id, method, layer, head, spearman) of every probe."""
+        return self.rows("SELECT sentence_id, method, layer, head, spearman FROM attribution_agreement "
+                         "ORDER BY sentence_id, method, layer, head")
 
     def head_roles(self) -> list[tuple[int, int, str, str]]:
         """(layer, head, role, evidence) of every head."""

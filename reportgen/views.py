@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import charts, findings
+from .attrviews import AttributionViews, HeadAgreement, ModelAgreement, SentenceAttribution, legend
 from .baserates import FACETS as BASE_FACETS
 from .baserates import OFFSETS
 from .corpus import SourceFile
@@ -97,6 +98,7 @@ class HeadPage:
     analyses: tuple[Analysis, ...]
     probes: tuple[ProbeSection, ...]
     data: dict  # the page's match lists, read by the page script
+    agreement: HeadAgreement | None = None  # with the integrated gradients, over the probes
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class SentencePage:
     heads: tuple[LayerPatterns, ...]  # layers as rows, heads as columns
     n_tokens: int  # the query tokens the patterns are means over
     pattern_names: tuple[tuple[str, str], ...]  # PATTERNS: each pattern's name and what it means
+    attribution: SentenceAttribution | None = None  # integrated gradients, rollout, agreement with the heads
+    legend: tuple[str, ...] = legend()  # the attribution colours, most negative first
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,7 @@ class IndexPage:
     statistics: tuple[Statistic, ...]  # in headstats.STATS order; the first is shown first
     heads: HeadOverview  # the table of heads, Table 1, the map
     probes: tuple[tuple[int, str], ...]
+    agreement: ModelAgreement | None = None  # attention against integrated gradients, every head
 
     @property
     def overview_chart(self) -> dict:
@@ -222,10 +227,12 @@ def figures_of(page) -> tuple[str, list[tuple[str, dict]]]:
         return page.label, [(c.chart_id, c.spec) for a in page.analyses for c in a.charts]
     if isinstance(page, SentencePage):
         return page.label, [("head-view", page.head_view), ("model-view", page.model_view),
-                            ("neuron-view", page.neuron_view)]
+                            ("neuron-view", page.neuron_view)] + (
+            [("attribution-chart", page.attribution.chart)] if page.attribution else [])
     if isinstance(page, IndexPage):
         return "index", [("overview", page.overview_chart)] + (
-            [("head-map", page.heads.map_chart)] if page.heads.map_chart else [])
+            [("head-map", page.heads.map_chart)] if page.heads.map_chart else []) + (
+            [("agreement-chart", page.agreement.chart)] if page.agreement and page.agreement.chart else [])
     return "", []
 
 
@@ -371,6 +378,7 @@ class Views:
                                            dep or ""))
         self._matched_base: dict[str, dict[str, int]] | None = None
         self._head_analyses: HeadAnalyses | None = None
+        self.attributions = AttributionViews(store, self.meta, self.n_layers, self.n_heads)
 
     @property
     def matched_base(self) -> dict[str, dict[str, int]]:
@@ -499,9 +507,12 @@ class Views:
             [("context", layer, head, "context", f"What the matches of {label} have in common")], (layer, head))
         toc = self._toc(analyses, (Link("#statistics", "Statistics over the corpus"),
                                    Link("#syntax", "Dependency accuracy")))
+        agreement = self.attributions.head(layer, head)
+        if agreement is not None:
+            toc = toc[:2] + (Link("#agreement", "Attention and gradients"),) + toc[2:]
         return HeadPage("../", f"{label} · {self.meta['model']}", label, layer, head, nav, toc,
                         self.head_analyses(stats).head(layer, head, self.stat_names(stats)), analyses, sections,
-                        data)
+                        data, agreement)
 
     def layer(self, layer: int) -> LayerPage:
         nav = self._nav(layer, self.n_layers, lambda n: Link(f"L{n}.html", f"layer {n}"),
@@ -573,7 +584,8 @@ class Views:
                                f"Neuron view of {name}: for one layer, head and query token, the query vector, "
                                f"every key vector, their elementwise product, the scores q.k/sqrt(d) and their "
                                f"softmax, the head's attention from the query token."),
-            self._head_patterns(sentence_id, tokens, words, att), n, tuple(PATTERNS.items()))
+            self._head_patterns(sentence_id, tokens, words, att), n, tuple(PATTERNS.items()),
+            self.attributions.sentence(sentence_id, text, tokens, words, f"../heads/L{{l}}H{{h}}.html#s{sentence_id}"))
 
     def _head_patterns(self, sentence_id: int, tokens: list[tuple], words: list[tuple],
                        att: np.ndarray) -> tuple[LayerPatterns, ...]:
@@ -615,7 +627,8 @@ class Views:
                                           if s in values], self.n_layers, self.n_heads, roles))
             for s in names or ["entropy"])
         return IndexPage("", f"reportgen · {m['model']}", model, corpus, statistics,
-                         self.head_analyses(stats).overview(names, counts["sentences"]), tuple(self.probes))
+                         self.head_analyses(stats).overview(names, counts["sentences"]), tuple(self.probes),
+                         self.attributions.model())
 
     @staticmethod
     def stat_names(stats: dict[tuple[int, int], dict[str, float]]) -> list[str]:

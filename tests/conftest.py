@@ -68,6 +68,35 @@ def gpt2_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def gpt2_lm_dir(tmp_path_factory) -> Path:
+    """The tiny GPT-2 with its language-modelling head (a causal LM: attributions explain a next token)."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    tokenizer = _byte_level_tokenizer()
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=16, n_layer=2, n_head=2, n_positions=64)
+    return _save(GPT2LMHeadModel(config), tokenizer, tmp_path_factory.mktemp("tiny-gpt2-lm"))
+
+
+@pytest.fixture(scope="session")
+def bert_classifier_dir(tmp_path_factory) -> Path:
+    """The tiny BERT as a sequence classifier with three named classes."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from reportgen.models import default_model_path
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=64, max_position_embeddings=64, num_labels=3,
+                        id2label={0: "negative", 1: "neutral", 2: "positive"},
+                        label2id={"negative": 0, "neutral": 1, "positive": 2})
+    return _save(BertForSequenceClassification(config), tokenizer, tmp_path_factory.mktemp("tiny-bert-cls"))
+
+
+@pytest.fixture(scope="session")
 def llama_dir(tmp_path_factory) -> Path:
     """A 2-layer Llama with grouped key/value heads (4 query heads, 2 key/value heads)."""
     import torch

@@ -245,7 +245,12 @@ def test_sentence_views_render_one_mark_per_token(built):
     out, _ = built
     page = soup(out / "sentences" / "1.html")
     specs = {s["data-chart"]: json.loads(s.string) for s in page.select("script[data-chart]")}
-    assert set(specs) == {"head-view", "model-view", "neuron-view"}
+    assert set(specs) == {"attribution-chart", "head-view", "model-view", "neuron-view"}
+    # the attribution chart: one bar per word in each of its two panels
+    n_words = duckdb.connect(str(out / "report.duckdb"), read_only=True).execute(
+        "SELECT count(*) FROM words WHERE sentence_id = 1").fetchone()[0]
+    svg = vl_convert.vegalite_to_svg(specs["attribution-chart"])
+    assert svg.count('aria-roledescription="bar"') == 2 * n_words
     # the head and model views draw from the same attention rows, carried once by the page
     shared = json.loads(page.select_one("script#sentence-attention").string)
     for name in ("head-view", "model-view"):

@@ -134,10 +134,11 @@ def test_sentence_pages_are_linked_and_figures_written(built):
     index = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
     assert {a["href"] for a in index.select("ol.probes a")} == {"sentences/0.html", "sentences/1.html"}
     page = BeautifulSoup((out / "sentences" / "1.html").read_text(encoding="utf-8"), "html.parser")
-    assert [h.get_text() for h in page.select("h2")][:4] == ["Head view", "Model view", "Heads on this sentence",
-                                                             "Neuron view"]
+    assert [h.get_text() for h in page.select("h2")][:5] == ["Which words drive the output", "Head view",
+                                                             "Model view", "Heads on this sentence", "Neuron view"]
     links = {a["href"] for a in page.select("a.figure-link")}
-    assert links == {f"../figures/s1-{name}.svg" for name in ("head-view", "model-view", "neuron-view")}
+    assert links == {f"../figures/s1-{name}.svg" for name in ("attribution-chart", "head-view", "model-view",
+                                                               "neuron-view")}
     for html in out.rglob("*.html"):
         for a in BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser").select("a.figure-link"):
             target = (html.parent / a["href"]).resolve()

@@ -33,7 +33,11 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                                  "baseline_accuracy"],
                 "head_distance": ["layer_a", "head_a", "layer_b", "head_b", "distance"],
                 "head_map": ["layer", "head", "x", "y"],
-                "head_roles": ["layer", "head", "role", "evidence"]}
+                "head_roles": ["layer", "head", "role", "evidence"],
+                # schema v5: integrated gradients, rollout and their agreement with attention
+                "attribution_targets": ["sentence_id", "target", "description", "value", "baseline_value", "delta"],
+                "attributions": ["sentence_id", "method", "target", "token_idx", "score"],
+                "attribution_agreement": ["sentence_id", "method", "layer", "head", "spearman", "n_words"]}
 
 HOSTILE = [
     "'; DROP TABLE x; --",

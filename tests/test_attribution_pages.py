@@ -1,0 +1,121 @@
+"""The attribution parts of the pages: coloured words, the heads that agree most (sentence page, head page,
+overview), each checked against a direct computation from the database's attention and scores."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pytest
+from bs4 import BeautifulSoup
+from scipy.stats import spearmanr
+
+from conftest import build_small_site
+
+PROBES = ("The cat sat on the ||| <b>mat</b> <script>alert(1)</script>\n"
+          "She gave him the keys to the old cabinet.\n")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, gpt2_lm_dir):
+    return build_small_site(tmp_path_factory.mktemp("attr-pages"), gpt2_lm_dir, probes=PROBES, top_k=3,
+                            attribution_steps=20)
+
+
+def _query(site, sql):
+    with duckdb.connect(str(site / "report.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _page(site, rel):
+    return BeautifulSoup((site / rel).read_text(encoding="utf-8"), "html.parser")
+
+
+def _direct(site):
+    """Per probe: word texts, word IG scores, and rho per head computed here from the attention table."""
+    out = {}
+    n_layers = int(_query(site, "SELECT value FROM meta WHERE key = 'n_layers'")[0][0])
+    n_heads = int(_query(site, "SELECT value FROM meta WHERE key = 'n_heads'")[0][0])
+    for (sid,) in _query(site, "SELECT sentence_id FROM sentences WHERE role = 'probe' ORDER BY 1"):
+        words = [w for (w,) in _query(site, f"SELECT text FROM words WHERE sentence_id = {sid} ORDER BY word_idx")]
+        tokens = _query(site, f"SELECT token_idx, word_idx FROM tokens WHERE sentence_id = {sid} ORDER BY 1")
+        ig = dict(_query(site, f"SELECT token_idx, score FROM attributions WHERE sentence_id = {sid} "
+                               f"AND method = 'integrated_gradients'"))
+        word_ig = np.zeros(len(words))
+        for idx, word in tokens:
+            if word is not None:
+                word_ig[word] += ig[idx]
+        last = len(tokens) - 1  # causal model: the target position is the probe's last token
+        rho = {}
+        for layer in range(n_layers):
+            for head in range(n_heads):
+                received = np.zeros(len(words))
+                for to, weight in _query(site, f"SELECT to_token_idx, weight FROM attention WHERE sentence_id = "
+                                               f"{sid} AND layer = {layer} AND head = {head} AND "
+                                               f"from_token_idx = {last}"):
+                    word = tokens[to][1]
+                    if word is not None:
+                        received[word] += weight
+                value = spearmanr(np.abs(word_ig), received).statistic
+                rho[(layer, head)] = None if math.isnan(value) else value
+        out[sid] = (words, word_ig, rho)
+    return out
+
+
+def test_sentence_page_colours_each_word_by_the_sign_and_size_of_its_attribution(site):
+    for sid, (words, word_ig, _) in _direct(site).items():
+        page = _page(site, f"sentences/{sid}.html")
+        spans = page.select("#attributed-text span")
+        assert [s.get_text() for s in spans] == words
+        top = np.abs(word_ig).max()
+        for span, score in zip(spans, word_ig):
+            (cls,) = span["class"]
+            if score == 0:
+                assert cls == "attr-0"
+            else:
+                step = min(5, max(1, math.ceil(5 * abs(score) / top)))
+                assert cls == f"attr-{'p' if score > 0 else 'n'}{step}", (span.get_text(), score)
+        # the legend shows every colour, most negative first
+        assert [s["class"][0] for s in page.select(".attr-legend span")] == (
+            [f"attr-n{i}" for i in range(5, 0, -1)] + ["attr-0"] + [f"attr-p{i}" for i in range(1, 6)])
+        # the table lists every word's score
+        cells = [r.select("td")[0].get_text() for r in page.select("table.attributions tbody tr")]
+        assert cells == [f"{v:+.4f}" for v in word_ig]
+
+
+def test_the_target_is_stated_in_words_and_untrusted_text_stays_text(site):
+    targets = dict(_query(site, "SELECT sentence_id, target FROM attribution_targets"))
+    assert sorted(targets.values()) == ["continuation", "next_token"]
+    page = _page(site, "sentences/0.html")
+    section = page.select_one("#attribution")
+    assert section.find("b") is None
+    assert [s.get("type") for s in section.find_all("script")] == ["application/json"]  # the chart's spec only
+    assert "<script" not in section.find("script").string and "<b>" not in section.find("script").string
+    assert "<script>alert(1)</script>" in section.get_text()
+    value = _query(site, "SELECT value FROM attribution_targets WHERE sentence_id = 0")[0][0]
+    assert f"{value:.3g}" in section.select_one("p").get_text()
+
+
+def test_sentence_page_names_the_heads_that_agree_most(site):
+    for sid, (_, _, rho) in _direct(site).items():
+        ranked = sorted(((v, l, h) for (l, h), v in rho.items() if v is not None), key=lambda r: (-r[0], r[1], r[2]))
+        links = _page(site, f"sentences/{sid}.html").select("#agreement-heads dd")[0]
+        shown = [(a.get_text(), a.next_sibling.strip(" ,")) for a in links.select("a")]
+        assert shown == [(f"L{l}H{h}", f"{v:+.2f}") for v, l, h in ranked[:5]]
+
+
+def test_head_page_and_overview_show_the_mean_agreement_over_the_probes(site):
+    direct = _direct(site)
+    heads = sorted(next(iter(direct.values()))[2])
+    means = {}
+    for key in heads:
+        found = [d[2][key] for d in direct.values() if d[2][key] is not None]
+        means[key] = float(np.mean(found)) if found else None
+    for (layer, head), mean in means.items():
+        section = _page(site, f"heads/L{layer}H{head}.html").select_one("#agreement")
+        text = section.select_one("strong").get_text()
+        assert text == ("undefined" if mean is None else f"{mean:+.2f}")
+    ranked = sorted(((v, l, h) for (l, h), v in means.items() if v is not None), key=lambda r: (-r[0], r[1], r[2]))
+    best = _page(site, "index.html").select("#agreement-best dd")[0]
+    assert [a.get_text() for a in best.select("a")] == [f"L{l}H{h}" for _, l, h in ranked[:5]]
