@@ -8,10 +8,15 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := $(shell find reportgen templates corpora -type f -not -name '*.pyc' 2>/dev/null) pyproject.toml README.md
 
-.PHONY: report test install clean
+.PHONY: report study test install clean
 
 report: $(VENV)/.project
 	$(VENV)/bin/reportgen build
+
+# Stevens & Su's edit study on the report's model, written into site/ (builds the report first if there is none)
+study: $(VENV)/.project
+	test -f site/report.duckdb || $(VENV)/bin/reportgen build
+	$(VENV)/bin/reportgen study edits
 
 test: $(VENV)/.project $(VENV)/.test-tools
 	$(PY) -m pytest

@@ -170,6 +170,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         with store:
             _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files + weights, clock, progress,
                   targets, warned)
+            _keep_studies(store, config.db_path, warned)
             store.finish()
             with clock("render"):
                 pages = site.render(store, staging, progress, config.shown_matches, config.figures)
@@ -188,6 +189,20 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
                               f"choose a writable folder. Nothing was changed") from None
         raise
     return Summary(config.out, config.db_path, counts, timings, pages, warned)
+
+
+def _keep_studies(store: Store, previous: Path, warned: list[str]) -> None:
+    """The studies (`reportgen study ...`) of the database this build replaces, where that report was built from
+    the same model and corpus: a rebuild keeps them on the site."""
+    import duckdb
+
+    if not previous.is_file():
+        return
+    try:
+        store.copy_studies(previous)
+    except duckdb.Error as exc:
+        warned.append(f"{previous}: the previous database could not be read ({str(exc).splitlines()[0]}); its "
+                      f"studies, if any, are not carried over: run them again")
 
 
 def _neuron_columns(sentence_id: int, queries: np.ndarray, keys: np.ndarray) -> dict[str, np.ndarray]:

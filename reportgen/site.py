@@ -101,6 +101,8 @@ def render(store: Store, out: Path, progress, shown: int, figures: str | None = 
             advance(1)
         page("about.html", "about.html", views.about())
         advance(1)
+        if views.study is not None:
+            page("study.html", "studies/edits.html", views.study)
     write_assets(out)
     write_contexts(out, views.contexts())
     if figures:

@@ -56,7 +56,17 @@ SCHEMA = {
     # position: per head ('attention'), or per layer for the rollout up to that layer ('rollout', head NULL)
     "attribution_agreement": ("sentence_id INTEGER, method VARCHAR, layer INTEGER, head INTEGER, spearman DOUBLE, "
                               "n_words INTEGER"),
+    # `reportgen study edits` (Stevens & Su 2020): the classifier's test metrics, every interpretability figure,
+    # the examples, and the words of the measured ones with their gold flag and attention rank
+    "study_metrics": "study VARCHAR, metric VARCHAR, value DOUBLE",
+    "study_figures": ("study VARCHAR, edit_type VARCHAR, source VARCHAR, layer INTEGER, head INTEGER, "
+                      "measure VARCHAR, value DOUBLE, ci_low DOUBLE, ci_high DOUBLE, n INTEGER"),
+    "study_examples": ("study VARCHAR, example_id INTEGER, split VARCHAR, edit_type VARCHAR, label INTEGER, "
+                       "predicted INTEGER, text VARCHAR"),
+    "study_words": ("study VARCHAR, example_id INTEGER, word_idx INTEGER, text VARCHAR, char_start INTEGER, "
+                    "char_end INTEGER, gold BOOLEAN, attention_rank INTEGER"),
 }
+STUDY_TABLES = ("study_metrics", "study_figures", "study_examples", "study_words")
 COLUMNS = {table: [c.strip().split()[0] for c in ddl.split(",") if not c.strip().startswith("PRIMARY")]
            for table, ddl in SCHEMA.items()}
 class Store:
@@ -96,6 +106,55 @@ class Store:
             self.con.execute(f"INSERT INTO {table} SELECT {', '.join(cols)} FROM incoming")
         finally:
             self.con.unregister("incoming")
+
+    def ensure_tables(self, tables: Iterable[str]) -> None:
+        """Create any of these tables the file lacks (a database written by an older reportgen)."""
+        for table in tables:
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({SCHEMA[table]})")
+
+    def delete_study(self, table: str, study: str) -> None:
+        self.con.execute(f"DELETE FROM {table} WHERE study = ?", [study])  # table: one of STUDY_TABLES
+
+    def copy_studies(self, old: Path) -> bool:
+        """The study tables of the database a previous build wrote at `old`, where it was built from the same
+        model and corpus (the same model_sha256 and corpus_sha256 as this one's meta). True if copied."""
+        mine = self.meta()
+        self.con.execute("ATTACH ? AS previous (READ_ONLY)", [str(old)])
+        try:
+            found = {name for (name,) in self.rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'previous'")}
+            if not set(STUDY_TABLES) <= found or "meta" not in found:
+                return False
+            theirs = dict(self.rows("SELECT key, value FROM previous.meta"))
+            keys = ("model_sha256", "corpus_sha256")
+            if any(theirs.get(k) != mine.get(k) or k not in mine for k in keys):
+                return False
+            for table in STUDY_TABLES:
+                cols = ", ".join(COLUMNS[table])
+                self.con.execute(f"INSERT INTO {table} SELECT {cols} FROM previous.{table} ORDER BY ALL")
+            self.set_meta({k: v for k, v in theirs.items() if k.startswith("study.")})
+            return True
+        finally:
+            self.con.execute("DETACH previous")
+
+    def study_metrics(self, study: str) -> dict[str, float]:
+        return dict(self.rows("SELECT metric, value FROM study_metrics WHERE study = ? ORDER BY metric", (study,)))
+
+    def study_figures(self, study: str) -> list[tuple]:
+        """(edit_type, source, layer, head, measure, value, ci_low, ci_high, n) of one study."""
+        return self.rows("SELECT edit_type, source, layer, head, measure, value, ci_low, ci_high, n FROM "
+                         "study_figures WHERE study = ? ORDER BY edit_type, source, layer, head, measure", (study,))
+
+    def study_examples(self, study: str) -> list[tuple]:
+        """(example_id, edit_type, predicted, text) of the measured examples (those with words)."""
+        return self.rows("SELECT e.example_id, e.edit_type, e.predicted, e.text FROM study_examples e WHERE "
+                         "e.study = ? AND EXISTS (SELECT 1 FROM study_words w WHERE w.study = e.study AND "
+                         "w.example_id = e.example_id) ORDER BY e.example_id", (study,))
+
+    def study_words(self, study: str, example_id: int) -> list[tuple]:
+        """(word_idx, text, char_start, char_end, gold, attention_rank) of one measured example."""
+        return self.rows("SELECT word_idx, text, char_start, char_end, gold, attention_rank FROM study_words "
+                         "WHERE study = ? AND example_id = ? ORDER BY word_idx", (study, example_id))
 
     def set_meta(self, values: dict[str, str]) -> None:
         self.con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(values.items()))

@@ -16,6 +16,7 @@ from .findings import Histogram
 from .headstats import DESCRIPTIONS, STATS
 from .roleviews import HeadAnalyses, HeadAnalysis, HeadOverview
 from .store import COLUMNS, Store
+from .studyviews import StudyPage, study_page
 
 @dataclass(frozen=True)
 class Link:
@@ -186,6 +187,7 @@ class IndexPage:
     heads: HeadOverview  # the table of heads, Table 1, the map
     probes: tuple[tuple[int, str], ...]
     agreement: ModelAgreement | None = None  # attention against integrated gradients, every head
+    studies: tuple[Link, ...] = ()  # the study pages the report has
 
     @property
     def overview_chart(self) -> dict:
@@ -229,6 +231,8 @@ def figures_of(page) -> tuple[str, list[tuple[str, dict]]]:
         return page.label, [("head-view", page.head_view), ("model-view", page.model_view),
                             ("neuron-view", page.neuron_view)] + (
             [("attribution-chart", page.attribution.chart)] if page.attribution else [])
+    if isinstance(page, StudyPage):
+        return "edits", [("study-heads", page.chart)]
     if isinstance(page, IndexPage):
         return "index", [("overview", page.overview_chart)] + (
             [("head-map", page.heads.map_chart)] if page.heads.map_chart else []) + (
@@ -379,6 +383,7 @@ class Views:
         self._matched_base: dict[str, dict[str, int]] | None = None
         self._head_analyses: HeadAnalyses | None = None
         self.attributions = AttributionViews(store, self.meta, self.n_layers, self.n_heads)
+        self.study = study_page(store, self.meta)
 
     @property
     def matched_base(self) -> dict[str, dict[str, int]]:
@@ -628,7 +633,9 @@ class Views:
             for s in names or ["entropy"])
         return IndexPage("", f"reportgen · {m['model']}", model, corpus, statistics,
                          self.head_analyses(stats).overview(names, counts["sentences"]), tuple(self.probes),
-                         self.attributions.model())
+                         self.attributions.model(),
+                         (Link("studies/edits.html", "Is the attention interpretable? Edit identification "
+                                                     "(Stevens & Su 2020)"),) if self.study else ())
 
     @staticmethod
     def stat_names(stats: dict[tuple[int, int], dict[str, float]]) -> list[str]:

@@ -37,7 +37,14 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 # schema v5: integrated gradients, rollout and their agreement with attention
                 "attribution_targets": ["sentence_id", "target", "description", "value", "baseline_value", "delta"],
                 "attributions": ["sentence_id", "method", "target", "token_idx", "score"],
-                "attribution_agreement": ["sentence_id", "method", "layer", "head", "spearman", "n_words"]}
+                "attribution_agreement": ["sentence_id", "method", "layer", "head", "spearman", "n_words"],
+                # schema v5: `reportgen study edits`
+                "study_metrics": ["study", "metric", "value"],
+                "study_figures": ["study", "edit_type", "source", "layer", "head", "measure", "value", "ci_low",
+                                  "ci_high", "n"],
+                "study_examples": ["study", "example_id", "split", "edit_type", "label", "predicted", "text"],
+                "study_words": ["study", "example_id", "word_idx", "text", "char_start", "char_end", "gold",
+                                "attention_rank"]}
 
 HOSTILE = [
     "'; DROP TABLE x; --",

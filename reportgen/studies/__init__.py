@@ -1,0 +1,1 @@
+"""Studies that measure the model beyond the report: `reportgen study NAME`."""

@@ -1,0 +1,377 @@
+"""`reportgen study edits`: Stevens & Su's (2020) edit-identification study on the report's model.
+
+A classifier (the report's encoder with a new two-class head, fully fine-tuned; or a user's classifier) learns
+whether a sentence contains an edit. On the edited test sentences, each source ranks the words, and the measure
+(studies/measure.py) says whether the gold words come first:
+
+- `cls_sum`: the final layer's attention from the first token ([CLS]) summed over heads (the paper's);
+- `layer`: the same for every layer; `head`: every single head;
+- `integrated_gradients`: the attribution of each word to the "edited" logit (attribution.py);
+- `random`: random rankings of the same words.
+
+Attention to a word is the sum over its tokens, special tokens are dropped. The results go into the report's
+database (tables study_*) and the site is rendered again with the study page, studies/edits.html.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ModelError, OutputError
+from . import measure
+from .data import EDIT_TYPES, UNEDITED, Example, SimpleWord, read_jsonl, synthetic
+
+STUDY = "edits"
+LABELS = {0: "unedited", 1: "edited"}
+ALL = "all"
+# Stevens & Su (2020), BERT fine-tuned on AESW (their data): the share of edited sentences whose gold words are
+# all in the top 3 by final-layer [CLS] attention, and for random rankings
+PAPER = (("spelling edits", 0.80, 0.12), ("deleted words", 0.71, 0.13))
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    model: str
+    out: Path = Path("site")
+    db: Path | None = None
+    data: Path | None = None
+    classifier: Path | None = None
+    examples: int = 4000
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    attribution_steps: int = 20
+    max_length: int = 128
+    seed: int = 0
+
+    @property
+    def db_path(self) -> Path:
+        return self.db if self.db is not None else self.out / "report.duckdb"
+
+
+@dataclass
+class StudySummary:
+    metrics: dict[str, float]
+    figures: list[tuple]
+    timings: dict[str, float]
+
+
+def _report_examples(store, config: StudyConfig) -> list[Example]:
+    """Synthetic edits of the report's corpus sentences (their words and tags from the database)."""
+    texts = store.sentences("corpus")
+    if not texts:
+        raise InputError(f"{config.db_path}: the report has no corpus sentences to edit; pass --data FILE.jsonl")
+    rows = store.words_of(texts[0][0], texts[-1][0])
+    words: dict[int, list[SimpleWord]] = {}
+    for sid, _idx, text, _lemma, _pos, tag, _dep, _head, _ent, punct, start, end in rows:
+        words.setdefault(sid, []).append(SimpleWord(text, tag, punct, start, end))
+    return synthetic([(text, words.get(sid, [])) for sid, _src, text, _t in texts], config.examples, config.seed)
+
+
+def _check_model(config: StudyConfig, meta: dict[str, str]) -> None:
+    from ..models import model_files
+
+    digests = "".join(f.sha256 for f in model_files(config.model))
+    if hashlib.sha256(digests.encode()).hexdigest() != meta.get("model_sha256"):
+        raise InputError(f"--model {config.model}: the report in {config.db_path} was built with another model "
+                         f"({meta.get('model', 'unknown')}); pass the report's --model, or --classifier")
+
+
+def _load_classifier(path: Path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if not (path / "config.json").is_file():
+        raise ModelError(f"--classifier {path}: not a model folder (no config.json there); pass a fine-tuned "
+                         f"sequence classifier's folder")
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="eager")
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"--classifier {path}: cannot load it ({str(exc).splitlines()[0]})") from None
+    if model.config.num_labels != 2:
+        raise ModelError(f"--classifier {path}: has {model.config.num_labels} classes; the study needs two "
+                         f"(0 unedited, 1 edited)")
+    return model.eval(), tokenizer
+
+
+def _batches(examples: list[Example], size: int, order=None):
+    order = range(len(examples)) if order is None else order
+    order = list(order)
+    for i in range(0, len(order), size):
+        yield [examples[j] for j in order[i : i + size]]
+
+
+def _encode(tokenizer, examples: list[Example], max_length: int):
+    return tokenizer([e.text for e in examples], padding=True, truncation=True, max_length=max_length,
+                     return_tensors="pt")
+
+
+def fine_tune(model_path: str, train: list[Example], validation: list[Example], config: StudyConfig, progress):
+    """The report's encoder with a new two-class head, every weight trained (AdamW, linear decay), the epoch with
+    the best validation accuracy kept. Returns (model, tokenizer, validation accuracy)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+
+    from ..models import DEFAULT_MODEL, default_model_path
+
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()  # the new head's "newly initialized" notice is expected, not news
+    path = default_model_path() if model_path == DEFAULT_MODEL else Path(model_path)
+    torch.manual_seed(config.seed)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()}, attn_implementation="eager")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+        model.config.pad_token_id = tokenizer.pad_token_id
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.01)
+    steps = config.epochs * -(-len(train) // config.batch_size)
+    schedule = get_linear_schedule_with_warmup(optimiser, int(0.1 * steps), steps)
+    rng = np.random.default_rng(config.seed)
+    best, best_state = -1.0, None
+    with progress.stage("fine-tune", steps) as advance:
+        for _epoch in range(config.epochs):
+            model.train()
+            for batch in _batches(train, config.batch_size, rng.permutation(len(train))):
+                inputs = _encode(tokenizer, batch, config.max_length)
+                out = model(**inputs, labels=torch.tensor([e.label for e in batch]))
+                out.loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimiser.step()
+                schedule.step()
+                optimiser.zero_grad()
+                advance(1)
+            accuracy = float(np.mean(predict(model, tokenizer, validation, config) == [e.label for e in validation])) \
+                if validation else 0.0
+            if accuracy > best:
+                best, best_state = accuracy, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    return model.eval(), tokenizer, best
+
+
+def predict(model, tokenizer, examples: list[Example], config: StudyConfig) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for batch in _batches(examples, 64):
+            out.append(model(**_encode(tokenizer, batch, config.max_length)).logits.argmax(-1).numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One edited test example, ready for the measure."""
+
+    example: Example
+    words: tuple  # spaCy words of the text
+    gold: frozenset[int]  # word indexes
+    attention: np.ndarray  # [L, H, W] attention from the first token, summed into words
+    attribution: np.ndarray | None  # [W] integrated gradients, summed into words
+
+
+def _gold_words(words, spans) -> frozenset[int]:
+    return frozenset(w.word_idx for w in words for start, end in spans
+                     if min(end, w.char_end) > max(start, w.char_start))
+
+
+def measure_examples(model, tokenizer, examples: list[Example], config: StudyConfig, nlp, progress,
+                     with_attribution: bool = True) -> list[Measured]:
+    """Attention (and integrated gradients) of every edited example, merged into its spaCy words."""
+    import torch
+
+    from ..annotate import annotate
+    from ..attribution import Target, baseline_token, integrated_gradients
+    from ..encode import align
+    from ..models import wrap
+
+    loaded = wrap(model, tokenizer, "classifier", config.max_length)
+    baseline = baseline_token(loaded) if with_attribution else None
+    out = []
+    edited = [e for e in examples if e.label == 1]
+    with progress.stage("measure", len(edited)) as advance:
+        for example, words in zip(edited, annotate([e.text for e in edited], nlp)):
+            gold = _gold_words(words, example.gold)
+            enc = tokenizer(example.text, return_offsets_mapping=True, return_special_tokens_mask=True,
+                            truncation=True, max_length=config.max_length)
+            special = [bool(s) for s in enc["special_tokens_mask"]]
+            word_of = align([tuple(o) for o in enc["offset_mapping"]], special, words)
+            present = {w for w in word_of if w is not None}
+            if not gold or not gold <= present:  # a gold word lost to truncation cannot be ranked
+                advance(1)
+                continue
+            with torch.inference_mode():
+                attentions = model(input_ids=torch.tensor([enc["input_ids"]]), output_attentions=True).attentions
+            first = np.stack([a[0, :, 0, :].double().numpy() for a in attentions])  # [L, H, T]
+            scores = measure.word_scores(first, word_of, len(words))
+            attribution = None
+            if with_attribution:
+                found = integrated_gradients(loaded, tuple(enc["input_ids"]), Target("class", "", (), 1, 0),
+                                             baseline, special, config.attribution_steps)
+                attribution = measure.word_scores(found.scores, word_of, len(words))
+            out.append(Measured(example, tuple(words), gold, scores, attribution))
+            advance(1)
+    return out
+
+
+def figures(measured: list[Measured]) -> list[tuple]:
+    """`study_figures` rows: for every edit type (and all together), every source and every measure, the share
+    of examples with its bootstrap interval (random: the interval over random seeds)."""
+    rows = []
+    kinds = sorted({m.example.edit_type for m in measured}, key=lambda k: (k not in EDIT_TYPES, k))
+    for kind in [ALL] + kinds:
+        group = [m for m in measured if kind == ALL or m.example.edit_type == kind]
+        if not group:
+            continue
+        golds = [m.gold for m in group]
+        resampled = measure.bootstrap_indexes(len(group), measure.SEED)
+        n_layers, n_heads = group[0].attention.shape[:2]
+
+        def add(source, layer, head, scores):
+            hits = measure.judge_all(scores, golds)
+            for j, name in enumerate(measure.MEASURES):
+                f = measure.share(hits[:, j], resampled)
+                rows.append((STUDY, kind, source, layer, head, name, f.value, f.low, f.high, f.n))
+
+        add("cls_sum", n_layers - 1, None, [m.attention[-1].sum(0) for m in group])
+        for layer in range(n_layers):
+            add("layer", layer, None, [m.attention[layer].sum(0) for m in group])
+            for head in range(n_heads):
+                add("head", layer, head, [m.attention[layer, head] for m in group])
+        if all(m.attribution is not None for m in group):
+            add("integrated_gradients", None, None, [m.attribution for m in group])
+        for j, f in enumerate(measure.random_baseline([len(m.words) for m in group], golds)):
+            rows.append((STUDY, kind, "random", None, None, measure.MEASURES[j], f.value, f.low, f.high, f.n))
+    return rows
+
+
+def run(config: StudyConfig, progress) -> StudySummary:
+    """Run the study and write it into the report: a new database and site replace the old ones only when
+    complete."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+    from ..annotate import load_pipeline
+    from ..store import Store
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    db = config.db_path
+    if not db.is_file():
+        raise InputError(f"{db}: no report database there; run `reportgen build` first (with the same --out/--db)")
+    with Store(db, read_only=True) as store:
+        meta = store.meta()
+        if config.data is not None:
+            examples = read_jsonl(config.data, config.seed, all_test=config.classifier is not None)
+        else:
+            examples = _report_examples(store, config)
+    if config.classifier is None:
+        _check_model(config, meta)
+    split = {name: [e for e in examples if e.split == name] for name in ("train", "validation", "test")}
+    if not split["test"] or not any(e.label == 1 for e in split["test"]):
+        raise InputError("the study needs edited test examples; give more examples or --data with label-1 lines")
+    timings["data"] = time.perf_counter() - start
+    t = time.perf_counter()
+    if config.classifier is not None:
+        model, tokenizer = _load_classifier(config.classifier)
+        source = f"given: {config.classifier.name}"
+    else:
+        if not split["train"]:
+            raise InputError("the study needs training examples to fine-tune a classifier; give more examples")
+        model, tokenizer, _ = fine_tune(config.model, split["train"], split["validation"], config, progress)
+        source = f"fine-tuned from {meta.get('model', config.model)}"
+    timings["fine-tune"] = time.perf_counter() - t
+    t = time.perf_counter()
+    test = split["test"]
+    predicted = predict(model, tokenizer, test, config)
+    labels = np.array([e.label for e in test])
+    measured = measure_examples(model, tokenizer, test, config, load_pipeline(), progress)
+    rows = figures(measured)
+    timings["measure"] = time.perf_counter() - t
+    metrics = {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "f1": float(f1_score(labels, predicted, zero_division=0)),
+        "precision": float(precision_score(labels, predicted, zero_division=0)),
+        "recall": float(recall_score(labels, predicted, zero_division=0)),
+        **{f"n_{name}": float(len(found)) for name, found in split.items()},
+        "n_measured": float(len(measured)),
+        "epochs": float(config.epochs if config.classifier is None else 0),
+        "seed": float(config.seed),
+    }
+    study_meta = {f"study.{STUDY}.classifier": source,
+                  f"study.{STUDY}.data": (f"given: {config.data.name}" if config.data is not None
+                                          else f"synthetic edits of {len(examples)} corpus sentences"),
+                  f"study.{STUDY}.settings": (f"examples {config.examples}, epochs {config.epochs}, batch size "
+                                               f"{config.batch_size}, learning rate {config.learning_rate}, "
+                                               f"integrated-gradient steps {config.attribution_steps}, seed "
+                                               f"{config.seed}")}
+    predicted_of = {e.example_id: int(p) for e, p in zip(test, predicted)}
+    example_rows = [(STUDY, e.example_id, e.split, e.edit_type, e.label, predicted_of.get(e.example_id), e.text)
+                    for e in examples]
+    word_rows = []
+    for m in measured:
+        rank = np.empty(len(m.words), dtype=np.int64)
+        rank[measure.ranking(m.attention[-1].sum(0))] = np.arange(len(m.words))
+        word_rows += [(STUDY, m.example.example_id, w.word_idx, w.text, w.char_start, w.char_end,
+                       w.word_idx in m.gold, int(rank[w.word_idx])) for w in m.words]
+    _write(config, progress, meta, metrics, study_meta, rows, example_rows, word_rows, timings)
+    timings["total"] = time.perf_counter() - start
+    return StudySummary(metrics, rows, timings)
+
+
+
+
+
+def _write(config: StudyConfig, progress, meta, metrics, study_meta, rows, example_rows, word_rows, timings):
+    """Copy the database, put the study in the copy, render the site from it into a staging folder, then put
+    both in place; on any error the old site and database stay as they were."""
+    from .. import site
+    from ..build import _staging, _swap_into_place
+    from ..store import STUDY_TABLES, Store
+
+    out, db = config.out, config.db_path
+    inside = db.resolve().parent == out.resolve()
+    staging = _staging(out)
+    work = staging / db.name if inside else db.with_name(db.name + ".building")
+    try:
+        shutil.copyfile(db, work)
+        with Store(work) as store:
+            store.ensure_tables(STUDY_TABLES)
+            for table in STUDY_TABLES:
+                store.delete_study(table, STUDY)
+            store.insert("study_metrics", [(STUDY, k, v) for k, v in sorted(metrics.items())])
+            store.insert("study_figures", rows)
+            store.insert("study_examples", example_rows)
+            store.insert("study_words", word_rows)
+            store.set_meta(study_meta)
+            store.finish()
+            t = time.perf_counter()
+            shown = int(meta.get("option.shown_matches", 10))
+            figures = meta.get("option.figures")
+            site.render(store, staging, progress, shown, figures if figures in ("svg", "png") else None)
+            timings["render"] = time.perf_counter() - t
+        old_timings = out / "assets" / "timings.js"
+        if old_timings.is_file():
+            shutil.copyfile(old_timings, staging / "assets" / "timings.js")
+        else:
+            site.write_timings(staging, timings)
+        if not inside:
+            os.replace(work, db)
+        _swap_into_place(staging, out)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not inside:
+            Path(work).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"--out {out}: cannot write the report ({exc.strerror or exc}); free some space or "
+                              f"choose a writable folder. Nothing was changed") from None
+        raise
