@@ -12,7 +12,7 @@ import altair as alt
 import numpy as np
 
 from .attribution import DELTA_FLOOR, DELTA_SHARE, to_words
-from .charts import _spec
+from .charts import _spec, head_grid
 
 LEVELS = 5  # colour steps on each side of zero
 TOP_HEADS = 5  # heads named as agreeing most
@@ -128,26 +128,14 @@ def word_chart(words: tuple[WordScore, ...], title: str, description: str) -> di
 def agreement_chart(values: list[tuple[int, int, float | None]], n_layers: int, n_heads: int) -> dict:
     """The layers x heads grid coloured by each head's mean Spearman rho (-1 to 1, diverging); a click opens the
     head's page."""
-    rows = [{"l": layer, "h": head, "v": round(v, 4)} for layer, head, v in values if v is not None]
-    chart = (
-        alt.Chart(alt.Data(values=rows))
-        .transform_calculate(label="'L' + datum.l + 'H' + datum.h")
-        .transform_calculate(href="'heads/' + datum.label + '.html#agreement'")
-        .mark_rect(stroke="white")
-        .encode(x=alt.X("h:O", title="head"), y=alt.Y("l:O", title="layer"), href="href:N",
-                color=alt.Color("v:Q", title="mean Spearman rho between attention and |integrated gradients|",
-                                scale=alt.Scale(domain=[-1, 1], scheme="purpleorange"),
-                                legend=alt.Legend(orient="top", direction="horizontal", titleLimit=700,
-                                                  gradientLength=max(200, 32 * n_heads))),
-                tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("v:Q", title="mean rho", format="+.3f")])
-        .properties(width=max(240, 36 * n_heads), height=max(120, 28 * n_layers),
-                    description=f"Heatmap of every head, {n_layers} layers (rows) by {n_heads} heads (columns), "
-                                f"coloured by the mean over the probe sentences of Spearman's rho between the "
-                                f"attention each word receives from the target position and the magnitude of its "
-                                f"integrated-gradient attribution, from -1 to 1. The list beside names the heads "
-                                f"that agree most.")
-    )
-    return _spec(chart)
+    return head_grid(
+        [(layer, head, v) for layer, head, v in values if v is not None], n_layers, n_heads,
+        "heads/{label}.html#agreement", "mean Spearman rho between attention and |integrated gradients|",
+        alt.Scale(domain=[-1, 1], scheme="purpleorange"), "mean rho",
+        f"Heatmap of every head, {n_layers} layers (rows) by {n_heads} heads (columns), coloured by the mean over "
+        f"the probe sentences of Spearman's rho between the attention each word receives from the target position "
+        f"and the magnitude of its integrated-gradient attribution, from -1 to 1. The list beside names the heads "
+        f"that agree most.")
 
 
 class AttributionViews:

@@ -480,3 +480,24 @@ def neuron_view(tokens: list[str], vectors: list[dict], n_layers: int, n_heads: 
     spec = _spec(chart)
     spec["datasets"] = {"vectors": vectors}
     return spec
+
+
+def head_grid(values: Sequence[tuple[int, int, float]], n_layers: int, n_heads: int, href: str, title: str,
+              scale: alt.Scale, value_title: str, description: str) -> dict:
+    """A layers x heads grid of one value per head (layer, head, value); `href` is the link of a cell with
+    `{label}` for the head's name (L3H7); a tooltip names the head and its value."""
+    rows = [{"l": layer, "h": head, "v": round(value, 4)} for layer, head, value in values]
+    prefix, _, suffix = href.partition("{label}")
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .transform_calculate(label="'L' + datum.l + 'H' + datum.h")
+        .transform_calculate(href=f"{json.dumps(prefix)} + datum.label + {json.dumps(suffix)}")
+        .mark_rect(stroke="white")
+        .encode(x=alt.X("h:O", title="head"), y=alt.Y("l:O", title="layer"), href="href:N",
+                color=alt.Color("v:Q", title=title, scale=scale,
+                                legend=alt.Legend(orient="top", direction="horizontal", titleLimit=700,
+                                                  gradientLength=max(200, 32 * n_heads))),
+                tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("v:Q", title=value_title, format=".3f")])
+        .properties(width=max(240, 36 * n_heads), height=max(120, 28 * n_layers), description=description)
+    )
+    return _spec(chart)

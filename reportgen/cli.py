@@ -35,6 +35,19 @@ class _Bars:
             yield lambda n: bars.advance(task, n)
 
 
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """A user's mistake ends with one line and exit 2, an interruption with exit 130; the site is untouched."""
+    try:
+        yield
+    except ReportgenError as exc:
+        click.echo(f"reportgen: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("reportgen: interrupted; the previous site, if any, is untouched", err=True)
+        sys.exit(130)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reportgen")
 def main() -> None:
@@ -63,17 +76,11 @@ def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit
     from .build import build as run_build
     from .config import load_config
 
-    try:
+    with _user_errors():
         config = load_config(config_file, model=model, corpus=tuple(corpus), probes=probes, out=out, db=db,
                              top_k=top_k, max_matches_per_sentence=max_matches_per_sentence, limit=limit,
                              batch_size=batch_size, figures=figures)
         summary = run_build(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
-    except ReportgenError as exc:
-        click.echo(f"reportgen: error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("reportgen: interrupted; the previous site, if any, is untouched", err=True)
-        sys.exit(130)
     for warning in summary.warnings:
         click.echo(f"reportgen: warning: {warning}", err=True)
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.timings.items())
@@ -112,14 +119,8 @@ def edits(model, out, db, data, classifier, examples, epochs, seed, quiet) -> No
 
     config = StudyConfig(model=model or DEFAULT_MODEL, out=out, db=db, data=data, classifier=classifier,
                          examples=examples, epochs=epochs, seed=seed)
-    try:
+    with _user_errors():
         summary = run(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
-    except ReportgenError as exc:
-        click.echo(f"reportgen: error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("reportgen: interrupted; the previous site, if any, is untouched", err=True)
-        sys.exit(130)
     m = summary.metrics
     click.echo(f"Study 'edits' written to {config.db_path} and {out}/studies/edits.html: classifier accuracy "
                f"{m['accuracy']:.3f}, F1 {m['f1']:.3f} on {int(m['n_test'])} test sentences; "

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import altair as alt
 
-from .charts import _spec
+from .charts import head_grid
 from .studies.edits import ALL, PAPER, STUDY
 from .studies.measure import MEASURES
 
@@ -72,26 +72,13 @@ class StudyPage:
 
 
 def heatmap(values: list[tuple[int, int, float]], n_layers: int, n_heads: int) -> dict:
-    rows = [{"l": l, "h": h, "v": round(v, 4)} for l, h, v in values]
-    chart = (
-        alt.Chart(alt.Data(values=rows))
-        .transform_calculate(label="'L' + datum.l + 'H' + datum.h")
-        .transform_calculate(href="'../heads/' + datum.label + '.html'")
-        .mark_rect(stroke="white")
-        .encode(x=alt.X("h:O", title="head"), y=alt.Y("l:O", title="layer"), href="href:N",
-                color=alt.Color("v:Q", title="share of edited sentences whose gold words are in the head's top 3",
-                                scale=alt.Scale(domain=[0, 1], scheme="viridis"),
-                                legend=alt.Legend(orient="top", direction="horizontal", titleLimit=700,
-                                                  gradientLength=max(200, 32 * n_heads))),
-                tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("v:Q", title="interpretable",
-                                                                            format=".3f")])
-        .properties(width=max(240, 36 * n_heads), height=max(120, 28 * n_layers),
-                    description=f"Heatmap of every head, {n_layers} layers (rows) by {n_heads} heads (columns), "
-                                f"coloured by the share of edited test sentences whose gold words are all among "
-                                f"the 3 words that head's first-token attention ranks highest, from 0 to 1. The "
-                                f"list beside names the best heads.")
-    )
-    return _spec(chart)
+    return head_grid(
+        values, n_layers, n_heads, "../heads/{label}.html",
+        "share of edited sentences whose gold words are in the head's top 3",
+        alt.Scale(domain=[0, 1], scheme="viridis"), "interpretable",
+        f"Heatmap of every head, {n_layers} layers (rows) by {n_heads} heads (columns), coloured by the share of "
+        f"edited test sentences whose gold words are all among the 3 words that head's first-token attention "
+        f"ranks highest, from 0 to 1. The list beside names the best heads.")
 
 
 def study_page(store, meta: dict[str, str]) -> StudyPage | None:

@@ -152,3 +152,25 @@ def build_small_site(folder: Path, model_dir: Path, probes: str = SPLIT_WORD_PRO
     probes_file.write_text(probes, encoding="utf-8")
     build(load_config(None, model=str(model_dir), corpus=(corpus,), probes=probes_file, out=out, **options))
     return out
+
+
+@pytest.fixture
+def old_site(tmp_path) -> Path:
+    """A previous site that a failed command must leave as it was."""
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "index.html").write_text("previous report", encoding="utf-8")
+    return out
+
+
+def assert_clean_failure(result, *needles: str) -> str:
+    """A click result that is a user error: exit 2, one line `reportgen: error: ...` holding every needle, no
+    traceback. Returns the line."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("reportgen: error: ")
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]

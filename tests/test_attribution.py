@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import SENTENCES
+from conftest import SENTENCES, assert_clean_failure
 
 from reportgen.cli import main
 
@@ -411,23 +411,6 @@ def _invoke(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
-@pytest.fixture
-def old_site(tmp_path) -> Path:
-    out = tmp_path / "site"
-    out.mkdir()
-    (out / "index.html").write_text("previous report", encoding="utf-8")
-    return out
-
-
-def _assert_clean_failure(result, *needles: str) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("reportgen: error: ")
-    assert "Traceback" not in result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def _assert_untouched(out: Path) -> None:
@@ -455,7 +438,7 @@ def _cli_build(folder: Path, model_dir: Path, probes: str, out: Path, config: st
 ])
 def test_malformed_probe_lines_are_one_line_errors(line, needle, old_site, tmp_path, bert_dir):
     result, probes = _cli_build(tmp_path / "in", bert_dir, f"A fine probe.\n{line}\n", old_site)
-    _assert_clean_failure(result, f"{probes}:2", needle, "|||")
+    assert_clean_failure(result, f"{probes}:2", needle, "|||")
     _assert_untouched(old_site)
 
 
@@ -463,7 +446,7 @@ def test_malformed_probe_lines_are_one_line_errors(line, needle, old_site, tmp_p
 def test_unknown_target_class_on_the_classifier(value, needle, old_site, tmp_path, bert_classifier_dir):
     result, _ = _cli_build(tmp_path / "in", bert_classifier_dir, "The dog sat on the table.\n", old_site,
                            f"target_class = {value}\n")
-    line = _assert_clean_failure(result, "target_class", needle)
+    line = assert_clean_failure(result, "target_class", needle)
     assert "negative" in line and "neutral" in line and "positive" in line  # the classes there are
     _assert_untouched(old_site)
 
@@ -473,28 +456,28 @@ def test_target_class_on_a_model_that_is_not_a_classifier(model, old_site, tmp_p
     model_dir = request.getfixturevalue(model)
     result, _ = _cli_build(tmp_path / "in", model_dir, "The dog sat on the table.\n", old_site,
                            'target_class = "positive"\n')
-    _assert_clean_failure(result, "target_class", "not a sequence classifier")
+    assert_clean_failure(result, "target_class", "not a sequence classifier")
     _assert_untouched(old_site)
 
 
 def test_continuation_over_the_model_limit(old_site, tmp_path, gpt2_lm_dir):
     probes = "The dog sat on the table.\nShe gave him the keys. ||| " + "and then " * 40 + "\n"
     result, _ = _cli_build(tmp_path / "in", gpt2_lm_dir, probes, old_site)
-    _assert_clean_failure(result, "probes.txt:2", "limit of 64", "continuation")
+    assert_clean_failure(result, "probes.txt:2", "limit of 64", "continuation")
     _assert_untouched(old_site)
 
 
 def test_reference_over_the_model_limit(old_site, tmp_path, bert_dir):
     probes = "The dog sat on the table. ||| " + "word " * 80 + "\n"
     result, _ = _cli_build(tmp_path / "in", bert_dir, probes, old_site)
-    _assert_clean_failure(result, "probes.txt:1", "limit of 64", "reference")
+    assert_clean_failure(result, "probes.txt:1", "limit of 64", "reference")
     _assert_untouched(old_site)
 
 
 def test_separator_on_a_classifier_probe(old_site, tmp_path, bert_classifier_dir):
     probes = "The dog sat on the table.\nShe gave him the keys. ||| positive\n"
     result, _ = _cli_build(tmp_path / "in", bert_classifier_dir, probes, old_site)
-    _assert_clean_failure(result, "probes.txt:2", "|||", "target_class")
+    assert_clean_failure(result, "probes.txt:2", "|||", "target_class")
     _assert_untouched(old_site)
 
 
@@ -507,14 +490,14 @@ def test_separator_on_a_classifier_probe(old_site, tmp_path, bert_classifier_dir
 ])
 def test_bad_attribution_options_in_the_config_file(config, needles, old_site, tmp_path, bert_dir):
     result, _ = _cli_build(tmp_path / "in", bert_dir, "The dog sat on the table.\n", old_site, config)
-    _assert_clean_failure(result, "report.toml", *needles)
+    assert_clean_failure(result, "report.toml", *needles)
     _assert_untouched(old_site)
 
 
 def test_mask_baseline_on_gpt2_which_has_no_mask_token(old_site, tmp_path, gpt2_lm_dir):
     result, _ = _cli_build(tmp_path / "in", gpt2_lm_dir, "The dog sat on the table.\n", old_site,
                            'attribution_baseline = "mask"\n')
-    line = _assert_clean_failure(result, "attribution_baseline", "no mask token", "eos")
+    line = assert_clean_failure(result, "attribution_baseline", "no mask token", "eos")
     assert "mask" not in line.split("choose one of", 1)[1]
     _assert_untouched(old_site)
 

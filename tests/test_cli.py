@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import assert_clean_failure
+
 from reportgen.cli import main
 
 
@@ -35,23 +37,6 @@ def test_build_help_lists_the_contract_options():
                    "--config"):
         assert option in result.output
 
-
-@pytest.fixture
-def old_site(tmp_path) -> Path:
-    out = tmp_path / "site"
-    out.mkdir()
-    (out / "index.html").write_text("previous report", encoding="utf-8")
-    return out
-
-
-def assert_clean_failure(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("reportgen: error: ")
-    assert "Traceback" not in result.output
-    for needle in needles:
-        assert needle in lines[0]
 
 
 def assert_untouched(out: Path) -> None:

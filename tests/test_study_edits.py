@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
-from conftest import build_small_site
+from conftest import assert_clean_failure, build_small_site
 
 from reportgen.cli import main
 from reportgen.errors import InputError
@@ -478,16 +478,6 @@ def test_read_jsonl_missing_or_empty_file(tmp_path):
 
 def invoke(*args) -> object:
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def assert_clean_failure(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("reportgen: error: "), lines[0]
-    assert "Traceback" not in result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def snapshot(out: Path) -> dict:
