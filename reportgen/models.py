@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -184,12 +186,43 @@ def wrap(model, tokenizer, name: str, max_length: int | None = None) -> LoadedMo
     return LoadedModel(base, tokenizer, adapter, info, model, own_pad)
 
 
+def _load_gguf(name: str, path: Path, max_length: int | None) -> LoadedModel:
+    """A GGUF file (llama.cpp's format) through transformers' GGUF support: the weights are de-quantised to
+    float32 and the tokenizer is rebuilt from the file. Needs the `gguf` extra."""
+    import importlib.util
+
+    missing = [m for m in ("gguf", "accelerate") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ModelError(f"--model {name}: GGUF models need the gguf extra ({', '.join(missing)} missing); run "
+                         f"`pip install 'reportgen[gguf]'`")
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        cfg = AutoConfig.from_pretrained(path.parent, gguf_file=path.name)
+    except Exception as exc:  # the GGUF reader raises plain errors (ValueError, KeyError, struct.error) on bad files
+        raise ModelError(f"--model {name}: not a readable GGUF model ({str(exc).splitlines()[0]})") from None
+    if cfg.model_type not in ADAPTERS:
+        raise ModelError(f"--model {name}: architecture {cfg.model_type!r} is not supported; supported: {supported()}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        # a GGUF file is a whole model: a causal one has its output (LM) head
+        task = AutoModelForCausalLM if ADAPTERS[cfg.model_type].causal else _task_class(cfg)
+        with contextlib.redirect_stderr(io.StringIO()):  # the de-quantisation's own progress bar (plain tqdm)
+            model = task.from_pretrained(path.parent, gguf_file=path.name, attn_implementation="eager",
+                                         dtype="float32")
+    except Exception as exc:
+        raise ModelError(f"--model {name}: cannot load the GGUF model ({str(exc).splitlines()[0]})") from None
+    return wrap(model, tokenizer, path.name, max_length)
+
+
 def load_model(name: str, max_length: int | None = None) -> LoadedModel:
-    """Load a model by the default name or a local directory; never from a hub."""
+    """Load a model by the default name, a local directory or a .gguf file; never from a hub."""
     path = default_model_path() if name == DEFAULT_MODEL else Path(name)
+    if path.suffix == ".gguf" and path.is_file():
+        return _load_gguf(name, path, max_length)
     if not path.is_dir() or not (path / "config.json").is_file():
-        raise ModelError(f"--model {name}: not a model directory (no config.json there); pass a local "
-                         f"transformers model folder, or leave --model out for {DEFAULT_MODEL}")
+        raise ModelError(f"--model {name}: not a model directory (no config.json there) nor a .gguf file; pass a "
+                         f"local transformers model folder or GGUF file, or leave --model out for {DEFAULT_MODEL}")
     from transformers import AutoConfig, AutoTokenizer
 
     try:

