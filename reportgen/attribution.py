@@ -168,12 +168,16 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
     import torch
     from captum.attr import LayerIntegratedGradients
 
+    from .models import device_of
+
     task = loaded.task
     tok = loaded.tokenizer
+    device = device_of(loaded)
     n = len(input_ids)
-    ids = torch.tensor([list(input_ids) + list(target.extra_ids if target.key == "continuation" else ())])
+    ids = torch.tensor([list(input_ids) + list(target.extra_ids if target.key == "continuation" else ())],
+                       device=device)
     base = ids.clone()
-    base[0, :n] = torch.where(torch.tensor(special), ids[0, :n], baseline_id)
+    base[0, :n] = torch.where(torch.tensor(special, device=device), ids[0, :n], baseline_id)
     kind = loaded.info.kind
     description = ""
     if kind == "classifier":
@@ -184,7 +188,7 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
         key = f"class:{label}"
 
         def forward(x):
-            return task(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, index]
+            return task(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, index].float()
 
         how = "predicted" if target.class_index is None else "chosen"
         description = f"the logit of the {how} class {label!r}"
@@ -200,14 +204,15 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
             description = (f"the log-probability of the continuation {' ' + target.extra_text!r} "
                            f"({len(wanted)} token{'s' if len(wanted) != 1 else ''}, summed)")
         key = target.key
-        pos_t, want_t = torch.tensor(positions), torch.tensor(wanted)
+        pos_t, want_t = torch.tensor(positions, device=device), torch.tensor(wanted, device=device)
 
         def forward(x):
             logits = task(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, pos_t]  # [b, P, V]
-            return torch.log_softmax(logits.float(), -1)[:, torch.arange(len(wanted)), want_t].sum(-1)
+            return torch.log_softmax(logits.float(), -1)[:, torch.arange(len(wanted), device=device), want_t].sum(-1)
     else:
         with torch.no_grad():
-            reference = _mean_pooled(task, torch.tensor([list(target.extra_ids)]) if target.extra_ids else ids)
+            reference = _mean_pooled(task, torch.tensor([list(target.extra_ids)], device=device)
+                                     if target.extra_ids else ids)
         key = target.key
         description = ("the cosine similarity of the sentence's mean-pooled embedding with that of the reference "
                        f"{target.extra_text!r}" if target.extra_ids else
@@ -215,7 +220,7 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
                        "this sentence's embedding what it is)")
 
         def forward(x):
-            return torch.nn.functional.cosine_similarity(_mean_pooled(task, x), reference, dim=-1)
+            return torch.nn.functional.cosine_similarity(_mean_pooled(task, x).float(), reference.float(), dim=-1)
 
     lig = LayerIntegratedGradients(forward, task.get_input_embeddings())
     with warnings.catch_warnings():
@@ -224,7 +229,7 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
                                       return_convergence_delta=True)
     with torch.no_grad():
         value, baseline_value = (float(v) for v in forward(torch.cat([ids, base])))
-    token_scores = scores.detach().sum(-1)[0, :n].double().numpy()
+    token_scores = scores.detach().double().sum(-1)[0, :n].cpu().numpy()
     return Attribution(key, description, token_scores, value, baseline_value, float(delta.reshape(-1)[0]))
 
 

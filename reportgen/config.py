@@ -36,6 +36,8 @@ class Config:
     target_class: str | int | None = None  # a classifier's class the attributions explain (None: the predicted)
     attribution_steps: int = 50  # integrated gradients' steps (Captum's n_steps)
     attribution_baseline: str = "auto"  # the token the baseline puts in place of the probe's tokens
+    device: str = "auto"  # auto (a GPU when torch sees one), cpu, cuda, cuda:N or mps
+    dtype: str = "auto"  # auto (bfloat16 on a CUDA GPU that has it, else float32), float32, bfloat16, float16
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -121,6 +123,18 @@ def _coerce(key: str, value: Any, errors: list[str]) -> Any:
 
         if value not in BASELINES:
             errors.append(f"attribution_baseline: expected one of {', '.join(BASELINES)}, got {value!r}")
+            return None
+        return value
+    if key == "device":
+        if not isinstance(value, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+            errors.append(f"device: expected auto, cpu, cuda, cuda:N or mps, got {value!r}")
+            return None
+        return value
+    if key == "dtype":
+        from .models import DTYPES
+
+        if value not in DTYPES:
+            errors.append(f"dtype: expected one of {', '.join(DTYPES)}, got {value!r}")
             return None
         return value
     if key == "model":

@@ -107,6 +107,10 @@ def encode(loaded: LoadedModel, batch: Sequence[Tokenized]) -> Encoded:
     for row, t in enumerate(batch):
         ids[row, : len(t.input_ids)] = torch.tensor(t.input_ids)
         mask[row, : len(t.input_ids)] = 1
+    from .models import device_of
+
+    device = device_of(loaded)
+    ids, mask = ids.to(device), mask.to(device)
     captured: list[torch.Tensor] = []
     hooks = [
         loaded.adapter.out_proj(block).register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
@@ -121,10 +125,11 @@ def encode(loaded: LoadedModel, batch: Sequence[Tokenized]) -> Encoded:
     if not out.attentions or len(captured) != info.n_layers:
         raise ModelError(f"{info.name}: the model returned no attention weights; it must support eager attention")
     b, t = ids.shape
-    hidden = torch.stack(out.hidden_states[1:]).float().numpy()
-    context = torch.stack(captured).float().reshape(info.n_layers, b, t, info.n_heads, info.d_head).numpy()
-    attention = torch.stack(out.attentions).float().numpy()
-    return Encoded(hidden, context, attention, mask.bool().numpy())
+    # only the results come back to the CPU, as float32 whatever the model's precision
+    hidden = torch.stack(out.hidden_states[1:]).float().cpu().numpy()
+    context = torch.stack(captured).float().reshape(info.n_layers, b, t, info.n_heads, info.d_head).cpu().numpy()
+    attention = torch.stack(out.attentions).float().cpu().numpy()
+    return Encoded(hidden, context, attention, mask.bool().cpu().numpy())
 
 
 _CAPTURE = "reportgen_capture"
@@ -156,7 +161,9 @@ def queries_keys(loaded: LoadedModel, tokenized: Tokenized) -> tuple[np.ndarray,
     config._attn_implementation = _CAPTURE
     try:
         with torch.inference_mode():
-            loaded.model(input_ids=torch.tensor([tokenized.input_ids]))
+            from .models import device_of
+
+            loaded.model(input_ids=torch.tensor([tokenized.input_ids], device=device_of(loaded)))
     finally:
         config._attn_implementation = before
     info = loaded.info
@@ -164,4 +171,4 @@ def queries_keys(loaded: LoadedModel, tokenized: Tokenized) -> tuple[np.ndarray,
         raise ModelError(f"{info.name}: could not record the attention's queries and keys")
     queries = torch.stack([q[0] for q, _ in captured])  # [L, H, T, d]
     keys = torch.stack([k[0].repeat_interleave(info.n_heads // k.shape[1], dim=0) for _, k in captured])
-    return queries.float().numpy(), keys.float().numpy()
+    return queries.float().cpu().numpy(), keys.float().cpu().numpy()

@@ -215,8 +215,63 @@ def _load_gguf(name: str, path: Path, max_length: int | None) -> LoadedModel:
     return wrap(model, tokenizer, path.name, max_length)
 
 
-def load_model(name: str, max_length: int | None = None) -> LoadedModel:
-    """Load a model by the default name, a local directory or a .gguf file; never from a hub."""
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """'auto' -> 'cuda' when torch sees a GPU, else 'mps' (Apple), else 'cpu'; a named device must exist."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (index and int(index) >= count):
+            raise ModelError(f"--device {device}: torch sees {count} CUDA device{'s' if count != 1 else ''}; use "
+                             f"--device cpu or auto")
+    elif kind == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ModelError(f"--device {device}: torch sees no Apple GPU (MPS); use --device cpu or auto")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    """'auto' -> bfloat16 on a CUDA GPU that supports it, else float32."""
+    import torch
+
+    if dtype != "auto":
+        return dtype
+    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return "bfloat16"
+    return "float32"
+
+
+def place(loaded: LoadedModel, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """Move a loaded model to a device and a precision (the base model shares its weights with the task
+    model)."""
+    import torch
+
+    loaded.task.to(device=torch.device(device), dtype=getattr(torch, dtype))
+    return loaded
+
+
+def device_of(loaded: LoadedModel):
+    """The torch device the model's weights are on."""
+    return next(loaded.model.parameters()).device
+
+
+def load_model(name: str, max_length: int | None = None, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """Load a model by the default name, a local directory or a .gguf file; never from a hub. It is put on
+    `device` (resolved: see resolve_device) in `dtype`."""
+    return place(_load(name, max_length), device, dtype)
+
+
+def _load(name: str, max_length: int | None) -> LoadedModel:
     path = default_model_path() if name == DEFAULT_MODEL else Path(name)
     if path.suffix == ".gguf" and path.is_file():
         return _load_gguf(name, path, max_length)
