@@ -75,6 +75,24 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[i : i + size]
 
 
+def _token_batches(order: Sequence[int], lengths: Sequence[int], batch_size: int,
+                   max_tokens: int | None) -> Iterator[list[int]]:
+    """Consecutive runs of `order` (sentences sorted by length) as batches of at most `batch_size` sentences
+    and, with `max_tokens`, at most that many padded tokens (sentences x the longest): what the memory of a
+    batch grows with. A sentence longer than the budget is a batch of its own."""
+    batch: list[int] = []
+    longest = 0
+    for i in order:
+        grown = max(longest, lengths[i])
+        if batch and (len(batch) >= batch_size or (max_tokens is not None and (len(batch) + 1) * grown > max_tokens)):
+            yield batch
+            batch, grown = [], lengths[i]
+        batch.append(i)
+        longest = grown
+    if batch:
+        yield batch
+
+
 def _words(rows: list[tuple]) -> dict[int, tuple[Word, ...]]:
     grouped: dict[int, list[Word]] = {}
     for r in rows:
@@ -326,7 +344,8 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
                                        for s, t in zip(window, tokenized)])
             store.insert("tokens", [r for s, t in zip(window, tokenized) for r in _token_rows(s.sentence_id, t)])
             by_length = sorted(range(len(window)), key=lambda i: len(tokenized[i].input_ids))
-            for picked in _chunks(by_length, config.batch_size):
+            for picked in _token_batches(by_length, [len(t.input_ids) for t in tokenized], config.batch_size,
+                                         config.max_batch_tokens):
                 ids = [window[i].sentence_id for i in picked]
                 batch = [tokenized[i] for i in picked]
                 _search_batch(loaded, batch, ids, words, topk, accumulators, attended, clock)

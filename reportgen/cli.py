@@ -66,6 +66,8 @@ def main() -> None:
               help="At most N matches per corpus sentence for each probe token and space (default: no limit).")
 @click.option("--limit", type=int, help="Use only the first N corpus sentences.")
 @click.option("--batch-size", type=int, help="Sentences per forward pass (default: 32).")
+@click.option("--max-batch-tokens", type=int,
+              help="Also at most N tokens per forward pass (sentences x the longest; default: no limit).")
 @click.option("--figures", help="Also write every chart as a file under <out>/figures/: svg or png.")
 @click.option("--device", help="auto (default: a GPU when torch sees one), cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", help="auto (default: bfloat16 on a CUDA GPU that has it, else float32), float32, "
@@ -73,8 +75,8 @@ def main() -> None:
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML file with any of these options (the command line wins).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit, batch_size, figures, device, dtype,
-          config_file, quiet) -> None:
+def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit, batch_size, max_batch_tokens,
+          figures, device, dtype, config_file, quiet) -> None:
     """Build the report: annotate, encode and search the corpus, store, render the site."""
     from .build import build as run_build
     from .config import load_config
@@ -82,7 +84,8 @@ def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit
     with _user_errors():
         config = load_config(config_file, model=model, corpus=tuple(corpus), probes=probes, out=out, db=db,
                              top_k=top_k, max_matches_per_sentence=max_matches_per_sentence, limit=limit,
-                             batch_size=batch_size, figures=figures, device=device, dtype=dtype)
+                             batch_size=batch_size, max_batch_tokens=max_batch_tokens, figures=figures,
+                             device=device, dtype=dtype)
         summary = run_build(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
     for warning in summary.warnings:
         click.echo(f"reportgen: warning: {warning}", err=True)

@@ -27,6 +27,7 @@ class Config:
     top_k: int = 50
     limit: int | None = None
     batch_size: int = 32
+    max_batch_tokens: int | None = None  # None: batches of batch_size sentences; else also at most this many tokens
     max_length: int | None = None  # None: the model's own limit
     shown_matches: int = 10
     figures: str | None = None  # 'svg' or 'png': every chart also as a file under <out>/figures/
@@ -82,7 +83,7 @@ _UNSET = {"target_class": "the predicted class (classifiers only)", "limit": "al
 
 
 FIGURE_FORMATS = ("svg", "png")
-_INT_KEYS = {"top_k": 1, "batch_size": 1, "limit": 1, "max_length": 2, "shown_matches": 1,
+_INT_KEYS = {"top_k": 1, "batch_size": 1, "max_batch_tokens": 1, "limit": 1, "max_length": 2, "shown_matches": 1,
              "max_matches_per_sentence": 1, "min_dep_support": 1, "similarity_sentences": 1,
              "attribution_steps": 1}
 _KEYS = {f.name for f in dataclasses.fields(Config)} - {"extra"}
