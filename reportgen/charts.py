@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Sequence
@@ -424,14 +425,25 @@ def neuron_view(tokens: list[str], vectors: list[dict], n_layers: int, n_heads: 
     """bertviz's neuron view for one layer, head and query token (three sliders): the query vector, the key
     vectors, their elementwise product q*k, the scores q.k/sqrt(d) and the softmax, computed in the chart from
     the stored vectors `vectors` = rows {l, h, t, v: 'q' | 'k', x: [d values]}. A causal model's queries see
-    only keys up to themselves."""
+    only keys up to themselves. The chart is built once per model shape (Altair copies a chart at every step);
+    each sentence's tokens, title and data are filled into a copy of it."""
+    labels = token_labels(tokens)
+    spec = copy.deepcopy(_neuron_skeleton(n_layers, n_heads, d_head, causal))
+    for param in spec["params"]:
+        if param["name"] == "query":
+            param["bind"]["options"], param["bind"]["labels"] = list(range(len(tokens))), labels
+    spec["title"], spec["description"] = title, description
+    spec["datasets"] = {"vectors": vectors, "names": [{"t": i, "token": s} for i, s in enumerate(labels)]}
+    return spec
+
+
+@functools.lru_cache(maxsize=16)
+def _neuron_skeleton(n_layers: int, n_heads: int, d_head: int, causal: bool) -> dict:
     layer = _layer_param(n_layers)
     head = alt.param(name="head", value=0, bind=alt.binding_range(min=0, max=n_heads - 1, step=1, name="Head: "))
-    query = alt.param(name="query", value=0, bind=alt.binding_select(options=list(range(len(tokens))),
-                                                                      labels=token_labels(tokens),
+    query = alt.param(name="query", value=0, bind=alt.binding_select(options=[0], labels=["0"],
                                                                       name="Query token: "))
-    names = alt.LookupData(data=alt.Data(values=[{"t": i, "token": s} for i, s in enumerate(token_labels(tokens))]),
-                           key="t", fields=["token"])
+    names = alt.LookupData(data=alt.NamedData(name="names"), key="t", fields=["token"])
     base = (
         alt.Chart(alt.NamedData(name="vectors"))
         .transform_filter((alt.datum.l == layer) & (alt.datum.h == head))
@@ -476,10 +488,9 @@ def neuron_view(tokens: list[str], vectors: list[dict], n_layers: int, n_heads: 
         scores.mark_text(align="left", dx=3, fontSize=11).encode(y=y, x="p:Q", text=alt.Text("p:Q", format=".3f")),
     ).properties(title="softmax", width=120)
     chart = (alt.vconcat(query_row, alt.hconcat(key_rows, products, score_col, softmax_col))
-             .add_params(layer, head, query).properties(title=title, description=description))
-    spec = _spec(chart)
-    spec["datasets"] = {"vectors": vectors}
-    return spec
+             .add_params(layer, head, query).properties(title="", description=""))  # filled per sentence
+    return _spec(chart)
+
 
 
 def head_grid(values: Sequence[tuple[int, int, float]], n_layers: int, n_heads: int, href: str, title: str,
