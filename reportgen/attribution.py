@@ -250,11 +250,13 @@ def rollout(attention: np.ndarray) -> np.ndarray:
 
 
 def to_words(scores: np.ndarray, word_of: list[int | None], n_words: int) -> np.ndarray:
-    """Token scores [T] -> word scores [W]: the sum over each word's tokens (special tokens belong to none)."""
-    out = np.zeros(n_words)
-    for score, word in zip(scores, word_of):
+    """Token scores [..., T] -> word scores [..., W]: the sum over each word's tokens; special tokens (None)
+    belong to no word and are dropped."""
+    scores = np.asarray(scores, dtype=np.float64)
+    out = np.zeros(scores.shape[:-1] + (n_words,))
+    for token, word in enumerate(word_of):  # in token order: equal words sum to equal values, as ranks need
         if word is not None:
-            out[word] += score
+            out[..., word] += scores[..., token]
     return out
 
 

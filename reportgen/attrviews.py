@@ -160,13 +160,10 @@ class AttributionViews:
         self.head_means = {(l, h): _mean([self.agreement[(sid, "attention")].get((l, h)) for sid in self.probes])
                            for l in range(n_layers) for h in range(n_heads)}
 
-    def __bool__(self) -> bool:
-        return bool(self.targets)
-
-    def _position(self, text: str, tokens: list[tuple]) -> tuple[int, str]:
-        index = len(tokens) - 1 if self.causal else 0
-        _, piece, _, special, start, end = tokens[index]
-        return index, f"the {'last' if self.causal else 'first'} token, {piece if special else text[start:end]!r}"
+    def _position(self, text: str, tokens: list[tuple]) -> str:
+        """The target position in words: the first token, or the last for a causal model."""
+        _, piece, _, special, start, end = tokens[-1 if self.causal else 0]
+        return f"the {'last' if self.causal else 'first'} token, {piece if special else text[start:end]!r}"
 
     def sentence(self, sentence_id: int, text: str, tokens: list[tuple], words: list[tuple],
                  head_href: str) -> SentenceAttribution | None:
@@ -190,7 +187,7 @@ class AttributionViews:
             at = w[end]
         words = tuple(scored)
         tail = text[at:]
-        _, position = self._position(text, tokens)
+        position = self._position(text, tokens)
         found = self.agreement[(sentence_id, "attention")]
         ranked = sorted(((rho, l, h) for (l, h), rho in found.items() if rho is not None),
                         key=lambda r: (-r[0], r[1], r[2]))

@@ -234,22 +234,23 @@ def _neuron_columns(sentence_id: int, queries: np.ndarray, keys: np.ndarray) -> 
             "value": both.reshape(-1).astype(np.float64)}
 
 
-def _targets(loaded, probes: list[Sentence], config: Config) -> list:
-    """What each probe's attributions explain, checked against the model (see attribution.make_target)."""
+def _targets(loaded, probes: list[Sentence], config: Config) -> tuple[int, list]:
+    """The baseline token and what each probe's attributions explain, checked against the model (see
+    attribution.baseline_token and make_target)."""
     from .attribution import baseline_token, make_target
 
-    baseline_token(loaded, config.attribution_baseline)  # a baseline the model lacks fails here
-    return [make_target(loaded, tuple(loaded.tokenizer(s.text, split_special_tokens=True)["input_ids"]), s.extra,
-                        f"probe {s.source}", config.target_class) for s in probes]
+    baseline = baseline_token(loaded, config.attribution_baseline)  # a baseline the model lacks fails here
+    return baseline, [make_target(loaded, tuple(loaded.tokenizer(s.text, split_special_tokens=True)["input_ids"]),
+                                  s.extra, f"probe {s.source}", config.target_class) for s in probes]
 
 
-def _attribute(store: Store, config: Config, loaded, probes: list[Sentence], probe_tok: list, targets: list,
-               attention: dict[int, np.ndarray], n_words: dict[int, int], progress: Progress,
-               warned: list[str]) -> None:
+def _attribute(store: Store, config: Config, loaded, probes: list[Sentence], probe_tok: list,
+               targets: tuple[int, list], attention: dict[int, np.ndarray], n_words: dict[int, int],
+               progress: Progress, warned: list[str]) -> None:
     """Integrated gradients, rollout and their agreement with every head, for every probe."""
-    from .attribution import agreement_rows, baseline_token, integrated_gradients, rollout
+    from .attribution import agreement_rows, integrated_gradients, rollout
 
-    baseline = baseline_token(loaded, config.attribution_baseline)
+    baseline, targets = targets
     target_rows, score_rows, agreement = [], [], []
     with progress.stage("attribute", len(probes)) as advance:
         for s, tok, target in zip(probes, probe_tok, targets):
@@ -276,7 +277,8 @@ def _attribute(store: Store, config: Config, loaded, probes: list[Sentence], pro
 
 
 def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], corpus: list[Sentence],
-          files: list[SourceFile], clock: _Clock, progress: Progress, targets: list, warned: list[str]) -> None:
+          files: list[SourceFile], clock: _Clock, progress: Progress, targets: tuple[int, list],
+          warned: list[str]) -> None:
     """Annotate, encode, search and analyse; write every table."""
     from .encode import encode, queries_keys, tokenize
     from .search import TopK

@@ -10,7 +10,7 @@ import torch
 
 from .annotate import Word
 from .errors import InputError, ModelError
-from .models import LoadedModel
+from .models import LoadedModel, device_of
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,6 @@ def encode(loaded: LoadedModel, batch: Sequence[Tokenized]) -> Encoded:
     for row, t in enumerate(batch):
         ids[row, : len(t.input_ids)] = torch.tensor(t.input_ids)
         mask[row, : len(t.input_ids)] = 1
-    from .models import device_of
-
     device = device_of(loaded)
     ids, mask = ids.to(device), mask.to(device)
     captured: list[torch.Tensor] = []
@@ -161,8 +159,6 @@ def queries_keys(loaded: LoadedModel, tokenized: Tokenized) -> tuple[np.ndarray,
     config._attn_implementation = _CAPTURE
     try:
         with torch.inference_mode():
-            from .models import device_of
-
             loaded.model(input_ids=torch.tensor([tokenized.input_ids], device=device_of(loaded)))
     finally:
         config._attn_implementation = before

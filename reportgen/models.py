@@ -222,21 +222,18 @@ def resolve_device(device: str = "auto") -> str:
     """'auto' -> 'cuda' when torch sees a GPU, else 'mps' (Apple), else 'cpu'; a named device must exist."""
     import torch
 
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = mps is not None and mps.is_available()
     if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        return "mps" if mps is not None and mps.is_available() else "cpu"
+        return "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
     kind, _, index = device.partition(":")
     if kind == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0 or (index and int(index) >= count):
             raise ModelError(f"--device {device}: torch sees {count} CUDA device{'s' if count != 1 else ''}; use "
                              f"--device cpu or auto")
-    elif kind == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ModelError(f"--device {device}: torch sees no Apple GPU (MPS); use --device cpu or auto")
+    elif kind == "mps" and not has_mps:
+        raise ModelError(f"--device {device}: torch sees no Apple GPU (MPS); use --device cpu or auto")
     return device
 
 

@@ -117,17 +117,19 @@ def test_judge_matches_a_naive_implementation_on_random_cases_with_ties():
 
 
 def test_word_scores_sum_tokens_into_words_and_drop_special_tokens():
+    from reportgen.attribution import to_words
+
     # [CLS] un ##believ ##able dog [SEP] [PAD]: three tokens make word 0, word 2 has no token at all
     word_of = [None, 0, 0, 0, 1, None, None]
     tokens = np.array([[100.0, 1.0, 2.0, 3.0, 4.0, 200.0, 300.0],
                        [0.5, 0.25, 0.25, 0.0, 0.125, 0.5, 0.0]])
-    got = measure.word_scores(tokens, word_of, 3)
+    got = to_words(tokens, word_of, 3)
     assert got.shape == (2, 3)
     np.testing.assert_allclose(got, [[6.0, 4.0, 0.0], [0.5, 0.125, 0.0]])
     # any leading dimensions: [L, H, T] -> [L, H, W]
     rng = np.random.default_rng(0)
     attention = rng.random((2, 4, len(word_of)))
-    merged = measure.word_scores(attention, word_of, 3)
+    merged = to_words(attention, word_of, 3)
     assert merged.shape == (2, 4, 3)
     np.testing.assert_allclose(merged[..., 0], attention[..., 1:4].sum(-1))
     np.testing.assert_allclose(merged[..., 1], attention[..., 4])

@@ -191,7 +191,7 @@ def measure_examples(model, tokenizer, examples: list[Example], config: StudyCon
     import torch
 
     from ..annotate import annotate
-    from ..attribution import Target, baseline_token, integrated_gradients
+    from ..attribution import Target, baseline_token, integrated_gradients, to_words
     from ..encode import align
     from ..models import wrap
 
@@ -213,12 +213,12 @@ def measure_examples(model, tokenizer, examples: list[Example], config: StudyCon
             with torch.inference_mode():
                 attentions = model(input_ids=torch.tensor([enc["input_ids"]]), output_attentions=True).attentions
             first = np.stack([a[0, :, 0, :].double().numpy() for a in attentions])  # [L, H, T]
-            scores = measure.word_scores(first, word_of, len(words))
+            scores = to_words(first, word_of, len(words))
             attribution = None
             if with_attribution:
                 found = integrated_gradients(loaded, tuple(enc["input_ids"]), Target("class", "", (), 1, 0),
                                              baseline, special, config.attribution_steps)
-                attribution = measure.word_scores(found.scores, word_of, len(words))
+                attribution = to_words(found.scores, word_of, len(words))
             out.append(Measured(example, tuple(words), gold, scores, attribution))
             advance(1)
     return out

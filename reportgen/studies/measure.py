@@ -88,14 +88,3 @@ def random_baseline(n_words: list[int], golds: list[frozenset[int]], seeds: int 
         low, high = np.percentile(per_seed[:, m], [2.5, 97.5]) if golds else (np.nan, np.nan)
         out.append(Figure(float(per_seed[:, m].mean()), float(low), float(high), len(golds)))
     return out
-
-
-def word_scores(token_scores: np.ndarray, word_of: list[int | None], n_words: int) -> np.ndarray:
-    """Token scores [..., T] -> word scores [..., W]: summed over each word's tokens; special tokens (None) are
-    dropped, as in the paper."""
-    token_scores = np.asarray(token_scores, dtype=np.float64)
-    member = np.zeros((len(word_of), n_words))
-    for t, w in enumerate(word_of):
-        if w is not None:
-            member[t, w] = 1.0
-    return token_scores @ member
