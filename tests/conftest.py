@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -174,3 +177,62 @@ def assert_clean_failure(result, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], lines[0]
     return lines[0]
+
+
+# Browser tests: Debian's Chromium through Playwright (installed by `make test`)
+
+CHROMIUM = os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium")
+
+
+def wait_for(page, expression: str, arg=None, timeout: float = 30.0) -> None:
+    """Poll a JavaScript expression (or a function of `arg`) until it is truthy. Playwright's wait_for_function
+    compiles its predicate inside the page, which the pages' Content-Security-Policy (no eval) may refuse;
+    page.evaluate goes through the browser's debugging protocol, which the policy does not govern."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for: {expression}")
+        page.wait_for_timeout(50)
+
+
+def axe_problems(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    # preload off: axe would fetch the style sheets, which the page's Content-Security-Policy rightly blocks
+    found = Axe().run(page, options={"resultTypes": ["violations"], "preload": False}).response["violations"]
+    return [f"{v['impact']} {v['id']}: {v['help']} at {[n['target'] for n in v['nodes'][:3]]}" for v in found
+            if v["impact"] in ("serious", "critical")]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} not found: `make test` installs Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@contextmanager
+def browser_pages(browser):
+    """A function that opens a page by its path; on leaving, no console error and no request left file://."""
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    problems: list[str] = []
+
+    def page_at(path: Path):
+        page = context.new_page()
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("request", lambda r: problems.append(f"request {r.url}") if not r.url.startswith("file://") else None)
+        page.on("dialog", lambda d: problems.append(f"dialog {d.message}"))
+        page.goto(path.as_uri())
+        wait_for(page, "document.querySelectorAll('.chart').length === document.querySelectorAll('.chart svg').length")
+        return page
+
+    yield page_at
+    context.close()
+    assert problems == []

@@ -5,70 +5,28 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import time
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE, SENTENCES, build_small_site
+from conftest import HOSTILE, SENTENCES, browser_pages, build_small_site
+from conftest import axe_problems as _axe_problems
+from conftest import wait_for as _wait
 
 
 pytestmark = pytest.mark.browser
 
 K = 12
-CHROMIUM = os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium")
-
-
-def _wait(page, expression: str, arg=None, timeout: float = 30.0) -> None:
-    """Poll a JavaScript expression (or a function of `arg`) until it is truthy. Playwright's wait_for_function
-    compiles its predicate inside the page, which the pages' Content-Security-Policy (no eval) may refuse;
-    page.evaluate goes through the browser's debugging protocol, which the policy does not govern."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression, arg):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for: {expression}")
-        page.wait_for_timeout(50)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, bert_dir):
     return build_small_site(tmp_path_factory.mktemp("browser"), bert_dir, top_k=K, shown_matches=5)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} not found: `make test` installs Debian's chromium (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def open_page(browser, site, request):
+def open_page(browser, site):
     """Open a page of the site; after the test, no console error and no request left file://."""
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    problems: list[str] = []
-
-    def page_at(rel: str, root=None):
-        page = context.new_page()
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.on("request", lambda r: problems.append(f"request {r.url}") if not r.url.startswith("file://") else None)
-        page.on("dialog", lambda d: problems.append(f"dialog {d.message}"))
-        page.goto(((root or site) / rel).as_uri())
-        _wait(page, "document.querySelectorAll('.chart').length === "
-                               "document.querySelectorAll('.chart svg').length")
-        return page
-
-    yield page_at
-    context.close()
-    assert problems == []
+    with browser_pages(browser) as page_at:
+        yield lambda rel, root=None: page_at((root or site) / rel)
 
 
 def _visible_rows(details):
@@ -231,16 +189,6 @@ def test_layer_page_lists_both_spaces(open_page):
     assert details.locator(".match-list").count() == 2
     assert details.locator(".match-list h4").all_text_contents() == [
         "Embedding space: the layer's output", "Context space, all heads"]
-
-
-def _axe_problems(page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    # preload off: axe would fetch the style sheets, which the page's Content-Security-Policy rightly blocks
-    found = Axe().run(page, options={"resultTypes": ["violations"], "preload": False}).response["violations"]
-    return [f"{v['impact']} {v['id']}: {v['help']} at {[n['target'] for n in v['nodes'][:3]]}" for v in found
-            if v["impact"] in ("serious", "critical")]
 
 
 @pytest.mark.parametrize("rel", ["index.html", "heads/L1H2.html", "layers/L1.html", "sentences/0.html",

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
-from conftest import assert_clean_failure, build_small_site
+from conftest import assert_clean_failure, axe_problems, browser_pages, build_small_site
 
 from reportgen.cli import main
 from reportgen.errors import InputError
@@ -583,10 +583,6 @@ def test_study_cli_exits_0_and_prints_the_figures(studied):
     db = folder / "site" / "report.duckdb"
     figures = figures_of(db)
     metrics = dict(query(db, "SELECT metric, value FROM study_metrics WHERE study = 'edits'"))
-    # BUG (reportgen/cli.py, `edits`): the loop unpacks 9 values from each summary.figures row, but
-    # studies/edits.figures() returns 10 (the leading study name), so the command dies with
-    # "ValueError: too many values to unpack (expected 9)", a traceback and exit code 1, after the study was
-    # written and before any figure is printed.
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "Traceback" not in result.output
     assert f"accuracy {metrics['accuracy']:.3f}" in result.output
@@ -760,6 +756,17 @@ def test_study_page(studied, shape):
         assert [m.get_text() for m in li.select("mark.gold")] == [w[1] for w in words if w[4]]
         assert [t.get_text() for t in li.select(".top3")] == [w[1] for w in words if w[5] < 3]
         assert (match.group(2) is None) == all(w[5] < 3 for w in words if w[4])
+
+
+@pytest.mark.browser
+def test_study_page_draws_in_a_browser_and_passes_axe_core(studied, browser):
+    """The study page from file://: every chart drawn, no console error, no serious or critical axe-core
+    violation (the other page types are checked in test_browser)."""
+    folder, _ = studied
+    with browser_pages(browser) as page_at:
+        page = page_at(folder / "site" / "studies" / "edits.html")
+        assert page.locator("#study-heads svg").count() == 1
+        assert axe_problems(page) == []
 
 
 def test_study_errors_leave_the_site_untouched(base, tmp_path_factory, tmp_path, bert_dir, bert_classifier_dir):
