@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .analyses import in_inference_mode
+
 FACETS = ("pos", "tag", "dep", "ent")
 OFFSETS = ("-3", "-2", "-1", "0", "+1", "+2", "+3", "further", "special")
 SPECIAL = "special"
@@ -41,56 +43,82 @@ def token_categories(batch, words: dict, ids: Sequence[int], length: int,
 
 class AttendedCounts:
     """Accumulator: per layer and head (and the head mean, index H), how often the token that a non-special
-    corpus token attends to most falls in each category of each facet, and at each offset."""
+    corpus token attends to most falls in each category of each facet, and at each offset. The counts are
+    int64 tensors on the device of the first update (the model's), read back only by `rows`."""
 
     def __init__(self, n_layers: int, n_heads: int):
         self.shape = (n_layers, n_heads + 1)
         self.vocab: dict[str, dict[str, int]] = {f: {} for f in FACETS}
-        self.counts: dict[str, np.ndarray] = {f: np.zeros((*self.shape, 0), dtype=np.int64)
-                                              for f in (*FACETS, "offset")}
+        self.counts: dict = {}  # facet -> [L, H + 1, categories] tensor
 
-    def _add(self, facet: str, ids: np.ndarray, n_categories: int) -> None:
-        """ids: [L, H + 1, N] category ids -> counts [L, H + 1, n_categories] added to the running total."""
-        total = self.counts[facet]
-        if total.shape[-1] < n_categories:
-            total = np.concatenate([total, np.zeros((*self.shape, n_categories - total.shape[-1]),
-                                                    dtype=np.int64)], axis=-1)
-        cells = self.shape[0] * self.shape[1]
-        flat = (np.arange(cells).reshape(self.shape)[..., None] * n_categories + ids).reshape(-1)
-        total[..., :n_categories] += np.bincount(flat, minlength=cells * n_categories).reshape(
-            *self.shape, n_categories)
-        self.counts[facet] = total
+    def _total(self, facet: str, n_categories: int, device):
+        import torch
 
-    def update(self, max_attended: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-               categories: np.ndarray, special: np.ndarray) -> None:
-        """max_attended [L, H + 1, N]: the key token each of the N searchable tokens (batch row `rows`,
-        position `cols`) attends to most; categories [facets, B, T] from `token_categories`; special [B, T]."""
-        if len(rows) == 0:
+        total = self.counts.get(facet)
+        if total is None or total.shape[-1] < n_categories:
+            grown = torch.zeros((*self.shape, n_categories), dtype=torch.int64,
+                                device=device if total is None else total.device)
+            if total is not None:
+                grown[..., :total.shape[-1]] = total
+            self.counts[facet] = total = grown
+        return total
+
+    @in_inference_mode
+    def update_layer(self, layer: int, max_attended, rows, cols, categories, special) -> None:
+        """One layer: max_attended [H + 1, N] (tensor) the key token each of the N searchable tokens (batch row
+        `rows`, position `cols`, tensors) attends to most; categories [facets, B, T] from `token_categories` and
+        special [B, T], as tensors on the same device."""
+        import torch
+
+        if max_attended.shape[-1] == 0:
             return
-        row = np.broadcast_to(rows, max_attended.shape)
+        cols_per_head = self.shape[1]
+        row = rows.expand_as(max_attended)
+        head = torch.arange(cols_per_head, device=max_attended.device)[:, None]
         for f, facet in enumerate(FACETS):
-            self._add(facet, categories[f][row, max_attended], len(self.vocab[facet]))
-        offset = np.clip(max_attended - cols, -4, 4)  # -4 and +4 stand for 'further' either side
-        bucket = np.where(np.abs(offset) > 3, 7, offset + 3)
-        bucket = np.where(special[row, max_attended], 8, bucket)
-        self._add("offset", bucket, len(OFFSETS))
+            n = len(self.vocab[facet])
+            total = self._total(facet, n, max_attended.device)
+            flat = (head * n + categories[f][row, max_attended]).reshape(-1)
+            total[layer, :, :n] += torch.bincount(flat, minlength=cols_per_head * n).reshape(cols_per_head, n)
+        offset = torch.clamp(max_attended - cols, -4, 4)  # -4 and +4 stand for 'further' either side
+        bucket = torch.where(offset.abs() > 3, 7, offset + 3)
+        bucket = torch.where(special[row, max_attended], 8, bucket)
+        n = len(OFFSETS)
+        total = self._total("offset", n, max_attended.device)
+        total[layer] += torch.bincount((head * n + bucket).reshape(-1), minlength=cols_per_head * n).reshape(-1, n)
 
+    def update(self, max_attended, rows, cols, categories, special) -> None:
+        """Every layer at once: max_attended [L, H + 1, N], the rest as in `update_layer` (numpy or tensors)."""
+        import torch
+
+        as_t = lambda x: torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x)  # noqa: E731
+        max_attended, rows, cols = as_t(max_attended), as_t(rows), as_t(cols)
+        categories, special = as_t(categories), as_t(special)
+        for layer in range(max_attended.shape[0]):
+            self.update_layer(layer, max_attended[layer], rows, cols, categories, special)
+
+    def _numpy(self, facet: str) -> np.ndarray:
+        total = self.counts.get(facet)
+        return np.zeros((*self.shape, 0), dtype=np.int64) if total is None else total.cpu().numpy()
+
+    @in_inference_mode
     def merge(self, other: AttendedCounts) -> None:
         """Add another accumulator's counts (a shard of the corpus) into this one."""
+        import torch
+
         for facet in FACETS:
             names = list(other.vocab[facet])
-            ids = np.asarray([self.vocab[facet].setdefault(name, len(self.vocab[facet])) for name in names],
-                             dtype=np.int64)
-            mine = self.counts[facet]
-            grown = np.zeros((*self.shape, len(self.vocab[facet])), dtype=np.int64)
-            grown[..., :mine.shape[-1]] = mine
-            theirs = other.counts[facet]  # may be narrower than its vocabulary, never wider
-            grown[..., ids[:theirs.shape[-1]]] += theirs  # ids are distinct: plain fancy-index addition
-            self.counts[facet] = grown
-        mine, theirs = self.counts["offset"], other.counts["offset"]
-        size = max(mine.shape[-1], theirs.shape[-1])
-        self.counts["offset"] = (np.pad(mine, ((0, 0), (0, 0), (0, size - mine.shape[-1])))
-                                 + np.pad(theirs, ((0, 0), (0, 0), (0, size - theirs.shape[-1]))))
+            ids = [self.vocab[facet].setdefault(name, len(self.vocab[facet])) for name in names]
+            theirs = other._numpy(facet)  # may be narrower than its vocabulary, never wider
+            if theirs.shape[-1] == 0:
+                continue
+            mine = self._total(facet, len(self.vocab[facet]), "cpu")
+            # ids are distinct: plain index addition
+            mine[..., ids[:theirs.shape[-1]]] += torch.as_tensor(theirs, device=mine.device)
+        theirs = other._numpy("offset")
+        if theirs.shape[-1]:
+            mine = self._total("offset", len(OFFSETS), "cpu")
+            mine += torch.as_tensor(theirs, device=mine.device)
 
     def rows(self) -> list[tuple]:
         """('attended', layer, head, facet, category, n) for every nonzero count; head None = the head mean.
@@ -99,7 +127,7 @@ class AttendedCounts:
         out = []
         for facet in (*FACETS, "offset"):
             names = OFFSETS if facet == "offset" else list(self.vocab[facet])
-            counts = self.counts[facet]
+            counts = self._numpy(facet)
             for layer in range(n_layers):
                 for col in range(n_cols):
                     head = None if col == n_cols - 1 else col

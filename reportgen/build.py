@@ -281,6 +281,7 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
           warned: list[str]) -> None:
     """Annotate, encode, search and analyse; write every table."""
     from .encode import encode, queries_keys, tokenize
+    from .models import device_of
     from .search import TopK
     info = loaded.info
     store.insert("source_files", [(f.role, f.name, f.sha256, f.sentences, f.source, f.licence) for f in files])
@@ -323,7 +324,7 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
         probe_keys = [(s.sentence_id, t.token_idx) for s, tok in zip(probes, probe_tok)
                       for t in tok.tokens if not t.is_special]
         topk = TopK(np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), config.top_k,
-                    config.max_matches_per_sentence)
+                    config.max_matches_per_sentence, device=device_of(loaded))
 
     with clock("attribute probes"):
         _attribute(store, config, loaded, probes, probe_tok, targets, probe_attention,
@@ -366,26 +367,47 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
 
 def _search_batch(loaded, batch, ids: list[int], words: dict[int, tuple[Word, ...]], topk, accumulators: list,
                   attended: AttendedCounts, clock: _Clock) -> None:
-    """Encode one batch of corpus sentences; feed the accumulators one layer at a time, the base rates and the
-    running top-k."""
-    from .encode import encode
-    from .search import Candidates, tie_key
+    """Encode one batch of corpus sentences. Each layer, as the model computes it, feeds the accumulators, the base
+    rates and the running top-k of its head and whole-layer spaces, then of its embedding space, on the model's
+    device. What goes to the device is the batch's description (masks, positions, categories), and nothing
+    comes back."""
+    import torch
 
-    enc = encode(loaded, batch)
-    with clock("of which statistics"):
-        batch_info = _batch_info(batch, words, ids, enc.mask, loaded.info.causal)
-        feed(accumulators, enc.attention, batch_info)
+    from .analyses import LayerBatch
+    from .encode import encode_layers
+    from .models import device_of
+    from .search import signed_key, tie_key
+
+    length = max(len(t.input_ids) for t in batch)
+    mask = np.arange(length)[None, :] < np.array([len(t.input_ids) for t in batch])[:, None]
+    batch_info = _batch_info(batch, words, ids, mask, loaded.info.causal)
     special = batch_info.special
-    rows, cols = np.nonzero(enc.mask & ~special)  # searchable tokens: real, not special
-    att = np.moveaxis(enc.attention[:, rows, :, cols, :], 0, 2)  # [L, H, N, T] (advanced indices come first)
-    max_att = np.concatenate([att.argmax(-1), att.mean(1, keepdims=True).argmax(-1)], axis=1)
-    categories = token_categories(batch, words, ids, enc.mask.shape[1], attended.vocab)
-    attended.update(max_att, rows, cols, categories, special)
+    rows, cols = np.nonzero(mask & ~special)  # searchable tokens: real, not special
     sentence_id = np.asarray(ids, dtype=np.int64)[rows]
-    topk.update(Candidates(
-        embedding=enc.hidden[:, rows, cols], context=enc.context[:, rows, cols], max_attended=max_att,
-        sentence_id=sentence_id, token_idx=cols,
-        order=tie_key((sentence_id << 20) | cols)))  # from the corpus position, whatever the batches
+    categories = token_categories(batch, words, ids, length, attended.vocab)
+    device = device_of(loaded)
+    on = lambda name, make: batch_info.on(device, name, make)  # noqa: E731
+    rows_t, cols_t = on("rows", lambda: rows), on("cols", lambda: cols)
+    sid_t = on("sentence_id", lambda: sentence_id)
+    order_t = on("order", lambda: signed_key(tie_key((sentence_id << 20) | cols)))  # whatever the batches
+    categories_t, special_t = on("categories", lambda: categories), on("special", lambda: special)
+    max_attended: list = []
+
+    def on_attention(layer: int, attention, context) -> None:
+        with clock("of which statistics"):
+            layer_batch = LayerBatch(layer, attention, batch_info)
+            for accumulator in accumulators:
+                accumulator.update(layer_batch)
+        att = attention[rows_t, :, cols_t]  # [N, H, T] (the searchable tokens' rows)
+        most = torch.cat([att.argmax(-1).T, att.mean(1).argmax(-1)[None]])  # [H + 1, N]: per head, head mean
+        attended.update_layer(layer, most, rows_t, cols_t, categories_t, special_t)
+        topk.update_layer(layer, sid_t, cols_t, order_t, most, context=context[rows_t, cols_t])
+        max_attended.append(most)
+
+    def on_hidden(layer: int, hidden) -> None:
+        topk.update_layer(layer, sid_t, cols_t, order_t, max_attended[layer], embedding=hidden[rows_t, cols_t])
+
+    encode_layers(loaded, batch, on_attention, on_hidden)
 
 
 def _special_names(probe) -> dict[str, str]:

@@ -100,15 +100,7 @@ def tokenize(loaded: LoadedModel, text: str, words: Sequence[Word], *, strict: b
 def encode(loaded: LoadedModel, batch: Sequence[Tokenized]) -> Encoded:
     """One forward pass over a batch (right-padded), with a hook on every attention output projection."""
     info = loaded.info
-    length = max(len(t.input_ids) for t in batch)
-    pad = loaded.tokenizer.pad_token_id or 0
-    ids = torch.full((len(batch), length), pad, dtype=torch.long)
-    mask = torch.zeros((len(batch), length), dtype=torch.long)
-    for row, t in enumerate(batch):
-        ids[row, : len(t.input_ids)] = torch.tensor(t.input_ids)
-        mask[row, : len(t.input_ids)] = 1
-    device = device_of(loaded)
-    ids, mask = ids.to(device), mask.to(device)
+    ids, mask = _ids_and_mask(loaded, batch)
     captured: list[torch.Tensor] = []
     hooks = [
         loaded.adapter.out_proj(block).register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
@@ -128,6 +120,81 @@ def encode(loaded: LoadedModel, batch: Sequence[Tokenized]) -> Encoded:
     context = torch.stack(captured).float().reshape(info.n_layers, b, t, info.n_heads, info.d_head).cpu().numpy()
     attention = torch.stack(out.attentions).float().cpu().numpy()
     return Encoded(hidden, context, attention, mask.bool().cpu().numpy())
+
+
+def _ids_and_mask(loaded: LoadedModel, batch: Sequence[Tokenized]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded input ids and attention mask [B, T] of a batch, on the model's device."""
+    length = max(len(t.input_ids) for t in batch)
+    pad = loaded.tokenizer.pad_token_id or 0
+    ids = torch.full((len(batch), length), pad, dtype=torch.long)
+    mask = torch.zeros((len(batch), length), dtype=torch.long)
+    for row, t in enumerate(batch):
+        ids[row, : len(t.input_ids)] = torch.tensor(t.input_ids)
+        mask[row, : len(t.input_ids)] = 1
+    device = device_of(loaded)
+    return ids.to(device), mask.to(device)
+
+
+_LAYERS = "reportgen_layers"
+
+
+def encode_layers(loaded: LoadedModel, batch: Sequence[Tokenized], on_attention, on_hidden) -> None:
+    """One forward pass over a batch that hands each layer over as soon as it is computed, on the model's device
+    (float32 tensors): `on_attention(layer, attention, context)` with attention [B, H, T, T] and context
+    [B, T, H, d_head] (every head's softmax(QK^T/sqrt(d))V before the output projection), then
+    `on_hidden(layer, hidden)` with the block's output hidden state [B, T, d_model] (as `output_hidden_states`
+    gives it: the last block's after the model's final norm, where it has one). Nothing comes back to the CPU,
+    and no layer's tensors are kept once its calls return: memory holds one layer, not every layer.
+
+    The attention weights come from an attention function registered through transformers' AttentionInterface
+    that calls the architecture's own eager attention (with eager's masks) and keeps its weights for the output
+    projection's hook; the hidden states from forward hooks on the blocks and the model's last hidden state."""
+    import sys
+
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    info = loaded.info
+    eager = sys.modules[type(loaded.model).__module__].eager_attention_forward
+    weights: list[torch.Tensor] = []
+
+    def attend(module, query, key, value, attention_mask, *args, **kwargs):
+        out, attention = eager(module, query, key, value, attention_mask, *args, **kwargs)
+        weights.append(attention)
+        return out, None  # the model keeps no attention of its own
+
+    def at_projection(layer: int):
+        def hook(_module, args):
+            attention = weights.pop()
+            b, t = attention.shape[0], attention.shape[-1]
+            on_attention(layer, attention.float(),
+                         args[0].detach().float().reshape(b, t, info.n_heads, info.d_head))
+        return hook
+
+    def after_block(layer: int):
+        def hook(_module, _args, output):
+            on_hidden(layer, (output[0] if isinstance(output, tuple) else output).float())
+        return hook
+
+    AttentionInterface.register(_LAYERS, attend)
+    AttentionMaskInterface.register(_LAYERS, eager_mask)
+    ids, mask = _ids_and_mask(loaded, batch)
+    blocks = loaded.adapter.blocks(loaded.model)
+    hooks = [loaded.adapter.out_proj(block).register_forward_pre_hook(at_projection(layer))
+             for layer, block in enumerate(blocks)]
+    # every block but the last: the last one's hidden state is the model's output (after a final norm)
+    hooks += [block.register_forward_hook(after_block(layer)) for layer, block in enumerate(blocks[:-1])]
+    config = loaded.model.config
+    before = config._attn_implementation
+    config._attn_implementation = _LAYERS
+    try:
+        with torch.inference_mode():
+            out = loaded.model(input_ids=ids, attention_mask=mask)
+            on_hidden(len(blocks) - 1, out.last_hidden_state.float())
+    finally:
+        config._attn_implementation = before
+        for h in hooks:
+            h.remove()
 
 
 _CAPTURE = "reportgen_capture"

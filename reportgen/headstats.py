@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .analyses import LayerBatch
+from .analyses import LayerBatch, in_inference_mode
 
 STATS = ("entropy", "entropy_norm", "distance", "self", "prev", "next", "first", "last", "special", "punct")
 DESCRIPTIONS = {
@@ -39,70 +39,98 @@ DESCRIPTIONS = {
 
 
 class HeadStats:
-    """The accumulator: per statistic, sums [L, H] over query tokens and the number of query tokens [L]."""
+    """The accumulator: per statistic, sums [L, H] over query tokens (on the attention's device, summed in float64
+    where it has it) and the number of query tokens [L] (counted from the batch's mask, on the CPU)."""
 
     def __init__(self, n_layers: int, n_heads: int):
-        self.sums = {s: np.zeros((n_layers, n_heads)) for s in STATS}
+        self.shape = (n_layers, n_heads)
+        self._sums: dict = {}  # stat -> [L, H] tensor, made on the first batch's device
         self.counts = {s: np.zeros(n_layers, dtype=np.int64) for s in STATS}
 
-    def _add(self, layer: int, stat: str, values, valid: np.ndarray) -> None:
-        # values: [B, H, Q] (a torch tensor); valid: [B, Q]
+    def _add(self, batch: LayerBatch, stat: str, values, valid: str, make) -> None:
+        # values: [B, H, Q] tensor; valid: the name of a [B, Q] mask of the batch, made by `make` once per batch
         import torch
 
-        weights = torch.from_numpy(valid.astype(np.float32))
-        self.sums[stat][layer] += torch.einsum("bhq,bq->h", values, weights).double().numpy()
-        self.counts[stat][layer] += int(valid.sum())
+        from .analyses import accumulation_dtype
 
+        weights = batch.info.on(batch.device, valid, lambda: make().astype(np.float32))
+        if stat not in self._sums:
+            self._sums[stat] = torch.zeros(self.shape, dtype=accumulation_dtype(batch.device), device=batch.device)
+        self._sums[stat][batch.layer] += torch.einsum("bhq,bq->h", values, weights).to(self._sums[stat].dtype)
+        self.counts[stat][batch.layer] += int(make().sum())
+
+    @property
+    def sums(self) -> dict[str, np.ndarray]:
+        """stat -> [L, H] float64 sums on the CPU."""
+        return {s: (self._sums[s].double().cpu().numpy() if s in self._sums else np.zeros(self.shape))
+                for s in STATS}
+
+    @in_inference_mode
     def update(self, batch: LayerBatch) -> None:
-        """One layer of one batch, in torch (a batched matrix product per group of statistics, not numpy's
-        element loops): this runs for every layer of every corpus batch."""
+        """One layer of one batch, in torch on the attention's device (batched products, not element loops):
+        this runs for every layer of every corpus batch. What depends only on the batch's tokens (masks,
+        distances, groups of keys) is made once per batch (BatchInfo.on)."""
         import torch
 
-        info, layer = batch.info, batch.layer
+        info = batch.info
         mask, special, punct = info.mask, info.special, info.punct
         b, t = mask.shape
         positions = np.arange(t)
-        with torch.inference_mode():
-            a = torch.from_numpy(np.ascontiguousarray(batch.attention, dtype=np.float32))  # [B, H, T, T]
-            entropy = -torch.xlogy(a, a).sum(-1)  # [B, H, T], nats (0 ln 0 = 0)
-            keys = np.broadcast_to(positions + 1, mask.shape) if info.causal else mask.sum(1, keepdims=True)
-            uniform = torch.from_numpy(np.log(np.maximum(keys, 1)).astype(np.float32))
-            uniform = torch.broadcast_to(uniform, (b, t))[:, None]
-            self._add(layer, "entropy", entropy, mask)
-            self._add(layer, "entropy_norm", torch.where(uniform > 0, entropy / uniform.clamp(min=1e-30), 0.0),
-                      mask)
-            distance = torch.from_numpy(np.abs(positions[:, None] - positions[None, :]).astype(np.float32))
-            self._add(layer, "distance", (a * distance).sum(-1), mask)
-            self._add(layer, "self", torch.diagonal(a, dim1=-2, dim2=-1), mask)
-            self._add(layer, "prev", torch.diagonal(a, offset=-1, dim1=-2, dim2=-1), mask[:, 1:])
-            self._add(layer, "next", torch.diagonal(a, offset=1, dim1=-2, dim2=-1), mask[:, 1:] & mask[:, :-1])
-            # attention to groups of keys, one matrix product: first token, last special token (where it is not
-            # the first), special tokens, punctuation
-            last = np.where(special & mask, positions, -1).max(1)
-            has_last = last > 0
-            groups = np.zeros((b, t, 4), dtype=np.float32)
-            groups[:, 0, 0] = 1
-            groups[np.arange(b), np.maximum(last, 0), 1] = 1
-            groups[..., 2], groups[..., 3] = special, punct
-            to_groups = a @ torch.from_numpy(groups)[:, None]  # [B, H, T, 4]
-            self._add(layer, "first", to_groups[..., 0], mask)
-            self._add(layer, "last", to_groups[..., 1], mask & has_last[:, None])
-            self._add(layer, "special", to_groups[..., 2], mask)
-            self._add(layer, "punct", to_groups[..., 3], mask)
+        on = lambda name, make: info.on(batch.device, name, make)  # noqa: E731
+        a = batch.attention  # [B, H, T, T]
+        entropy = -torch.xlogy(a, a).sum(-1)  # [B, H, T], nats (0 ln 0 = 0)
 
+        def uniform():
+            keys = np.broadcast_to(positions + 1, mask.shape) if info.causal else mask.sum(1, keepdims=True)
+            return np.broadcast_to(np.log(np.maximum(keys, 1)).astype(np.float32), (b, t))[:, None].copy()
+
+        log_keys = on("stats_uniform", uniform)  # [B, 1, T]
+        self._add(batch, "entropy", entropy, "stats_mask", lambda: mask)
+        self._add(batch, "entropy_norm", torch.where(log_keys > 0, entropy / log_keys.clamp(min=1e-30), 0.0),
+                  "stats_mask", lambda: mask)
+        distance = on("stats_distance", lambda: np.abs(positions[:, None] - positions[None, :]).astype(np.float32))
+        self._add(batch, "distance", (a * distance).sum(-1), "stats_mask", lambda: mask)
+        self._add(batch, "self", torch.diagonal(a, dim1=-2, dim2=-1), "stats_mask", lambda: mask)
+        self._add(batch, "prev", torch.diagonal(a, offset=-1, dim1=-2, dim2=-1), "stats_prev", lambda: mask[:, 1:])
+        self._add(batch, "next", torch.diagonal(a, offset=1, dim1=-2, dim2=-1), "stats_next",
+                  lambda: mask[:, 1:] & mask[:, :-1])
+        # attention to groups of keys, one matrix product: first token, last special token (where it is not the
+        # first), special tokens, punctuation
+        last = np.where(special & mask, positions, -1).max(1)
+
+        def groups():
+            out = np.zeros((b, t, 4), dtype=np.float32)
+            out[:, 0, 0] = 1
+            out[np.arange(b), np.maximum(last, 0), 1] = 1
+            out[..., 2], out[..., 3] = special, punct
+            return out[:, None]
+
+        to_groups = a @ on("stats_groups", groups)  # [B, H, T, 4]
+        self._add(batch, "first", to_groups[..., 0], "stats_mask", lambda: mask)
+        self._add(batch, "last", to_groups[..., 1], "stats_last", lambda: mask & (last > 0)[:, None])
+        self._add(batch, "special", to_groups[..., 2], "stats_mask", lambda: mask)
+        self._add(batch, "punct", to_groups[..., 3], "stats_mask", lambda: mask)
+
+    @in_inference_mode
     def merge(self, other: HeadStats) -> None:
         for stat in STATS:
-            self.sums[stat] += other.sums[stat]
+            if stat in other._sums:
+                theirs = other._sums[stat]
+                if stat in self._sums:
+                    self._sums[stat] += theirs.to(self._sums[stat].device, self._sums[stat].dtype)
+                else:
+                    self._sums[stat] = theirs.clone()
             self.counts[stat] += other.counts[stat]
 
     def means(self) -> dict[str, np.ndarray]:
         """stat -> [L, H] means, for the statistics the corpus had tokens for."""
-        return {s: self.sums[s] / self.counts[s][:, None] for s in STATS if self.counts[s].all()}
+        sums = self.sums
+        return {s: sums[s] / self.counts[s][:, None] for s in STATS if self.counts[s].all()}
 
     def rows(self) -> list[tuple[int, int, str, float]]:
         """(layer, head, stat, value) for every head and statistic, by layer and head, statistics in STATS order."""
         means = self.means()
-        n_layers, n_heads = self.sums["entropy"].shape
+        n_layers, n_heads = self.shape
         return [(layer, head, stat, float(values[layer, head])) for layer in range(n_layers)
                 for head in range(n_heads) for stat, values in means.items()]
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .analyses import in_inference_mode
+
 EPS = 1e-12
 TIE_SEED = 0x5EED_2019  # fixed: the tie sample is part of what makes two builds byte-identical
 _NO_KEY = np.iinfo(np.uint64).max
@@ -39,140 +41,190 @@ def tie_key(position: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def normalise(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), EPS)
+def signed_key(key: np.ndarray) -> np.ndarray:
+    """uint64 tie keys as int64 in the same order (the top bit flipped): torch sorts int64, not uint64."""
+    return (np.asarray(key, dtype=np.uint64) ^ np.uint64(1 << 63)).view(np.int64)
+
+
+def normalise(x):
+    """Rows of a float32 tensor scaled to unit length (an all-zero row stays zero)."""
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(EPS)
 
 
 @dataclass(frozen=True)
 class Candidates:
-    """The searchable tokens of one corpus batch, flattened: N tokens.
+    """The searchable tokens of one corpus batch, flattened: N tokens (numpy arrays or tensors).
 
     embedding: [L, N, d_model]; context: [L, N, H, d_head]; max_attended: [L, H + 1, N]
     (per head, then the head mean); sentence_id, token_idx, order: [N] (order is the tie key,
     `tie_key` of the token's position in the corpus: equal scores keep the smaller key first).
     """
 
-    embedding: np.ndarray
-    context: np.ndarray
-    max_attended: np.ndarray
-    sentence_id: np.ndarray
-    token_idx: np.ndarray
-    order: np.ndarray
+    embedding: object
+    context: object
+    max_attended: object
+    sentence_id: object
+    token_idx: object
+    order: object
+
+
+_NO_KEY_SIGNED = int(signed_key(np.array([_NO_KEY]))[0])
 
 
 class TopK:
-    """Running exact top-k over a stream of candidate batches."""
+    """Running exact top-k over a stream of candidate batches, kept as tensors on one device (the model's).
 
-    def __init__(self, probe_embedding: np.ndarray, probe_context: np.ndarray, k: int,
-                 max_per_sentence: int | None = None):
+    The build feeds it one layer at a time while the model runs (`update_layer`): the head and whole-layer spaces
+    from the attention's output as each layer is computed, the embedding space from the block outputs after the
+    forward pass. Only `columns` and `ties` bring the result back to the CPU."""
+
+    def __init__(self, probe_embedding, probe_context, k: int, max_per_sentence: int | None = None,
+                 device=None):
+        import torch
+
         # probe_embedding: [L, P, d_model]; probe_context: [L, P, H, d_head]
+        self.device = torch.device(device or "cpu")
         self.k = k
         self.max_per_sentence = max_per_sentence
-        self.emb = normalise(probe_embedding.astype(np.float32))
-        ctx = normalise(probe_context.astype(np.float32))
-        self.ctx_by_head = np.ascontiguousarray(ctx.transpose(0, 2, 1, 3))  # [L, H, P, d_head]
+        as_t = lambda x: torch.as_tensor(x, device=self.device).float()  # noqa: E731
+        self.emb = normalise(as_t(probe_embedding))  # [L, P, D]
+        ctx = normalise(as_t(probe_context))
+        self.ctx_by_head = ctx.permute(0, 2, 1, 3).contiguous()  # [L, H, P, d_head]
         n_layers, n_probe, n_heads, _ = ctx.shape
+        self.n_heads = n_heads
         self.n_spaces = n_heads + 2
         shape = (n_layers, self.n_spaces, n_probe, k)
-        self.score = np.full(shape, -np.inf, dtype=np.float32)
-        self.sentence_id = np.full(shape, -1, dtype=np.int64)
-        self.token_idx = np.full(shape, -1, dtype=np.int64)
-        self.max_attended = np.full(shape, -1, dtype=np.int64)
-        self.order = np.full(shape, _NO_KEY, dtype=np.uint64)
+        full = lambda value, dtype: torch.full(shape, value, dtype=dtype, device=self.device)  # noqa: E731
+        self.score = full(-torch.inf, torch.float32)
+        self.sentence_id = full(-1, torch.int64)
+        self.token_idx = full(-1, torch.int64)
+        self.max_attended = full(-1, torch.int64)
+        self.order = full(_NO_KEY_SIGNED, torch.int64)
         # candidates seen whose score equals the row's current k-th score (kept or not): the k-th score never
         # falls, and a candidate seen earlier with a score equal to a new k-th score is necessarily still kept
-        self.tied_seen = np.zeros(shape[:3], dtype=np.int64)
-
-    def scores(self, layer: int, cand: Candidates) -> np.ndarray:
-        """[spaces, P, N] cosine scores of one layer's candidates."""
-        emb = normalise(cand.embedding[layer].astype(np.float32))  # [N, D]
-        ctx = normalise(cand.context[layer].astype(np.float32))  # [N, H, d]
-        # [H, P, d] @ [H, d, N] -> [H, P, N]; contiguous operands let numpy hand each head to BLAS
-        heads = np.matmul(self.ctx_by_head[layer], np.ascontiguousarray(ctx.transpose(1, 2, 0)))
-        whole = heads.sum(axis=0, keepdims=True)
-        return np.concatenate([(self.emb[layer] @ emb.T)[None], heads, whole], axis=0)
+        self.tied_seen = torch.zeros(shape[:3], dtype=torch.int64, device=self.device)
 
     def update(self, cand: Candidates) -> None:
-        """Merge one batch of candidates into the running top-k of every layer, space and probe token."""
+        """Merge one batch of candidates (every layer) into the running top-k of every layer, space and probe
+        token."""
+        import torch
+
         if len(cand.sentence_id) == 0:
             return
-        heads = cand.max_attended.shape[1] - 1
-        # max-attended token per space: spaces 0 and H + 1 use the head mean (row H), head spaces their own head
-        space_rows = np.array([heads, *range(heads), heads])
-        k = self.k
-        n_rows = self.n_spaces * self.score.shape[2]
+        as_t = lambda x: torch.as_tensor(x, device=self.device)  # noqa: E731
+        sid, tok = as_t(cand.sentence_id), as_t(cand.token_idx)
+        order = as_t(signed_key(cand.order)) if not torch.is_tensor(cand.order) else cand.order.to(self.device)
+        max_att = as_t(cand.max_attended)
         for layer in range(self.score.shape[0]):
-            new = self.scores(layer, cand).reshape(n_rows, -1)  # [(space, probe) rows, N]
-            # views of this layer's state, one row per (space, probe)
-            score, order_, sid, tok, matt = (a[layer].reshape(n_rows, k) for a in (
-                self.score, self.order, self.sentence_id, self.token_idx, self.max_attended))
-            # the candidates that reach a row's current k-th score (an equal score may win on its tie key);
-            # only their rows need work
-            hit_row, col = np.nonzero(new >= score[:, -1:])
-            if self.max_per_sentence is not None and len(hit_row):
-                hit_row, col = self._cap(hit_row, col, new, cand)
-            if len(hit_row) == 0:
-                continue
-            rows, row = np.unique(hit_row, return_inverse=True)
-            old_kth = score[rows, -1].copy()
-            old_kept = score[rows]  # a copy (fancy indexing), compared with the new k-th score below
-            # compact each row's entering candidates to the left of a [R, width] block
-            counts = np.bincount(row, minlength=len(rows))
-            slot = np.arange(len(row)) - (np.cumsum(counts) - counts)[row]
-            width = int(counts.max())
-            fresh = np.full((len(rows), width), -np.inf, dtype=np.float32)
-            fresh_col = np.zeros((len(rows), width), dtype=np.int64)
-            fresh_order = np.full((len(rows), width), _NO_KEY, dtype=np.uint64)
-            fresh[row, slot] = new[hit_row, col]
-            fresh_col[row, slot] = col
-            fresh_order[row, slot] = cand.order[col]
-            merged = np.concatenate([score[rows], fresh], axis=-1)  # [R, k + width]
-            order = np.concatenate([order_[rows], fresh_order], axis=-1)
-            part = np.broadcast_to(np.arange(k + width), merged.shape)
-            if width > k:  # cheap selection of k first, then sort only those
-                part = np.argpartition(-merged, k - 1, axis=-1)[:, :k]
-                kth = np.take_along_axis(merged, part, -1).min(axis=-1, keepdims=True)
-                tied = (merged >= kth).sum(axis=-1) > k
-                if tied.any():  # equal scores across the cut: sort those rows whole, so corpus order decides
-                    part[tied] = np.lexsort((order[tied], -merged[tied]), axis=-1)[:, :k]
-                merged, order = np.take_along_axis(merged, part, -1), np.take_along_axis(order, part, -1)
-            rank = np.lexsort((order, -merged), axis=-1)[:, :k]  # best first; equal scores in corpus order
-            pick = np.take_along_axis(part, rank, -1)  # positions in [old k | fresh width]
-            old = pick < k
-            old_pos = np.where(old, pick, 0)
-            new_col = np.take_along_axis(fresh_col, np.where(old, 0, pick - k), -1)
-            space = rows // self.score.shape[2]
-            att = cand.max_attended[layer][space_rows[space]]  # [R, N]
-            sid[rows] = np.where(old, np.take_along_axis(sid[rows], old_pos, -1), cand.sentence_id[new_col])
-            tok[rows] = np.where(old, np.take_along_axis(tok[rows], old_pos, -1), cand.token_idx[new_col])
-            matt[rows] = np.where(old, np.take_along_axis(matt[rows], old_pos, -1), np.take_along_axis(att, new_col, -1))
-            score[rows] = np.take_along_axis(merged, rank, -1)
-            order_[rows] = np.take_along_axis(order, rank, -1)
-            # ties at the cut: every candidate equal to the new k-th score is among this batch's entrants or the
-            # old kept ones (see tied_seen)
-            cut = score[rows, -1]
-            in_batch = ((fresh == cut[:, None]) & np.isfinite(fresh)).sum(-1)
-            seen = self.tied_seen[layer].reshape(n_rows)
-            seen[rows] = np.where(cut > old_kth, (old_kept == cut[:, None]).sum(-1) + in_batch, seen[rows] + in_batch)
+            self.update_layer(layer, sid, tok, order, max_att[layer], embedding=as_t(cand.embedding[layer]),
+                              context=as_t(cand.context[layer]))
 
-    def _cap(self, hit_row: np.ndarray, col: np.ndarray, new: np.ndarray,
-             cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
-        """Keep, per row and corpus sentence, only the best `max_per_sentence` entrants (score, then tie key)."""
-        sentence = cand.sentence_id[col]
-        by = np.lexsort((cand.order[col], -new[hit_row, col], sentence, hit_row))
-        hit_row, col, sentence = hit_row[by], col[by], sentence[by]
-        first = np.ones(len(by), dtype=bool)
-        first[1:] = (hit_row[1:] != hit_row[:-1]) | (sentence[1:] != sentence[:-1])
-        start = np.maximum.accumulate(np.where(first, np.arange(len(by)), 0))
-        keep = np.arange(len(by)) - start < self.max_per_sentence
-        return hit_row[keep], col[keep]
+    @in_inference_mode
+    def update_layer(self, layer: int, sentence_id, token_idx, order, max_attended, *, embedding=None,
+                     context=None) -> None:
+        """One layer of one batch of N candidates (tensors on this device): the embedding space from embedding
+        [N, d_model], the head and whole-layer spaces from context [N, H, d_head] (either or both); order [N] the
+        signed tie keys (`signed_key`), max_attended [H + 1, N]."""
+        import torch
+
+        if len(sentence_id) == 0:
+            return
+        if context is not None:
+            ctx = normalise(context.float()).permute(1, 2, 0)  # [H, d, N]
+            heads = self.ctx_by_head[layer] @ ctx  # [H, P, d] @ [H, d, N] -> [H, P, N]
+            scores = torch.cat([heads, heads.sum(0, keepdim=True)])
+            self._merge(layer, 1, scores, sentence_id, token_idx, order,
+                        max_attended)  # head h uses its own row, the whole layer the mean (row H)
+        if embedding is not None:
+            scores = (self.emb[layer] @ normalise(embedding.float()).T)[None]  # [1, P, N]
+            self._merge(layer, 0, scores, sentence_id, token_idx, order, max_attended[-1:])
+
+    def _merge(self, layer: int, first: int, new, sentence_id, token_idx, order, max_attended) -> None:
+        """Merge scores new [S, P, N] of spaces first .. first + S - 1 into the running top-k. max_attended
+        [S', N]: row s for space first + s, the last row for spaces past S' (the whole layer)."""
+        import torch
+
+        k = self.k
+        n_space, n_probe, n = new.shape
+        n_rows = n_space * n_probe
+        spaces = slice(first, first + n_space)
+        score, kept_order, sid, tok, matt = (a[layer, spaces].reshape(n_rows, k) for a in (
+            self.score, self.order, self.sentence_id, self.token_idx, self.max_attended))
+        seen = self.tied_seen[layer, spaces].reshape(n_rows)
+        new = new.reshape(n_rows, n)
+        if self.max_per_sentence is not None:
+            new = self._cap(new, sentence_id, order)
+        # only the rows and columns where some candidate reaches a row's k-th score (an equal score may win on
+        # its tie key) need work
+        hit = new >= score[:, -1:]
+        rows = hit.any(1).nonzero().squeeze(1)
+        if len(rows) == 0:
+            return
+        cols = hit[rows].any(0).nonzero().squeeze(1)
+        fresh = new[rows][:, cols]  # [R, C]
+        old_kept = score[rows]  # [R, k]
+        merged = torch.cat([old_kept, fresh], 1)  # [R, k + C]
+        keys = torch.cat([kept_order[rows], order[cols].expand(len(rows), -1)], 1)
+        # the k best by (score descending, tie key ascending): everything above the k-th score, then the tied
+        # ones with the smallest keys
+        cut = torch.topk(merged, k, dim=1).values[:, -1:]
+        take = merged > cut
+        need = k - take.sum(1, keepdim=True)
+        tied = merged == cut
+        n_tied = tied.sum(1, keepdim=True)
+        take |= tied & (n_tied == need)  # rows whose tied candidates all fit
+        split = (n_tied > need).nonzero()[:, 0]
+        if len(split):  # the others: the tied ones with the smallest keys (rarely more than a few rows)
+            t = tied[split]
+            by_key = torch.argsort(keys[split], dim=1, stable=True)
+            by_key = by_key.gather(1, torch.argsort((~t.gather(1, by_key)).to(torch.int8), dim=1, stable=True))
+            rank = torch.empty_like(by_key)  # tied first, by key
+            rank.scatter_(1, by_key, torch.arange(by_key.shape[1], device=self.device).expand_as(by_key).contiguous())
+            take[split] |= t & (rank < need[split])
+        pick = take.nonzero()[:, 1].reshape(len(rows), k)  # exactly k per row, in position order
+        by_key = torch.argsort(keys.gather(1, pick), dim=1, stable=True)
+        pick = pick.gather(1, by_key)
+        pick = pick.gather(1, torch.argsort(merged.gather(1, pick), dim=1, descending=True, stable=True))
+        old = pick < k
+        old_pos = torch.where(old, pick, 0)
+        new_col = cols[torch.where(old, 0, pick - k)]  # the candidate each new entrant is
+        space = torch.clamp(rows // n_probe, max=len(max_attended) - 1)
+        sid[rows] = torch.where(old, sid[rows].gather(1, old_pos), sentence_id[new_col])
+        tok[rows] = torch.where(old, tok[rows].gather(1, old_pos), token_idx[new_col])
+        matt[rows] = torch.where(old, matt[rows].gather(1, old_pos), max_attended[space[:, None], new_col])
+        score[rows] = merged.gather(1, pick)
+        kept_order[rows] = keys.gather(1, pick)
+        # ties at the cut: every candidate equal to the new k-th score is among this batch's entrants or the old
+        # kept ones (see tied_seen)
+        kth = score[rows, -1:]
+        in_batch = ((fresh == kth) & torch.isfinite(fresh)).sum(1)
+        seen[rows] = torch.where(kth[:, 0] > old_kept[:, -1], (old_kept == kth).sum(1) + in_batch,
+                                 seen[rows] + in_batch)
+
+    def _cap(self, new, sentence_id, order):
+        """Scores new [R, N] with all but the best `max_per_sentence` candidates of each corpus sentence (score,
+        then tie key) per row set to -inf: they can neither enter nor count as ties."""
+        import torch
+
+        by_key = torch.argsort(order, stable=True)  # [N]
+        pos = by_key.expand(new.shape[0], -1).gather(
+            1, torch.argsort(new[:, by_key], dim=1, descending=True, stable=True))  # by score, then key
+        pos = pos.gather(1, torch.argsort(sentence_id[pos], dim=1, stable=True))  # grouped by sentence
+        sentence = sentence_id[pos]
+        start = torch.ones_like(sentence, dtype=torch.bool)
+        start[:, 1:] = sentence[:, 1:] != sentence[:, :-1]
+        index = torch.arange(pos.shape[1], device=new.device).expand_as(pos)
+        first = torch.cummax(torch.where(start, index, 0), dim=1).values
+        dropped = torch.zeros_like(start).scatter_(1, pos, index - first >= self.max_per_sentence)
+        return new.masked_fill(dropped, -torch.inf)
 
     def ties(self) -> dict[str, np.ndarray]:
         """Rows whose k-th score is shared with candidates that were not kept: layer, space, probe, the score,
         tied_kept (kept matches with that score) and tied_dropped (seen but not kept)."""
-        kth = self.score[..., -1]
-        kept = (self.score == kth[..., None]).sum(-1)
-        dropped = np.where(np.isfinite(kth), self.tied_seen - kept, 0)
+        score, seen = self.score.cpu().numpy(), self.tied_seen.cpu().numpy()
+        kth = score[..., -1]
+        kept = (score == kth[..., None]).sum(-1)
+        dropped = np.where(np.isfinite(kth), seen - kept, 0)
         layer, space, probe = np.nonzero(dropped > 0)
         at = (layer, space, probe)
         return {"layer": layer, "space": space, "probe": probe, "score": kth[at].astype(np.float64),
@@ -180,10 +232,12 @@ class TopK:
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every kept match as columns (best first within a space); fewer than k where the corpus is small."""
-        layer, space, probe, rank = np.nonzero(np.isfinite(self.score))
+        score = self.score.cpu().numpy()
+        layer, space, probe, rank = np.nonzero(np.isfinite(score))
         at = (layer, space, probe, rank)
         return {
             "layer": layer, "space": space, "probe": probe, "rank": rank,
-            "sentence_id": self.sentence_id[at], "token_idx": self.token_idx[at],
-            "score": self.score[at].astype(np.float64), "max_attended": self.max_attended[at],
+            "sentence_id": self.sentence_id.cpu().numpy()[at], "token_idx": self.token_idx.cpu().numpy()[at],
+            "score": score[at].astype(np.float64), "max_attended": self.max_attended.cpu().numpy()[at],
         }
+

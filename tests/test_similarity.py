@@ -48,6 +48,7 @@ def test_js_distances_match_scipy_per_query_token_and_ignore_padding_rows():
     att, mask = _attention(rng, [6, 3, 1, 5], 1, 5)
     att = att[0]
     sums, tokens = js_distances(att, mask)
+    sums = sums.numpy()  # a tensor on the attention's device (here the CPU)
     assert tokens == 15
     want = _scipy_sums(att, mask)
     np.testing.assert_allclose(sums, want, atol=2e-4 * tokens, rtol=1e-4)
@@ -60,7 +61,7 @@ def test_js_distances_match_scipy_per_query_token_and_ignore_padding_rows():
     other = att.copy()
     other[np.broadcast_to(~mask[:, None, :, None], other.shape)] = 0.0
     other[:, 0, :, 0] = np.where(mask, other[:, 0, :, 0], 1.0)  # head 0's padding rows on token 0, others nowhere
-    np.testing.assert_array_equal(js_distances(other, mask)[0], sums)
+    np.testing.assert_array_equal(js_distances(other, mask)[0].numpy(), sums)
 
 
 def test_js_distance_extremes_disjoint_one_equal_zero():
@@ -70,7 +71,7 @@ def test_js_distance_extremes_disjoint_one_equal_zero():
     att[0, 1, :, 1] = 1.0  # head 1 on token 1: disjoint from head 0
     att[0, 2, :, 0] = 1.0  # head 2 equals head 0
     sums, tokens = js_distances(att, np.ones((1, t), bool))
-    d = sums / tokens
+    d = sums.numpy() / tokens
     assert d[0, 1] == pytest.approx(1.0, abs=1e-6) and d[1, 2] == pytest.approx(1.0, abs=1e-6)
     assert d[0, 2] == pytest.approx(0.0, abs=1e-6)
 
@@ -81,7 +82,7 @@ def test_js_distance_of_equal_soft_distributions_is_near_zero():
     att, mask = _attention(rng, [12, 9], 1, 1)
     att = np.concatenate([att[0], att[0]], axis=1)
     sums, tokens = js_distances(att, mask)
-    assert sums[0, 1] / tokens == pytest.approx(0.0, abs=1e-3)
+    assert float(sums[0, 1]) / tokens == pytest.approx(0.0, abs=1e-3)
 
 
 def _direct_distances(batches, sample, n_layers, n_heads):

@@ -6,8 +6,9 @@ Every accumulator has `update(batch: LayerBatch)`, `merge(other)` (exact: a shar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, Self
 
 import numpy as np
@@ -31,6 +32,17 @@ class BatchInfo:
     heads: np.ndarray
     deps: np.ndarray
     causal: bool = False
+    _on_device: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def on(self, device, name: str, make: Callable[[], np.ndarray]):
+        """A tensor derived from this batch's (CPU) description, made once per batch and device and kept there:
+        the layers of a batch share it, and nothing of the model's output comes back to the CPU for it."""
+        import torch
+
+        key = (str(device), name)
+        if key not in self._on_device:
+            self._on_device[key] = torch.as_tensor(make(), device=device)
+        return self._on_device[key]
 
     @cached_property
     def word_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -67,8 +79,8 @@ def plain_info(mask: np.ndarray, special: np.ndarray, punct: np.ndarray, causal:
                      np.full((b, 0), "", dtype=object), causal)
 
 
-def feed(accumulators, attention: np.ndarray, info: BatchInfo) -> None:
-    """Every layer of attention [L, B, H, T, T], in order, to every accumulator."""
+def feed(accumulators, attention, info: BatchInfo) -> None:
+    """Every layer of attention [L, B, H, T, T] (numpy or torch), in order, to every accumulator."""
     for layer, weights in enumerate(attention):
         batch = LayerBatch(layer, weights, info)
         for accumulator in accumulators:
@@ -77,25 +89,56 @@ def feed(accumulators, attention: np.ndarray, info: BatchInfo) -> None:
 
 @dataclass(frozen=True)
 class LayerBatch:
-    """One layer's attention over one batch: attention [B, H, T, T] (rows attend, columns are attended to)."""
+    """One layer's attention over one batch: attention [B, H, T, T] (rows attend, columns are attended to), a
+    float32 torch tensor on the model's device (numpy input is taken as a CPU tensor)."""
 
     layer: int
-    attention: np.ndarray
+    attention: object
     info: BatchInfo
 
-    def word_attention(self) -> np.ndarray:
-        """[B, H, W, W] attention between spaCy words (see BatchInfo.word_matrices)."""
+    def __post_init__(self):
         import torch
 
-        mean, member, _ = self.info.word_matrices
-        with torch.inference_mode():  # torch's batched matrix product: numpy's loops over the stack are slower
-            a = torch.from_numpy(np.ascontiguousarray(self.attention, dtype=np.float32))
-            b, h, t, _ = a.shape
-            w = member.shape[2]
-            attended = (a.reshape(b, h * t, t) @ torch.from_numpy(member)).reshape(b, h, t, w)  # [B, H, T, W]
-            attended = attended.transpose(1, 2).reshape(b, t, h * w)  # [B, T, H*W]: one product per sentence
-            words = torch.from_numpy(np.ascontiguousarray(np.swapaxes(mean, 1, 2))) @ attended  # [B, W, H*W]
-            return words.reshape(b, w, h, w).transpose(1, 2).numpy()
+        object.__setattr__(self, "attention", torch.as_tensor(self.attention).float())
+
+    @property
+    def device(self):
+        return self.attention.device
+
+    def word_attention(self):
+        """[B, H, W, W] attention between spaCy words (see BatchInfo.word_matrices), a tensor on the device."""
+        mean_t = self.info.on(self.device, "words_mean_t",
+                              lambda: np.ascontiguousarray(np.swapaxes(self.info.word_matrices[0], 1, 2)))
+        member = self.info.on(self.device, "words_member", lambda: self.info.word_matrices[1])
+        a = self.attention
+        b, h, t, _ = a.shape
+        w = member.shape[2]
+        attended = (a.reshape(b, h * t, t) @ member).reshape(b, h, t, w)  # [B, H, T, W]
+        attended = attended.transpose(1, 2).reshape(b, t, h * w)  # [B, T, H*W]: one product per sentence
+        words = mean_t @ attended  # [B, W, H*W]
+        return words.reshape(b, w, h, w).transpose(1, 2)
+
+
+def in_inference_mode(method):
+    """Run an accumulator's method under torch.inference_mode(): its state tensors are made and changed only
+    there (torch refuses in-place changes of such tensors outside it), and nothing is ever differentiated."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        import torch
+
+        with torch.inference_mode():
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def accumulation_dtype(device):
+    """float64 for sums over a corpus, where the device has it (Apple's MPS does not: float32 there)."""
+    import torch
+
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
 
 
 class Accumulator(Protocol):

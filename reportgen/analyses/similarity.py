@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import LayerBatch
+from . import LayerBatch, in_inference_mode
 
 MDS_SEED = 0
 DECIMALS = 6  # the map's coordinates, rounded: the same layout wherever the build runs
 
 
-def js_distances(attention: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """attention [B, N, T, T] of N heads, mask [B, T] of real tokens -> (sum over the real query tokens of the
-    Jensen-Shannon distance of every pair of heads [N, N], the number of query tokens).
+def js_distances(attention, mask: np.ndarray):
+    """attention [B, N, T, T] of N heads (a tensor, or numpy), mask [B, T] of real tokens -> (sum over the real
+    query tokens of the Jensen-Shannon distance of every pair of heads [N, N], a tensor on the attention's
+    device, the number of query tokens).
 
     With S = P + Q and rows that sum to 1, H((P+Q)/2) = H_e(S)/2 + ln 2 where H_e(S) = -sum s ln s, so
     JSD = (ln 2 - (sum s ln s)/2 + (sum p ln p + sum q ln q)/2) / ln 2 bits: one pass over each pair's weights,
@@ -27,20 +28,22 @@ def js_distances(attention: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, i
     (pairs x tokens x keys)."""
     import torch
 
-    weights = torch.from_numpy(np.ascontiguousarray(attention, dtype=np.float32))
+    from . import accumulation_dtype
+
+    weights = torch.as_tensor(attention).float()
     n, keys = weights.shape[1], weights.shape[3]
-    rows = weights.permute(1, 0, 2, 3).reshape(n, -1, keys)[:, torch.from_numpy(mask.reshape(-1))]  # [N, Q, K]
+    real = torch.as_tensor(np.asarray(mask).reshape(-1), device=weights.device)
+    rows = weights.permute(1, 0, 2, 3).reshape(n, -1, keys)[:, real]  # [N, Q, K]
     ln2 = float(np.log(2))
-    out = torch.zeros((n, n), dtype=torch.float64)
+    out = torch.zeros((n, n), dtype=accumulation_dtype(weights.device), device=weights.device)
     with torch.inference_mode():
         own = torch.xlogy(rows, rows).sum(-1)  # [N, Q]: sum p ln p = -H(P) in nats
         for a in range(n - 1):
             mixed = torch.add(rows[a + 1 :], rows[a : a + 1])  # [N-a-1, Q, K]
             mixed = torch.xlogy(mixed, mixed, out=mixed).sum(-1)  # sum s ln s
             jsd = (own[a + 1 :] + own[a : a + 1]).sub_(mixed).mul_(0.5).add_(ln2).clamp_(min=0).div_(ln2)
-            out[a, a + 1 :] = jsd.sqrt_().sum(-1, dtype=torch.float64)
-    out = out.numpy()
-    return out + out.T, int(mask.sum())
+            out[a, a + 1 :] = jsd.sqrt_().sum(-1, dtype=out.dtype)
+    return out + out.T, int(np.asarray(mask).sum())
 
 
 _WORKER = None
@@ -65,7 +68,7 @@ class HeadDistances:
     def __init__(self, n_layers: int, n_heads: int, sample: set[int]):
         self.n_layers, self.n_heads = n_layers, n_heads
         self.sample = np.array(sorted(sample), dtype=np.int64)
-        self._sums = np.zeros((n_layers * n_heads, n_layers * n_heads))
+        self._sums = None  # [L*H, L*H] tensor on the attention's device, made on the first sample batch
         self._tokens = 0
         self._layers: list[np.ndarray] = []
         self._pending = None
@@ -76,11 +79,12 @@ class HeadDistances:
             return
         if batch.layer == 0:
             self._layers = []
-        self._layers.append(batch.attention[rows])
+        self._layers.append(batch.attention[batch.info.on(batch.device, "similarity_rows", lambda: rows)])
         if batch.layer == self.n_layers - 1:
             self._collect()
-            self._pending = _worker().submit(js_distances, np.concatenate(self._layers, axis=1),
-                                             batch.info.mask[rows])
+            import torch
+
+            self._pending = _worker().submit(js_distances, torch.cat(self._layers, dim=1), batch.info.mask[rows])
             self._layers = []
 
     def _collect(self) -> None:
@@ -88,14 +92,15 @@ class HeadDistances:
         if self._pending is not None:
             sums, tokens = self._pending.result()
             self._pending = None
-            self._sums += sums
+            self._sums = sums if self._sums is None else self._sums + sums.to(self._sums.device)
             self._tokens += tokens
 
     @property
     def sums(self) -> np.ndarray:
-        """[L*H, L*H] summed distances over the query tokens so far."""
+        """[L*H, L*H] summed distances over the query tokens so far, float64 on the CPU."""
         self._collect()
-        return self._sums
+        n = self.n_layers * self.n_heads
+        return np.zeros((n, n)) if self._sums is None else self._sums.double().cpu().numpy()
 
     @property
     def tokens(self) -> int:
@@ -106,9 +111,12 @@ class HeadDistances:
         self._collect()
         return {k: v for k, v in self.__dict__.items() if k != "_pending"} | {"_pending": None}
 
+    @in_inference_mode
     def merge(self, other: HeadDistances) -> None:
         self._collect()
-        self._sums += other.sums
+        other._collect()
+        if other._sums is not None:
+            self._sums = other._sums.clone() if self._sums is None else self._sums + other._sums.to(self._sums.device)
         self._tokens += other.tokens
 
     def distances(self) -> np.ndarray:
