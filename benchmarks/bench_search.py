@@ -27,7 +27,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     topk = TopK(rng.standard_normal((L, P, D), dtype=np.float32), rng.standard_normal((L, P, H, d), dtype=np.float32),
                 args.top_k)
-    state = sum(a.nbytes for a in (topk.score, topk.sentence_id, topk.token_idx, topk.max_attended, topk.order))
+    state = sum(a.nelement() * a.element_size() for a in (topk.score, topk.sentence_id, topk.token_idx,
+                                                           topk.max_attended, topk.order, topk.tied_seen))
     elapsed = 0.0
     for b in range(args.batches):
         cand = Candidates(rng.standard_normal((L, N, D), dtype=np.float32),

@@ -424,7 +424,8 @@ def neuron_view(tokens: list[str], vectors: list[dict], n_layers: int, n_heads: 
                 title: str, description: str) -> dict:
     """bertviz's neuron view for one layer, head and query token (three sliders): the query vector, the key
     vectors, their elementwise product q*k, the scores q.k/sqrt(d) and the softmax, computed in the chart from
-    the stored vectors `vectors` = rows {l, h, t, v: 'q' | 'k', x: [d values]}. A causal model's queries see
+    the stored vectors of one layer `vectors` = rows {l, h, t, v: 'q' | 'k', x: [d values]} (the layer slider's
+    first value; the page script loads another layer's rows when the slider moves). A causal model's queries see
     only keys up to themselves. The chart is built once per model shape (Altair copies a chart at every step);
     each sentence's tokens, title and data are filled into a copy of it."""
     labels = token_labels(tokens)
@@ -444,9 +445,11 @@ def _neuron_skeleton(n_layers: int, n_heads: int, d_head: int, causal: bool) -> 
     query = alt.param(name="query", value=0, bind=alt.binding_select(options=[0], labels=["0"],
                                                                       name="Query token: "))
     names = alt.LookupData(data=alt.NamedData(name="names"), key="t", fields=["token"])
+    # "vectors" holds one layer's rows: the page script swaps in the picked layer's (a data file per layer), so the
+    # chart never goes through an empty layer while a file loads
     base = (
         alt.Chart(alt.NamedData(name="vectors"))
-        .transform_filter((alt.datum.l == layer) & (alt.datum.h == head))
+        .transform_filter(alt.datum.h == head)
         .transform_flatten(["x"])
         .transform_window(d="row_number()", groupby=["t", "v"])  # the position in the vector, 1-based
         .transform_calculate(qx="datum.v === 'q' && datum.t === query ? datum.x : 0")

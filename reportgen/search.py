@@ -154,17 +154,23 @@ class TopK:
         new = new.reshape(n_rows, n)
         if self.max_per_sentence is not None:
             new = self._cap(new, sentence_id, order)
-        # only the rows and columns where some candidate reaches a row's k-th score (an equal score may win on
-        # its tie key) need work
-        hit = new >= score[:, -1:]
-        rows = hit.any(1).nonzero().squeeze(1)
-        if len(rows) == 0:
+        # only the candidates that reach their row's k-th score (an equal score may win on its tie key) need work:
+        # each row's entrants compacted to the left of a [R, width] block (width: the most entrants of a row)
+        hit_row, col = (new >= score[:, -1:]).nonzero(as_tuple=True)
+        if hit_row.numel() == 0:
             return
-        cols = hit[rows].any(0).nonzero().squeeze(1)
-        fresh = new[rows][:, cols]  # [R, C]
+        rows, row_of, counts = torch.unique_consecutive(hit_row, return_inverse=True, return_counts=True)
+        width = int(counts.max())  # a shape: the one number the merge needs on the host
+        slot = torch.arange(len(hit_row), device=self.device) - (counts.cumsum(0) - counts)[row_of]
+        fresh = new.new_full((len(rows), width), -torch.inf)
+        fresh[row_of, slot] = new[hit_row, col]
+        fresh_col = torch.zeros((len(rows), width), dtype=torch.int64, device=self.device)
+        fresh_col[row_of, slot] = col
+        fresh_key = torch.full((len(rows), width), _NO_KEY_SIGNED, dtype=torch.int64, device=self.device)
+        fresh_key[row_of, slot] = order[col]
         old_kept = score[rows]  # [R, k]
-        merged = torch.cat([old_kept, fresh], 1)  # [R, k + C]
-        keys = torch.cat([kept_order[rows], order[cols].expand(len(rows), -1)], 1)
+        merged = torch.cat([old_kept, fresh], 1)  # [R, k + width]
+        keys = torch.cat([kept_order[rows], fresh_key], 1)
         # the k best by (score descending, tie key ascending): everything above the k-th score, then the tied
         # ones with the smallest keys
         cut = torch.topk(merged, k, dim=1).values[:, -1:]
@@ -187,7 +193,7 @@ class TopK:
         pick = pick.gather(1, torch.argsort(merged.gather(1, pick), dim=1, descending=True, stable=True))
         old = pick < k
         old_pos = torch.where(old, pick, 0)
-        new_col = cols[torch.where(old, 0, pick - k)]  # the candidate each new entrant is
+        new_col = fresh_col.gather(1, torch.where(old, 0, pick - k))  # the candidate each new entrant is
         space = torch.clamp(rows // n_probe, max=len(max_attended) - 1)
         sid[rows] = torch.where(old, sid[rows].gather(1, old_pos), sentence_id[new_col])
         tok[rows] = torch.where(old, tok[rows].gather(1, old_pos), token_idx[new_col])

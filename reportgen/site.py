@@ -11,7 +11,7 @@ import jinja2
 
 from .resources import shipped_dir
 from .store import Store
-from .views import Views, figures_of, head_label
+from .views import NEURON_FILE, SentencePage, Views, figures_of, head_label
 
 
 def templates_dir() -> Path:
@@ -60,6 +60,18 @@ def write_contexts(out: Path, contexts: dict) -> None:
     (out / "assets" / "contexts.js").write_text(f"window.reportgenContexts = {text};\n", encoding="utf-8")
 
 
+def write_layer_data(folder: Path, layers: tuple[list[dict], ...]) -> None:
+    """A sentence's neuron vectors, a script per layer (NEURON_FILE): the page loads the layer the reader picks
+    instead of carrying every layer's vectors (pages opened from file:// cannot fetch JSON, but can add a script).
+    ASCII-only JSON of numbers and short codes: nothing in it can end the script."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for layer, rows in enumerate(layers):
+        name = NEURON_FILE.format(l=layer)
+        text = json.dumps(rows, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+        (folder / name).write_text(f"(window.reportgenLayers = window.reportgenLayers || {{}})[{json.dumps(name)}] = "
+                                   f"{text};\n", encoding="utf-8")
+
+
 def write_timings(out: Path, timings: dict[str, float]) -> None:
     # Timings differ from build to build: they live in this one script, so every HTML page stays byte-identical.
     shown = {name: round(seconds, 2) for name, seconds in timings.items()}
@@ -84,6 +96,8 @@ def render(store: Store, out: Path, progress, shown: int, figures: str | None = 
         sizes[path] = len(html.encode("utf-8"))
         if figures:
             exported.extend((f"{prefix}-{chart_id}.{figures}", spec) for chart_id, spec in found)
+        if isinstance(view, SentencePage):
+            write_layer_data(target.parent / str(view.sentence_id), view.neuron_layers)
 
     stats = views.stats()
     n_pages = views.n_layers * views.n_heads + views.n_layers + len(views.probes) + 2

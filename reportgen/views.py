@@ -161,6 +161,14 @@ class SentencePage:
     pattern_names: tuple[tuple[str, str], ...]  # PATTERNS: each pattern's name and what it means
     attribution: SentenceAttribution | None = None  # integrated gradients, rollout, agreement with the heads
     legend: tuple[str, ...] = legend()  # the attribution colours, most negative first
+    # the neuron view's vectors, one list of rows per layer: the page carries the first layer's, and a data file
+    # per layer in the sentence's folder gives the others when the reader picks them (site.write_layer_data)
+    neuron_layers: tuple[list[dict], ...] = ()
+
+    @property
+    def layer_files(self) -> str:
+        """The neuron view's data files, relative to the page, with {l} for the layer."""
+        return f"{self.sentence_id}/{NEURON_FILE}"
 
 
 @dataclass(frozen=True)
@@ -253,6 +261,7 @@ def token_text(sentence: str, piece: str, special: bool, start: int, end: int) -
     return piece if special else sentence[start:end]
 
 
+NEURON_FILE = "neuron-L{l}.js"  # a sentence's neuron vectors of one layer, in sentences/<id>/
 ATTENTION_FLOOR = 0.005  # weights below this are invisible lines and are left out of the sentence pages
 
 
@@ -567,7 +576,9 @@ class Views:
         vectors: dict[tuple[int, int, int, str], list[float]] = defaultdict(list)
         for layer, head, t, vector, _dim, value in self.store.neuron(sentence_id):
             vectors[(layer, head, t, vector[0])].append(round(value, 3))
-        neuron_rows = [{"l": l, "h": h, "t": t, "v": v, "x": x} for (l, h, t, v), x in vectors.items()]
+        neuron_layers = tuple([] for _ in range(self.n_layers))
+        for (l, h, t, v), x in vectors.items():
+            neuron_layers[l].append({"l": l, "h": h, "t": t, "v": v, "x": x})
         name = f"sentence {sentence_id}"
         causal = self.meta.get("causal") == "true"
         grid = f"{self.n_layers} layers by {self.n_heads} heads"
@@ -584,13 +595,14 @@ class Views:
                               f"Model view of {name}: a grid of {grid}, each cell a heatmap of that head's "
                               f"attention, rows attending and columns attended to, darker is more. The table of "
                               f"heads below names each head's dominant pattern."),
-            charts.neuron_view(labels, neuron_rows, self.n_layers, self.n_heads, int(self.meta["d_head"]),
+            charts.neuron_view(labels, neuron_layers[0] if neuron_layers else [], self.n_layers, self.n_heads, int(self.meta["d_head"]),
                                causal, f"Neuron view of {name}",
                                f"Neuron view of {name}: for one layer, head and query token, the query vector, "
                                f"every key vector, their elementwise product, the scores q.k/sqrt(d) and their "
                                f"softmax, the head's attention from the query token."),
             self._head_patterns(sentence_id, tokens, words, att), n, tuple(PATTERNS.items()),
-            self.attributions.sentence(sentence_id, text, tokens, words, f"../heads/L{{l}}H{{h}}.html#s{sentence_id}"))
+            self.attributions.sentence(sentence_id, text, tokens, words, f"../heads/L{{l}}H{{h}}.html#s{sentence_id}"),
+            neuron_layers=neuron_layers)
 
     def _head_patterns(self, sentence_id: int, tokens: list[tuple], words: list[tuple],
                        att: np.ndarray) -> tuple[LayerPatterns, ...]:

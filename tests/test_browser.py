@@ -277,6 +277,49 @@ def test_sentence_page_views_draw_and_respond(open_page):
                            arg=numbers)
 
 
+_NEURON_NUMBERS = ("[...document.querySelectorAll('#neuron-view svg .mark-text text')]"
+                   ".map(t => t.textContent).join(' ')")
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(x) for x in re.findall(r"-?\d+\.\d+", text)]
+
+
+def test_neuron_view_loads_the_picked_layer_from_its_data_file(open_page, site):
+    """The page carries layer 0's query and key vectors; picking layer 1 loads sentences/0/neuron-L1.js and the
+    chart shows what the same chart drawn by vl-convert from that file's rows shows (scores and softmax)."""
+    import json
+
+    import vl_convert
+    from bs4 import BeautifulSoup
+
+    page = open_page("sentences/0.html")
+    assert page.evaluate("typeof window.reportgenLayers") == "undefined"  # nothing loaded up front
+    spec = json.loads(BeautifulSoup((site / "sentences" / "0.html").read_text(), "html.parser")
+                      .select_one('script[data-chart="neuron-view"]').string)
+
+    def expected(layer: int) -> list[float]:
+        text = (site / "sentences" / "0" / f"neuron-L{layer}.js").read_text()
+        rows = json.loads(text[text.index("] = ") + 4 : text.rindex(";")])
+        assert rows and {r["l"] for r in rows} == {layer}
+        drawn = json.loads(json.dumps(spec))
+        drawn["datasets"]["vectors"] = rows
+        for param in drawn["params"]:
+            if param["name"] == "layer":
+                param["value"] = layer
+        return _numbers(" ".join(re.findall(r"<text[^>]*>([^<]*)</text>", vl_convert.vegalite_to_svg(drawn))))
+
+    assert _numbers(page.evaluate(_NEURON_NUMBERS)) == expected(0)
+    assert expected(1) != expected(0)
+    page.locator("#neuron-view input[type=range]").first.fill("1")
+    _wait(page, "() => !!(window.reportgenLayers && window.reportgenLayers['neuron-L1.js'])")
+    _wait(page, f"want => JSON.stringify(({_NEURON_NUMBERS}).match(/-?\\d+\\.\\d+/g).map(Number)) === "
+                "JSON.stringify(want)", expected(1))
+    page.locator("#neuron-view input[type=range]").first.fill("0")  # back, from the file already loaded
+    _wait(page, f"want => JSON.stringify(({_NEURON_NUMBERS}).match(/-?\\d+\\.\\d+/g).map(Number)) === "
+                "JSON.stringify(want)", expected(0))
+
+
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory, bert_dir):
     return build_small_site(tmp_path_factory.mktemp("hostile"), bert_dir, "\n".join(HOSTILE[:-1]) + "\n",

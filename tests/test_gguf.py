@@ -18,7 +18,10 @@ from reportgen.cli import main
 pytestmark = pytest.mark.e2e
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "wikipedia.txt"
-PROBES = "The capital of France is ||| Paris\nThe keys to the old cabinet are on the table.\n"
+# the third: the default probe whose SmolLM2 sentence page was the heaviest (4.9 MB with every layer's vectors)
+PROBES = ("The capital of France is ||| Paris\nThe keys to the old cabinet are on the table.\n"
+          "Yes, I know; however, we should wait, listen, and then decide.\n")
+PAGE_LIMIT = 1.5 * 2**20  # a sentence page of a 30-layer model stays under this (the neuron view loads its layer)
 SENTENCES = 200
 K = 5
 
@@ -80,11 +83,11 @@ def test_the_causal_lm_attributions_explain_a_continuation_and_the_next_token(bu
         assert value <= 0  # a log-probability
     n_tokens = dict(_one(con, "SELECT sentence_id, count(*) FROM tokens GROUP BY ALL"))
     per_probe = _one(con, "SELECT sentence_id, method, count(*) FROM attribution_agreement GROUP BY ALL ORDER BY ALL")
-    assert per_probe == [(sid, m, 30 * 9 if m == "attention" else 30) for sid in (0, 1)
+    assert per_probe == [(sid, m, 30 * 9 if m == "attention" else 30) for sid in (0, 1, 2)
                          for m in ("attention", "rollout")]
     rollout = _one(con, "SELECT sentence_id, sum(score), count(*) FROM attributions WHERE method = 'rollout' "
                         "GROUP BY ALL ORDER BY ALL")
-    assert [(sid, n) for sid, _, n in rollout] == [(sid, n_tokens[sid]) for sid in (0, 1)]
+    assert [(sid, n) for sid, _, n in rollout] == [(sid, n_tokens[sid]) for sid in (0, 1, 2)]
     assert all(abs(total - 1) < 1e-6 for _, total, _ in rollout)
 
 
@@ -92,7 +95,7 @@ def test_every_head_space_keeps_k_matches_best_first(built):
     _, con = built
     counts = _one(con, "SELECT count(*) FROM neighbours WHERE space = 'context' AND head IS NOT NULL "
                        "GROUP BY sentence_id, token_idx, layer, head")
-    n_tokens = _one(con, "SELECT count(*) FROM tokens WHERE sentence_id < 2 AND NOT is_special")[0][0]
+    n_tokens = _one(con, "SELECT count(*) FROM tokens WHERE sentence_id < 3 AND NOT is_special")[0][0]
     assert len(counts) == n_tokens * 30 * 9 and {c for (c,) in counts} == {K}
     scores = _one(con, "SELECT list(score ORDER BY rank) FROM neighbours GROUP BY sentence_id, token_idx, space, "
                        "layer, head")
@@ -103,9 +106,21 @@ def test_the_site_has_a_page_for_every_head_layer_and_probe(built):
     out, _ = built
     assert len(list((out / "heads").glob("L*H*.html"))) == 30 * 9
     assert len(list((out / "layers").glob("L*.html"))) == 30
-    assert sorted(p.name for p in (out / "sentences").glob("*.html")) == ["0.html", "1.html"]
+    assert sorted(p.name for p in (out / "sentences").glob("*.html")) == ["0.html", "1.html", "2.html"]
     page = (out / "sentences" / "0.html").read_text(encoding="utf-8")
     assert "the log-probability of the continuation" in page
+
+
+def test_sentence_pages_stay_light_and_load_each_layer_from_its_file(built):
+    out, con = built
+    for sid in range(3):
+        assert (out / "sentences" / f"{sid}.html").stat().st_size < PAGE_LIMIT
+        files = list((out / "sentences" / str(sid)).glob("neuron-L*.js"))
+        assert len(files) == 30
+    # the heaviest: every layer's query and key vectors are in the files, not in the page
+    n = _one(con, "SELECT count(*) FROM tokens WHERE sentence_id = 2")[0][0]
+    assert n >= 15
+    assert sum(f.stat().st_size for f in (out / "sentences" / "2").glob("neuron-L*.js")) > 2 * 2**20
 
 
 def test_a_file_that_is_not_gguf_is_a_one_line_error(tmp_path, old_site, corpus_file, probes_file):

@@ -32,7 +32,8 @@ VERSIONS = re.compile(r"(<dt>\w+_version</dt><dd>)[^<]*(</dd>)")
 
 
 def _site_files(root: Path) -> dict[str, str]:
-    files = sorted(root.rglob("*.html")) + [root / "assets" / "contexts.js"]
+    # the pages, the corpus contexts and the sentences' per-layer data (the neuron view's vectors)
+    files = sorted(root.rglob("*.html")) + [root / "assets" / "contexts.js"] + sorted(root.glob("sentences/*/*.js"))
     return {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8") for p in files}
 
 

@@ -221,3 +221,30 @@ def test_dominant_patterns_match_a_direct_count():
             name, value = found[layer][head]
             assert value == pytest.approx(max(direct.values()))
             assert name == max(PATTERNS, key=lambda k: direct[k])
+
+
+def test_neuron_vectors_come_one_layer_per_data_file(built):
+    """The page carries the first layer's query and key vectors; sentences/<id>/neuron-L<l>.js holds each layer's,
+    as the database's neuron table has them (rounded to 3 decimals), and nothing else."""
+    import json
+
+    out, store, views = built
+    for sid, _text in views.probes:
+        page = BeautifulSoup((out / "sentences" / f"{sid}.html").read_text(encoding="utf-8"), "html.parser")
+        chart = page.select_one("#neuron-view")
+        assert chart["data-layer-files"] == f"{sid}/neuron-L{{l}}.js"
+        spec = json.loads(page.select_one('script[data-chart="neuron-view"]').string)
+        want: dict = {}
+        for layer, head, t, vector, dim, value in store.neuron(sid):
+            want.setdefault((layer, head, t, vector[0]), {})[dim] = round(value, 3)
+        files = sorted((out / "sentences" / str(sid)).glob("neuron-L*.js"))
+        assert [f.name for f in files] == sorted(f"neuron-L{layer}.js" for layer in range(views.n_layers))
+        for layer in range(views.n_layers):
+            text = (out / "sentences" / str(sid) / f"neuron-L{layer}.js").read_text(encoding="ascii")
+            assert text.startswith("(window.reportgenLayers = window.reportgenLayers || {})"
+                                   f'["neuron-L{layer}.js"] = ')
+            rows = json.loads(text[text.index("] = ") + 4 : text.rindex(";")])
+            got = {(r["l"], r["h"], r["t"], r["v"]): r["x"] for r in rows}
+            assert got == {k: [v[d] for d in sorted(v)] for k, v in want.items() if k[0] == layer}
+            if layer == 0:
+                assert spec["datasets"]["vectors"] == rows

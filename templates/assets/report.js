@@ -31,6 +31,46 @@
     });
   }
 
+  // ---- data per layer: a chart whose spec carries one layer's data loads the others from data files as the
+  // reader picks them (data-layer-files: a path relative to the page with {l}; each file sets its rows in
+  // window.reportgenLayers under its own name). Its Vega dataset "vectors" is replaced with the layer's rows.
+  var layerData = {};  // file -> promise of its rows
+
+  function loadLayer(src) {
+    if (!layerData[src]) {
+      layerData[src] = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = src;
+        script.onload = function () {
+          var name = src.slice(src.lastIndexOf("/") + 1);
+          resolve((window.reportgenLayers || {})[name] || []);
+        };
+        script.onerror = function () { delete layerData[src]; reject(new Error("could not load " + src)); };
+        document.head.appendChild(script);
+      });
+    }
+    return layerData[src];
+  }
+
+  function wireLayerFiles() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-layer-files]"), function (el) {
+      var pattern = el.getAttribute("data-layer-files");
+      views[el.id].then(function (view) {
+        if (!view) { return; }
+        view.addSignalListener("layer", function (_name, layer) {
+          el.setAttribute("aria-busy", "true");
+          loadLayer(pattern.replace("{l}", layer)).then(function (rows) {
+            if (view.signal("layer") !== layer) { return; }  // the reader has moved on
+            var copies = rows.map(function (r) { return Object.assign({}, r); });  // Vega marks its tuples
+            return view.data("vectors", copies).runAsync();  // replaces the dataset
+          }).catch(function (err) {
+            el.insertAdjacentText("afterend", "Layer " + layer + " could not be loaded: " + err.message);
+          }).then(function () { el.removeAttribute("aria-busy"); });
+        });
+      });
+    });
+  }
+
   // ---- counting matches: the histograms of any set of matches, with the corpus base rates ------------
 
   function percent(n, total) { return Math.floor(100 * n / total + 0.5) + "%"; }
@@ -466,5 +506,5 @@
 
   // The pickers and filters are forms only for their labels: they never submit.
   document.addEventListener("submit", function (e) { e.preventDefault(); });
-  document.addEventListener("DOMContentLoaded", function () { embedCharts(); wireTokens(); wireOverview(); wireSortable(); fillTimings(); });
+  document.addEventListener("DOMContentLoaded", function () { embedCharts(); wireLayerFiles(); wireTokens(); wireOverview(); wireSortable(); fillTimings(); });
 })();
