@@ -192,9 +192,10 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
                   targets, warned)
             _keep_studies(store, config.db_path, warned)
             store.finish()
-            with clock("render"):
-                pages = site.render(store, staging, progress, config.shown_matches, config.figures)
             counts = store.counts()
+        # pages come from the finished database, read-only: render processes can open it beside this one
+        with clock("render"), Store(db_path, read_only=True) as finished:
+            pages = site.render(finished, staging, progress, config.shown_matches, config.figures)
         site.write_timings(staging, timings)
         if external_db:
             os.replace(db_path, config.db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -79,49 +80,103 @@ def write_timings(out: Path, timings: dict[str, float]) -> None:
                                        encoding="utf-8")
 
 
-def render(store: Store, out: Path, progress, shown: int, figures: str | None = None) -> dict[str, int]:
-    """Write every page into `out` (and with `figures`, 'svg' or 'png', every chart into out/figures/);
-    returns each page's path and size in bytes."""
-    env = environment()
-    views = Views(store, shown)
-    sizes: dict[str, int] = {}
-    exported: list[tuple[str, dict]] = []
+class _Renderer:
+    """Writes pages of one database: what a render process holds (the Jinja environment and the views)."""
 
-    def page(template: str, path: str, view) -> None:
+    def __init__(self, store: Store, out: Path, shown: int, figures: str | None):
+        self.env = environment()
+        self.views = Views(store, shown)
+        self.out, self.figures = out, figures
+        self._stats = None
+
+    def tasks(self) -> list[tuple]:
+        """Every page, in the order of the progress bar: index, each layer's heads then the layer, sentences,
+        about, the study."""
+        views = self.views
+        tasks: list[tuple] = [("index",)]
+        for layer in range(views.n_layers):
+            tasks += [("head", layer, head) for head in range(views.n_heads)] + [("layer", layer)]
+        tasks += [("sentence", sid) for sid, _text in views.probes] + [("about",)]
+        return tasks + ([("study",)] if views.study is not None else [])
+
+    def __call__(self, task: tuple) -> tuple[str, int, list[tuple[str, dict]]]:
+        """Write one page: (its path, its size in bytes, its charts to export as figures)."""
+        views, kind = self.views, task[0]
+        if kind == "head":
+            if self._stats is None:
+                self._stats = views.stats()
+            template, path, view = ("head.html", f"heads/{head_label(*task[1:])}.html",
+                                    views.head(task[1], task[2], self._stats))
+        elif kind == "layer":
+            template, path, view = "layer.html", f"layers/L{task[1]}.html", views.layer(task[1])
+        elif kind == "sentence":
+            template, path, view = "sentence.html", f"sentences/{task[1]}.html", views.sentence(task[1])
+        elif kind == "study":
+            template, path, view = "study.html", "studies/edits.html", views.study
+        else:
+            template, path, view = f"{kind}.html", f"{kind}.html", getattr(views, kind)()
         prefix, found = figures_of(view)
-        html = env.get_template(template).render(page=view, figures=figures, figure_prefix=prefix)
-        target = out / path
+        html = self.env.get_template(template).render(page=view, figures=self.figures, figure_prefix=prefix)
+        target = self.out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
-        sizes[path] = len(html.encode("utf-8"))
-        if figures:
-            exported.extend((f"{prefix}-{chart_id}.{figures}", spec) for chart_id, spec in found)
         if isinstance(view, SentencePage):
             write_layer_data(target.parent / str(view.sentence_id), view.neuron_layers)
+        exported = [(f"{prefix}-{chart_id}.{self.figures}", spec) for chart_id, spec in found] if self.figures else []
+        return path, len(html.encode("utf-8")), exported
 
-    stats = views.stats()
-    n_pages = views.n_layers * views.n_heads + views.n_layers + len(views.probes) + 2
-    with progress.stage("render", n_pages) as advance:
-        page("index.html", "index.html", views.index())
-        advance(1)
-        for layer in range(views.n_layers):
-            for head in range(views.n_heads):
-                page("head.html", f"heads/{head_label(layer, head)}.html", views.head(layer, head, stats))
+
+_WORKER: _Renderer | None = None
+POOL_PAGES = 40  # from this many pages on, pages are written by a pool of processes
+
+
+def _start_worker(db: str, out: str, shown: int, figures: str | None) -> None:
+    global _WORKER
+    _WORKER = _Renderer(Store(Path(db), read_only=True), Path(out), shown, figures)
+
+
+def _render_share(tasks: list[tuple[int, tuple]]) -> list[tuple[int, str, int, list]]:
+    return [(i, *_WORKER(task)) for i, task in tasks]
+
+
+def render(store: Store, out: Path, progress, shown: int, figures: str | None = None,
+           workers: int | None = None) -> dict[str, int]:
+    """Write every page into `out` (and with `figures`, 'svg' or 'png', every chart into out/figures/);
+    returns each page's path and size in bytes.
+
+    With many pages (POOL_PAGES) and several cores, a pool of processes (`workers`; by default one per core,
+    at most 4) writes them, each from its own read-only connection to the database: `store` must then be
+    read-only, as no other process can open a file that one is writing. Pages do not depend on which
+    process wrote them."""
+    renderer = _Renderer(store, out, shown, figures)
+    tasks = renderer.tasks()
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(tasks) >= POOL_PAGES else 1
+    done: list[tuple[int, str, int, list]] = []
+    with progress.stage("render", len(tasks)) as advance:
+        if workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            numbered = list(enumerate(tasks))
+            shares = [numbered[i :: workers * 4] for i in range(workers * 4)]  # interleaved: heavy pages spread
+            # spawn, not fork: the parent may hold torch's and BLAS's threads
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_start_worker,
+                                     initargs=(str(store.path), str(out), shown, figures)) as pool:
+                for share, result in zip(shares, pool.map(_render_share, shares)):
+                    done += result
+                    advance(len(share))
+        else:
+            for i, task in enumerate(tasks):
+                done.append((i, *renderer(task)))
                 advance(1)
-            page("layer.html", f"layers/L{layer}.html", views.layer(layer))
-            advance(1)
-        for sid, _text in views.probes:
-            page("sentence.html", f"sentences/{sid}.html", views.sentence(sid))
-            advance(1)
-        page("about.html", "about.html", views.about())
-        advance(1)
-        if views.study is not None:
-            page("study.html", "studies/edits.html", views.study)
+    done.sort(key=lambda r: r[0])
     write_assets(out)
-    write_contexts(out, views.contexts())
+    write_contexts(out, renderer.views.contexts())
     if figures:
-        write_figures(out / "figures", exported, figures, progress)
-    return sizes
+        write_figures(out / "figures", [e for *_, exported in done for e in exported], figures, progress)
+    return {path: size for _i, path, size, _e in done}
 
 
 _SVG_IDS = re.compile(r"\b(gradient_|clip)(\d+)\b")

@@ -248,3 +248,22 @@ def test_neuron_vectors_come_one_layer_per_data_file(built):
             assert got == {k: [v[d] for d in sorted(v)] for k, v in want.items() if k[0] == layer}
             if layer == 0:
                 assert spec["datasets"]["vectors"] == rows
+
+
+def test_a_pool_of_render_processes_writes_the_same_site(built, tmp_path):
+    """Pages written by two render processes (each with its own read-only connection) equal those written in
+    this process, byte for byte, data files and figures included."""
+    from reportgen import site
+    from reportgen.build import Progress
+
+    out, store, _views = built
+    one, two = tmp_path / "one", tmp_path / "two"
+    sizes_one = site.render(store, one, Progress(), 10, "svg", workers=1)
+    sizes_two = site.render(store, two, Progress(), 10, "svg", workers=2)
+    assert sizes_one == sizes_two and list(sizes_one) == list(sizes_two)
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
+    assert any(f.suffix == ".svg" for f in files) and any(f.name.startswith("neuron-L") for f in files)
+    for f in files:
+        assert (one / f).read_bytes() == (two / f).read_bytes(), f
+    assert len(sizes_one) == len(list(out.rglob("*.html")))

@@ -354,11 +354,12 @@ def _write(config: StudyConfig, progress, meta, metrics, study_meta, rows, examp
             store.insert("study_words", word_rows)
             store.set_meta(study_meta)
             store.finish()
-            t = time.perf_counter()
-            shown = int(meta.get("option.shown_matches", 10))
-            figures = meta.get("option.figures")
-            site.render(store, staging, progress, shown, figures if figures in ("svg", "png") else None)
-            timings["render"] = time.perf_counter() - t
+        t = time.perf_counter()
+        shown = int(meta.get("option.shown_matches", 10))
+        figures = meta.get("option.figures")
+        with Store(work, read_only=True) as finished:  # read-only: render processes open it too
+            site.render(finished, staging, progress, shown, figures if figures in ("svg", "png") else None)
+        timings["render"] = time.perf_counter() - t
         old_timings = out / "assets" / "timings.js"
         if old_timings.is_file():
             shutil.copyfile(old_timings, staging / "assets" / "timings.js")
