@@ -133,6 +133,67 @@ def _batch_info(batch, words: dict[int, tuple[Word, ...]], ids: Sequence[int], m
     return BatchInfo(np.asarray(ids, dtype=np.int64), mask, special, punct, word_of, heads, deps, causal)
 
 
+ANNOTATE_BESIDE = 2000  # from this many corpus sentences on, spaCy runs in a process of its own beside the model
+
+
+def _annotate_rows(window: list[tuple[int, str]]) -> list[tuple]:
+    """`words` rows of (sentence_id, text) pairs, in a spaCy process (its pipeline loaded once)."""
+    global _NLP
+    if _NLP is None:
+        _NLP = load_pipeline()
+    return [r for (sid, _), words in zip(window, annotate([text for _, text in window], _NLP))
+            for r in _word_rows(sid, words)]
+
+
+_NLP = None
+
+
+class Annotator:
+    """The `words` rows of each window of corpus sentences, in order. With `beside`, a spawned process runs
+    spaCy from the moment the annotator is entered (while the probes are encoded and attributed) and then at
+    most two windows ahead of the window being encoded, so that annotation overlaps the forward passes and
+    memory holds three windows' words at most; otherwise each window is annotated when it is reached."""
+
+    AHEAD = 2
+
+    def __init__(self, windows: list[Sequence[Sentence]], nlp, beside: bool):
+        self.windows = windows
+        self.nlp, self.beside = nlp, beside
+        self.pool = None
+        self.pending: list = []
+
+    def _submit(self, i: int) -> None:
+        if i < len(self.windows):
+            self.pending.append(self.pool.submit(_annotate_rows, [(s.sentence_id, s.text) for s in self.windows[i]]))
+
+    def __enter__(self) -> Annotator:
+        if self.beside:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            for i in range(self.AHEAD + 1):
+                self._submit(i)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool, self.pending = None, []
+
+    def __iter__(self) -> Iterator[tuple[Sequence[Sentence], list[tuple]]]:
+        """(window, its words rows) in order."""
+        global _NLP
+        for i, window in enumerate(self.windows):
+            if self.pool is None:
+                _NLP = self.nlp
+                yield window, _annotate_rows([(s.sentence_id, s.text) for s in window])
+                continue
+            rows = self.pending.pop(0).result()
+            self._submit(i + self.AHEAD + 1)
+            yield window, rows
+
+
 def _staging(out: Path) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,9 +248,12 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
             db_path.unlink()
         store = Store(db_path)
         store.create()
-        with store:
-            _fill(store, config, loaded, nlp, probes, corpus, probe_files + corpus_files + weights, clock, progress,
-                  targets, warned)
+        # spaCy runs in a process of its own beside the model for a large corpus, from here on
+        annotator = Annotator(list(_chunks(corpus, config.batch_size * 16)), nlp,
+                              beside=len(corpus) >= ANNOTATE_BESIDE and (os.cpu_count() or 1) > 1)
+        with store, annotator:
+            _fill(store, config, loaded, annotator, probes, corpus, probe_files + corpus_files + weights, clock,
+                  progress, targets, warned)
             _keep_studies(store, config.db_path, warned)
             store.finish()
             counts = store.counts()
@@ -277,8 +341,8 @@ def _attribute(store: Store, config: Config, loaded, probes: list[Sentence], pro
     store.insert("attribution_agreement", agreement)
 
 
-def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], corpus: list[Sentence],
-          files: list[SourceFile], clock: _Clock, progress: Progress, targets: tuple[int, list],
+def _fill(store: Store, config: Config, loaded, annotator: Annotator, probes: list[Sentence],
+          corpus: list[Sentence], files: list[SourceFile], clock: _Clock, progress: Progress, targets: tuple[int, list],
           warned: list[str]) -> None:
     """Annotate, encode, search and analyse; write every table."""
     from .encode import encode, queries_keys, tokenize
@@ -286,14 +350,12 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
     from .search import TopK
     info = loaded.info
     store.insert("source_files", [(f.role, f.name, f.sha256, f.sentences, f.source, f.licence) for f in files])
-    everything = probes + corpus
 
-    with clock("annotate"), progress.stage("annotate", len(everything)) as advance:
-        for chunk in _chunks(everything, 512):
-            rows = []
-            for s, words in zip(chunk, annotate([s.text for s in chunk], nlp, advance=advance)):
-                rows += _word_rows(s.sentence_id, words)
-            store.insert("words", rows)
+    # The corpus is annotated window by window as it is encoded (the annotator); the probes here, first.
+    with clock("annotate"), progress.stage("annotate", len(probes)) as advance:
+        store.insert("words", [r for s, words in zip(probes, annotate([s.text for s in probes], annotator.nlp,
+                                                                      advance=advance))
+                               for r in _word_rows(s.sentence_id, words)])
 
     with clock("encode probes"):
         words = _words(store.words_of(0, len(probes) - 1))
@@ -340,8 +402,9 @@ def _fill(store: Store, config: Config, loaded, nlp, probes: list[Sentence], cor
     clock.timings.setdefault("encode and search corpus", 0.0)  # listed before its part "of which statistics"
     with clock("encode and search corpus"), progress.stage("encode", len(corpus)) as advance:
         # Windows of many batches: tokenised together, then batched by length so little is padding.
-        for window in _chunks(corpus, config.batch_size * 16):
-            words = _words(store.words_of(window[0].sentence_id, window[-1].sentence_id))
+        for window, word_rows in annotator:
+            store.insert("words", word_rows)
+            words = _words(word_rows)
             tokenized = [tokenize(loaded, s.text, words[s.sentence_id], strict=False, where=s.source)
                          for s in window]
             store.insert("sentences", [(s.sentence_id, s.role, s.source, s.text, t.truncated)

@@ -101,7 +101,8 @@ class DepAccuracy:
         words = words.masked_fill(~has_tokens[:, None, None, :], -torch.inf)
         words.diagonal(dim1=-2, dim2=-1).fill_(-torch.inf)  # a word never predicts itself
         predicted = words.argmax(-1)  # [B, H, W]
-        rows_t, deps_t, heads_t = on("dep_rows", lambda: rows), on("dep_deps", lambda: deps), on("dep_heads", lambda: heads)
+        rows_t, deps_t = on("dep_rows", lambda: rows), on("dep_deps", lambda: deps)
+        heads_t = on("dep_heads", lambda: heads)
         to_head = predicted[rows_t, :, deps_t] == heads_t[:, None]  # [N, H]
         from_head = predicted[rows_t, :, heads_t]  # [N, H]
         # is the word predicted from the head a dependent of that head with the arc's relation?

@@ -1,0 +1,67 @@
+"""spaCy beside the model: a large corpus is annotated in a process of its own, window by window ahead of the
+encoding; the report is the same as when each window is annotated in the build's own process."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from conftest import SENTENCES, build_small_site
+
+import reportgen.build as build_module
+
+TABLES = ("words", "tokens", "sentences", "neighbours", "head_stats", "base_counts", "dep_accuracy", "cut_ties")
+
+
+def _contents(db) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, bert_dir):
+    """Sites built with annotation in this process and in a spaCy process beside it (every corpus beside, and
+    windows of 1 x 16 sentences, so that several windows are annotated ahead)."""
+    sentences = SENTENCES * 8
+    here = build_small_site(tmp_path_factory.mktemp("here"), bert_dir, sentences=sentences, batch_size=1)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(build_module, "ANNOTATE_BESIDE", 1)
+        calls = []
+        original = build_module.Annotator.__enter__
+
+        def entered(self):
+            calls.append(self.beside)
+            return original(self)
+
+        m.setattr(build_module.Annotator, "__enter__", entered)
+        beside = build_small_site(tmp_path_factory.mktemp("beside"), bert_dir, sentences=sentences, batch_size=1)
+    assert calls == [True]
+    return here, beside, len(sentences)
+
+
+def test_annotation_beside_the_model_gives_the_same_report(both):
+    here, beside, n = both
+    assert n > (build_module.Annotator.AHEAD + 1) * 16  # more windows than the annotator works ahead
+    got, want = _contents(beside / "report.duckdb"), _contents(here / "report.duckdb")
+    for table in TABLES:
+        assert got[table] == want[table], table
+    pages = sorted(p.relative_to(here) for p in here.rglob("*.html"))
+    assert pages == sorted(p.relative_to(beside) for p in beside.rglob("*.html"))
+    for page in pages:
+        assert (here / page).read_bytes() == (beside / page).read_bytes(), page
+
+
+def test_a_failing_annotation_stops_the_build_and_keeps_the_old_site(tmp_path, bert_dir, monkeypatch):
+    """An error in the spaCy process reaches the build, which stops and leaves the previous site as it was."""
+    old = build_small_site(tmp_path, bert_dir)
+    before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
+    monkeypatch.setattr(build_module, "ANNOTATE_BESIDE", 1)
+    monkeypatch.setattr(build_module, "_annotate_rows", failing_annotation)  # what the spaCy process runs
+    with pytest.raises(RuntimeError, match="spaCy failed"):
+        build_small_site(tmp_path, bert_dir, sentences=SENTENCES * 4, batch_size=1)
+    assert {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []  # no staging left
+
+
+def failing_annotation(window):
+    """Run in the spaCy process in place of the annotation (found there by this module's name)."""
+    raise RuntimeError(f"spaCy failed on sentence {window[0][0]}")
