@@ -51,6 +51,30 @@ def normalise(x):
     return x / x.norm(dim=-1, keepdim=True).clamp_min(EPS)
 
 
+def _best(scores, keys, k: int):
+    """[R, k] positions of each row's k best by (score descending, tie key ascending), best first: everything
+    above the k-th score, then the tied ones with the smallest keys."""
+    import torch
+
+    cut = torch.topk(scores, k, dim=1).values[:, -1:]
+    take = scores > cut
+    need = k - take.sum(1, keepdim=True)
+    tied = scores == cut
+    n_tied = tied.sum(1, keepdim=True)
+    take |= tied & (n_tied == need)  # rows whose tied candidates all fit
+    split = (n_tied > need).nonzero()[:, 0]
+    if len(split):  # the others: the tied ones with the smallest keys (rarely more than a few rows)
+        t = tied[split]
+        by_key = torch.argsort(keys[split], dim=1, stable=True)
+        by_key = by_key.gather(1, torch.argsort((~t.gather(1, by_key)).to(torch.int8), dim=1, stable=True))
+        rank = torch.empty_like(by_key)  # tied first, by key
+        rank.scatter_(1, by_key, torch.arange(by_key.shape[1], device=scores.device).expand_as(by_key).contiguous())
+        take[split] |= t & (rank < need[split])
+    pick = take.nonzero()[:, 1].reshape(len(scores), k)  # exactly k per row, in position order
+    pick = pick.gather(1, torch.argsort(keys.gather(1, pick), dim=1, stable=True))
+    return pick.gather(1, torch.argsort(scores.gather(1, pick), dim=1, descending=True, stable=True))
+
+
 @dataclass(frozen=True)
 class Candidates:
     """The searchable tokens of one corpus batch, flattened: N tokens (numpy arrays or tensors).
@@ -171,26 +195,7 @@ class TopK:
         old_kept = score[rows]  # [R, k]
         merged = torch.cat([old_kept, fresh], 1)  # [R, k + width]
         keys = torch.cat([kept_order[rows], fresh_key], 1)
-        # the k best by (score descending, tie key ascending): everything above the k-th score, then the tied
-        # ones with the smallest keys
-        cut = torch.topk(merged, k, dim=1).values[:, -1:]
-        take = merged > cut
-        need = k - take.sum(1, keepdim=True)
-        tied = merged == cut
-        n_tied = tied.sum(1, keepdim=True)
-        take |= tied & (n_tied == need)  # rows whose tied candidates all fit
-        split = (n_tied > need).nonzero()[:, 0]
-        if len(split):  # the others: the tied ones with the smallest keys (rarely more than a few rows)
-            t = tied[split]
-            by_key = torch.argsort(keys[split], dim=1, stable=True)
-            by_key = by_key.gather(1, torch.argsort((~t.gather(1, by_key)).to(torch.int8), dim=1, stable=True))
-            rank = torch.empty_like(by_key)  # tied first, by key
-            rank.scatter_(1, by_key, torch.arange(by_key.shape[1], device=self.device).expand_as(by_key).contiguous())
-            take[split] |= t & (rank < need[split])
-        pick = take.nonzero()[:, 1].reshape(len(rows), k)  # exactly k per row, in position order
-        by_key = torch.argsort(keys.gather(1, pick), dim=1, stable=True)
-        pick = pick.gather(1, by_key)
-        pick = pick.gather(1, torch.argsort(merged.gather(1, pick), dim=1, descending=True, stable=True))
+        pick = _best(merged, keys, k)
         old = pick < k
         old_pos = torch.where(old, pick, 0)
         new_col = fresh_col.gather(1, torch.where(old, 0, pick - k))  # the candidate each new entrant is
@@ -206,6 +211,40 @@ class TopK:
         in_batch = ((fresh == kth) & torch.isfinite(fresh)).sum(1)
         seen[rows] = torch.where(kth[:, 0] > old_kept[:, -1], (old_kept == kth).sum(1) + in_batch,
                                  seen[rows] + in_batch)
+
+    @in_inference_mode
+    def merge(self, other: TopK) -> None:
+        """Add another search state over other corpus sentences (a shard; no sentence in both), exactly: the k best
+        of the union of the two kept lists, and the ties at the new cut. A state's candidates equal to the merged
+        cut are all kept by it when its own cut is lower, or counted in its tied_seen when its cut is the same."""
+        import torch
+
+        shape = self.score.shape
+        n_rows, k = shape[0] * shape[1] * shape[2], self.k
+        theirs = [a.to(self.device).reshape(n_rows, k) for a in (other.score, other.order, other.sentence_id,
+                                                                  other.token_idx, other.max_attended)]
+        mine = [a.reshape(n_rows, k) for a in (self.score, self.order, self.sentence_id, self.token_idx,
+                                               self.max_attended)]
+        both = [torch.cat([a, b], 1) for a, b in zip(mine, theirs)]
+        pick = _best(both[0], both[1], k)
+        cut = both[0].gather(1, pick)[:, -1:]
+
+        def ties_of(score, seen):  # each side's candidates with the merged cut's score
+            return torch.where(score[:, -1] == cut[:, 0], seen, (score == cut).sum(1))
+
+        seen = (ties_of(mine[0], self.tied_seen.reshape(n_rows))
+                + ties_of(theirs[0], other.tied_seen.to(self.device).reshape(n_rows)))
+        for target, values in zip(mine, both):
+            target.copy_(values.gather(1, pick))
+        self.tied_seen.copy_(torch.where(torch.isfinite(cut[:, 0]), seen, 0).reshape(self.tied_seen.shape))
+
+    def to(self, device) -> TopK:
+        """This state's tensors moved to another device (the CPU, to send it elsewhere)."""
+        for name in ("emb", "ctx_by_head", "score", "sentence_id", "token_idx", "max_attended", "order",
+                     "tied_seen"):
+            setattr(self, name, getattr(self, name).to(device))
+        self.device = device if not isinstance(device, str) else __import__("torch").device(device)
+        return self
 
     def _cap(self, new, sentence_id, order):
         """Scores new [R, N] with all but the best `max_per_sentence` candidates of each corpus sentence (score,

@@ -330,7 +330,9 @@ def _tied_brute(probe_emb, probe_ctx, emb, ctx, sentence_id, token_idx, k, cap=N
     return out
 
 
-def _tied_run(case, k, sizes, shuffle_rng=None, cap=None):
+def _tied_run(case, k, sizes, shuffle_rng=None, cap=None, shards=1):
+    """Stream the batches through one search state, or with `shards`, through one state per contiguous group
+    of batches, merged into the first in turn."""
     probe_emb, probe_ctx, emb, ctx, max_att, sentence_id, token_idx = case
     topk = TopK(probe_emb, probe_ctx, k, max_per_sentence=cap)
     batches, start = [], 0
@@ -342,8 +344,11 @@ def _tied_run(case, k, sizes, shuffle_rng=None, cap=None):
         start += size
     if shuffle_rng is not None:
         shuffle_rng.shuffle(batches)
-    for batch in batches:
-        topk.update(batch)
+    states = [topk] + [TopK(probe_emb, probe_ctx, k, max_per_sentence=cap) for _ in range(shards - 1)]
+    for i, batch in enumerate(batches):
+        states[i * shards // len(batches)].update(batch)
+    for other in states[1:]:
+        topk.merge(other)
     got = {key: [(score, sid, tok) for score, sid, tok, _ in v] for key, v in _got(topk).items()}
     ties = topk.ties()
     cut = {(int(la), int(sp), int(pr)): (float(sc), int(kept), int(dropped)) for la, sp, pr, sc, kept, dropped in
@@ -374,6 +379,32 @@ def test_ties_keep_a_hash_sample_and_are_counted_at_the_cut(per_batch, shuffled,
                for kept in got.values())
     if cap is not None:
         assert all(max(np.unique([sid for _, sid, _ in kept], return_counts=True)[1]) <= cap for kept in got.values())
+
+
+@pytest.mark.parametrize("cap", [None, 1])
+@pytest.mark.parametrize("shards,per_batch,shuffled", [(2, 1, False), (3, 1, True), (4, 3, True), (2, 100, False)])
+def test_merged_shards_equal_one_stream_with_ties_counted_at_the_cut(shards, per_batch, shuffled, cap):
+    """Per-shard search states merged exactly: the same kept matches (tie sample included) and the same ties
+    at the cut as the brute force over everything."""
+    rng = np.random.default_rng(11)
+    case = _tied_case(rng)
+    k = 5
+    want = _tied_brute(*case[:4], case[5], case[6], k, cap)
+    got, cut = _tied_run(case, k, _sentence_sizes(case[5], per_batch),
+                         np.random.default_rng(per_batch) if shuffled else None, cap, shards=shards)
+    assert got == {key: kept for key, (kept, _) in want.items()}
+    assert cut == {key: tie for key, (_, tie) in want.items() if tie[2] > 0}
+    assert cut
+
+
+def test_merging_an_empty_state_changes_nothing_and_a_small_corpus_keeps_fewer_than_k():
+    rng = np.random.default_rng(3)
+    case = _tied_case(rng, n_cand=4, n_sentences=2)
+    k = 6  # more than the corpus has
+    want = _tied_brute(*case[:4], case[5], case[6], k)
+    got, cut = _tied_run(case, k, _sentence_sizes(case[5], 1), shards=3)  # more shards than batches: one empty
+    assert got == {key: kept for key, (kept, _) in want.items()}
+    assert cut == {}
 
 
 def test_tie_key_is_a_bijection_on_positions():
