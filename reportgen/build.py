@@ -136,6 +136,93 @@ def _batch_info(batch, words: dict[int, tuple[Word, ...]], ids: Sequence[int], m
 ANNOTATE_BESIDE = 2000  # from this many corpus sentences on, spaCy runs in a process of its own beside the model
 
 
+SHARD_WINDOWS = 8  # windows (of batch_size x 16 sentences) per shard of the corpus pass
+
+
+@dataclass
+class PassState:
+    """What the corpus pass accumulates over some sentences (a shard): the running top-k, the head statistics,
+    dependency accuracy and head distances, and the base counts of the attended tokens. States of disjoint
+    shards merge exactly; the build merges its shards' states in order, wherever they were computed."""
+
+    topk: object
+    stats: HeadStats
+    dep: DepAccuracy
+    distances: HeadDistances
+    attended: AttendedCounts
+
+    @classmethod
+    def new(cls, n_layers: int, n_heads: int, spec, device) -> PassState:
+        from .search import TopK
+
+        return cls(TopK(spec.probe_embedding, spec.probe_context, spec.top_k, spec.max_per_sentence, device=device),
+                   HeadStats(n_layers, n_heads), DepAccuracy(n_layers, n_heads, spec.min_dep_support),
+                   HeadDistances(n_layers, n_heads, set(spec.sample)), AttendedCounts(n_layers, n_heads))
+
+    @property
+    def accumulators(self) -> list:
+        return [self.stats, self.dep, self.distances]
+
+    def merge(self, other: PassState) -> None:
+        self.topk.merge(other.topk)
+        for mine, theirs in zip(self.accumulators, other.accumulators):
+            mine.merge(theirs)
+        self.attended.merge(other.attended)
+
+    def portable(self) -> PassState:
+        """This state with every tensor on the CPU and out of inference mode, to send to another process."""
+        import torch
+
+        def plain(x):
+            return x.detach().cpu().clone() if torch.is_tensor(x) else x
+
+        self.distances._collect()
+        self.topk.to("cpu")
+        for obj in (self.topk, self.stats, self.dep, self.distances, self.attended):
+            for name, value in vars(obj).items():
+                if torch.is_tensor(value):
+                    setattr(obj, name, plain(value))
+                elif isinstance(value, dict) and any(torch.is_tensor(v) for v in value.values()):
+                    setattr(obj, name, {k: plain(v) for k, v in value.items()})
+        return self
+
+
+def run_window(loaded, state: PassState, spec, window: Sequence[Sentence], word_rows: list[tuple], clock: _Clock,
+               advance: Callable[[int], None] = lambda n: None) -> tuple[list[tuple], list[tuple]]:
+    """Tokenise, batch by length and search one window of corpus sentences; its `sentences` and `tokens` rows."""
+    from .encode import tokenize
+
+    words = _words(word_rows)
+    tokenized = [tokenize(loaded, s.text, words[s.sentence_id], strict=False, where=s.source) for s in window]
+    by_length = sorted(range(len(window)), key=lambda i: len(tokenized[i].input_ids))
+    for picked in _token_batches(by_length, [len(t.input_ids) for t in tokenized], spec.batch_size,
+                                 spec.max_batch_tokens):
+        ids = [window[i].sentence_id for i in picked]
+        _search_batch(loaded, [tokenized[i] for i in picked], ids, words, state.topk, state.accumulators,
+                      state.attended, clock)
+        advance(len(picked))
+    return ([(s.sentence_id, s.role, s.source, s.text, t.truncated) for s, t in zip(window, tokenized)],
+            [r for s, t in zip(window, tokenized) for r in _token_rows(s.sentence_id, t)])
+
+
+def run_shard(loaded, nlp, spec, windows: list[Sequence[Sentence]]) -> tuple[list, list, list, PassState]:
+    """One shard on a worker (cluster.py): annotate and search its windows with a fresh state; its `words`,
+    `sentences` and `tokens` rows and its state, ready to send back."""
+    from .models import device_of
+
+    global _NLP
+    _NLP = nlp
+    state = PassState.new(loaded.info.n_layers, loaded.info.n_heads, spec, device_of(loaded))
+    words, sentences, tokens = [], [], []
+    for window in windows:
+        rows = _annotate_rows([(s.sentence_id, s.text) for s in window])
+        sentence_rows, token_rows = run_window(loaded, state, spec, window, rows, _Clock({}))
+        words += rows
+        sentences += sentence_rows
+        tokens += token_rows
+    return words, sentences, tokens, state.portable()
+
+
 def _annotate_rows(window: list[tuple[int, str]]) -> list[tuple]:
     """`words` rows of (sentence_id, text) pairs, in a spaCy process (its pipeline loaded once)."""
     global _NLP
@@ -250,7 +337,7 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         store.create()
         # spaCy runs in a process of its own beside the model for a large corpus, from here on
         annotator = Annotator(list(_chunks(corpus, config.batch_size * 16)), nlp,
-                              beside=len(corpus) >= ANNOTATE_BESIDE and (os.cpu_count() or 1) > 1)
+                              beside=len(corpus) >= ANNOTATE_BESIDE and (os.cpu_count() or 1) > 1 and not config.ray)
         with store, annotator:
             _fill(store, config, loaded, annotator, probes, corpus, probe_files + corpus_files + weights, clock,
                   progress, targets, warned)
@@ -347,7 +434,6 @@ def _fill(store: Store, config: Config, loaded, annotator: Annotator, probes: li
     """Annotate, encode, search and analyse; write every table."""
     from .encode import encode, queries_keys, tokenize
     from .models import device_of
-    from .search import TopK
     info = loaded.info
     store.insert("source_files", [(f.role, f.name, f.sha256, f.sentences, f.source, f.licence) for f in files])
 
@@ -386,37 +472,45 @@ def _fill(store: Store, config: Config, loaded, annotator: Annotator, probes: li
             store.insert("neuron", _neuron_columns(s.sentence_id, *queries_keys(loaded, tok)))
         probe_keys = [(s.sentence_id, t.token_idx) for s, tok in zip(probes, probe_tok)
                       for t in tok.tokens if not t.is_special]
-        topk = TopK(np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), config.top_k,
-                    config.max_matches_per_sentence, device=device_of(loaded))
 
     with clock("attribute probes"):
         _attribute(store, config, loaded, probes, probe_tok, targets, probe_attention,
                    {s.sentence_id: len(words[s.sentence_id]) for s in probes}, progress, warned)
 
-    stats = HeadStats(info.n_layers, info.n_heads)
-    dep = DepAccuracy(info.n_layers, info.n_heads, config.min_dep_support)
+    import torch
+
+    from .cluster import PassSpec
+
     first = len(probes)
-    accumulators = [stats, dep, HeadDistances(info.n_layers, info.n_heads,
-                                              set(range(first, first + config.similarity_sentences)))]
-    attended = AttendedCounts(info.n_layers, info.n_heads)
+    spec = PassSpec(config.model, config.max_length, config.device, config.dtype, config.top_k,
+                    config.max_matches_per_sentence, config.batch_size, config.max_batch_tokens,
+                    config.min_dep_support, frozenset(range(first, first + config.similarity_sentences)),
+                    np.concatenate(emb, axis=1), np.concatenate(ctx, axis=1), torch.get_num_threads())
+    total = PassState.new(info.n_layers, info.n_heads, spec, device_of(loaded))
+    shards = [annotator.windows[i : i + SHARD_WINDOWS] for i in range(0, len(annotator.windows), SHARD_WINDOWS)]
     clock.timings.setdefault("encode and search corpus", 0.0)  # listed before its part "of which statistics"
     with clock("encode and search corpus"), progress.stage("encode", len(corpus)) as advance:
-        # Windows of many batches: tokenised together, then batched by length so little is padding.
-        for window, word_rows in annotator:
-            store.insert("words", word_rows)
-            words = _words(word_rows)
-            tokenized = [tokenize(loaded, s.text, words[s.sentence_id], strict=False, where=s.source)
-                         for s in window]
-            store.insert("sentences", [(s.sentence_id, s.role, s.source, s.text, t.truncated)
-                                       for s, t in zip(window, tokenized)])
-            store.insert("tokens", [r for s, t in zip(window, tokenized) for r in _token_rows(s.sentence_id, t)])
-            by_length = sorted(range(len(window)), key=lambda i: len(tokenized[i].input_ids))
-            for picked in _token_batches(by_length, [len(t.input_ids) for t in tokenized], config.batch_size,
-                                         config.max_batch_tokens):
-                ids = [window[i].sentence_id for i in picked]
-                batch = [tokenized[i] for i in picked]
-                _search_batch(loaded, batch, ids, words, topk, accumulators, attended, clock)
-                advance(len(picked))
+        if config.ray:
+            from .cluster import run_shards
+
+            for word_rows, sentence_rows, token_rows, state in run_shards(spec, shards, config.ray, advance):
+                store.insert("words", word_rows)
+                store.insert("sentences", sentence_rows)
+                store.insert("tokens", token_rows)
+                total.merge(state)
+        else:  # the same shards in turn, each window stored as soon as it is searched
+            annotated = iter(annotator)
+            for shard in shards:
+                state = PassState.new(info.n_layers, info.n_heads, spec, device_of(loaded))
+                for _ in shard:
+                    window, word_rows = next(annotated)
+                    store.insert("words", word_rows)
+                    sentence_rows, token_rows = run_window(loaded, state, spec, window, word_rows, clock, advance)
+                    store.insert("sentences", sentence_rows)
+                    store.insert("tokens", token_rows)
+                total.merge(state)
+    topk, stats, dep, attended = total.topk, total.stats, total.dep, total.attended
+    accumulators = total.accumulators
 
     with clock("store"):
         _store_neighbours(store, topk, probe_keys, info.n_heads)

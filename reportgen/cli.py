@@ -72,11 +72,14 @@ def main() -> None:
 @click.option("--device", help="auto (default: a GPU when torch sees one), cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", help="auto (default: bfloat16 on a CUDA GPU that has it, else float32), float32, "
                               "bfloat16 or float16.")
+@click.option("--ray", "ray", is_flag=False, flag_value="auto", default=None, metavar="[auto|ADDRESS]",
+              help="Run the corpus pass on a Ray cluster: auto (a running cluster, else a local one) or its address "
+                   "(needs the ray extra).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML file with any of these options (the command line wins).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit, batch_size, max_batch_tokens,
-          figures, device, dtype, config_file, quiet) -> None:
+          figures, device, dtype, ray, config_file, quiet) -> None:
     """Build the report: annotate, encode and search the corpus, store, render the site."""
     from .build import build as run_build
     from .config import load_config
@@ -85,7 +88,7 @@ def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit
         config = load_config(config_file, model=model, corpus=tuple(corpus), probes=probes, out=out, db=db,
                              top_k=top_k, max_matches_per_sentence=max_matches_per_sentence, limit=limit,
                              batch_size=batch_size, max_batch_tokens=max_batch_tokens, figures=figures,
-                             device=device, dtype=dtype)
+                             device=device, dtype=dtype, ray=ray)
         summary = run_build(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
     for warning in summary.warnings:
         click.echo(f"reportgen: warning: {warning}", err=True)

@@ -39,6 +39,7 @@ class Config:
     attribution_baseline: str = "auto"  # the token the baseline puts in place of the probe's tokens
     device: str = "auto"  # auto (a GPU when torch sees one), cpu, cuda, cuda:N or mps
     dtype: str = "auto"  # auto (bfloat16 on a CUDA GPU that has it, else float32), float32, bfloat16, float16
+    ray: str | None = None  # None: one process; 'auto' or a Ray cluster's address: the corpus pass on the cluster
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -76,7 +77,9 @@ class Config:
         return shown
 
 
-_NOT_SHOWN = frozenset({"out", "db", "extra"})
+# where the site was written and where the corpus pass ran are not part of the analysis (and the report must not
+# depend on them)
+_NOT_SHOWN = frozenset({"out", "db", "extra", "ray"})
 # what an unset option means, where 'no limit' (an optional number) or 'none' would not say it
 _UNSET = {"target_class": "the predicted class (classifiers only)", "limit": "all", "max_length": "the model's own", "corpus": "the shipped corpus",
           "probes": "the shipped probes"}
@@ -86,7 +89,7 @@ FIGURE_FORMATS = ("svg", "png")
 _INT_KEYS = {"top_k": 1, "batch_size": 1, "max_batch_tokens": 1, "limit": 1, "max_length": 2, "shown_matches": 1,
              "max_matches_per_sentence": 1, "min_dep_support": 1, "similarity_sentences": 1,
              "attribution_steps": 1}
-_KEYS = {f.name for f in dataclasses.fields(Config)} - {"extra"}
+_KEYS = ({f.name for f in dataclasses.fields(Config)} - {"extra"}) | {"ray_address"}
 
 
 def _coerce(key: str, value: Any, errors: list[str]) -> Any:
@@ -138,6 +141,16 @@ def _coerce(key: str, value: Any, errors: list[str]) -> Any:
             errors.append(f"dtype: expected one of {', '.join(DTYPES)}, got {value!r}")
             return None
         return value
+    if key in ("ray", "ray_address"):
+        if value is True:
+            return "auto"
+        if value is False and key == "ray":
+            return None
+        if not isinstance(value, str) or not value:
+            errors.append(f"{key}: expected {'true, ' if key == 'ray' else ''}'auto' or a Ray cluster's address "
+                          f"(host:port), got {value!r}")
+            return None
+        return value
     if key == "model":
         if not isinstance(value, str) or not value:
             errors.append(f"model: expected a model name or path, got {value!r}")
@@ -175,7 +188,7 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> Config:
     for key in sorted(set(raw) & _KEYS):
         coerced = _coerce(key, raw[key], errors)
         if coerced is not None:
-            values[key] = coerced
+            values["ray" if key == "ray_address" else key] = coerced
     out = values.get("out", Config.out)
     if out.exists() and not out.is_dir():
         errors.append(f"out: {out} exists and is not a directory; choose another output folder")

@@ -1,0 +1,183 @@
+"""`--ray`: the corpus pass in shards on a local Ray of 2 workers gives the same database and pages as the
+single-process build, byte for byte; a worker killed mid-build is restarted and its shard run again; a shard that
+cannot be run stops the build with one line naming its sentences and the previous site kept."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from conftest import SENTENCES, assert_clean_failure, build_small_site
+
+import reportgen.build as build_module
+from reportgen.build import Progress
+from reportgen.cli import main
+from reportgen.cluster import WORKER_NAME
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = SENTENCES * 8  # 64 sentences: windows of 16 at batch size 1, one window a shard: 4 shards
+TABLES = ("words", "tokens", "sentences", "neighbours", "cut_ties", "head_stats", "dep_accuracy", "head_distance",
+          "head_map", "head_roles", "base_counts", "attention", "attributions")
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    # the workers import this checkout's reportgen, whatever is installed
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def small_shards(monkeypatch):
+    monkeypatch.setattr(build_module, "SHARD_WINDOWS", 1)
+
+
+def _build(folder: Path, bert_dir, progress=None, **options) -> Path:
+    if progress is None:
+        return build_small_site(folder, bert_dir, sentences=CORPUS, batch_size=1, **options)
+    from reportgen.build import build
+    from reportgen.config import load_config
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "corpus.txt").write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    (folder / "probes.txt").write_text("The dog sat on the unbelievably comfortable table.\nShe gave him the keys.\n",
+                                       encoding="utf-8")
+    build(load_config(None, model=str(bert_dir), corpus=(folder / "corpus.txt",), probes=folder / "probes.txt",
+                      out=folder / "site", batch_size=1, **options), progress)
+    return folder / "site"
+
+
+def _contents(db: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+
+
+def _files(site: Path) -> dict[str, bytes]:
+    # the database is compared by its contents; timings.js holds this build's timings
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*")
+            if p.is_file() and p.name not in ("report.duckdb", "timings.js")}
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, bert_dir):
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(build_module, "SHARD_WINDOWS", 1)
+        return _build(tmp_path_factory.mktemp("single"), bert_dir)
+
+
+def _assert_same(site: Path, single: Path) -> None:
+    got, want = _contents(site / "report.duckdb"), _contents(single / "report.duckdb")
+    for table in TABLES:
+        assert got[table] == want[table], table
+    files, expected = _files(site), _files(single)
+    assert sorted(files) == sorted(expected)
+    for name in expected:
+        assert files[name] == expected[name], name
+
+
+def test_sharded_on_two_ray_workers_equals_the_single_process_build(ray_local, single, tmp_path, bert_dir):
+    assert len(CORPUS) == 4 * 16
+    site = _build(tmp_path, bert_dir, ray="auto")
+    _assert_same(site, single)
+    assert ray_local.cluster_resources()["CPU"] == 2
+
+
+class KillWorkers(Progress):
+    """Kills every worker once the first shard has come back (restartable or not)."""
+
+    def __init__(self, ray, restart: bool):
+        self.ray, self.restart, self.killed = ray, restart, False
+
+    def stage(self, name, total):
+        inner = super().stage(name, total)
+        if name != "encode":
+            return inner
+        progress = self
+
+        class Stage:
+            def __enter__(self):
+                inner.__enter__()
+                return self.advance
+
+            def __exit__(self, *exc):
+                return inner.__exit__(*exc)
+
+            @staticmethod
+            def advance(n):
+                if not progress.killed:
+                    progress.killed = True
+                    for i in range(2):
+                        progress.ray.kill(progress.ray.get_actor(WORKER_NAME.format(i)), no_restart=not progress.restart)
+
+        return Stage()
+
+
+def test_a_killed_worker_is_restarted_and_its_shard_run_again(ray_local, single, tmp_path, bert_dir):
+    progress = KillWorkers(ray_local, restart=True)
+    site = _build(tmp_path, bert_dir, progress, ray="auto")
+    assert progress.killed
+    _assert_same(site, single)
+
+
+def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_local, tmp_path, bert_dir):
+    from reportgen.errors import ModelError
+
+    old = build_small_site(tmp_path, bert_dir)
+    before = _files(old)
+    progress = KillWorkers(ray_local, restart=False)
+    with pytest.raises(ModelError) as caught:
+        _build(tmp_path, bert_dir, progress, ray="auto")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("--ray: shard ") and "corpus sentences" in message and "nothing was changed" in message
+    first, last = (int(x) for x in message.split("corpus sentences ")[1].split(")")[0].split(" to "))
+    assert last - first == 15 and first >= 2  # one window of 16 sentences, after the 2 probes
+    assert _files(old) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
+
+
+def test_without_ray_installed_the_error_names_the_extra(tmp_path, monkeypatch, corpus_file, probes_file):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
+    result = CliRunner().invoke(main, ["build", "--corpus", str(corpus_file), "--probes", str(probes_file),
+                                       "--out", str(tmp_path / "site"), "--ray", "--quiet"])
+    assert_clean_failure(result, "--ray", "reportgen[ray]")
+    assert not (tmp_path / "site").exists()
+
+
+def test_ray_options_in_the_config_file(tmp_path):
+    from reportgen.config import load_config
+
+    (tmp_path / "a.toml").write_text("ray = true\n")
+    (tmp_path / "b.toml").write_text('ray_address = "10.0.0.5:6379"\n')
+    (tmp_path / "c.toml").write_text("ray = 3\n")
+    assert load_config(tmp_path / "a.toml").ray == "auto"
+    assert load_config(tmp_path / "b.toml").ray == "10.0.0.5:6379"
+    assert load_config(None).ray is None
+    from reportgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ray: expected"):
+        load_config(tmp_path / "c.toml")
+    # where the pass ran is not part of the report
+    assert "ray" not in load_config(tmp_path / "b.toml").options()
+
+
+def test_without_ray_the_build_does_not_import_it(tmp_path, bert_dir):
+    import subprocess
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "corpus.txt").write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    code = ("import sys; from pathlib import Path; from reportgen.build import build; "
+            "from reportgen.config import load_config; "
+            f"build(load_config(None, model={str(bert_dir)!r}, corpus=(Path({str(folder / 'corpus.txt')!r}),), "
+            f"out=Path({str(folder / 'site')!r}))); print('ray' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
