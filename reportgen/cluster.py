@@ -19,6 +19,9 @@ WORKER_NAME = "reportgen-shard-worker-{}"  # named actors: one per worker, kille
 MAX_RESTARTS = 1  # a worker whose process dies is started again once ...
 MAX_TASK_RETRIES = 2  # ... and a shard whose task was lost (or raised) is run again up to this many times
 
+# (shard, sentences, tokens, seconds on its worker) of the last pass, for benchmarks/bench_ray.py
+last_shards: list[tuple[int, int, int, float]] = []
+
 
 @dataclass(frozen=True)
 class PassSpec:
@@ -59,26 +62,31 @@ def connect(address: str):
 def _worker_class(ray, num_cpus: float, num_gpus: float):
     @ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES)
     class ShardWorker:
-        """Loads the model and spaCy once, then runs whole shards."""
+        """Loads the model and spaCy once, then runs whole shards. Its constructor takes only small arguments (a
+        restarted worker is built from them again); the probes' vectors come with each shard, through the object
+        store."""
 
-        def __init__(self, spec: PassSpec):
+        def __init__(self, model: str, max_length: int | None, device: str, dtype: str, threads: int):
             import torch
 
             from .annotate import load_pipeline
             from .models import load_model, resolve_device, resolve_dtype
 
-            if spec.threads:  # the driver's: the same blocking of products and sums, the same last bits
-                torch.set_num_threads(spec.threads)
-            device = resolve_device(spec.device)
-            self.loaded = load_model(spec.model, spec.max_length, device, resolve_dtype(spec.dtype, device))
+            if threads:  # the driver's: the same blocking of products and sums, the same last bits
+                torch.set_num_threads(threads)
+            where = resolve_device(device)
+            self.loaded = load_model(model, max_length, where, resolve_dtype(dtype, where))
             self.nlp = load_pipeline()
-            self.spec = spec
 
         @ray.method(retry_exceptions=True)
-        def run(self, index: int, windows: list[list]):
+        def run(self, spec: PassSpec, index: int, windows: list[list]):
+            import time
+
             from .build import run_shard
 
-            return index, run_shard(self.loaded, self.nlp, self.spec, windows)
+            start = time.perf_counter()
+            result = run_shard(self.loaded, self.nlp, spec, windows)
+            return index, result, time.perf_counter() - start
 
     return ShardWorker
 
@@ -89,11 +97,14 @@ def run_shards(spec: PassSpec, shards: Sequence[list[list]], address: str,
     `advance` moves the progress bar by a shard's sentences as each finishes, in any order. A shard that still
     fails after Ray's retries stops the pass with an error naming its sentences."""
     ray = connect(address)
+    last_shards.clear()
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     n_workers = max(1, min(len(shards), gpus if gpus else int(resources.get("CPU", 1))))
     cls = _worker_class(ray, num_cpus=1, num_gpus=1 if gpus else 0)
-    workers = [cls.options(name=WORKER_NAME.format(i), get_if_exists=False).remote(spec) for i in range(n_workers)]
+    workers = [cls.options(name=WORKER_NAME.format(i)).remote(spec.model, spec.max_length, spec.device, spec.dtype,
+                                                               spec.threads) for i in range(n_workers)]
+    shared = ray.put(spec)  # once into the object store, read by every shard's task
     try:
         pending: dict = {}  # task -> (worker, shard)
         queue = list(range(len(shards)))
@@ -101,7 +112,7 @@ def run_shards(spec: PassSpec, shards: Sequence[list[list]], address: str,
         def give(worker) -> None:  # one shard in flight per worker, the next one given as each finishes
             if queue:
                 i = queue.pop(0)
-                pending[worker.run.remote(i, shards[i])] = (worker, i)
+                pending[worker.run.remote(shared, i, shards[i])] = (worker, i)
 
         for w in workers:
             give(w)
@@ -111,10 +122,11 @@ def run_shards(spec: PassSpec, shards: Sequence[list[list]], address: str,
             ready, _ = ray.wait(list(pending), num_returns=1)
             worker, index = pending.pop(ready[0])
             try:
-                _, result = ray.get(ready[0])
+                _, result, seconds = ray.get(ready[0])
             except ray.exceptions.RayError as exc:
                 raise ModelError(_failure(shards, index, exc)) from None
             done[index] = result
+            last_shards.append((index, len(result[1]), len(result[2]), seconds))
             advance(sum(len(w) for w in shards[index]))
             give(worker)
             while emitted in done:
