@@ -102,6 +102,21 @@ def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit
                f"{c['truncated']} truncated, {c['duplicates']} repeated (kept), {c['probes']} probes. Time: {stages}.")
 
 
+@main.command()
+@click.argument("db", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True,
+              help="Output folder; replaced as a whole when the new site is complete.")
+@click.option("--figures", help="Also write every chart as svg or png under <out>/figures/ (default: as the build).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def render(db, out, figures, quiet) -> None:
+    """Write the site again from a report's database alone (no model, no spaCy): the build's pages."""
+    from .rerender import render_database
+
+    with _user_errors():
+        done = render_database(db, out, figures, _Bars(enabled=not quiet and sys.stderr.isatty()))
+    click.echo(f"Rendered {done.out}/ from {done.db}: {len(done.pages)} pages in {done.seconds:.1f} s.")
+
+
 @main.group()
 def study() -> None:
     """Studies that measure the model beyond the report; each writes into the report's database and site."""

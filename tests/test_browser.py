@@ -588,3 +588,20 @@ def test_head_map_has_a_point_per_head_that_opens_its_page(open_page, site):
     points.first.click()
     page.wait_for_url(f"**/heads/{label}.html")
     assert page.locator("#role").is_visible()
+
+
+def test_a_site_rendered_from_its_database_opens_from_file(browser, site, tmp_path):
+    """`reportgen render` output in Chromium from file://: every page type draws its charts, with no console error
+    and no request outside file:// (browser_pages), and passes axe-core."""
+    from conftest import browser_pages
+
+    from reportgen.build import Progress
+    from reportgen.rerender import render_database
+
+    out = tmp_path / "rendered"
+    render_database(site / "report.duckdb", out, None, Progress())
+    with browser_pages(browser) as page_at:
+        for rel in ("index.html", "heads/L1H2.html", "layers/L1.html", "sentences/0.html", "about.html"):
+            page = page_at(out / rel)
+            assert page.locator(".chart svg").count() >= 1 or rel == "about.html", rel
+            assert _axe_problems(page) == [], rel
