@@ -662,4 +662,17 @@ def _meta(config: Config, loaded, files: list[SourceFile]) -> dict[str, str]:
             "max_length": str(info.max_length), "device": device.type,
             "dtype": str(next(loaded.model.parameters()).dtype).removeprefix("torch.")}
     meta.update({f"option.{k}": v for k, v in config.options(used).items()})
+    meta["config"] = reproducing_options(config)
     return meta
+
+
+def reproducing_options(config: Config) -> str:
+    """The options a rebuild needs besides its inputs, as JSON (`reportgen archive` writes them as config.json):
+    every option but the input and output paths and where the pass ran; the model by its name."""
+    import dataclasses
+    import json
+
+    left_out = {"out", "db", "extra", "ray", "corpus", "probes"}
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in left_out}
+    values["model"] = Path(config.model).name
+    return json.dumps(values, sort_keys=True)

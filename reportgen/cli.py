@@ -117,6 +117,45 @@ def render(db, out, figures, quiet) -> None:
     click.echo(f"Rendered {done.out}/ from {done.db}: {len(done.pages)} pages in {done.seconds:.1f} s.")
 
 
+@main.command()
+@click.argument("site", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="The archive file (default: <site>.tar.gz beside the site folder).")
+@click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
+              help="Where the corpus files are (default: the shipped corpus); each is checked against its sha256.")
+@click.option("--probes", type=click.Path(path_type=Path), help="Where the probe file is (default: the shipped one).")
+@click.option("--no-corpus", is_flag=True, help="Leave the corpus and probe files out (their sha256 stay).")
+def archive(site, output, corpus, probes, no_corpus) -> None:
+    """One deterministic .tar.gz of a report: site, database, inputs, configuration, environment, citation."""
+    from .archive import make_archive
+
+    out = output or site.resolve().parent / f"{site.resolve().name}.tar.gz"
+    with _user_errors():
+        n = make_archive(site, out, tuple(corpus), probes, no_corpus)
+    click.echo(f"Archived {site}/ into {out}: {n} files with their sha256 in MANIFEST.sha256.")
+
+
+@main.command()
+@click.argument("archive_file", metavar="ARCHIVE", type=click.Path(path_type=Path))
+@click.option("--pages-only", is_flag=True, help="Only render the pages again from the archived database.")
+@click.option("--model", help="The model to rebuild with (default: the one the report names).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def verify(archive_file, pages_only, model, quiet) -> None:
+    """Check an archive: its manifest, then every page against a rebuild (or a re-render) of it.
+    Exit 0: every page identical; 1: a page differs; 2: a bad archive."""
+    from .archive import verify as check
+
+    with _user_errors():  # a bad archive is a user error: one line, exit 2
+        verdict = check(archive_file, pages_only, model, _Bars(enabled=not quiet and sys.stderr.isatty()))
+    for page in verdict.identical:
+        click.echo(f"identical  {page}")
+    for page, difference in verdict.differing:
+        click.echo(f"DIFFERS    {page}: {difference}")
+    click.echo(f"{len(verdict.identical)} pages identical, {len(verdict.differing)} differ "
+               f"({'re-rendered from the database' if pages_only else 'rebuilt from the inputs'}).")
+    sys.exit(1 if verdict.differing else 0)
+
+
 @main.group()
 def study() -> None:
     """Studies that measure the model beyond the report; each writes into the report's database and site."""
