@@ -89,7 +89,7 @@ def _citation(meta: dict[str, str]) -> str:
 
 def make_archive(site: Path, out: Path, corpus: tuple[Path, ...], probes: Path | None, no_corpus: bool) -> int:
     """Write the archive of the site `site` into `out`; returns the number of files in it."""
-    from .corpus import default_corpus, default_probes
+    from .corpus import SOURCES_FILE, default_corpus, default_probes
     from .rerender import open_report
 
     db = site / "report.duckdb"
@@ -104,10 +104,19 @@ def make_archive(site: Path, out: Path, corpus: tuple[Path, ...], probes: Path |
         if path.is_file() and rel not in SKIPPED:
             entries[f"site/{rel}"] = path.read_bytes()
     if not no_corpus:
+        stated = {(r, name): (source, licence) for r, name, _sha, _n, source, licence in files
+                  if (source, licence) != ("not stated", "not stated")}
         for role, given, folder in (("corpus", corpus or default_corpus(), "corpus"),
                                     ("probe", (probes or default_probes(),), "probes")):
+            sidecars: dict[str, dict] = {}
             for name, data in _inputs(files, tuple(Path(p) for p in given), role).items():
                 entries[f"inputs/{folder}/{name}"] = data
+                if (role, name) in stated:  # where the file came from, for the rebuild's provenance
+                    parent, _, base = f"inputs/{folder}/{name}".rpartition("/")
+                    source, licence = stated[(role, name)]
+                    sidecars.setdefault(parent, {})[base] = {"source": source, "licence": licence}
+            for parent, entry in sidecars.items():
+                entries[f"{parent}/{SOURCES_FILE}"] = (json.dumps(entry, indent=2, sort_keys=True) + "\n").encode()
     entries["config.json"] = (json.dumps(json.loads(meta.get("config", "{}")), indent=2, sort_keys=True)
                               + "\n").encode()
     entries["environment.txt"] = _environment().encode()
@@ -193,10 +202,11 @@ def verify(archive: Path, pages_only: bool, model: str | None, progress) -> Verd
         if pages_only:
             render_database(work / "site" / "report.duckdb", out, None, progress)
         else:
-            corpus = sorted(p for p in (work / "inputs" / "corpus").glob("*")) if (work / "inputs").is_dir() else []
-            if not corpus:
-                raise BadArchive(f"{archive}: archived without its corpus (--no-corpus); check it with --pages-only")
             options = json.loads(files.get("config.json", b"{}"))
+            names, probe_name = options.pop("corpus", []), options.pop("probes", None)
+            corpus = tuple(work / "inputs" / "corpus" / name for name in names)
+            if not corpus or not all(p.exists() for p in corpus):
+                raise BadArchive(f"{archive}: archived without its corpus (--no-corpus); check it with --pages-only")
             meta_date = _epoch_of(work / "site" / "report.duckdb")
             saved = os.environ.get("SOURCE_DATE_EPOCH")
             try:
@@ -204,10 +214,9 @@ def verify(archive: Path, pages_only: bool, model: str | None, progress) -> Verd
                     os.environ["SOURCE_DATE_EPOCH"] = str(meta_date)
                 else:
                     os.environ.pop("SOURCE_DATE_EPOCH", None)
-                probes = sorted((work / "inputs" / "probes").glob("*"))
-                build(load_config(None, **{**options, "model": model or options.get("model"),
-                                           "corpus": tuple(corpus), "probes": probes[0] if probes else None,
-                                           "out": out}), progress)
+                build(load_config(None, **{**options, "model": model or options.get("model"), "corpus": corpus,
+                                           "probes": work / "inputs" / "probes" / probe_name, "out": out}),
+                      progress)
             finally:
                 if saved is None:
                     os.environ.pop("SOURCE_DATE_EPOCH", None)

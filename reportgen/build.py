@@ -667,12 +667,17 @@ def _meta(config: Config, loaded, files: list[SourceFile]) -> dict[str, str]:
 
 
 def reproducing_options(config: Config) -> str:
-    """The options a rebuild needs besides its inputs, as JSON (`reportgen archive` writes them as config.json):
-    every option but the input and output paths and where the pass ran; the model by its name."""
+    """The options a rebuild needs, as JSON (`reportgen archive` writes them as config.json): every option but the
+    output paths and where the pass ran; the model and the inputs by their names."""
     import dataclasses
     import json
+
+    from .corpus import default_corpus, default_probes
 
     left_out = {"out", "db", "extra", "ray", "corpus", "probes"}
     values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in left_out}
     values["model"] = Path(config.model).name
+    # the inputs by name, in reading order (the archive holds them under these names)
+    values["corpus"] = [Path(p).name for p in (config.corpus or default_corpus())]
+    values["probes"] = Path(config.probes or default_probes()).name
     return json.dumps(values, sort_keys=True)
