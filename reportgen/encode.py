@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,6 +136,27 @@ def _ids_and_mask(loaded: LoadedModel, batch: Sequence[Tokenized]) -> tuple[torc
     return ids.to(device), mask.to(device)
 
 
+@contextlib.contextmanager
+def _eager_attention(loaded: LoadedModel, name: str, make) -> Iterator[None]:
+    """Run the model, inside the block, with the attention function `make(eager)` registered through transformers'
+    AttentionInterface under `name` (with eager attention's masks, causal ones included), where `eager` is the
+    architecture's own eager attention: a function that records what it needs and calls it."""
+    import sys
+
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    AttentionInterface.register(name, make(sys.modules[type(loaded.model).__module__].eager_attention_forward))
+    AttentionMaskInterface.register(name, eager_mask)
+    config = loaded.model.config
+    before = config._attn_implementation
+    config._attn_implementation = name
+    try:
+        yield
+    finally:
+        config._attn_implementation = before
+
+
 _LAYERS = "reportgen_layers"
 
 
@@ -149,19 +171,15 @@ def encode_layers(loaded: LoadedModel, batch: Sequence[Tokenized], on_attention,
     The attention weights come from an attention function registered through transformers' AttentionInterface
     that calls the architecture's own eager attention (with eager's masks) and keeps its weights for the output
     projection's hook; the hidden states from forward hooks on the blocks and the model's last hidden state."""
-    import sys
-
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
-
     info = loaded.info
-    eager = sys.modules[type(loaded.model).__module__].eager_attention_forward
     weights: list[torch.Tensor] = []
 
-    def attend(module, query, key, value, attention_mask, *args, **kwargs):
-        out, attention = eager(module, query, key, value, attention_mask, *args, **kwargs)
-        weights.append(attention)
-        return out, None  # the model keeps no attention of its own
+    def make(eager):
+        def attend(module, query, key, value, attention_mask, *args, **kwargs):
+            out, attention = eager(module, query, key, value, attention_mask, *args, **kwargs)
+            weights.append(attention)
+            return out, None  # the model keeps no attention of its own
+        return attend
 
     def at_projection(layer: int):
         def hook(_module, args):
@@ -176,23 +194,17 @@ def encode_layers(loaded: LoadedModel, batch: Sequence[Tokenized], on_attention,
             on_hidden(layer, (output[0] if isinstance(output, tuple) else output).float())
         return hook
 
-    AttentionInterface.register(_LAYERS, attend)
-    AttentionMaskInterface.register(_LAYERS, eager_mask)
     ids, mask = _ids_and_mask(loaded, batch)
     blocks = loaded.adapter.blocks(loaded.model)
     hooks = [loaded.adapter.out_proj(block).register_forward_pre_hook(at_projection(layer))
              for layer, block in enumerate(blocks)]
     # every block but the last: the last one's hidden state is the model's output (after a final norm)
     hooks += [block.register_forward_hook(after_block(layer)) for layer, block in enumerate(blocks[:-1])]
-    config = loaded.model.config
-    before = config._attn_implementation
-    config._attn_implementation = _LAYERS
     try:
-        with torch.inference_mode():
+        with _eager_attention(loaded, _LAYERS, make), torch.inference_mode():
             out = loaded.model(input_ids=ids, attention_mask=mask)
             on_hidden(len(blocks) - 1, out.last_hidden_state.float())
     finally:
-        config._attn_implementation = before
         for h in hooks:
             h.remove()
 
@@ -207,28 +219,16 @@ def queries_keys(loaded: LoadedModel, tokenized: Tokenized) -> tuple[np.ndarray,
     The model runs once with an attention function registered through transformers' AttentionInterface
     that records its inputs and then calls the architecture's own eager attention, with eager's masks.
     """
-    import sys
-
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
-
-    eager = sys.modules[type(loaded.model).__module__].eager_attention_forward
     captured: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-    def capture(module, query, key, value, attention_mask, *args, **kwargs):
-        captured.append((query.detach(), key.detach()))
-        return eager(module, query, key, value, attention_mask, *args, **kwargs)
+    def make(eager):
+        def capture(module, query, key, value, attention_mask, *args, **kwargs):
+            captured.append((query.detach(), key.detach()))
+            return eager(module, query, key, value, attention_mask, *args, **kwargs)
+        return capture
 
-    AttentionInterface.register(_CAPTURE, capture)
-    AttentionMaskInterface.register(_CAPTURE, eager_mask)  # the masks eager attention gets (causal ones included)
-    config = loaded.model.config
-    before = config._attn_implementation
-    config._attn_implementation = _CAPTURE
-    try:
-        with torch.inference_mode():
-            loaded.model(input_ids=torch.tensor([tokenized.input_ids], device=device_of(loaded)))
-    finally:
-        config._attn_implementation = before
+    with _eager_attention(loaded, _CAPTURE, make), torch.inference_mode():
+        loaded.model(input_ids=torch.tensor([tokenized.input_ids], device=device_of(loaded)))
     info = loaded.info
     if len(captured) != info.n_layers:
         raise ModelError(f"{info.name}: could not record the attention's queries and keys")
