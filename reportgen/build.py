@@ -21,7 +21,7 @@ from .config import Config
 from .corpus import Sentence, SourceFile, default_corpus, default_probes, read_sentences
 from .errors import ConfigError, OutputError
 from .baserates import AttendedCounts, token_categories
-from .analyses import BatchInfo, feed
+from .analyses import BatchInfo
 from .analyses.depacc import DepAccuracy
 from .analyses.roles import role_rows
 from .analyses.similarity import HeadDistances
@@ -302,6 +302,26 @@ def _swap_into_place(staging: Path, out: Path) -> None:
         shutil.rmtree(old)
 
 
+@contextlib.contextmanager
+def staged_output(out: Path) -> Iterator[tuple[Path, list[Path]]]:
+    """A staging folder beside `out` for the new site (the block ends by putting it in place with
+    `_swap_into_place`), and a list of other files the block is writing. If the block fails, the staging folder
+    and those files are removed and a write error becomes one line: the old site is left as it was."""
+    staging = _staging(out)
+    leftovers: list[Path] = []
+    try:
+        yield staging, leftovers
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, (OSError, StoreWriteError)):
+            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+            raise OutputError(f"--out {out}: cannot write the report ({reason}); free some space or "
+                              f"choose a writable folder. Nothing was changed") from None
+        raise
+
+
 def build(config: Config, progress: Progress | None = None) -> Summary:
     """Run every stage: read, annotate, encode and search, store, render; the site appears only when complete."""
     from . import site
@@ -324,12 +344,12 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         targets = _targets(loaded, probes, config)  # a bad `|||` line or target_class fails before any work
 
     warned: list[str] = []
-    staging = _staging(config.out)
     external_db = config.db is not None and config.db.resolve().parent != config.out.resolve()
-    db_path = (config.db.with_name(config.db.name + ".building") if external_db
-               else staging / (config.db.name if config.db else "report.duckdb"))
-    try:
+    with staged_output(config.out) as (staging, leftovers):
+        db_path = (config.db.with_name(config.db.name + ".building") if external_db
+                   else staging / (config.db.name if config.db else "report.duckdb"))
         if external_db:
+            leftovers.append(db_path)
             config.db.parent.mkdir(parents=True, exist_ok=True)
         if db_path.exists():
             db_path.unlink()
@@ -351,15 +371,6 @@ def build(config: Config, progress: Progress | None = None) -> Summary:
         if external_db:
             os.replace(db_path, config.db)
         _swap_into_place(staging, config.out)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if external_db:
-            db_path.unlink(missing_ok=True)
-        if isinstance(exc, (OSError, StoreWriteError)):
-            reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
-            raise OutputError(f"--out {config.out}: cannot write the report ({reason}); free some space or "
-                              f"choose a writable folder. Nothing was changed") from None
-        raise
     return Summary(config.out, config.db_path, counts, timings, pages, warned)
 
 

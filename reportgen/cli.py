@@ -178,7 +178,7 @@ def study() -> None:
 def edits(model, out, db, data, classifier, examples, epochs, seed, quiet) -> None:
     """Stevens & Su's edit-identification study: is the attention interpretable? (studies/edits.html)"""
     from .config import DEFAULT_MODEL
-    from .studies.edits import ALL, StudyConfig, run
+    from .studies.edits import StudyConfig, run
 
     config = StudyConfig(model=model or DEFAULT_MODEL, out=out, db=db, data=data, classifier=classifier,
                          examples=examples, epochs=epochs, seed=seed)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, OutputError
+from .errors import InputError
 
 
 @dataclass
@@ -47,38 +47,31 @@ def open_report(db: Path):
     return store
 
 
+def rendering_options(meta: dict[str, str], figures: str | None = None) -> tuple[int, str | None]:
+    """(shown matches, figure format) of a report as its build chose them: the figures `figures` if given."""
+    from .config import FIGURE_FORMATS
+
+    if figures is None:
+        figures = meta.get("option.figures") if meta.get("option.figures") in FIGURE_FORMATS else None
+    return int(meta.get("option.shown_matches", 10)), figures
+
+
 def render_database(db: Path, out: Path, figures: str | None, progress) -> Rendered:
     """Write the site of `db` into `out` (replaced only when complete). A database inside `out` is carried
     into the new site; one elsewhere stays where it is. `figures` None: as the build that made it."""
     from . import site
-    from .build import _staging, _swap_into_place
+    from .build import _swap_into_place, staged_output
     from .config import FIGURE_FORMATS
 
     if figures is not None and figures not in FIGURE_FORMATS:
         raise InputError(f"--figures {figures}: expected one of {', '.join(FIGURE_FORMATS)}")
     start = time.perf_counter()
-    with open_report(db) as store:
-        meta = store.meta()
-        if figures is None:
-            figures = meta.get("option.figures") if meta.get("option.figures") in FIGURE_FORMATS else None
-        shown = int(meta.get("option.shown_matches", 10))
-        inside = db.resolve().parent == out.resolve()
-        staging = _staging(out)
-        try:
-            pages = site.render(store, staging, progress, shown, figures)
-            if inside:
-                shutil.copyfile(db, staging / db.name)
-            seconds = time.perf_counter() - start
-            site.write_timings(staging, {"render": seconds})
-        except BaseException as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, OSError):
-                raise OutputError(f"--out {out}: cannot write the site ({exc.strerror}); free some space or choose a "
-                                  f"writable folder. Nothing was changed") from None
-            raise
-    try:
+    with open_report(db) as store, staged_output(out) as (staging, _):
+        pages = site.render(store, staging, progress, *rendering_options(store.meta(), figures))
+        if db.resolve().parent == out.resolve():
+            shutil.copyfile(db, staging / db.name)
+        seconds = time.perf_counter() - start
+        site.write_timings(staging, {"render": seconds})
+        store.close()  # before the swap: the database may be inside the folder that is replaced
         _swap_into_place(staging, out)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise OutputError(f"--out {out}: cannot replace the site ({exc.strerror}); nothing was changed") from None
     return Rendered(out, db, pages, seconds)

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ModelError, OutputError
+from ..errors import InputError, ModelError
 from . import measure
-from .data import EDIT_TYPES, UNEDITED, Example, SimpleWord, read_jsonl, synthetic
+from .data import EDIT_TYPES, Example, SimpleWord, read_jsonl, synthetic
 
 STUDY = "edits"
 LABELS = {0: "unedited", 1: "edited"}
@@ -335,14 +335,16 @@ def _write(config: StudyConfig, progress, meta, metrics, study_meta, rows, examp
     """Copy the database, put the study in the copy, render the site from it into a staging folder, then put
     both in place; on any error the old site and database stay as they were."""
     from .. import site
-    from ..build import _staging, _swap_into_place
+    from ..build import _swap_into_place, staged_output
+    from ..rerender import rendering_options
     from ..store import STUDY_TABLES, Store
 
     out, db = config.out, config.db_path
     inside = db.resolve().parent == out.resolve()
-    staging = _staging(out)
-    work = staging / db.name if inside else db.with_name(db.name + ".building")
-    try:
+    with staged_output(out) as (staging, leftovers):
+        work = staging / db.name if inside else db.with_name(db.name + ".building")
+        if not inside:
+            leftovers.append(work)
         shutil.copyfile(db, work)
         with Store(work) as store:
             store.ensure_tables(STUDY_TABLES)
@@ -355,10 +357,8 @@ def _write(config: StudyConfig, progress, meta, metrics, study_meta, rows, examp
             store.set_meta(study_meta)
             store.finish()
         t = time.perf_counter()
-        shown = int(meta.get("option.shown_matches", 10))
-        figures = meta.get("option.figures")
         with Store(work, read_only=True) as finished:  # read-only: render processes open it too
-            site.render(finished, staging, progress, shown, figures if figures in ("svg", "png") else None)
+            site.render(finished, staging, progress, *rendering_options(meta))
         timings["render"] = time.perf_counter() - t
         old_timings = out / "assets" / "timings.js"
         if old_timings.is_file():
@@ -368,11 +368,3 @@ def _write(config: StudyConfig, progress, meta, metrics, study_meta, rows, examp
         if not inside:
             os.replace(work, db)
         _swap_into_place(staging, out)
-    except BaseException as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not inside:
-            Path(work).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"--out {out}: cannot write the report ({exc.strerror or exc}); free some space or "
-                              f"choose a writable folder. Nothing was changed") from None
-        raise
