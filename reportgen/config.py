@@ -92,6 +92,21 @@ _INT_KEYS = {"top_k": 1, "batch_size": 1, "max_batch_tokens": 1, "limit": 1, "ma
 _KEYS = ({f.name for f in dataclasses.fields(Config)} - {"extra"}) | {"ray_address"}
 
 
+_CHOICES = ("figures", "attribution_baseline", "dtype")  # options that take one of a few names
+
+
+def _choices(key: str) -> tuple[str, ...]:
+    if key == "attribution_baseline":
+        from .attribution import BASELINES
+
+        return tuple(BASELINES)
+    if key == "dtype":
+        from .models import DTYPES
+
+        return tuple(DTYPES)
+    return FIGURE_FORMATS
+
+
 def _coerce(key: str, value: Any, errors: list[str]) -> Any:
     if key in _INT_KEYS:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -112,9 +127,10 @@ def _coerce(key: str, value: Any, errors: list[str]) -> Any:
             errors.append(f"{key}: expected a path, got {value!r}")
             return None
         return Path(value)
-    if key == "figures":
-        if value not in FIGURE_FORMATS:
-            errors.append(f"figures: expected one of {', '.join(FIGURE_FORMATS)}, got {value!r}")
+    if key in _CHOICES:
+        choices = _choices(key)
+        if value not in choices:
+            errors.append(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
             return None
         return value
     if key == "target_class":
@@ -122,23 +138,9 @@ def _coerce(key: str, value: Any, errors: list[str]) -> Any:
             errors.append(f"target_class: expected a class label or index, got {value!r}")
             return None
         return value
-    if key == "attribution_baseline":
-        from .attribution import BASELINES
-
-        if value not in BASELINES:
-            errors.append(f"attribution_baseline: expected one of {', '.join(BASELINES)}, got {value!r}")
-            return None
-        return value
     if key == "device":
         if not isinstance(value, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
             errors.append(f"device: expected auto, cpu, cuda, cuda:N or mps, got {value!r}")
-            return None
-        return value
-    if key == "dtype":
-        from .models import DTYPES
-
-        if value not in DTYPES:
-            errors.append(f"dtype: expected one of {', '.join(DTYPES)}, got {value!r}")
             return None
         return value
     if key in ("ray", "ray_address"):
