@@ -210,12 +210,10 @@ def run_shard(loaded, nlp, spec, windows: list[Sequence[Sentence]]) -> tuple[lis
     `sentences` and `tokens` rows and its state, ready to send back."""
     from .models import device_of
 
-    global _NLP
-    _NLP = nlp
     state = PassState.new(loaded.info.n_layers, loaded.info.n_heads, spec, device_of(loaded))
     words, sentences, tokens = [], [], []
     for window in windows:
-        rows = _annotate_rows([(s.sentence_id, s.text) for s in window])
+        rows = _annotate_rows([(s.sentence_id, s.text) for s in window], nlp)
         sentence_rows, token_rows = run_window(loaded, state, spec, window, rows, _Clock({}))
         words += rows
         sentences += sentence_rows
@@ -223,16 +221,17 @@ def run_shard(loaded, nlp, spec, windows: list[Sequence[Sentence]]) -> tuple[lis
     return words, sentences, tokens, state.portable()
 
 
-def _annotate_rows(window: list[tuple[int, str]]) -> list[tuple]:
-    """`words` rows of (sentence_id, text) pairs, in a spaCy process (its pipeline loaded once)."""
+def _annotate_rows(window: list[tuple[int, str]], nlp=None) -> list[tuple]:
+    """`words` rows of (sentence_id, text) pairs, with `nlp` or, in a spaCy process, its own pipeline (loaded
+    once)."""
     global _NLP
-    if _NLP is None:
-        _NLP = load_pipeline()
-    return [r for (sid, _), words in zip(window, annotate([text for _, text in window], _NLP))
+    if nlp is None:
+        _NLP = nlp = _NLP or load_pipeline()
+    return [r for (sid, _), words in zip(window, annotate([text for _, text in window], nlp))
             for r in _word_rows(sid, words)]
 
 
-_NLP = None
+_NLP = None  # the spaCy process's pipeline
 
 
 class Annotator:
@@ -270,11 +269,9 @@ class Annotator:
 
     def __iter__(self) -> Iterator[tuple[Sequence[Sentence], list[tuple]]]:
         """(window, its words rows) in order."""
-        global _NLP
         for i, window in enumerate(self.windows):
             if self.pool is None:
-                _NLP = self.nlp
-                yield window, _annotate_rows([(s.sentence_id, s.text) for s in window])
+                yield window, _annotate_rows([(s.sentence_id, s.text) for s in window], self.nlp)
                 continue
             rows = self.pending.pop(0).result()
             self._submit(i + self.AHEAD + 1)

@@ -240,10 +240,12 @@ class TopK:
 
     def to(self, device) -> TopK:
         """This state's tensors moved to another device (the CPU, to send it elsewhere)."""
+        import torch
+
+        self.device = torch.device(device)
         for name in ("emb", "ctx_by_head", "score", "sentence_id", "token_idx", "max_attended", "order",
                      "tied_seen"):
-            setattr(self, name, getattr(self, name).to(device))
-        self.device = device if not isinstance(device, str) else __import__("torch").device(device)
+            setattr(self, name, getattr(self, name).to(self.device))
         return self
 
     def _cap(self, new, sentence_id, order):
