@@ -53,9 +53,9 @@ def _inputs(db_files: list[tuple], paths: tuple[Path, ...], role: str) -> dict[s
                 found[name] = path.read_bytes()
     for name, sha in wanted.items():
         if name not in found:
+            option = "--probes" if role == "probe" else "--corpus"
             raise InputError(f"{name}: the report was built from this {role} file, which is not among "
-                             f"{', '.join(str(p) for p in paths)}; pass it with --{'probes' if role == 'probe' else 'corpus'}"
-                             f", or use --no-corpus")
+                             f"{', '.join(str(p) for p in paths)}; pass it with {option}, or use --no-corpus")
         if _sha256(found[name]) != sha:
             raise InputError(f"{name}: its sha256 differs from the file the report was built from; pass the "
                              f"original file, or use --no-corpus")

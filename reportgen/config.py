@@ -81,8 +81,8 @@ class Config:
 # depend on them)
 _NOT_SHOWN = frozenset({"out", "db", "extra", "ray"})
 # what an unset option means, where 'no limit' (an optional number) or 'none' would not say it
-_UNSET = {"target_class": "the predicted class (classifiers only)", "limit": "all", "max_length": "the model's own", "corpus": "the shipped corpus",
-          "probes": "the shipped probes"}
+_UNSET = {"target_class": "the predicted class (classifiers only)", "limit": "all", "max_length": "the model's own",
+          "corpus": "the shipped corpus", "probes": "the shipped probes"}
 
 
 FIGURE_FORMATS = ("svg", "png")

@@ -595,8 +595,8 @@ class Views:
                               f"Model view of {name}: a grid of {grid}, each cell a heatmap of that head's "
                               f"attention, rows attending and columns attended to, darker is more. The table of "
                               f"heads below names each head's dominant pattern."),
-            charts.neuron_view(labels, neuron_layers[0] if neuron_layers else [], self.n_layers, self.n_heads, int(self.meta["d_head"]),
-                               causal, f"Neuron view of {name}",
+            charts.neuron_view(labels, neuron_layers[0] if neuron_layers else [], self.n_layers, self.n_heads,
+                               int(self.meta["d_head"]), causal, f"Neuron view of {name}",
                                f"Neuron view of {name}: for one layer, head and query token, the query vector, "
                                f"every key vector, their elementwise product, the scores q.k/sqrt(d) and their "
                                f"softmax, the head's attention from the query token."),

@@ -179,6 +179,21 @@ def assert_clean_failure(result, *needles: str) -> str:
     return lines[0]
 
 
+def site_files(site: Path) -> dict[str, bytes]:
+    """Every file of a site by its path in it, but the database (compare its contents: `table_contents`) and
+    assets/timings.js (this build's timings)."""
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*")
+            if p.is_file() and p.name not in ("report.duckdb", "timings.js")}
+
+
+def table_contents(db: Path, tables) -> dict[str, list[tuple]]:
+    """Every row of each table, sorted."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+
+
 # Browser tests: Debian's Chromium through Playwright (installed by `make test`)
 
 CHROMIUM = os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium")

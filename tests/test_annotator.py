@@ -3,18 +3,12 @@ encoding; the report is the same as when each window is annotated in the build's
 
 from __future__ import annotations
 
-import duckdb
 import pytest
-from conftest import SENTENCES, build_small_site
+from conftest import SENTENCES, build_small_site, table_contents
 
 import reportgen.build as build_module
 
 TABLES = ("words", "tokens", "sentences", "neighbours", "head_stats", "base_counts", "dep_accuracy", "cut_ties")
-
-
-def _contents(db) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +35,7 @@ def both(tmp_path_factory, bert_dir):
 def test_annotation_beside_the_model_gives_the_same_report(both):
     here, beside, n = both
     assert n > (build_module.Annotator.AHEAD + 1) * 16  # more windows than the annotator works ahead
-    got, want = _contents(beside / "report.duckdb"), _contents(here / "report.duckdb")
+    got, want = table_contents(beside / "report.duckdb", TABLES), table_contents(here / "report.duckdb", TABLES)
     for table in TABLES:
         assert got[table] == want[table], table
     pages = sorted(p.relative_to(here) for p in here.rglob("*.html"))

@@ -7,10 +7,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import SENTENCES, assert_clean_failure, build_small_site
+from conftest import SENTENCES, assert_clean_failure, build_small_site, site_files, table_contents
 
 import reportgen.build as build_module
 from reportgen.build import Progress
@@ -54,17 +53,6 @@ def _build(folder: Path, bert_dir, progress=None, **options) -> Path:
     return folder / "site"
 
 
-def _contents(db: Path) -> dict[str, list[tuple]]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
-
-
-def _files(site: Path) -> dict[str, bytes]:
-    # the database is compared by its contents; timings.js holds this build's timings
-    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*")
-            if p.is_file() and p.name not in ("report.duckdb", "timings.js")}
-
-
 @pytest.fixture(scope="module")
 def single(tmp_path_factory, bert_dir):
     with pytest.MonkeyPatch.context() as m:
@@ -73,10 +61,10 @@ def single(tmp_path_factory, bert_dir):
 
 
 def _assert_same(site: Path, single: Path) -> None:
-    got, want = _contents(site / "report.duckdb"), _contents(single / "report.duckdb")
+    got, want = table_contents(site / "report.duckdb", TABLES), table_contents(single / "report.duckdb", TABLES)
     for table in TABLES:
         assert got[table] == want[table], table
-    files, expected = _files(site), _files(single)
+    files, expected = site_files(site), site_files(single)
     assert sorted(files) == sorted(expected)
     for name in expected:
         assert files[name] == expected[name], name
@@ -114,7 +102,8 @@ class KillWorkers(Progress):
                 if not progress.killed:
                     progress.killed = True
                     for i in range(2):
-                        progress.ray.kill(progress.ray.get_actor(WORKER_NAME.format(i)), no_restart=not progress.restart)
+                        worker = progress.ray.get_actor(WORKER_NAME.format(i))
+                        progress.ray.kill(worker, no_restart=not progress.restart)
 
         return Stage()
 
@@ -130,7 +119,7 @@ def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_loca
     from reportgen.errors import ModelError
 
     old = build_small_site(tmp_path, bert_dir)
-    before = _files(old)
+    before = site_files(old)
     progress = KillWorkers(ray_local, restart=False)
     with pytest.raises(ModelError) as caught:
         _build(tmp_path, bert_dir, progress, ray="auto")
@@ -139,7 +128,7 @@ def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_loca
     assert message.startswith("--ray: shard ") and "corpus sentences" in message and "nothing was changed" in message
     first, last = (int(x) for x in message.split("corpus sentences ")[1].split(")")[0].split(" to "))
     assert last - first == 15 and first >= 2  # one window of 16 sentences, after the 2 probes
-    assert _files(old) == before
+    assert site_files(old) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
 
 

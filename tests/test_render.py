@@ -10,15 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import assert_clean_failure, build_small_site
+from conftest import assert_clean_failure, build_small_site, site_files
 
 from reportgen.cli import main
 from reportgen.store import SCHEMA_VERSION
-
-
-def _files(site) -> dict[str, bytes]:
-    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*")
-            if p.is_file() and p.name not in ("report.duckdb", "timings.js")}
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +35,8 @@ def test_render_from_the_database_alone_equals_the_build(built, tmp_path, monkey
     assert result.exit_code == 0, result.output
     assert "Rendered" in result.output
     again = tmp_path / "again"
-    assert _files(again) == _files(built)
-    assert any(name.startswith("figures/") for name in _files(again))  # as the build: with its svg figures
+    assert site_files(again) == site_files(built)
+    assert any(name.startswith("figures/") for name in site_files(again))  # as the build: with its svg figures
     assert not (again / "report.duckdb").exists()  # the database stays where it was
 
 
@@ -51,7 +46,7 @@ def test_render_in_place_keeps_the_database_in_the_site(built, tmp_path):
     (site / "index.html").write_text("edited", encoding="utf-8")
     result = CliRunner().invoke(main, ["render", str(site / "report.duckdb"), "--out", str(site), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert _files(site) == _files(built)
+    assert site_files(site) == site_files(built)
     assert (site / "report.duckdb").read_bytes() == (built / "report.duckdb").read_bytes()
 
 
@@ -98,14 +93,15 @@ def test_builds_in_other_folders_from_other_working_directories_are_identical(tm
     model = tmp_path / "models" / "tiny"
     shutil.copytree(bert_dir, model)
     monkeypatch.chdir(inputs)  # relative paths
-    build(load_config(None, model="../models/tiny", corpus=(Path("corpus.txt"),), probes=Path("probes.txt"), out="../first/site"))
+    build(load_config(None, model="../models/tiny", corpus=(Path("corpus.txt"),), probes=Path("probes.txt"),
+                      out="../first/site"))
     elsewhere = tmp_path / "a" / "b"
     elsewhere.mkdir(parents=True)
     monkeypatch.chdir(elsewhere)  # absolute paths, another working directory
     build(load_config(None, model=str(model), corpus=(inputs / "corpus.txt",), probes=inputs / "probes.txt",
                       out=tmp_path / "second" / "out"))
     first, second = tmp_path / "first" / "site", tmp_path / "second" / "out"
-    assert _files(first) == _files(second)
+    assert site_files(first) == site_files(second)
     with duckdb.connect(str(first / "report.duckdb"), read_only=True) as a, \
             duckdb.connect(str(second / "report.duckdb"), read_only=True) as b:
         tables = [t for (t,) in a.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall()]
@@ -116,7 +112,7 @@ def test_builds_in_other_folders_from_other_working_directories_are_identical(tm
                         if isinstance(v, str))
     for where in (str(tmp_path), str(inputs), str(elsewhere)):
         assert where not in text
-        assert all(where.encode() not in content for content in _files(first).values())
+        assert all(where.encode() not in content for content in site_files(first).values())
 
 
 def test_every_page_has_a_description_and_open_graph_tags_and_only_relative_links(built):
