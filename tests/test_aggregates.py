@@ -11,11 +11,15 @@ import pytest
 from altair.utils.schemapi import validate_jsonschema
 from altair.vegalite.v6.schema.core import load_schema
 
-from reportgen import charts
-from reportgen.baserates import AttendedCounts
-from reportgen.findings import Bar, Histogram, summarise
+from reportgen.analyses.baserates import AttendedCounts
+from reportgen.site.findings import Bar, Histogram, summarise
 from reportgen.store import Store
-from reportgen.views import ALL, Views
+from reportgen.site.charts import matches as charts
+from reportgen.site.views.common import Report
+from reportgen.site.views.head import head_page
+from reportgen.site.views.layer import layer_page
+from reportgen.site.views.matches import ALL_TOKENS as ALL
+from reportgen.site.views.matches import contexts as page_contexts
 
 POS = ["NOUN", "VERB", "DET", "ADJ", "ADP", "PROPN", "PUNCT", "PRON", "NUM", "ADV", "AUX", "CCONJ"]
 DEP = ["nsubj", "dobj", "det", "amod", "prep", "pobj", "punct", "ROOT", "compound", "conj"]
@@ -190,7 +194,7 @@ def test_matched_base_counts_match_python(report):
 
 def test_captions_show_base_rates_and_lifts_computed_directly(report):
     store, data = report
-    page = Views(store, shown=3).head(1, 0, {(1, 0): {}})
+    page = head_page(Report(store, 3), 1, 0)
     matched = page.analyses[0].charts[0]
     want = _histogram_from(_python_annotation_counts(data, "context", 1, 0, attended=False), (None, None), "pos")
     base = _python_matched_base(data)
@@ -213,7 +217,7 @@ def test_captions_show_base_rates_and_lifts_computed_directly(report):
 def test_attended_base_counts_match_a_direct_count():
     """The accumulator against a direct count over the same arrays, in two batches merged both ways."""
     rng = np.random.default_rng(3)
-    from reportgen.baserates import OFFSETS
+    from reportgen.vocab import OFFSETS
 
     def batch():
         n_layers, n_heads, b, t = 2, 3, 4, 7
@@ -245,7 +249,7 @@ def test_attended_base_counts_match_a_direct_count():
             for f, facet in enumerate(("pos", "tag", "dep", "ent")):
                 for value in range(3):
                     ids[f][cats[f] == value] = acc.vocab[facet].setdefault(f"{facet}{value}", len(acc.vocab[facet]))
-            acc.update(max_att, rows, cols, ids, special)
+            acc.add(max_att, rows, cols, ids, special)
         return acc
 
     batches = [batch() for _ in range(3)]
@@ -268,7 +272,7 @@ def _histogram_from(counts: Counter, key: tuple, facet: str) -> dict[str, int]:
 
 def test_head_page_histograms_and_captions_follow_the_counts(report):
     store, data = report
-    page = Views(store, shown=3).head(1, 0, {(1, 0): {}})
+    page = head_page(Report(store, 3), 1, 0)
     (analysis,) = page.analyses
     matched, attended, offsets = analysis.charts
     want = _python_annotation_counts(data, "context", 1, 0, attended=False)
@@ -293,7 +297,7 @@ def test_head_page_histograms_and_captions_follow_the_counts(report):
 
 def test_token_lines_share_of_own_pos_and_distinct_sentences(report):
     store, data = report
-    page = Views(store, shown=3).head(0, 1, {(0, 1): {}})
+    page = head_page(Report(store, 3), 0, 1)
     base = _python_matched_base(data)
     population = sum(n for (f, _c), n in base.items() if f == "pos")
     for probe in page.probes:
@@ -314,7 +318,7 @@ def test_ties_at_the_cut_are_stated(report):
     store, _ = report
     store.insert("cut_ties", [(0, 1, "context", 1, 1, 0.5, K, 40), (1, 2, "context", 1, 1, 0.25, 3, 2)])
     try:
-        page = Views(store, shown=3).head(1, 1, {(1, 1): {}})
+        page = head_page(Report(store, 3), 1, 1)
     finally:
         store.con.execute("DELETE FROM cut_ties")
     lines = {(p.sentence_id, t.token_idx): t.lines[0] for p in page.probes for t in p.tokens}
@@ -327,7 +331,7 @@ def test_ties_at_the_cut_are_stated(report):
 
 def test_head_page_match_lists_hold_all_k(report):
     store, data = report
-    page = Views(store, shown=3).head(0, 1, {(0, 1): {}})
+    page = head_page(Report(store, 3), 0, 1)
     lists = page.data["spaces"]["context"]
     for sid, idx, sp, la, he, rank, m_sid, m_tok, score, att in data["neighbours"]:
         if (sp, la, he) == ("context", 0, 1):
@@ -338,7 +342,7 @@ def test_head_page_match_lists_hold_all_k(report):
 
 def test_layer_page_has_embedding_and_whole_layer_analyses(report):
     store, data = report
-    page = Views(store, shown=3).layer(1)
+    page = layer_page(Report(store, 3), 1)
     assert [a.space for a in page.analyses] == ["embedding", "context"]
     want = _python_offset_counts(data, "embedding", 1, None)
     for bucket, n in _histogram_from(want, (None, None), "offset").items():
@@ -350,7 +354,7 @@ def test_layer_page_has_embedding_and_whole_layer_analyses(report):
 
 def test_page_charts_validate_against_the_vega_lite_schema(report):
     store, _ = report
-    page = Views(store, shown=3).head(0, 0, {(0, 0): {}})
+    page = head_page(Report(store, 3), 0, 0)
     schema = load_schema()
     for block in page.analyses[0].charts:
         validate_jsonschema(block.spec, schema)
@@ -360,7 +364,7 @@ def test_page_charts_validate_against_the_vega_lite_schema(report):
 
 def test_contexts_cover_every_matched_token(report):
     store, data = report
-    contexts = Views(store, shown=3).contexts()
+    contexts = page_contexts(Report(store, 3))
     for _sid, _idx, _sp, _la, _he, _rank, m_sid, m_tok, _score, att in data["neighbours"]:
         text, toks, words = contexts["sentences"][str(m_sid)]
         tok = data["tokens"][m_sid][m_tok]
@@ -413,7 +417,7 @@ def test_page_summary_states_where_the_corpus_attends_in_this_head(report):
     store.con.execute("UPDATE base_counts SET n = 100 WHERE population = 'attended' AND layer = 1 AND head = 0 "
                       "AND facet = 'offset' AND category = '-1'")
     try:
-        summary = Views(store, shown=3).head(1, 0, {(1, 0): {}}).analyses[0].summary
+        summary = head_page(Report(store, 3), 1, 0).analyses[0].summary
     finally:
         store.con.execute("UPDATE base_counts SET n = 3 WHERE population = 'attended' AND layer = 1 AND head = 0 "
                           "AND facet = 'offset' AND category = '-1'")

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from reportgen.annotate import Word, annotate, load_pipeline
-from reportgen.encode import align, tokenize
+from reportgen.align import align
+from reportgen.encode import tokenize
 from reportgen.errors import InputError
 from reportgen.models import load_model
 
@@ -56,7 +57,7 @@ def _word(words, idx):
 
 
 def _w(idx, start, end):
-    return Word(idx, "x" * (end - start), "x", "X", "X", "dep", idx, None, False, start, end)
+    return Word(0, idx, "x" * (end - start), "x", "X", "X", "dep", idx, None, False, start, end)
 
 
 def test_align_picks_the_word_overlapping_most():

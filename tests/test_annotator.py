@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import SENTENCES, build_small_site, table_contents
 
-import reportgen.build as build_module
+from reportgen.corpus_pass.annotator import Annotator
+from reportgen.corpus_pass.spec import Tuning
 
 TABLES = ("words", "tokens", "sentences", "neighbours", "head_stats", "base_counts", "dep_accuracy", "cut_ties")
 
@@ -16,25 +17,18 @@ def both(tmp_path_factory, bert_dir):
     """Sites built with annotation in this process and in a spaCy process beside it (every corpus beside, and
     windows of 1 x 16 sentences, so that several windows are annotated ahead)."""
     sentences = SENTENCES * 8
-    here = build_small_site(tmp_path_factory.mktemp("here"), bert_dir, sentences=sentences, batch_size=1)
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(build_module, "ANNOTATE_BESIDE", 1)
-        calls = []
-        original = build_module.Annotator.__enter__
-
-        def entered(self):
-            calls.append(self.beside)
-            return original(self)
-
-        m.setattr(build_module.Annotator, "__enter__", entered)
-        beside = build_small_site(tmp_path_factory.mktemp("beside"), bert_dir, sentences=sentences, batch_size=1)
-    assert calls == [True]
+    summaries = []
+    here = build_small_site(tmp_path_factory.mktemp("here"), bert_dir, sentences=sentences, batch_size=1,
+                            summaries=summaries)
+    beside = build_small_site(tmp_path_factory.mktemp("beside"), bert_dir, sentences=sentences, batch_size=1,
+                              tuning=Tuning(annotate_beside=1), summaries=summaries)
+    assert [s.annotated_beside for s in summaries] == [False, True]
     return here, beside, len(sentences)
 
 
 def test_annotation_beside_the_model_gives_the_same_report(both):
     here, beside, n = both
-    assert n > (build_module.Annotator.AHEAD + 1) * 16  # more windows than the annotator works ahead
+    assert n > (Annotator.AHEAD + 1) * Tuning().window_batches  # more windows than the annotator works ahead
     got, want = table_contents(beside / "report.duckdb", TABLES), table_contents(here / "report.duckdb", TABLES)
     for table in TABLES:
         assert got[table] == want[table], table
@@ -44,18 +38,17 @@ def test_annotation_beside_the_model_gives_the_same_report(both):
         assert (here / page).read_bytes() == (beside / page).read_bytes(), page
 
 
-def test_a_failing_annotation_stops_the_build_and_keeps_the_old_site(tmp_path, bert_dir, monkeypatch):
+def test_a_failing_annotation_stops_the_build_and_keeps_the_old_site(tmp_path, bert_dir):
     """An error in the spaCy process reaches the build, which stops and leaves the previous site as it was."""
     old = build_small_site(tmp_path, bert_dir)
     before = {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()}
-    monkeypatch.setattr(build_module, "ANNOTATE_BESIDE", 1)
-    monkeypatch.setattr(build_module, "_annotate_rows", failing_annotation)  # what the spaCy process runs
+    failing = Tuning(annotate_beside=1, annotate=failing_annotation)  # what the spaCy process runs
     with pytest.raises(RuntimeError, match="spaCy failed"):
-        build_small_site(tmp_path, bert_dir, sentences=SENTENCES * 4, batch_size=1)
+        build_small_site(tmp_path, bert_dir, sentences=SENTENCES * 4, batch_size=1, tuning=failing)
     assert {p.relative_to(old): p.read_bytes() for p in old.rglob("*") if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []  # no staging left
 
 
-def failing_annotation(window):
+def failing_annotation(window, nlp):
     """Run in the spaCy process in place of the annotation (found there by this module's name)."""
     raise RuntimeError(f"spaCy failed on sentence {window[0][0]}")

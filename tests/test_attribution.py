@@ -33,7 +33,7 @@ def _write_inputs(folder: Path, probes: str) -> tuple[Path, Path]:
 
 def _build(folder: Path, model_dir: Path, probes: str, **options):
     """Build a site and return (site folder, the build's Summary)."""
-    from reportgen.build import build
+    from reportgen.commands.build import build
     from reportgen.config import load_config
 
     corpus, probes_file = _write_inputs(folder, probes)
@@ -114,7 +114,7 @@ def _check_completeness(result, own_value: float, own_baseline_value: float, n_t
 # ---------------------------------------------------------------------- 1. completeness on each kind of model
 
 def test_baseline_token_choices(bert_dir, gpt2_lm_dir):
-    from reportgen.attribution import baseline_token
+    from reportgen.analyses.attribution import baseline_token
     from reportgen.errors import ConfigError
     from reportgen.models import load_model
 
@@ -137,7 +137,7 @@ def test_classifier_logit_completeness_predicted_and_named_class(bert_classifier
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from reportgen.attribution import baseline_token, integrated_gradients, make_target
+    from reportgen.analyses.attribution import baseline_token, integrated_gradients, make_target
     from reportgen.models import load_model
 
     loaded = load_model(str(bert_classifier_dir))
@@ -172,7 +172,7 @@ def test_causal_lm_next_token_and_continuation_completeness(gpt2_lm_dir):
     import torch
     from transformers import GPT2LMHeadModel
 
-    from reportgen.attribution import baseline_token, integrated_gradients, make_target
+    from reportgen.analyses.attribution import baseline_token, integrated_gradients, make_target
     from reportgen.models import load_model
 
     loaded = load_model(str(gpt2_lm_dir))
@@ -218,7 +218,7 @@ def test_encoder_similarity_completeness_self_and_reference(bert_dir):
     import torch
     from transformers import BertModel
 
-    from reportgen.attribution import baseline_token, integrated_gradients, make_target
+    from reportgen.analyses.attribution import baseline_token, integrated_gradients, make_target
     from reportgen.models import load_model
 
     loaded = load_model(str(bert_dir))
@@ -255,7 +255,7 @@ def test_encoder_similarity_completeness_self_and_reference(bert_dir):
 
 
 def test_make_target_rejects_what_the_model_cannot_explain(bert_dir, bert_classifier_dir, gpt2_lm_dir):
-    from reportgen.attribution import make_target
+    from reportgen.analyses.attribution import make_target
     from reportgen.errors import ConfigError, InputError
     from reportgen.models import load_model
 
@@ -282,7 +282,7 @@ def test_make_target_rejects_what_the_model_cannot_explain(bert_dir, bert_classi
 # ------------------------------------------------------------------------------------------------- 2. rollout
 
 def test_rollout_equals_the_explicit_product_of_layer_matrices():
-    from reportgen.attribution import rollout
+    from reportgen.analyses.attribution import rollout
 
     rng = np.random.default_rng(7)
     logits = rng.normal(size=(3, 2, 4, 4))
@@ -303,7 +303,7 @@ def test_rollout_equals_the_explicit_product_of_layer_matrices():
 
 
 def test_rollout_renormalises_rows_that_do_not_sum_to_one():
-    from reportgen.attribution import rollout
+    from reportgen.analyses.attribution import rollout
 
     rng = np.random.default_rng(3)
     attention = rng.uniform(size=(2, 3, 5, 5))
@@ -316,7 +316,7 @@ def test_rollout_renormalises_rows_that_do_not_sum_to_one():
 
 
 def test_rollout_of_causal_attention_stays_causal():
-    from reportgen.attribution import rollout
+    from reportgen.analyses.attribution import rollout
 
     rng = np.random.default_rng(5)
     scores = rng.normal(size=(2, 2, 4, 4)) + np.triu(np.full((4, 4), -np.inf), 1)
@@ -361,7 +361,7 @@ def _check_agreement(rows, expected, sid, n_words):
 
 @pytest.mark.parametrize("position", [0, 7])
 def test_agreement_rows_match_scipy_over_multi_token_words(position):
-    from reportgen.attribution import agreement_rows
+    from reportgen.analyses.attribution import agreement_rows
 
     rng = np.random.default_rng(11 + position)
     t = len(WORD_OF)
@@ -378,7 +378,7 @@ def test_agreement_rows_match_scipy_over_multi_token_words(position):
 
 
 def test_agreement_rows_are_none_where_spearman_is_undefined():
-    from reportgen.attribution import agreement_rows
+    from reportgen.analyses.attribution import agreement_rows
 
     rng = np.random.default_rng(2)
     t = len(WORD_OF)
@@ -661,7 +661,7 @@ def test_enough_steps_do_not_warn(tmp_path, gpt2_lm_dir):
 # ------------------------------------------------------------------------------------------- 7. parsing
 
 def test_split_probe():
-    from reportgen.attribution import split_probe
+    from reportgen.corpus import split_probe
     from reportgen.errors import InputError
 
     assert split_probe("The cat sat.", "p:1") == ("The cat sat.", "")

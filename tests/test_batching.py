@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import SENTENCES, build_small_site
 
-from reportgen.build import _token_batches
+from reportgen.corpus_pass.batches import token_batches as _token_batches
 
 
 @pytest.mark.parametrize("batch_size,budget", [(32, None), (3, None), (32, 40), (2, 25), (32, 1)])

@@ -359,7 +359,7 @@ def _legend_title(page) -> str:
 
 
 def test_overview_menu_names_the_chosen_statistic_in_the_legend(open_page):
-    from reportgen.charts import stat_title
+    from reportgen.site.charts.overview import stat_title
 
     page = open_page("index.html")
     menu = page.locator("#overview-statistic")
@@ -433,11 +433,12 @@ def _wide_page(open_page, wide_site):
 
 
 def _head_view_rows(wide_site) -> list[dict]:
+    from reportgen.site.views.common import Report
+    from reportgen.site.views.sentence import sentence_page
     from reportgen.store import Store
-    from reportgen.views import Views
 
     with Store(wide_site / "report.duckdb", read_only=True) as store:
-        return Views(store, 5).sentence(0).head_view["datasets"]["attention"]
+        return sentence_page(Report(store, 5), 0).head_view["datasets"]["attention"]
 
 
 def test_model_view_of_12_heads_fits_a_1400_px_window(open_page, wide_site):
@@ -483,7 +484,7 @@ def test_head_view_menus_work_from_the_keyboard(open_page, wide_site):
 
 
 def test_head_view_shrinks_to_the_words_and_names_them_in_its_menu(open_page, wide_site):
-    from reportgen.charts import UNIT_STEP
+    from reportgen.site.charts.sentence import UNIT_STEP
 
     page = _wide_page(open_page, wide_site)
     units = page.locator("#head-view svg .mark-text").first.locator("text")
@@ -595,8 +596,8 @@ def test_a_site_rendered_from_its_database_opens_from_file(browser, site, tmp_pa
     and no request outside file:// (browser_pages), and passes axe-core."""
     from conftest import browser_pages
 
-    from reportgen.build import Progress
-    from reportgen.rerender import render_database
+    from reportgen.progress import Progress
+    from reportgen.commands.render import render_database
 
     out = tmp_path / "rendered"
     render_database(site / "report.duckdb", out, None, Progress())

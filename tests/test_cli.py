@@ -125,12 +125,12 @@ def test_successful_build_replaces_the_old_site(old_site, corpus_file, probes_fi
 
 
 def test_a_failure_while_building_leaves_the_old_site(old_site, corpus_file, probes_file, bert_dir, monkeypatch):
-    import reportgen.site
+    import reportgen.commands.build
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(reportgen.site, "render", broken)
+    monkeypatch.setattr(reportgen.commands.build, "render", broken)  # a fault injected at the command line
     result = invoke("build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes", str(probes_file),
                     "--out", str(old_site))
     assert result.exit_code != 0
@@ -197,21 +197,21 @@ def test_source_date_epoch_sets_the_date_shown(tmp_path, corpus_file, probes_fil
 ])
 def test_interrupt_or_full_disk_mid_build_keeps_the_old_site_and_a_rerun_works(
         fault, code, needle, old_site, corpus_file, probes_file, bert_dir, monkeypatch):
-    import reportgen.site
+    import reportgen.site.render
 
     args = ("build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes", str(probes_file),
             "--out", str(old_site), "--top-k", "2")
-    real = reportgen.site.write_contexts
+    real = reportgen.site.render.write_contexts
 
     def fail_late(*a, **kw):  # the pages are written, the site is not complete yet
         raise fault
 
-    monkeypatch.setattr(reportgen.site, "write_contexts", fail_late)
+    monkeypatch.setattr(reportgen.site.render, "write_contexts", fail_late)
     result = invoke(*args)
     assert result.exit_code == code, result.output
     assert needle in result.output and "Traceback" not in result.output
     assert_untouched(old_site)
-    monkeypatch.setattr(reportgen.site, "write_contexts", real)
+    monkeypatch.setattr(reportgen.site.render, "write_contexts", real)
     assert invoke(*args).exit_code == 0
     assert (old_site / "sentences" / "0.html").is_file()
 

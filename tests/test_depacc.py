@@ -7,9 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reportgen.analyses import BatchInfo, LayerBatch, feed
-from reportgen.analyses.depacc import ALL, DIRECTIONS, DepAccuracy
-from reportgen.headstats import HeadStats
+from reportgen.analyses.base import BatchInfo, LayerBatch, feed
+from reportgen.analyses.depacc import DepAccuracy
+from reportgen.vocab import ALL_RELATIONS as ALL
+from reportgen.vocab import DIRECTIONS
+from reportgen.analyses.headstats import HeadStats
 
 # the baseline's offsets as documented, in their order of preference on ties: nearest first, left first
 OFFSETS = (-1, 1, -2, 2, -3, 3, -4, 4)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import SENTENCES
 
-from reportgen.build import build
+from reportgen.commands.build import build
 from reportgen.config import load_config
 
 GOLDEN = Path(__file__).parent / "golden"

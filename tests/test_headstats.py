@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from reportgen.analyses import feed, plain_info
-from reportgen.headstats import STATS, HeadStats
+from reportgen.analyses.base import feed, plain_info
+from reportgen.analyses.headstats import HeadStats
+from reportgen.vocab import STATS
 
 L, H = 2, 3
 

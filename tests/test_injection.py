@@ -7,7 +7,7 @@ import json
 from bs4 import BeautifulSoup
 from conftest import HOSTILE
 
-from reportgen.build import build
+from reportgen.commands.build import build
 from reportgen.config import load_config
 
 PAYLOADS = HOSTILE

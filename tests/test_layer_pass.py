@@ -76,12 +76,11 @@ def test_a_layer_is_handed_over_before_the_next_one_is_computed_and_not_kept(ber
 def test_no_model_output_comes_back_to_the_cpu_inside_the_corpus_loop(tmp_path, bert_dir, monkeypatch):
     """While a corpus batch is searched, no tensor is turned into numpy, a Python number or list, or moved:
     the device-agnostic pass keeps everything on the model's device until the end of the corpus."""
-    import reportgen.build as build_module
+    from reportgen.corpus_pass.spec import Tuning
 
-    original = build_module._search_batch
     calls = []
 
-    def guarded(*args, **kwargs):
+    def guarded(run):
         def refuse(name):
             def method(self, *a, **k):
                 raise AssertionError(f"Tensor.{name}() inside the corpus loop")
@@ -91,10 +90,9 @@ def test_no_model_output_comes_back_to_the_cpu_inside_the_corpus_loop(tmp_path, 
             for name in ("numpy", "tolist", "item", "cpu"):
                 m.setattr(torch.Tensor, name, refuse(name))
             calls.append(1)
-            return original(*args, **kwargs)
+            run()
 
-    monkeypatch.setattr(build_module, "_search_batch", guarded)
-    site = build_small_site(tmp_path, bert_dir, top_k=4)
+    site = build_small_site(tmp_path, bert_dir, top_k=4, tuning=Tuning(on_batch=guarded))
     assert len(calls) >= 1
     with duckdb.connect(str(site / "report.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM neighbours").fetchone()[0] > 0

@@ -13,14 +13,16 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import build_small_site
+from conftest import build_small_site, query
 
-from reportgen import charts
+from reportgen.site.charts import overview as charts
 from reportgen.config import DEFAULT_MODEL, Config
-from reportgen.headstats import DESCRIPTIONS, STATS
+from reportgen.vocab import STAT_DESCRIPTIONS as DESCRIPTIONS
+from reportgen.vocab import STATS
 from reportgen.models import default_model_path, model_files
 from reportgen.store import Store
-from reportgen.views import Views
+from reportgen.site.views.about import about_page
+from reportgen.site.views.common import Report
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def facts(page: BeautifulSoup, selector: str) -> dict[str, str]:
 
 def db_rows(site: Path, sql: str) -> list[tuple]:
     with Store(site / "report.duckdb", read_only=True) as store:
-        return store.rows(sql)
+        return query(store, sql)
 
 
 def overview_specs(site: Path) -> dict[str, dict]:
@@ -272,7 +274,7 @@ def test_about_of_an_older_database_hides_where_it_was_written(tmp_path):
                         "corpus_sha256": "c" * 64, "probes_sha256": "p" * 64,
                         "option.out": "/home/someone/site", "option.db": "/home/someone/x.duckdb",
                         "option.top_k": "1"})
-        about = Views(store, 10).about()
+        about = about_page(Report(store, 10))
     assert dict(about.settings) == {"top_k": "1"}
     assert dict(about.hashes) == {"corpus_sha256": "c" * 64, "probes_sha256": "p" * 64,
                                   "model_sha256": "not recorded"}

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import SENTENCES, assert_clean_failure, build_small_site, site_files, table_contents
 
-import reportgen.build as build_module
-from reportgen.build import Progress
 from reportgen.cli import main
-from reportgen.cluster import WORKER_NAME
+from reportgen.corpus_pass.ray import WORKER_NAME
+from reportgen.corpus_pass.spec import Tuning
+from reportgen.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = SENTENCES * 8  # 64 sentences: windows of 16 at batch size 1, one window a shard: 4 shards
@@ -33,15 +33,13 @@ def ray_local():
     ray.shutdown()
 
 
-@pytest.fixture(autouse=True)
-def small_shards(monkeypatch):
-    monkeypatch.setattr(build_module, "SHARD_WINDOWS", 1)
+SMALL_SHARDS = Tuning(shard_windows=1)
 
 
 def _build(folder: Path, bert_dir, progress=None, **options) -> Path:
     if progress is None:
-        return build_small_site(folder, bert_dir, sentences=CORPUS, batch_size=1, **options)
-    from reportgen.build import build
+        return build_small_site(folder, bert_dir, sentences=CORPUS, batch_size=1, tuning=SMALL_SHARDS, **options)
+    from reportgen.commands.build import build
     from reportgen.config import load_config
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -49,15 +47,13 @@ def _build(folder: Path, bert_dir, progress=None, **options) -> Path:
     (folder / "probes.txt").write_text("The dog sat on the unbelievably comfortable table.\nShe gave him the keys.\n",
                                        encoding="utf-8")
     build(load_config(None, model=str(bert_dir), corpus=(folder / "corpus.txt",), probes=folder / "probes.txt",
-                      out=folder / "site", batch_size=1, **options), progress)
+                      out=folder / "site", batch_size=1, **options), progress, SMALL_SHARDS)
     return folder / "site"
 
 
 @pytest.fixture(scope="module")
 def single(tmp_path_factory, bert_dir):
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(build_module, "SHARD_WINDOWS", 1)
-        return _build(tmp_path_factory.mktemp("single"), bert_dir)
+    return _build(tmp_path_factory.mktemp("single"), bert_dir)
 
 
 def _assert_same(site: Path, single: Path) -> None:
@@ -163,7 +159,7 @@ def test_without_ray_the_build_does_not_import_it(tmp_path, bert_dir):
     folder = tmp_path / "plain"
     folder.mkdir()
     (folder / "corpus.txt").write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
-    code = ("import sys; from pathlib import Path; from reportgen.build import build; "
+    code = ("import sys; from pathlib import Path; from reportgen.commands.build import build; "
             "from reportgen.config import load_config; "
             f"build(load_config(None, model={str(bert_dir)!r}, corpus=(Path({str(folder / 'corpus.txt')!r}),), "
             f"out=Path({str(folder / 'site')!r}))); print('ray' in sys.modules)")

@@ -83,7 +83,7 @@ def test_builds_in_other_folders_from_other_working_directories_are_identical(tm
     byte-identical sites, databases with equal contents, and no absolute path of either build anywhere."""
     from conftest import SENTENCES, SPLIT_WORD_PROBES
 
-    from reportgen.build import build
+    from reportgen.commands.build import build
     from reportgen.config import load_config
 
     inputs = tmp_path / "inputs"

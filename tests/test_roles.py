@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reportgen.analyses.depacc import ALL, DepAccuracy
+from reportgen.analyses.depacc import DepAccuracy
+from reportgen.vocab import ALL_RELATIONS as ALL
 from reportgen.analyses.roles import BROAD, POSITIONAL, SINK, SYNTAX_FLOOR, SYNTAX_MARGIN, role, role_rows
 
 NAMES = {"first": "[CLS]", "last": "[SEP]"}
@@ -161,7 +162,7 @@ def test_role_rows_one_per_head_from_that_heads_values():
 def test_a_previous_word_head_gets_no_syntax_role_from_real_dependency_results():
     # DepAccuracy's own results, fed by hand-made attention: a chain in which each word's head is the previous
     # word, and a head that attends to the previous token. It is right for every arc, but so is offset -1.
-    from reportgen.analyses import BatchInfo, feed
+    from reportgen.analyses.base import BatchInfo, feed
 
     n, b = 6, 3
     t = n + 2

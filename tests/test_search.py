@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reportgen.search import Candidates, TopK, tie_key
+from reportgen.analyses.search import Candidates, TopK, tie_key
 
 L, H, D_MODEL, D_HEAD = 2, 3, 6, 4
 SPACES = H + 2  # embedding, one per head, whole layer
@@ -126,7 +126,7 @@ def _random_case(rng, n_probe, n_cand):
 def _run(probe_emb, probe_ctx, emb, ctx, max_att, sentence_id, token_idx, k, sizes):
     topk = TopK(probe_emb, probe_ctx, k)
     for batch in _batches(emb, ctx, max_att, sentence_id, token_idx, sizes):
-        topk.update(batch)
+        topk.add(batch)
     return topk
 
 
@@ -178,7 +178,7 @@ def test_whole_layer_score_is_sum_of_head_cosines_not_cosine_of_concatenation():
     probe_emb = np.array([[[1.0, 1.0]]], np.float32)
     cand_emb = np.array([[[1.0, 0.0]]], np.float32)
     topk = TopK(probe_emb, probe_ctx, k=2)
-    topk.update(Candidates(cand_emb, cand_ctx, np.array([[[5], [6], [7], [8]]]), np.array([42]), np.array([3]),
+    topk.add(Candidates(cand_emb, cand_ctx, np.array([[[5], [6], [7], [8]]]), np.array([42]), np.array([3]),
                            np.array([0])))
     got = _got(topk)
     assert [m[0] for m in got[(0, 1, 0)]] == pytest.approx([1.0])
@@ -346,7 +346,7 @@ def _tied_run(case, k, sizes, shuffle_rng=None, cap=None, shards=1):
         shuffle_rng.shuffle(batches)
     states = [topk] + [TopK(probe_emb, probe_ctx, k, max_per_sentence=cap) for _ in range(shards - 1)]
     for i, batch in enumerate(batches):
-        states[i * shards // len(batches)].update(batch)
+        states[i * shards // len(batches)].add(batch)
     for other in states[1:]:
         topk.merge(other)
     got = {key: [(score, sid, tok) for score, sid, tok, _ in v] for key, v in _got(topk).items()}

@@ -14,7 +14,10 @@ from bs4 import BeautifulSoup
 from conftest import SENTENCES, build_small_site
 
 from reportgen.store import Store
-from reportgen.views import Views, merge_to_words, word_units
+from reportgen.align import attention_to_words, word_units
+from reportgen.site.render import render
+from reportgen.site.views.common import Report
+from reportgen.site.views.sentence import sentence_page
 
 
 @pytest.fixture(scope="module", params=["bert_dir", "gpt2_dir"])
@@ -22,15 +25,15 @@ def built(request, tmp_path_factory):
     out = build_small_site(tmp_path_factory.mktemp("sentences"), request.getfixturevalue(request.param), top_k=3,
                            figures="svg")
     store = Store(out / "report.duckdb", read_only=True)
-    yield out, store, Views(store, 10)
+    yield out, store, Report(store, 10)
     store.close()
 
 
-def _attention(store: Store, views: Views, sid: int) -> np.ndarray:
+def _attention(store: Store, views: Report, sid: int) -> np.ndarray:
     n = len(store.tokens_of(sid))
     att = np.zeros((views.n_layers, views.n_heads, n, n))
-    for layer, head, i, j, w in store.sentence_attention(sid):
-        att[layer, head, i, j] = w
+    for r in store.sentence_attention(sid):
+        att[r.layer, r.head, r.from_token_idx, r.to_token_idx] = r.weight
     return att
 
 
@@ -39,7 +42,7 @@ def test_merge_to_words_sums_targets_and_averages_sources():
     att = rng.random((2, 3, 5, 5))
     att /= att.sum(-1, keepdims=True)
     units = [0, 1, 1, 2, 3]  # tokens 1 and 2 are one word
-    merged = merge_to_words(att, units)
+    merged = attention_to_words(att, units, max(units) + 1)
     assert merged.shape == (2, 3, 4, 4)
     np.testing.assert_allclose(merged.sum(-1), 1)
     for u in range(4):
@@ -55,18 +58,18 @@ def test_word_units_group_pieces_and_keep_special_tokens_alone(built):
     text = "The dog sat on the unbelievably comfortable table."
     tokens = store.tokens_of(0)
     units, labels, pieces = word_units(text, tokens, store.words_of(0, 0))
-    words = [w[2] for w in store.words_of(0, 0)]
+    words = [w.text for w in store.words_of(0, 0)]
     assert [lab for lab in labels if lab in words] == words  # every word once, in order
     assert len(units) == len(tokens) and units == sorted(units)
-    for (idx, piece, word_idx, special, _cs, _ce), unit in zip(tokens, units):
-        if special:
-            assert labels[unit] == piece and units.count(unit) == 1
+    for t, unit in zip(tokens, units):
+        if t.is_special:
+            assert labels[unit] == t.text and units.count(unit) == 1
     assert any(word == "unbelievably" for word, _ in pieces)  # split into several tokens
 
 
 def test_view_specs_validate_against_the_vega_lite_schema(built):
     _out, _store, views = built
-    page = views.sentence(0)
+    page = sentence_page(views, 0)
     schema = load_schema()
     for spec in (page.head_view, page.model_view, page.neuron_view):
         validate_jsonschema(spec, schema)
@@ -74,7 +77,7 @@ def test_view_specs_validate_against_the_vega_lite_schema(built):
 
 def test_head_view_svg_has_one_text_mark_per_token_in_each_column(built):
     _out, store, views = built
-    page = views.sentence(1)
+    page = sentence_page(views, 1)
     svg = vl_convert.vegalite_to_svg(page.head_view)
     labels = [lab for lv, lab in ((u["lv"], u["t"]) for u in page.head_view["datasets"]["units"]) if lv == "tokens"]
     assert len(labels) == len(store.tokens_of(1))
@@ -89,7 +92,7 @@ def test_head_view_svg_has_one_text_mark_per_token_in_each_column(built):
 
 def test_causal_head_view_never_looks_ahead(built):
     _out, _store, views = built
-    rows = views.sentence(0).head_view["datasets"]["attention"]
+    rows = sentence_page(views, 0).head_view["datasets"]["attention"]
     if views.meta["causal"] == "true":
         assert all(j <= r["i"] for r in rows for j in r["j"])
     else:  # an encoder attends both ways
@@ -98,9 +101,9 @@ def test_causal_head_view_never_looks_ahead(built):
 
 def test_word_level_rows_are_the_merged_attention(built):
     _out, store, views = built
-    page = views.sentence(0)
+    page = sentence_page(views, 0)
     units, _labels, _pieces = word_units(views.probes[0][1], store.tokens_of(0), store.words_of(0, 0))
-    merged = merge_to_words(_attention(store, views, 0), units)
+    merged = attention_to_words(_attention(store, views, 0), units, max(units) + 1)
     for r in page.head_view["datasets"]["attention"]:
         if r["lv"] == "words":
             for j, w in zip(r["j"], r["w"]):
@@ -111,7 +114,7 @@ def test_neuron_view_softmax_is_the_stored_attention(built):
     """vl-convert runs the chart's own transforms: the softmax it prints for layer 0, head 0, query 0 are the
     attention weights of the database."""
     _out, store, views = built
-    page = views.sentence(1)
+    page = sentence_page(views, 1)
     svg = vl_convert.vegalite_to_svg(page.neuron_view)
     shown = [float(x) for x in re.findall(r"<text[^>]*>(\d\.\d{3})</text>", svg)]
     att = _attention(store, views, 1)[0, 0, 0]
@@ -121,7 +124,7 @@ def test_neuron_view_softmax_is_the_stored_attention(built):
 
 def test_model_view_links_every_cell_to_its_head_page(built):
     out, _store, views = built
-    spec = views.sentence(0).model_view
+    spec = sentence_page(views, 0).model_view
     svg = vl_convert.vegalite_to_svg(spec)
     n = len(views.probe_tokens[0])
     assert svg.count("<path") >= views.n_layers * views.n_heads * n  # at least one rect per cell row
@@ -171,7 +174,7 @@ def _relative_luminance(colour: str) -> float:
 
 
 def test_head_colours_have_3_to_1_contrast_on_white_and_differ():
-    from reportgen.charts import HEAD_COLOURS, head_colours
+    from reportgen.site.charts.sentence import HEAD_COLOURS, head_colours
 
     for colour in HEAD_COLOURS:
         assert (1.0 + 0.05) / (_relative_luminance(colour) + 0.05) >= 3.0, colour
@@ -180,7 +183,8 @@ def test_head_colours_have_3_to_1_contrast_on_white_and_differ():
 
 
 def test_model_view_cells_fit_the_content_width_until_their_smallest_size():
-    from reportgen.charts import CONTENT_WIDTH, MODEL_VIEW_CELL, MODEL_VIEW_MARGIN, MODEL_VIEW_SPACING, model_view_cell
+    from reportgen.site.charts.sentence import (CONTENT_WIDTH, MODEL_VIEW_CELL, MODEL_VIEW_MARGIN, MODEL_VIEW_SPACING,
+                                                model_view_cell)
 
     for heads in (1, 9, 12, 16, 32):
         for units in (3, 30, 200):
@@ -193,7 +197,7 @@ def test_model_view_cells_fit_the_content_width_until_their_smallest_size():
 
 
 def test_dominant_patterns_match_a_direct_count():
-    from reportgen.views import PATTERNS, dominant_patterns
+    from reportgen.patterns import PATTERNS, dominant_patterns
 
     rng = np.random.default_rng(3)
     n = 6
@@ -235,7 +239,7 @@ def test_neuron_vectors_come_one_layer_per_data_file(built):
         assert chart["data-layer-files"] == f"{sid}/neuron-L{{l}}.js"
         spec = json.loads(page.select_one('script[data-chart="neuron-view"]').string)
         want: dict = {}
-        for layer, head, t, vector, dim, value in store.neuron(sid):
+        for _sid, layer, head, t, vector, dim, value in store.neuron(sid):
             want.setdefault((layer, head, t, vector[0]), {})[dim] = round(value, 3)
         files = sorted((out / "sentences" / str(sid)).glob("neuron-L*.js"))
         assert [f.name for f in files] == sorted(f"neuron-L{layer}.js" for layer in range(views.n_layers))
@@ -253,13 +257,12 @@ def test_neuron_vectors_come_one_layer_per_data_file(built):
 def test_a_pool_of_render_processes_writes_the_same_site(built, tmp_path):
     """Pages written by two render processes (each with its own read-only connection) equal those written in
     this process, byte for byte, data files and figures included."""
-    from reportgen import site
-    from reportgen.build import Progress
+    from reportgen.progress import Progress
 
     out, store, _views = built
     one, two = tmp_path / "one", tmp_path / "two"
-    sizes_one = site.render(store, one, Progress(), 10, "svg", workers=1)
-    sizes_two = site.render(store, two, Progress(), 10, "svg", workers=2)
+    sizes_one = render(store, one, Progress(), 10, "svg", workers=1)
+    sizes_two = render(store, two, Progress(), 10, "svg", workers=2)
     assert sizes_one == sizes_two and list(sizes_one) == list(sizes_two)
     files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())

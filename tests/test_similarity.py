@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial.distance import jensenshannon, pdist, squareform
 from scipy.stats import pearsonr, spearmanr
 
-from reportgen.analyses import feed, plain_info
+from reportgen.analyses.base import feed, plain_info
 from reportgen.analyses.similarity import HeadDistances, js_distances, layout
 
 

@@ -6,6 +6,8 @@ import duckdb
 import numpy as np
 import pytest
 
+from conftest import query
+
 from reportgen.store import Store
 
 # DESIGN.md, "Storage: the data contract (schema v1)": table -> columns in order
@@ -118,7 +120,7 @@ def test_meta_key_is_the_primary_key(store):
 
 def test_create_on_a_fresh_file_starts_empty(store):
     for table in {**DESIGN_TABLES, **README_EXTRA}:
-        assert store.rows(f"SELECT count(*) FROM {table}") == [(0,)]
+        assert query(store, f"SELECT count(*) FROM {table}") == [(0,)]
 
 
 # ---- inserts --------------------------------------------------------------------------------
@@ -131,7 +133,7 @@ def test_insert_rows_round_trip_with_nulls(store):
         (1, 0, "x", 3, False, 7, 8),
     ]
     store.insert("tokens", rows)
-    assert store.rows("SELECT * FROM tokens ORDER BY sentence_id, token_idx") == rows
+    assert query(store, "SELECT * FROM tokens ORDER BY sentence_id, token_idx") == rows
 
 
 def test_insert_column_dict_with_numpy_arrays(store):
@@ -143,7 +145,7 @@ def test_insert_column_dict_with_numpy_arrays(store):
         "score": np.array([0.5, -0.25, 2.75]), "match_max_attended_token_idx": np.array([1, 2, 3]),
     }
     store.insert("neighbours", cols)
-    assert store.rows("SELECT * FROM neighbours ORDER BY sentence_id, token_idx") == [
+    assert query(store, "SELECT * FROM neighbours ORDER BY sentence_id, token_idx") == [
         (2, 0, "embedding", 1, None, 1, 11, 6, -0.25, 2),
         (2, 1, "context", 0, None, 0, 10, 5, 0.5, 1),
         (3, 4, "context", 1, 2, 0, 12, 7, 2.75, 3),
@@ -163,7 +165,7 @@ def test_insert_rows_and_columns_agree(tmp_path):
 def test_insert_of_nothing_changes_nothing(store):
     store.insert("sentences", [])
     store.insert("sentences", {"sentence_id": [], "role": [], "source": [], "text": [], "truncated": []})
-    assert store.rows("SELECT count(*) FROM sentences") == [(0,)]
+    assert query(store, "SELECT count(*) FROM sentences") == [(0,)]
 
 
 def test_insert_appends(store):
@@ -197,10 +199,10 @@ def test_hostile_text_is_stored_and_read_back_verbatim(store):
     assert [r[6] for r in store.words_of(0, len(HOSTILE) - 1)] == HOSTILE
     # looking a hostile string up through a parameter finds exactly its row
     for i, text in enumerate(HOSTILE):
-        assert store.rows("SELECT sentence_id FROM sentences WHERE text = ?", [text]) == [(i,)]
+        assert query(store, "SELECT sentence_id FROM sentences WHERE text = ?", [text]) == [(i,)]
     # nothing was executed: the decoy table and every schema table are still there
-    assert store.rows("SELECT count(*) FROM x") == [(0,)]
-    assert store.rows("SELECT count(*) FROM sentences") == [(len(HOSTILE),)]
+    assert query(store, "SELECT count(*) FROM x") == [(0,)]
+    assert query(store, "SELECT count(*) FROM sentences") == [(len(HOSTILE),)]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -218,8 +220,8 @@ def test_hostile_strings_as_query_parameters(store, text):
     assert store.sentences(text) == []
     assert store.match_lists(text, 0, None) == []
     assert store.annotation_counts(text, 0, None, attended=True) == []
-    assert store.rows("SELECT ?", [text]) == [(text,)]
-    assert store.rows("SELECT count(*) FROM x") == [(0,)]
+    assert query(store, "SELECT ?", [text]) == [(text,)]
+    assert query(store, "SELECT count(*) FROM x") == [(0,)]
     assert store.sentences("probe") == [(0, "p:1", "safe", False)]
 
 
@@ -251,10 +253,11 @@ def test_words_of_is_ordered_and_inclusive(store):
 
 def test_counts(store):
     _small_report(store)
-    assert store.counts() == {"sentences": 2, "words": 2, "tokens": 2, "truncated": 1, "probes": 1, "duplicates": 0}
+    assert store.counts()._asdict() == {"sentences": 2, "words": 2, "tokens": 2, "truncated": 1, "probes": 1,
+                                        "duplicates": 0}
     store.insert("sentences", [(3, "corpus", "c:3", "A cat sat.", False), (4, "corpus", "c:4", "A cat sat.", False),
                                (5, "probe", "p:2", "It's mine.", False)])
-    assert store.counts()["duplicates"] == 2  # two more copies of a corpus sentence; a probe is not counted
+    assert store.counts().duplicates == 2  # two more copies of a corpus sentence; a probe is not counted
 
 
 def test_match_lists_whole_layer_is_head_null_only(store):
@@ -269,5 +272,7 @@ def test_match_lists_whole_layer_is_head_null_only(store):
 def test_matched_sentences_and_tokens_are_those_of_matches(store):
     _small_report(store)
     assert store.matched_sentences() == [(1, "A cat sat.")]
-    assert store.matched_tokens() == [(1, "a", False, 0, 1, 0), (1, "cat", False, 2, 5, 1)]
-    assert [r[:5] for r in store.matched_words()] == [(1, 0, 0, 1, "DET"), (1, 1, 2, 5, "NOUN")]
+    assert [(t.sentence_id, t.text, t.is_special, t.char_start, t.char_end, t.word_idx)
+            for t in store.matched_tokens()] == [(1, "a", False, 0, 1, 0), (1, "cat", False, 2, 5, 1)]
+    assert [(w.sentence_id, w.word_idx, w.char_start, w.char_end, w.pos)
+            for w in store.matched_words()] == [(1, 0, 0, 1, "DET"), (1, 1, 2, 5, "NOUN")]

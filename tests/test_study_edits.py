@@ -117,7 +117,7 @@ def test_judge_matches_a_naive_implementation_on_random_cases_with_ties():
 
 
 def test_word_scores_sum_tokens_into_words_and_drop_special_tokens():
-    from reportgen.attribution import to_words
+    from reportgen.align import to_words
 
     # [CLS] un ##believ ##able dog [SEP] [PAD]: three tokens make word 0, word 2 has no token at all
     word_of = [None, 0, 0, 0, 1, None, None]

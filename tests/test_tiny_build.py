@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from reportgen.build import build
+from reportgen.commands.build import build
 from reportgen.config import load_config
 
 
@@ -22,7 +22,7 @@ def test_build_on_tiny_model(family, request, tmp_path, corpus_file, probes_file
     assert n_layers == 2
     heads = sorted(p.name for p in (out / "heads").iterdir())
     assert heads == sorted(f"L{l}H{h}.html" for l in range(n_layers) for h in range(n_heads))
-    assert summary.counts["sentences"] == 8
+    assert summary.counts.sentences == 8
     # every non-special token is aligned to a word
     assert con.execute("SELECT count(*) FROM tokens WHERE NOT is_special AND word_idx IS NULL").fetchone()[0] == 0
     # 5 matches per probe token for every space: embedding, each head, the whole layer

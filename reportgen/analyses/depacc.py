@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import LayerBatch, in_inference_mode
+from ..vocab import ALL_RELATIONS, DIRECTIONS
+from .base import AnalysisSettings, LayerBatch, in_inference_mode
 
-DIRECTIONS = ("dependent_to_head", "head_to_dependent")
 OFFSETS = (-1, 1, -2, 2, -3, 3, -4, 4)
-ALL = "all"
 
 
 def _is_dependent(info, rows: np.ndarray, words: np.ndarray, heads: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -38,12 +37,18 @@ class DepAccuracy:
     device); arcs per relation and the baseline's correct predictions per relation, direction and offset (from
     the parses alone: numpy on the CPU)."""
 
+    timing = "of which statistics"
+
     def __init__(self, n_layers: int, n_heads: int, min_support: int = 100):
         self.n_layers, self.n_heads, self.min_support = n_layers, n_heads, min_support
         self.relations: list[str] = []
         self._correct = None  # [L, H, relations, directions] int64 tensor, made on the first batch's device
         self.support = np.zeros(0, dtype=np.int64)
         self.baseline = np.zeros((0, len(DIRECTIONS), len(OFFSETS)), dtype=np.int64)
+
+    @classmethod
+    def create(cls, settings: AnalysisSettings, device) -> DepAccuracy:
+        return cls(settings.n_layers, settings.n_heads, settings.min_dep_support)
 
     @property
     def correct(self) -> np.ndarray:
@@ -139,7 +144,7 @@ class DepAccuracy:
         order = sorted(i for i, r in enumerate(self.relations) if self.support[i] >= self.min_support)
         total = self.support.sum()
         if total:
-            out[ALL] = (int(total), self.correct.sum(2) / total, self.baseline.sum(0) / total)
+            out[ALL_RELATIONS] = (int(total), self.correct.sum(2) / total, self.baseline.sum(0) / total)
         for i in sorted(order, key=lambda i: self.relations[i]):
             out[self.relations[i]] = (int(self.support[i]), self.correct[:, :, i] / self.support[i],
                                       self.baseline[i] / self.support[i])

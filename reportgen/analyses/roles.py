@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .depacc import ALL, DIRECTIONS
+from ..vocab import ALL_RELATIONS, DIRECTIONS
+from .depacc import DepAccuracy
+from .headstats import HeadStats
 
 SYNTAX_MARGIN = 0.10  # accuracy above the best offset's
 SYNTAX_FLOOR = 0.30  # and at least this accuracy
@@ -23,7 +25,6 @@ POSITIONAL = 0.50
 SINK = 0.50
 BROAD = 0.85
 
-ROLES = ("syntax", "previous", "next", "self", "first", "last", "special", "punct", "broad", "mixed")
 POSITIONS = {"prev": ("previous", "previous token"), "next": ("next", "next token"), "self": ("self", "itself")}
 SHARES = ("self", "prev", "next", "first", "last", "special", "punct")
 
@@ -32,7 +33,7 @@ def _syntax(dep: dict, layer: int, head: int) -> tuple[float, str] | None:
     """(margin, evidence) of the head's relation that beats its baseline by the most, or None."""
     best = None
     for relation, (_support, acc, base, offset) in dep.items():
-        if relation == ALL:
+        if relation == ALL_RELATIONS:
             continue
         for d, direction in enumerate(DIRECTIONS):
             value, baseline = float(acc[layer, head, d]), float(base[d, offset[d]])
@@ -71,3 +72,19 @@ def role_rows(stats: dict[str, np.ndarray], dep: dict, names: dict[str, str]) ->
     n_layers, n_heads = stats["entropy"].shape
     return [(layer, head, *role(stats, dep, layer, head, names)) for layer in range(n_layers)
             for head in range(n_heads)]
+
+
+def head_roles(accumulators, store) -> dict[str, list[tuple]]:
+    """The derived analysis: the head_roles table from the corpus pass's head statistics and dependency accuracy,
+    the sinks named after the probes' first and last special tokens."""
+    stats = next(a for a in accumulators if isinstance(a, HeadStats))
+    dep = next(a for a in accumulators if isinstance(a, DepAccuracy))
+    return {"head_roles": role_rows(stats.means(), dep.results(), special_names(store.tokens_of(0)))}
+
+
+def special_names(tokens) -> dict[str, str]:
+    """The first token and the last special token of a probe sentence (TokenRow), as the head roles name them
+    ('[CLS]', '[SEP]'); only where they are special tokens."""
+    names = {"first": tokens[0].text} if tokens[0].is_special else {}
+    last = [t for t in tokens[1:] if t.is_special]
+    return names | ({"last": last[-1].text} if last else {})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import LayerBatch, in_inference_mode
+from .base import AnalysisSettings, LayerBatch, accumulation_dtype, in_inference_mode
 
 MDS_SEED = 0
 DECIMALS = 6  # the map's coordinates, rounded: the same layout wherever the build runs
@@ -27,8 +27,6 @@ def js_distances(attention, mask: np.ndarray):
     written in place (`xlogy(s, s)` is 0 where s is 0). This is the costly part of the corpus statistics
     (pairs x tokens x keys)."""
     import torch
-
-    from . import accumulation_dtype
 
     weights = torch.as_tensor(attention).float()
     n, keys = weights.shape[1], weights.shape[3]
@@ -65,6 +63,8 @@ class HeadDistances:
     seen (layers come in order, one batch after the other), then adds their pairwise distances: computed in the
     background while the next batch is encoded, added in batch order (one batch at most is pending)."""
 
+    timing = "of which statistics"
+
     def __init__(self, n_layers: int, n_heads: int, sample: set[int]):
         self.n_layers, self.n_heads = n_layers, n_heads
         self.sample = np.array(sorted(sample), dtype=np.int64)
@@ -72,6 +72,14 @@ class HeadDistances:
         self._tokens = 0
         self._layers: list[np.ndarray] = []
         self._pending = None
+
+    @classmethod
+    def create(cls, settings: AnalysisSettings, device) -> HeadDistances:
+        return cls(settings.n_layers, settings.n_heads, set(settings.sample))
+
+    def settle(self) -> None:
+        """Wait for the distances computed in the background (before the state is sent elsewhere)."""
+        self._collect()
 
     def update(self, batch: LayerBatch) -> None:
         rows = np.isin(batch.info.sentence_ids, self.sample)

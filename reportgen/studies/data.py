@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-
-EDIT_TYPES = ("misspelling", "swap", "insertion", "agreement", "deletion")
-UNEDITED = "none"
+from ..vocab import EDIT_TYPES, UNEDITED
 SPLITS = (("train", 0.7), ("validation", 0.1), ("test", 0.2))
 INSERTED = ("the", "very", "also", "not", "just", "only", "really", "then", "of", "and", "quite", "still")
 MIN_WORDS, MAX_WORDS = 6, 40

@@ -1,4 +1,5 @@
-"""`reportgen study edits`: Stevens & Su's (2020) edit-identification study on the report's model.
+"""Stevens & Su's (2020) edit-identification study on the report's model (`reportgen study edits`,
+commands/study.py runs it and writes it into the report).
 
 A classifier (the report's encoder with a new two-class head, fully fine-tuned; or a user's classifier) learns
 whether a sentence contains an edit. On the edited test sentences, each source ranks the words, and the measure
@@ -16,25 +17,21 @@ database (tables study_*) and the site is rendered again with the study page, st
 from __future__ import annotations
 
 import copy
-import hashlib
-import os
-import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..align import align, to_words
+from ..analyses.attribution import Target, baseline_token, integrated_gradients
+from ..annotate import annotate
+from ..config import DEFAULT_MODEL
 from ..errors import InputError, ModelError
+from ..models import default_model_path, model_files, wrap
+from ..provenance import combined_sha256
+from ..vocab import ALL_EDITS, EDIT_LABELS, EDIT_TYPES, STUDY
 from . import measure
-from .data import EDIT_TYPES, Example, SimpleWord, read_jsonl, synthetic
-
-STUDY = "edits"
-LABELS = {0: "unedited", 1: "edited"}
-ALL = "all"
-# Stevens & Su (2020), BERT fine-tuned on AESW (their data): the share of edited sentences whose gold words are
-# all in the top 3 by final-layer [CLS] attention, and for random rankings
-PAPER = (("spelling edits", 0.80, 0.12), ("deleted words", 0.71, 0.13))
+from .data import Example, SimpleWord, synthetic
 
 
 @dataclass(frozen=True)
@@ -64,28 +61,25 @@ class StudySummary:
     timings: dict[str, float]
 
 
-def _report_examples(store, config: StudyConfig) -> list[Example]:
+def report_examples(store, config: StudyConfig) -> list[Example]:
     """Synthetic edits of the report's corpus sentences (their words and tags from the database)."""
     texts = store.sentences("corpus")
     if not texts:
         raise InputError(f"{config.db_path}: the report has no corpus sentences to edit; pass --data FILE.jsonl")
-    rows = store.words_of(texts[0][0], texts[-1][0])
     words: dict[int, list[SimpleWord]] = {}
-    for sid, _idx, text, _lemma, _pos, tag, _dep, _head, _ent, punct, start, end in rows:
-        words.setdefault(sid, []).append(SimpleWord(text, tag, punct, start, end))
-    return synthetic([(text, words.get(sid, [])) for sid, _src, text, _t in texts], config.examples, config.seed)
+    for w in store.words_of(texts[0].sentence_id, texts[-1].sentence_id):
+        words.setdefault(w.sentence_id, []).append(SimpleWord(w.text, w.tag, w.is_punct, w.char_start, w.char_end))
+    return synthetic([(s.text, words.get(s.sentence_id, [])) for s in texts], config.examples, config.seed)
 
 
-def _check_model(config: StudyConfig, meta: dict[str, str]) -> None:
-    from ..models import model_files
-
-    digests = "".join(f.sha256 for f in model_files(config.model))
-    if hashlib.sha256(digests.encode()).hexdigest() != meta.get("model_sha256"):
+def check_model(config: StudyConfig, meta: dict[str, str]) -> None:
+    """The study fine-tunes the report's own model: the model given must be the one the report was built with."""
+    if combined_sha256(model_files(config.model)) != meta.get("model_sha256"):
         raise InputError(f"--model {config.model}: the report in {config.db_path} was built with another model "
                          f"({meta.get('model', 'unknown')}); pass the report's --model, or --classifier")
 
 
-def _load_classifier(path: Path):
+def load_classifier(path: Path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     if not (path / "config.json").is_file():
@@ -119,16 +113,14 @@ def fine_tune(model_path: str, train: list[Example], validation: list[Example], 
     the best validation accuracy kept. Returns (model, tokenizer, validation accuracy)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
-
-    from ..models import DEFAULT_MODEL, default_model_path
-
     from transformers.utils import logging
 
     logging.set_verbosity_error()  # the new head's "newly initialized" notice is expected, not news
     path = default_model_path() if model_path == DEFAULT_MODEL else Path(model_path)
     torch.manual_seed(config.seed)
     model = AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()}, attn_implementation="eager")
+        path, num_labels=2, id2label=EDIT_LABELS, label2id={v: k for k, v in EDIT_LABELS.items()},
+        attn_implementation="eager")
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -190,11 +182,6 @@ def measure_examples(model, tokenizer, examples: list[Example], config: StudyCon
     """Attention (and integrated gradients) of every edited example, merged into its spaCy words."""
     import torch
 
-    from ..annotate import annotate
-    from ..attribution import Target, baseline_token, integrated_gradients, to_words
-    from ..encode import align
-    from ..models import wrap
-
     loaded = wrap(model, tokenizer, "classifier", config.max_length)
     baseline = baseline_token(loaded) if with_attribution else None
     out = []
@@ -229,8 +216,8 @@ def figures(measured: list[Measured]) -> list[tuple]:
     of examples with its bootstrap interval (random: the interval over random seeds)."""
     rows = []
     kinds = sorted({m.example.edit_type for m in measured}, key=lambda k: (k not in EDIT_TYPES, k))
-    for kind in [ALL] + kinds:
-        group = [m for m in measured if kind == ALL or m.example.edit_type == kind]
+    for kind in [ALL_EDITS] + kinds:
+        group = [m for m in measured if kind == ALL_EDITS or m.example.edit_type == kind]
         if not group:
             continue
         golds = [m.gold for m in group]
@@ -253,118 +240,3 @@ def figures(measured: list[Measured]) -> list[tuple]:
         for j, f in enumerate(measure.random_baseline([len(m.words) for m in group], golds)):
             rows.append((STUDY, kind, "random", None, None, measure.MEASURES[j], f.value, f.low, f.high, f.n))
     return rows
-
-
-def run(config: StudyConfig, progress) -> StudySummary:
-    """Run the study and write it into the report: a new database and site replace the old ones only when
-    complete."""
-    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
-
-    from ..annotate import load_pipeline
-    from ..store import Store
-
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
-    db = config.db_path
-    if not db.is_file():
-        raise InputError(f"{db}: no report database there; run `reportgen build` first (with the same --out/--db)")
-    with Store(db, read_only=True) as store:
-        meta = store.meta()
-        if config.data is not None:
-            examples = read_jsonl(config.data, config.seed, all_test=config.classifier is not None)
-        else:
-            examples = _report_examples(store, config)
-    if config.classifier is None:
-        _check_model(config, meta)
-    split = {name: [e for e in examples if e.split == name] for name in ("train", "validation", "test")}
-    if not split["test"] or not any(e.label == 1 for e in split["test"]):
-        raise InputError("the study needs edited test examples; give more examples or --data with label-1 lines")
-    timings["data"] = time.perf_counter() - start
-    t = time.perf_counter()
-    if config.classifier is not None:
-        model, tokenizer = _load_classifier(config.classifier)
-        source = f"given: {config.classifier.name}"
-    else:
-        if not split["train"]:
-            raise InputError("the study needs training examples to fine-tune a classifier; give more examples")
-        model, tokenizer, _ = fine_tune(config.model, split["train"], split["validation"], config, progress)
-        source = f"fine-tuned from {meta.get('model', config.model)}"
-    timings["fine-tune"] = time.perf_counter() - t
-    t = time.perf_counter()
-    test = split["test"]
-    predicted = predict(model, tokenizer, test, config)
-    labels = np.array([e.label for e in test])
-    measured = measure_examples(model, tokenizer, test, config, load_pipeline(), progress)
-    rows = figures(measured)
-    timings["measure"] = time.perf_counter() - t
-    metrics = {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "f1": float(f1_score(labels, predicted, zero_division=0)),
-        "precision": float(precision_score(labels, predicted, zero_division=0)),
-        "recall": float(recall_score(labels, predicted, zero_division=0)),
-        **{f"n_{name}": float(len(found)) for name, found in split.items()},
-        "n_measured": float(len(measured)),
-        "epochs": float(config.epochs if config.classifier is None else 0),
-        "seed": float(config.seed),
-    }
-    study_meta = {f"study.{STUDY}.classifier": source,
-                  f"study.{STUDY}.data": (f"given: {config.data.name}" if config.data is not None
-                                          else f"synthetic edits of {len(examples)} corpus sentences"),
-                  f"study.{STUDY}.settings": (f"examples {config.examples}, epochs {config.epochs}, batch size "
-                                               f"{config.batch_size}, learning rate {config.learning_rate}, "
-                                               f"integrated-gradient steps {config.attribution_steps}, seed "
-                                               f"{config.seed}")}
-    predicted_of = {e.example_id: int(p) for e, p in zip(test, predicted)}
-    example_rows = [(STUDY, e.example_id, e.split, e.edit_type, e.label, predicted_of.get(e.example_id), e.text)
-                    for e in examples]
-    word_rows = []
-    for m in measured:
-        rank = np.empty(len(m.words), dtype=np.int64)
-        rank[measure.ranking(m.attention[-1].sum(0))] = np.arange(len(m.words))
-        word_rows += [(STUDY, m.example.example_id, w.word_idx, w.text, w.char_start, w.char_end,
-                       w.word_idx in m.gold, int(rank[w.word_idx])) for w in m.words]
-    _write(config, progress, meta, metrics, study_meta, rows, example_rows, word_rows, timings)
-    timings["total"] = time.perf_counter() - start
-    return StudySummary(metrics, rows, timings)
-
-
-
-
-
-def _write(config: StudyConfig, progress, meta, metrics, study_meta, rows, example_rows, word_rows, timings):
-    """Copy the database, put the study in the copy, render the site from it into a staging folder, then put
-    both in place; on any error the old site and database stay as they were."""
-    from .. import site
-    from ..build import _swap_into_place, staged_output
-    from ..rerender import rendering_options
-    from ..store import STUDY_TABLES, Store
-
-    out, db = config.out, config.db_path
-    inside = db.resolve().parent == out.resolve()
-    with staged_output(out) as (staging, leftovers):
-        work = staging / db.name if inside else db.with_name(db.name + ".building")
-        if not inside:
-            leftovers.append(work)
-        shutil.copyfile(db, work)
-        with Store(work) as store:
-            store.ensure_tables(STUDY_TABLES)
-            for table in STUDY_TABLES:
-                store.delete_study(table, STUDY)
-            store.insert("study_metrics", [(STUDY, k, v) for k, v in sorted(metrics.items())])
-            store.insert("study_figures", rows)
-            store.insert("study_examples", example_rows)
-            store.insert("study_words", word_rows)
-            store.set_meta(study_meta)
-            store.finish()
-        t = time.perf_counter()
-        with Store(work, read_only=True) as finished:  # read-only: render processes open it too
-            site.render(finished, staging, progress, *rendering_options(meta))
-        timings["render"] = time.perf_counter() - t
-        old_timings = out / "assets" / "timings.js"
-        if old_timings.is_file():
-            shutil.copyfile(old_timings, staging / "assets" / "timings.js")
-        else:
-            site.write_timings(staging, timings)
-        if not inside:
-            os.replace(work, db)
-        _swap_into_place(staging, out)

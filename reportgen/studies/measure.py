@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MEASURES = ("interpretable", "exact_match", "jaccard")
+from ..vocab import MEASURES
 TOP = 3
 JACCARD = 0.5
 BOOTSTRAP = 1000  # resamples of the examples for each figure's interval

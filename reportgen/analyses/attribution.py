@@ -1,0 +1,297 @@
+"""Which input words the model's output depends on: layer integrated gradients (Captum) on the input embeddings,
+attention rollout (Abnar & Zuidema 2020), and how far each head's attention agrees with the gradients.
+
+What is explained depends on what the model is (`ModelInfo.kind`):
+
+- a sequence classifier: the logit of the predicted class, or of the class named by `target_class`;
+- a causal language model: the log-probability of the token it predicts after the probe, or, for a probe line
+  `text ||| continuation`, the summed log-probability of every token of the continuation (teacher-forced);
+- any other model (an encoder without a task head, a causal model without its LM head): the cosine similarity
+  between the probe's mean-pooled last hidden state and that of a reference sentence (`text ||| reference`), or of
+  the probe itself when there is none.
+
+The baseline replaces every non-special token of the probe by one token (the pad token by default); special
+tokens and continuation tokens stay as they are, so only the probe's own tokens get attributions and, by the
+completeness axiom, they sum to f(input) - f(baseline) up to Captum's convergence delta.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..align import to_words
+from ..config import BASELINES
+from ..corpus import SEPARATOR
+from ..errors import ConfigError, InputError
+from ..models import device_of
+from ..vocab import converged
+from .base import Probes
+
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one probe's attributions explain.
+
+    key: the `target` column ('class:LABEL', 'next_token', 'continuation', 'similarity:self' or
+    'similarity:reference'); extra_ids: the continuation's or the reference's token ids (empty otherwise);
+    class_index: the explained class of a classifier (None: the predicted one); position: the token whose
+    attention the agreement uses (the first token, or the probe's last token for a causal model)."""
+
+    key: str
+    extra_text: str
+    extra_ids: tuple[int, ...]
+    class_index: int | None
+    position: int
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """One probe's integrated gradients: a score per probe token, f at the input and at the baseline, Captum's
+    convergence delta (sum of the scores minus the difference), and the target in words."""
+
+    target: str
+    description: str
+    scores: np.ndarray  # [T] over the probe's tokens
+    value: float
+    baseline_value: float
+    delta: float
+
+    @property
+    def delta_too_large(self) -> bool:
+        return not converged(self.delta, self.value, self.baseline_value)
+
+
+def baseline_token(loaded, choice: str = "auto") -> int:
+    """The token id the baseline puts in place of the probe's tokens: `auto` is the model's own pad token, or
+    its mask token where it has one and no pad token, or else the end-of-sequence token."""
+    tok = loaded.tokenizer
+    if choice == "auto":
+        for name in ("pad", "mask", "eos", "unk"):
+            if name == "pad" and not loaded.own_pad:
+                continue
+            token_id = getattr(tok, f"{name}_token_id", None)
+            if token_id is not None:
+                return int(token_id)
+        raise ConfigError(f"{loaded.info.name}: the tokenizer has no pad, mask, end or unknown token for the "
+                          f"attribution baseline; set attribution_baseline")
+    token_id = getattr(tok, f"{choice}_token_id", None)
+    if token_id is None or (choice == "pad" and not loaded.own_pad):
+        raise ConfigError(f"attribution_baseline: {loaded.info.name} has no {choice} token; choose one of "
+                          f"{', '.join(b for b in BASELINES if b == 'auto' or _has(loaded, b))}")
+    return int(token_id)
+
+
+def _has(loaded, name: str) -> bool:
+    if name == "pad" and not loaded.own_pad:
+        return False
+    return getattr(loaded.tokenizer, f"{name}_token_id", None) is not None
+
+
+def class_index(loaded, target_class: str | int | None) -> int | None:
+    """The classifier's class named by `target_class` (a label or an index), None for the predicted class."""
+    if target_class is None:
+        return None
+    labels = {str(v): int(k) for k, v in loaded.task.config.id2label.items()}
+    if isinstance(target_class, int) and 0 <= target_class < len(labels):
+        return target_class
+    if str(target_class) in labels:
+        return labels[str(target_class)]
+    raise ConfigError(f"target_class: {target_class!r} is not a class of {loaded.info.name}; its classes are "
+                      f"{', '.join(sorted(labels, key=labels.get))}")
+
+
+def make_target(loaded, input_ids: tuple[int, ...], extra: str, where: str, target_class: str | int | None) -> Target:
+    """Check a probe's `|||` part against the model's kind and its length against the model's limit."""
+    kind = loaded.info.kind
+    tok = loaded.tokenizer
+    last = len(input_ids) - 1
+    if len(input_ids) > loaded.info.max_length:
+        raise InputError(f"{where}: {len(input_ids)} tokens, over the model's limit of {loaded.info.max_length}; "
+                         f"shorten the sentence")
+    if kind == "classifier":
+        if extra:
+            raise InputError(f"{where}: a sequence classifier's probes take no '{SEPARATOR}' part; name the "
+                             f"class to explain with target_class")
+        index = class_index(loaded, target_class)
+        return Target("class", "", (), index, 0)
+    if target_class is not None:
+        raise ConfigError(f"target_class: {loaded.info.name} is not a sequence classifier; remove target_class")
+    if kind == "causal_lm":
+        if not extra:
+            return Target("next_token", "", (), None, last)
+        ids = tuple(tok(" " + extra, add_special_tokens=False)["input_ids"])
+        total = len(input_ids) + len(ids)
+        if total > loaded.info.max_length:
+            raise InputError(f"{where}: the probe and its continuation are {total} tokens, over the model's limit "
+                             f"of {loaded.info.max_length}; shorten the continuation")
+        return Target("continuation", extra, ids, None, last)
+    if not extra:
+        return Target("similarity:self", "", (), None, last if loaded.info.causal else 0)
+    ids = tuple(tok(extra, split_special_tokens=True)["input_ids"])
+    if len(ids) > loaded.info.max_length:
+        raise InputError(f"{where}: the reference sentence is {len(ids)} tokens, over the model's limit of "
+                         f"{loaded.info.max_length}; shorten it")
+    return Target("similarity:reference", extra, ids, None, last if loaded.info.causal else 0)
+
+
+def _mean_pooled(model, ids):
+    import torch
+
+    hidden = model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state
+    return hidden.mean(1)
+
+
+def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, special: list[bool],
+                         n_steps: int = 50) -> Attribution:
+    """Layer integrated gradients on the input embeddings for one probe (see the module's docstring)."""
+    import torch
+    from captum.attr import LayerIntegratedGradients
+
+    task = loaded.task
+    tok = loaded.tokenizer
+    device = device_of(loaded)
+    n = len(input_ids)
+    ids = torch.tensor([list(input_ids) + list(target.extra_ids if target.key == "continuation" else ())],
+                       device=device)
+    base = ids.clone()
+    base[0, :n] = torch.where(torch.tensor(special, device=device), ids[0, :n], baseline_id)
+    kind = loaded.info.kind
+    description = ""
+    if kind == "classifier":
+        with torch.no_grad():
+            logits = task(input_ids=ids).logits[0]
+        index = int(logits.argmax()) if target.class_index is None else target.class_index
+        label = task.config.id2label.get(index, str(index))
+        key = f"class:{label}"
+
+        def forward(x):
+            return task(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, index].float()
+
+        how = "predicted" if target.class_index is None else "chosen"
+        description = f"the logit of the {how} class {label!r}"
+    elif kind == "causal_lm":
+        if target.key == "next_token":
+            with torch.no_grad():
+                next_id = int(task(input_ids=ids).logits[0, -1].argmax())
+            positions, wanted = [n - 1], [next_id]
+            description = f"the log-probability of the predicted next token {tok.decode([next_id])!r}"
+        else:
+            positions = list(range(n - 1, n - 1 + len(target.extra_ids)))
+            wanted = list(target.extra_ids)
+            description = (f"the log-probability of the continuation {' ' + target.extra_text!r} "
+                           f"({len(wanted)} token{'s' if len(wanted) != 1 else ''}, summed)")
+        key = target.key
+        pos_t, want_t = torch.tensor(positions, device=device), torch.tensor(wanted, device=device)
+
+        def forward(x):
+            logits = task(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, pos_t]  # [b, P, V]
+            return torch.log_softmax(logits.float(), -1)[:, torch.arange(len(wanted), device=device), want_t].sum(-1)
+    else:
+        with torch.no_grad():
+            reference = _mean_pooled(task, torch.tensor([list(target.extra_ids)], device=device)
+                                     if target.extra_ids else ids)
+        key = target.key
+        description = ("the cosine similarity of the sentence's mean-pooled embedding with that of the reference "
+                       f"{target.extra_text!r}" if target.extra_ids else
+                       "the cosine similarity of the sentence's mean-pooled embedding with its own (what makes "
+                       "this sentence's embedding what it is)")
+
+        def forward(x):
+            return torch.nn.functional.cosine_similarity(_mean_pooled(task, x).float(), reference.float(), dim=-1)
+
+    lig = LayerIntegratedGradients(forward, task.get_input_embeddings())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Captum's notes on requires_grad of the inputs
+        scores, delta = lig.attribute(ids, baselines=base, n_steps=n_steps, internal_batch_size=min(n_steps, 25),
+                                      return_convergence_delta=True)
+    with torch.no_grad():
+        value, baseline_value = (float(v) for v in forward(torch.cat([ids, base])))
+    token_scores = scores.detach().double().sum(-1)[0, :n].cpu().numpy()
+    return Attribution(key, description, token_scores, value, baseline_value, float(delta.reshape(-1)[0]))
+
+
+def rollout(attention: np.ndarray) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema 2020) of one sentence's attention [L, H, T, T] -> [L, T, T]: entry l is
+    R_l = A_l R_(l-1) with R_(-1) = I and A_l = (W_l + I) / 2, W_l the layer's attention averaged over heads (rows
+    still sum to 1): how much each token's representation after layer l draws on each input token."""
+    n_layers, _, t, _ = attention.shape
+    eye = np.eye(t)
+    flow = eye
+    out = np.empty((n_layers, t, t))
+    for layer in range(n_layers):
+        mixed = 0.5 * attention[layer].astype(np.float64).mean(0) + 0.5 * eye
+        mixed /= mixed.sum(-1, keepdims=True)
+        flow = mixed @ flow
+        out[layer] = flow
+    return out
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rank correlation, None where it is undefined (under 3 values, or a constant side)."""
+    from scipy.stats import spearmanr
+
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    rho = spearmanr(x, y).statistic
+    return None if math.isnan(rho) else float(rho)
+
+
+def agreement_rows(sentence_id: int, attribution: np.ndarray, attention: np.ndarray, flow: np.ndarray,
+                   position: int, word_of: list[int | None], n_words: int) -> list[tuple]:
+    """`attribution_agreement` rows of one probe: for every head, Spearman's rho over the probe's words between the
+    magnitude of the word's integrated-gradient attribution and the attention the word receives from the target
+    position (the sum over its tokens); for every layer the same with the rollout up to that layer."""
+    importance = np.abs(to_words(attribution, word_of, n_words))
+    rows = []
+    n_layers, n_heads = attention.shape[:2]
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            received = to_words(attention[layer, head, position], word_of, n_words)
+            rows.append((sentence_id, "attention", layer, head, spearman(importance, received), n_words))
+    for layer in range(n_layers):
+        received = to_words(flow[layer, position], word_of, n_words)
+        rows.append((sentence_id, "rollout", layer, None, spearman(importance, received), n_words))
+    return rows
+
+
+class ProbeAttributions:
+    """The per-probe analysis: integrated gradients, rollout and their agreement with every head. `prepare`
+    checks each probe's target against the model before any work; `run` writes the three attribution tables."""
+
+    stage = "attribute probes"
+
+    def __init__(self, loaded, sentences: list, config):
+        self.loaded, self.config = loaded, config
+        self.baseline = baseline_token(loaded, config.attribution_baseline)  # a baseline the model lacks fails here
+        self.targets = [make_target(loaded, tuple(loaded.tokenizer(s.text, split_special_tokens=True)["input_ids"]),
+                                    s.extra, f"probe {s.source}", config.target_class) for s in sentences]
+
+    def run(self, probes: Probes, progress, warned: list[str]) -> dict[str, list[tuple]]:
+        target_rows, score_rows, agreement = [], [], []
+        steps = self.config.attribution_steps
+        with progress.stage("attribute", len(probes.sentences)) as advance:
+            for s, tok, target in zip(probes.sentences, probes.tokenized, self.targets):
+                special = [t.is_special for t in tok.tokens]
+                result = integrated_gradients(self.loaded, tok.input_ids, target, self.baseline, special, steps)
+                if result.delta_too_large:
+                    warned.append(f"probe {s.source}: integrated gradients did not converge (delta "
+                                  f"{result.delta:+.3g} against f(input) - f(baseline) = "
+                                  f"{result.value - result.baseline_value:+.3g}); raise attribution_steps above "
+                                  f"{steps}")
+                flow = rollout(probes.attention[s.sentence_id])
+                target_rows.append((s.sentence_id, result.target, result.description, result.value,
+                                    result.baseline_value, result.delta))
+                score_rows += [(s.sentence_id, "integrated_gradients", result.target, i, float(v))
+                               for i, v in enumerate(result.scores)]
+                score_rows += [(s.sentence_id, "rollout", result.target, i, float(v))
+                               for i, v in enumerate(flow[-1, target.position])]
+                word_of = [t.word_idx for t in tok.tokens]
+                agreement += agreement_rows(s.sentence_id, result.scores, probes.attention[s.sentence_id], flow,
+                                            target.position, word_of, probes.n_words[s.sentence_id])
+                advance(1)
+        return {"attribution_targets": target_rows, "attributions": score_rows, "attribution_agreement": agreement}

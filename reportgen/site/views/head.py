@@ -1,0 +1,53 @@
+"""heads/L{l}H{h}.html: one head's statistics among all heads, its role and dependency accuracy, its agreement with
+the gradients, its attention on each probe, and what its context-space matches have in common."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...vocab import head_label, layer_label
+from .attribution import HeadAgreement
+from .common import Link, Nav, Report, nav
+from .headanalysis import HeadAnalysis
+from .matches import Analysis, ProbeSection, page_sections, toc
+
+
+@dataclass(frozen=True)
+class HeadPage:
+    """heads/L{l}H{h}.html: the head's attention on each probe, its context-space matches and their aggregates."""
+
+    root: str
+    title: str
+    label: str
+    layer: int
+    head: int
+    nav: Nav
+    toc: tuple[Link, ...]
+    heads: HeadAnalysis  # role, statistics among all heads, dependency accuracy
+    analyses: tuple[Analysis, ...]
+    probes: tuple[ProbeSection, ...]
+    data: dict  # the page's match lists, read by the page script
+    agreement: HeadAgreement | None = None  # with the integrated gradients, over the probes
+
+
+def head_page(report: Report, layer: int, head: int) -> HeadPage:
+    label = head_label(layer, head)
+    n_layers, n_heads = report.n_layers, report.n_heads
+
+    def link(n: int) -> Link:
+        lab = head_label(*divmod(n, n_heads))
+        return Link(f"{lab}.html", lab)
+
+    related = [Link(f"../layers/{layer_label(layer)}.html", f"layer {layer}")]
+    related += [Link(f"{head_label(n, head)}.html", f"{head_label(n, head)} ({where} layer)")
+                for n, where in ((layer - 1, "previous"), (layer + 1, "next")) if 0 <= n < n_layers]
+    pager = nav(layer * n_heads + head, n_layers * n_heads, link, Link("../index.html", "overview"), tuple(related))
+    analyses, sections, data = page_sections(
+        report, [("context", layer, head, "context", f"What the matches of {label} have in common")], (layer, head))
+    links = toc(report, analyses, (Link("#statistics", "Statistics over the corpus"),
+                                   Link("#syntax", "Dependency accuracy")))
+    agreement = report.attributions.head(layer, head)
+    if agreement is not None:
+        links = links[:2] + (Link("#agreement", "Attention and gradients"),) + links[2:]
+    return HeadPage("../", f"{label} · {report.model}", label, layer, head, pager, links,
+                    report.head_analyses.head(layer, head, report.stat_names), analyses, sections, data, agreement)

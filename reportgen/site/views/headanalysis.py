@@ -1,0 +1,197 @@
+"""View models of the head analysis (Clark et al. 2019) on the overview and on head pages: roles, dependency
+accuracy against the positional baseline, Table 1, the map of the heads, a head's statistics among all heads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ...store import Store
+from ...vocab import ALL_RELATIONS, DIRECTIONS, ROLES, STAT_DESCRIPTIONS, direction_words, head_label
+from ..charts import heads as headcharts
+
+ROLE_MEANINGS = {
+    "syntax": "its attention finds a dependency relation's words better than any fixed offset does",
+    "previous": "most attention on the previous token", "next": "most attention on the next token",
+    "self": "most attention on the token itself", "first": "most attention on the first token (a sink)",
+    "last": "most attention on the last special token (a sink)", "special": "most attention on special tokens",
+    "punct": "most attention on punctuation", "broad": "attention spread almost evenly",
+    "mixed": "none of the above",
+}
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def rank_text(value: float, values: list[float]) -> str:
+    """Where `value` stands among `values` (its own included): 'highest of 72 heads', '3rd highest of 72
+    heads', 'lowest of 72 heads'; equal values share the better rank."""
+    n = len(values)
+    rank = 1 + sum(v > value for v in values)
+    low = 1 + sum(v < value for v in values)
+    if rank == 1:
+        return f"highest of {n} heads" if low < n or n == 1 else f"equal for all {n} heads"
+    if low == 1:
+        return f"lowest of {n} heads"
+    return f"{ordinal(rank)} highest of {n} heads"
+
+
+@dataclass(frozen=True)
+class DepRow:
+    relation: str
+    direction: str  # 'dependent to head'
+    support: int
+    accuracy: float
+    baseline_offset: int
+    baseline: float
+
+    @property
+    def margin(self) -> float:
+        return self.accuracy - self.baseline
+
+
+@dataclass(frozen=True)
+class StatRank:
+    name: str
+    description: str
+    value: str  # '0.810'
+    rank: str  # 'highest of 72 heads'
+
+
+@dataclass(frozen=True)
+class HeadAnalysis:
+    """A head page's part: its role, its statistics among all heads, its dependency accuracy."""
+
+    role: str
+    evidence: str
+    ranks: tuple[StatRank, ...]
+    strips: dict | None  # chart of every head's statistics, this head's highlighted
+    dep: tuple[DepRow, ...]  # 'all' first, then relations by name
+    dep_chart: dict | None
+    min_support: str
+
+
+@dataclass(frozen=True)
+class HeadSummary:
+    """One row of the overview's table of heads."""
+
+    label: str
+    href: str
+    layer: int
+    head: int
+    role: str
+    evidence: str
+    values: tuple[tuple[str, float | None], ...]  # each statistic (shown to 3 decimals) in the page's order
+    best: DepRow | None  # the relation beating its baseline by the most
+    nearest: tuple[str, str, float] | None  # the most similar head: label, href, distance
+
+
+@dataclass(frozen=True)
+class Table1Row:
+    """Clark et al.'s Table 1: for one relation and direction, the best head and the baseline."""
+
+    relation: str
+    support: int
+    cells: tuple[tuple[str, str, float, int, float], ...]  # per direction: head, href, accuracy, offset, baseline
+
+
+@dataclass(frozen=True)
+class HeadOverview:
+    """The overview's part: the table of heads, Table 1 and the map."""
+
+    heads: tuple[HeadSummary, ...]
+    table1: tuple[Table1Row, ...]
+    map_chart: dict | None
+    roles: tuple[tuple[str, str, int], ...]  # role, what it means, how many heads have it
+    min_support: str
+    sample: str
+
+
+class HeadAnalyses:
+    """Reads the head analysis tables once and builds its parts of the overview and of head pages."""
+
+    def __init__(self, store: Store, meta: dict[str, str], stats: dict[tuple[int, int], dict[str, float]],
+                 n_layers: int, n_heads: int):
+        self.meta, self.stats, self.n_layers, self.n_heads = meta, stats, n_layers, n_heads
+        self.roles = {(r.layer, r.head): (r.role, r.evidence) for r in store.head_roles()}
+        self.dep: dict[tuple[int, int], list[DepRow]] = defaultdict(list)
+        for r in store.dep_accuracy():
+            self.dep[(r.layer, r.head)].append(DepRow(r.relation, direction_words(r.direction), r.support,
+                                                      r.accuracy, r.baseline_offset, r.baseline_accuracy))
+        self.map = store.head_map()
+        self.nearest = {(n.layer, n.head): (head_label(n.near_layer, n.near_head),
+                                            f"heads/{head_label(n.near_layer, n.near_head)}.html", n.distance)
+                        for n in store.nearest_heads()}
+
+    def _best(self, layer: int, head: int) -> DepRow | None:
+        rows = [r for r in self.dep.get((layer, head), ()) if r.relation != ALL_RELATIONS]
+        return max(rows, key=lambda r: (r.margin, r.accuracy), default=None)
+
+    def overview(self, names: list[str], corpus_sentences: int) -> HeadOverview:
+        heads = tuple(
+            HeadSummary(head_label(layer, head), f"heads/{head_label(layer, head)}.html", layer, head,
+                        *self.roles.get((layer, head), ("", "")),
+                        tuple((s, self.stats.get((layer, head), {}).get(s)) for s in names),
+                        self._best(layer, head), self.nearest.get((layer, head)))
+            for layer in range(self.n_layers) for head in range(self.n_heads))
+        table1 = []
+        relations: dict[str, int] = {}
+        for rows in self.dep.values():
+            for r in rows:
+                relations[r.relation] = r.support
+        for relation in sorted(relations, key=lambda r: (r != ALL_RELATIONS, -relations[r], r)):
+            cells = []
+            for direction in map(direction_words, DIRECTIONS):
+                found = [(r.accuracy, -layer, -head, r) for (layer, head), rows in self.dep.items() for r in rows
+                         if r.relation == relation and r.direction == direction]
+                acc, layer, head, row = max(found, key=lambda f: f[:3])
+                label = head_label(-layer, -head)
+                cells.append((label, f"heads/{label}.html", acc, row.baseline_offset, row.baseline))
+            table1.append(Table1Row(relation, relations[relation], tuple(cells)))
+        map_chart = None
+        if self.map:
+            points = [{"l": p.layer, "h": p.head, "x": p.x, "y": p.y,
+                       "role": self.roles.get((p.layer, p.head), ("", ""))[0],
+                       "evidence": self.roles.get((p.layer, p.head), ("", ""))[1]} for p in self.map]
+            map_chart = headcharts.head_map(
+                points, self.n_layers,
+                f"Map of the {len(points)} heads: heads that attend alike are close (multidimensional scaling of "
+                f"the mean Jensen-Shannon distance between their attention). Colour: layer; shape: role. The "
+                f"table of heads names each head's most similar head.")
+        counts = defaultdict(int)
+        for role, _ in self.roles.values():
+            counts[role] += 1
+        roles = tuple((r, ROLE_MEANINGS[r], counts[r]) for r in ROLES if counts[r])
+        sample = min(int(self.meta.get("option.similarity_sentences", "1000")), corpus_sentences)
+        return HeadOverview(heads, tuple(table1), map_chart, roles, self.meta.get("option.min_dep_support", "100"),
+                            f"{sample:,}")
+
+    def head(self, layer: int, head: int, names: list[str]) -> HeadAnalysis:
+        role, evidence = self.roles.get((layer, head), ("", ""))
+        mine = self.stats.get((layer, head), {})
+        ranks, strip_values = [], {}
+        for s in names:
+            if s not in mine:
+                continue
+            every = [v[s] for v in self.stats.values() if s in v]
+            ranks.append(StatRank(s, STAT_DESCRIPTIONS.get(s, s), f"{mine[s]:.3f}", rank_text(mine[s], every)))
+            strip_values[s] = [None if (v := self.stats.get((l, h), {}).get(s)) is None else round(v, 4)
+                               for l in range(self.n_layers) for h in range(self.n_heads)]
+        label = head_label(layer, head)
+        strips = headcharts.stat_strips(
+            [r.name for r in ranks], strip_values, layer * self.n_heads + head, self.n_heads,
+            f"Strips of every head's statistics, one per statistic, a tick per head, {label}'s larger and in "
+            f"orange. The list beside it gives {label}'s value and rank.") if ranks else None
+        dep = tuple(self.dep.get((layer, head), ()))
+        dep_chart = None
+        if dep:
+            relations = list(dict.fromkeys(r.relation for r in dep))
+            dep_chart = headcharts.dep_accuracy(
+                relations, [{"r": r.relation, "d": r.direction, "a": round(r.accuracy, 4),
+                             "b": round(r.baseline, 4), "o": r.baseline_offset, "n": r.support} for r in dep],
+                f"Bar chart of {label}'s dependency accuracy per relation, one panel per direction, each bar with "
+                f"a black tick at the accuracy of the best fixed offset. The table under it lists every value.")
+        return HeadAnalysis(role, evidence, tuple(ranks), strips, dep, dep_chart,
+                            self.meta.get("option.min_dep_support", "100"))

@@ -1,0 +1,222 @@
+"""exBERT's match analyses, shared by the head and layer pages: for each search space, the histograms of what the
+matches are (with their corpus base rates), each probe token's one-line summary, the match lists the page script
+shows, and the corpus sentences those lists need (assets/contexts.js)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ...vocab import FACETS as BASE_FACETS
+from ...vocab import OFFSETS, head_label
+from .. import findings
+from ..charts import matches as charts
+from ..findings import Histogram
+from .common import Link, Report, base_rates, shorten, token_key
+
+FACETS = tuple(zip(BASE_FACETS, ("POS", "fine tag", "dependency", "entity type")))
+ALL_TOKENS = "all"  # the key of "all probe tokens of the page" in the chart data
+
+
+@dataclass(frozen=True)
+class ChartBlock:
+    """One chart of an analysis, with the captions of its histograms summed over all probe tokens."""
+
+    chart_id: str
+    title: str
+    spec: dict
+    captions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """exBERT's aggregates of one search space on one page."""
+
+    space: str  # what the DOM ids of this analysis start with
+    heading: str
+    summary: str  # one line, over all probe tokens
+    notes: tuple[str, ...]  # how many probe tokens have ties at the cut, or few distinct sentences
+    charts: tuple[ChartBlock, ...]
+
+
+@dataclass(frozen=True)
+class TokenLine:
+    """What one space's matches of one probe token say."""
+
+    space: str  # the analysis' heading where a page has several, else ''
+    matches: str  # '50 matches from 9 corpus sentences'
+    own: str  # 'x% (n/k) share its POS NOUN (corpus y%); ... its dependency ...'
+    summary: str
+    warnings: tuple[str, ...]  # few distinct sentences; ties at the cut
+
+
+@dataclass(frozen=True)
+class TokenMatches:
+    key: str  # "{sentence_id}:{token_idx}", the key of the token in the page data
+    token_idx: int
+    token: str
+    pos: str
+    dep: str
+    lines: tuple[TokenLine, ...]  # one per analysis of the page
+
+
+@dataclass(frozen=True)
+class ProbeSection:
+    sentence_id: int
+    text: str
+    chart_id: str
+    chart: dict | None  # Vega-Lite spec, or None where the page has no chart for the probe
+    chart_text: str  # the chart's text alternative
+    tokens: tuple[TokenMatches, ...]
+
+
+def _histograms(rows, titles: dict[str, str], base: dict[str, dict[str, int]],
+                order: tuple[str, ...] | None = None) -> dict[str, list[Histogram]]:
+    """CategoryCount rows -> token key (or ALL_TOKENS) -> one histogram per facet, each category with its base
+    rate from `base` (facet -> category -> count in the corpus population)."""
+    bars: dict[str, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        key = ALL_TOKENS if r.sentence_id is None else token_key(r.sentence_id, r.token_idx)
+        bars[key][r.facet].append((r.category, r.n))
+    return {key: [findings.histogram(title, found[facet], base.get(facet, {}), order)
+                  for facet, title in titles.items()]
+            for key, found in bars.items()}
+
+
+def heatmap_text(tokens: list[str], weights: list[tuple[int, int, float]]) -> str:
+    """A heatmap's text alternative: the token each token attends to most, with its weight."""
+    best: dict[int, tuple[float, int]] = {}
+    for i, j, w in weights:
+        if i not in best or w > best[i][0]:
+            best[i] = (w, j)
+    return "Each token attends most to: " + "; ".join(
+        f"{tokens[i]} → {tokens[j]} ({w:.2f})" for i, (w, j) in sorted(best.items())) + "."
+
+
+def analysis(report: Report, space: str, layer: int, head: int | None, dom: str, heading: str, several: bool):
+    """One space's aggregates: the view, each token's line, and the page data of its matches."""
+    attended_base = base_rates(report.store.base_counts("attended", layer, head))
+    whose = "the whole layer" if head is None else head_label(layer, head)
+    parts = (
+        ("matched", "Matched tokens", {f: f"{t} of the matched tokens" for f, t in FACETS},
+         report.store.annotation_counts(space, layer, head, attended=False), report.matched_base, None,
+         "every non-special corpus token"),
+        ("attended", "Tokens the matches attend to most",
+         {f: f"{t} of the tokens they attend to most" for f, t in FACETS},
+         report.store.annotation_counts(space, layer, head, attended=True), attended_base, None,
+         f"the tokens that every corpus token attends to most in {whose}"),
+        ("offsets", "Where the matches attend", {"offset": "offset to the token attended to most"},
+         report.store.offset_counts(space, layer, head), attended_base, OFFSETS,
+         f"where every corpus token attends most in {whose}"),
+    )
+    found: dict[str, dict[str, list[Histogram]]] = {}
+    blocks = []
+    for name, title, titles, rows, base, order, population in parts:
+        found[name] = _histograms(rows, titles, base, order)
+        every = found[name].get(ALL_TOKENS) or [Histogram(t, ()) for t in titles.values()]
+        description = (f"Bar charts of the {', '.join(titles.values())}, as shares of the matches, each "
+                       f"with its corpus base rate (the share among {population})")
+        blocks.append(ChartBlock(f"{dom}-{name}", title,
+                                 charts.histograms(every, order, description, own=name == "matched"),
+                                 tuple(h.caption() for h in every)))
+
+    lists: dict[str, list[int]] = defaultdict(list)  # flat: 4 numbers per match, best first
+    sentences: dict[str, set[int]] = defaultdict(set)
+    for r in report.store.match_lists(space, layer, head):
+        key = token_key(r.sentence_id, r.token_idx)
+        lists[key] += [r.match_sentence_id, r.match_token_idx, r.max_attended_token_idx, round(r.score * 1000)]
+        sentences[key].add(r.match_sentence_id)
+    tied = {token_key(r.sentence_id, r.token_idx): (r.score, r.tied_kept, r.tied_dropped)
+            for r in report.store.cut_ties(space, layer, head)}
+    pos_base, dep_base = report.matched_base.get("pos", {}), report.matched_base.get("dep", {})
+
+    def line(key: str, pos: str, dep: str) -> TokenLine:
+        hists = {name: found[name].get(key) or [Histogram("", ())] * len(part[2])
+                 for name, part in zip(found, parts)}
+        matched = hists["matched"]
+        own = "; ".join((
+            findings.own_category(matched[0], pos, pos_base.get(pos, 0) / max(1, sum(pos_base.values())), "POS"),
+            findings.own_category(matched[2], dep, dep_base.get(dep, 0) / max(1, sum(dep_base.values())),
+                                  "dependency")))
+        n = len(lists.get(key, ())) // 4
+        text, warning = findings.diversity(n, len(sentences.get(key, ())))
+        warnings = [warning] if warning else []
+        if key in tied:
+            warnings.append(findings.ties(n, *tied[key]))
+        return TokenLine(heading if several else "", text, own,
+                         findings.summarise(hists["offsets"][0], matched[0], hists["attended"][0]),
+                         tuple(warnings))
+
+    keys = [token_key(sid, t.token_idx) for sid, _ in report.probes for t in report.probe_tokens[sid]
+            if not t.is_special]
+    few = sum(1 for key in keys if findings.diversity(len(lists.get(key, ())) // 4,
+                                                      len(sentences.get(key, ())))[1])
+    notes = []
+    if tied:
+        notes.append(f"{len(tied)} of {len(keys)} probe tokens have ties at the cut: their last matches share "
+                     f"one score with corpus contexts that were not kept, and are a pseudo-random sample.")
+    if few:
+        notes.append(f"{few} of {len(keys)} probe tokens get their matches from fewer than half as many corpus "
+                     f"sentences as matches: look-alike sentences rather than look-alike tokens.")
+    summary = findings.summarise(*(found[name].get(ALL_TOKENS, [Histogram("", ())])[0]
+                                   for name in ("offsets", "matched", "attended")))
+    pattern = findings.corpus_pattern(attended_base.get("offset", {}),
+                                      "the mean of this layer's heads" if head is None else "this head")
+    summary = (f"{pattern} Against that and the corpus, the matches of all probe tokens: "
+               f"{summary[0].lower()}{summary[1:]}").strip()
+    return Analysis(dom, heading, summary, tuple(notes), tuple(blocks)), line, dict(lists)
+
+
+def page_sections(report: Report, analyses: list[tuple[str, int, int | None, str, str]],
+                  heatmap: tuple[int, int] | None):
+    """The analyses, probe sections and page data shared by head and layer pages."""
+    built = [analysis(report, *a, several=len(analyses) > 1) for a in analyses]
+    weights: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
+    if heatmap is not None:
+        for r in report.store.attention(*heatmap):
+            weights[r.sentence_id].append((r.from_token_idx, r.to_token_idx, r.weight))
+    sections = []
+    for sid, text in report.probes:
+        toks = report.probe_tokens[sid]
+        labels = [t.text for t in toks]
+        chart, chart_text = None, ""
+        if heatmap is not None:
+            name = f"{head_label(*heatmap)} on sentence {sid}"
+            chart = charts.attention_heatmap(labels, weights[sid], name,
+                                             f"Heatmap of the attention of {name}: each row is a token, "
+                                             f"each column a token it attends to, darker is more")
+            chart_text = heatmap_text(labels, weights[sid])
+        tokens = []
+        for t in toks:
+            if not t.is_special:
+                key = token_key(sid, t.token_idx)
+                tokens.append(TokenMatches(key, t.token_idx, t.text, t.pos, t.dep,
+                                           tuple(line(key, t.pos, t.dep) for _, line, _ in built)))
+        sections.append(ProbeSection(sid, text, f"attention-s{sid}", chart, chart_text, tuple(tokens)))
+    data = {"shown": report.shown, "spaces": {a.space: lists for a, _, lists in built}, "strip": charts.strip()}
+    return tuple(a for a, _, _ in built), tuple(sections), data
+
+
+def toc(report: Report, analyses: tuple[Analysis, ...], first: tuple[Link, ...] = ()) -> tuple[Link, ...]:
+    return first + tuple(Link(f"#{a.space}", a.heading) for a in analyses) + tuple(
+        Link(f"#s{sid}", f"Sentence {sid}: {shorten(text)}") for sid, text in report.probes)
+
+
+def contexts(report: Report) -> dict:
+    """The corpus sentences that any match list shows, for the shared assets/contexts.js. Per sentence: its text,
+    its tokens ([char_start, char_end, word], word -1 for none, or the special token's name) and its words
+    ([char_start, char_end, pos, tag, dep, ent], as indexes into the category lists)."""
+    names: dict[str, dict[str, int]] = {f: {} for f in BASE_FACETS}
+    sentences: dict[str, list] = {str(r.sentence_id): [r.text, [], []] for r in report.store.matched_sentences()}
+    position: dict[tuple[int, int], int] = {}
+    for w in report.store.matched_words():
+        words = sentences[str(w.sentence_id)][2]
+        position[(w.sentence_id, w.word_idx)] = len(words)
+        words.append([w.char_start, w.char_end] + [
+            names[f].setdefault(c or ("none" if f == "ent" else ""), len(names[f]))
+            for f, c in zip(BASE_FACETS, (w.pos, w.tag, w.dep, w.ent_type))])
+    for t in report.store.matched_tokens():
+        tokens = sentences[str(t.sentence_id)][1]
+        tokens.append(t.text if t.is_special else [t.char_start, t.char_end,
+                                                   position.get((t.sentence_id, t.word_idx), -1)])
+    return {**{f: list(found) for f, found in names.items()}, "sentences": sentences}

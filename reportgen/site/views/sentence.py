@@ -1,0 +1,138 @@
+"""sentences/{id}.html: one probe's attention at three levels (bertviz's head, model and neuron views), a table of
+every head with its dominant pattern on the sentence, and the sentence's attributions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...align import attention_to_words, token_text, word_units
+from ...patterns import PATTERNS, dominant_patterns
+from ...vocab import head_label, layer_label
+from ..charts import sentence as charts
+from ..charts.base import token_labels
+from .attribution import SentenceAttribution, legend
+from .common import Link, Nav, Report, nav, shorten
+
+NEURON_FILE = "neuron-L{l}.js"  # a sentence's neuron vectors of one layer, in sentences/<id>/
+ATTENTION_FLOOR = 0.005  # weights below this are invisible lines and are left out of the sentence pages
+NOT_IN_TEMPLATE = {"template": False}  # a page field the renderer uses, not the template
+
+
+@dataclass(frozen=True)
+class HeadPattern:
+    """One head's cell in a sentence page's table of heads: a link to the head's page at the sentence, and
+    what the head attends to most on the sentence (one of PATTERNS, a mean share of attention)."""
+
+    label: str  # L3H7
+    href: str
+    pattern: str  # a key of PATTERNS
+    value: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.pattern} {self.value:.2f}"
+
+
+@dataclass(frozen=True)
+class LayerPatterns:
+    """One layer's row of the table of heads: a link to the layer's page, then its heads in order."""
+
+    link: Link
+    heads: tuple[HeadPattern, ...]
+
+
+@dataclass(frozen=True)
+class SentencePage:
+    """sentences/{id}.html: one probe's attention at the head, model and neuron level, and a table of every
+    head (links to their pages, each with its dominant pattern on the sentence: the views' text alternative)."""
+
+    root: str
+    title: str  # 'Sentence 3: “The cat sat on…” · model'
+    sentence_id: int
+    text: str
+    nav: Nav
+    words: tuple[tuple[str, str], ...]  # (word, the model tokens it is made of)
+    causal: bool
+    head_view: dict
+    model_view: dict
+    neuron_view: dict
+    heads: tuple[LayerPatterns, ...]  # layers as rows, heads as columns
+    n_tokens: int  # the query tokens the patterns are means over
+    pattern_names: tuple[tuple[str, str], ...]  # PATTERNS: each pattern's name and what it means
+    attribution: SentenceAttribution | None = None  # integrated gradients, rollout, agreement with the heads
+    legend: tuple[str, ...] = legend()  # the attribution colours, most negative first
+    # the neuron view's vectors, one list of rows per layer: the page carries the first layer's, and a data file
+    # per layer in the sentence's folder gives the others when the reader picks them (views.PAGES' files)
+    neuron_layers: tuple[list[dict], ...] = field(default=(), metadata=NOT_IN_TEMPLATE)
+
+    @property
+    def layer_files(self) -> str:
+        """The neuron view's data files, relative to the page, with {l} for the layer."""
+        return f"{self.sentence_id}/{NEURON_FILE}"
+
+
+def _head_patterns(report: Report, sentence_id: int, tokens: list, words: list,
+                   att: np.ndarray) -> tuple[LayerPatterns, ...]:
+    """The sentence page's table of heads: each head's link and dominant pattern on the sentence."""
+    punct_words = {w.word_idx for w in words if w.is_punct}
+    special = np.array([bool(t.is_special) for t in tokens])
+    punct = np.array([not t.is_special and t.word_idx in punct_words for t in tokens])
+    found = dominant_patterns(att, special, punct)
+    return tuple(
+        LayerPatterns(Link(f"../layers/{layer_label(layer)}.html", f"layer {layer}"), tuple(
+            HeadPattern(head_label(layer, head), f"../heads/{head_label(layer, head)}.html#s{sentence_id}",
+                        *found[layer][head])
+            for head in range(report.n_heads)))
+        for layer in range(report.n_layers))
+
+
+def sentence_page(report: Report, sentence_id: int) -> SentencePage:
+    ids = [sid for sid, _ in report.probes]
+    n_layers, n_heads = report.n_layers, report.n_heads
+    text = dict(report.probes)[sentence_id]
+    pager = nav(ids.index(sentence_id), len(ids), lambda n: Link(f"{ids[n]}.html", f"sentence {ids[n]}"),
+                Link("../index.html", "overview"), ())
+    tokens = report.store.tokens_of(sentence_id)
+    words = report.store.words_of(sentence_id, sentence_id)
+    labels = [token_text(text, t.text, t.is_special, t.char_start, t.char_end) for t in tokens]
+    n = len(tokens)
+    att = np.zeros((n_layers, n_heads, n, n))
+    for r in report.store.sentence_attention(sentence_id):
+        att[r.layer, r.head, r.from_token_idx, r.to_token_idx] = r.weight
+    units, unit_labels, pieces = word_units(text, tokens, words)
+    rows = (charts.attention_rows("tokens", att, ATTENTION_FLOOR)
+            + charts.attention_rows("words", attention_to_words(att, units, max(units) + 1), ATTENTION_FLOOR))
+    levels = {"tokens": token_labels(labels), "words": token_labels(unit_labels)}
+    vectors: dict[tuple[int, int, int, str], list[float]] = defaultdict(list)
+    for r in report.store.neuron(sentence_id):
+        vectors[(r.layer, r.head, r.token_idx, r.vector[0])].append(round(r.value, 3))
+    neuron_layers = tuple([] for _ in range(n_layers))
+    for (l, h, t, v), x in vectors.items():
+        neuron_layers[l].append({"l": l, "h": h, "t": t, "v": v, "x": x})
+    name = f"sentence {sentence_id}"
+    causal = report.meta.get("causal") == "true"
+    grid = f"{n_layers} layers by {n_heads} heads"
+    head_links = f"../heads/{head_label('{l}', '{h}')}.html#s{sentence_id}"
+    return SentencePage(
+        "../", f"Sentence {sentence_id}: “{shorten(text)}” · {report.model}",
+        sentence_id, text, pager, tuple(pieces), causal,
+        charts.head_view(levels, rows, n_layers, n_heads, f"Head view of {name}",
+                         f"Head view of {name}: the tokens (or words) in two columns, a line from each on the "
+                         f"left to every one it attends to on the right, its opacity the weight and its colour "
+                         f"the head, for one layer of {n_layers}. The table of heads below names each "
+                         f"head's dominant pattern."),
+        charts.model_view(levels, rows, n_heads, head_links, f"Model view of {name}",
+                          f"Model view of {name}: a grid of {grid}, each cell a heatmap of that head's "
+                          f"attention, rows attending and columns attended to, darker is more. The table of "
+                          f"heads below names each head's dominant pattern."),
+        charts.neuron_view(labels, neuron_layers[0] if neuron_layers else [], n_layers, n_heads,
+                           int(report.meta["d_head"]), causal, f"Neuron view of {name}",
+                           f"Neuron view of {name}: for one layer, head and query token, the query vector, "
+                           f"every key vector, their elementwise product, the scores q.k/sqrt(d) and their "
+                           f"softmax, the head's attention from the query token."),
+        _head_patterns(report, sentence_id, tokens, words, att), n, tuple(PATTERNS.items()),
+        report.attributions.sentence(sentence_id, text, tokens, words, head_links),
+        neuron_layers=neuron_layers)

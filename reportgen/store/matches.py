@@ -1,0 +1,95 @@
+"""exBERT's aggregates over the matches of one search space, counted by DuckDB: annotation and offset counts per
+probe token and over all probe tokens (GROUPING SETS), the corpus base rates, the match lists and the ties at the
+cut, and the corpus sentences that the match lists show."""
+
+from __future__ import annotations
+
+from .reads import TOKENS, WORDS
+from .rows import BaseCount, CategoryCount, CutTieRow, MatchRow, TextRow, TokenRow, WordRow
+
+
+class MatchReads:
+    """The match reads of a Store (needs Reads' `_named`). Each aggregate returns rows for every probe token
+    (sentence_id, token_idx) and, with both None, summed over all probe tokens: DuckDB does the grouping, Python
+    only lays the rows out."""
+
+    def annotation_counts(self, space: str, layer: int, head: int | None, attended: bool) -> list[CategoryCount]:
+        """(sentence_id, token_idx, facet, category, n): POS, tag, dep and entity counts over all k matches.
+
+        With `attended`, of the token each match attends to most instead of the matched token. Categories:
+        'special' for special tokens (no word), 'none' for words outside any entity.
+        """
+        target = "n.match_max_attended_token_idx" if attended else "n.match_token_idx"
+        return self._named(CategoryCount,
+            "WITH m AS (SELECT n.sentence_id, n.token_idx, "
+            "coalesce(w.pos, 'special') AS pos, coalesce(w.tag, 'special') AS tag, "
+            "coalesce(w.dep, 'special') AS dep, "
+            "CASE WHEN w.word_idx IS NULL THEN 'special' ELSE coalesce(w.ent_type, 'none') END AS ent "
+            "FROM neighbours n "
+            f"JOIN tokens t ON t.sentence_id = n.match_sentence_id AND t.token_idx = {target} "
+            "LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
+            "WHERE n.space = ? AND n.layer = ? AND n.head IS NOT DISTINCT FROM ?), "
+            "u AS (UNPIVOT m ON pos, tag, dep, ent INTO NAME facet VALUE category) "
+            "SELECT sentence_id, token_idx, facet, category, count(*) AS n FROM u "
+            "GROUP BY GROUPING SETS ((sentence_id, token_idx, facet, category), (facet, category)) "
+            "ORDER BY sentence_id NULLS FIRST, token_idx NULLS FIRST, facet, n DESC, category",
+            (space, layer, head))
+
+    def offset_counts(self, space: str, layer: int, head: int | None) -> list[CategoryCount]:
+        """(sentence_id, token_idx, 'offset', bucket, n): offset in tokens from each match to the token it
+        attends to most, bucketed '-3'..'+3' ('0': itself) and 'further'; 'special' where that token is a special token
+        (such as [CLS] or [SEP]), whose position says nothing about the text."""
+        return self._named(CategoryCount,
+            "WITH d AS (SELECT n.sentence_id, n.token_idx, a.is_special AS special, "
+            "n.match_max_attended_token_idx - n.match_token_idx AS d FROM neighbours n "
+            "JOIN tokens a ON a.sentence_id = n.match_sentence_id AND a.token_idx = n.match_max_attended_token_idx "
+            "WHERE n.space = ? AND n.layer = ? AND n.head IS NOT DISTINCT FROM ?) "
+            "SELECT sentence_id, token_idx, 'offset' AS facet, "
+            "CASE WHEN special THEN 'special' WHEN abs(d) > 3 THEN 'further' "
+            "WHEN d > 0 THEN '+' || d ELSE CAST(d AS VARCHAR) END AS bucket, "
+            "count(*) AS n FROM d "
+            "GROUP BY GROUPING SETS ((sentence_id, token_idx, bucket), (bucket)) "
+            "ORDER BY sentence_id NULLS FIRST, token_idx NULLS FIRST, bucket",
+            (space, layer, head))
+
+    def base_counts(self, population: str, layer: int | None = None,
+                    head: int | None = None) -> list[BaseCount]:
+        """(facet, category, n) of one base-rate population: 'matched' (no layer), or 'attended' of one head
+        (head None: the mean of the layer's heads)."""
+        return self._named(BaseCount, "SELECT facet, category, n FROM base_counts WHERE population = ? "
+                                      "AND layer IS NOT DISTINCT FROM ? AND head IS NOT DISTINCT FROM ? "
+                                      "ORDER BY facet, n DESC, category", (population, layer, head))
+
+    def match_lists(self, space: str, layer: int, head: int | None) -> list[MatchRow]:
+        """(sentence_id, token_idx, match_sentence_id, match_token_idx, max_attended_token_idx, score):
+        all k matches of every probe token, best first."""
+        return self._named(MatchRow,
+            "SELECT sentence_id, token_idx, match_sentence_id, match_token_idx, match_max_attended_token_idx, score "
+            "FROM neighbours WHERE space = ? AND layer = ? AND head IS NOT DISTINCT FROM ? "
+            "ORDER BY sentence_id, token_idx, rank",
+            (space, layer, head))
+
+    def cut_ties(self, space: str, layer: int, head: int | None) -> list[CutTieRow]:
+        """(sentence_id, token_idx, score, tied_kept, tied_dropped) of the probe tokens of one space whose last
+        kept score is shared with corpus contexts that were not kept."""
+        return self._named(CutTieRow, "SELECT sentence_id, token_idx, score, tied_kept, tied_dropped FROM cut_ties "
+                                      "WHERE space = ? AND layer = ? AND head IS NOT DISTINCT FROM ? "
+                                      "ORDER BY sentence_id, token_idx", (space, layer, head))
+
+    def matched_sentences(self) -> list[TextRow]:
+        """Every corpus sentence that some probe token matched."""
+        return self._named(TextRow, "SELECT sentence_id, text FROM sentences "
+                                    "WHERE sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
+                                    "ORDER BY sentence_id")
+
+    def matched_tokens(self) -> list[TokenRow]:
+        """Every token of those sentences, in order: what the match lists display."""
+        return self._named(TokenRow, f"SELECT {TOKENS} FROM tokens "
+                                     "WHERE sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
+                                     "ORDER BY sentence_id, token_idx")
+
+    def matched_words(self) -> list[WordRow]:
+        """Every word of those sentences, in order: what the match lists highlight, filter on and count."""
+        return self._named(WordRow, f"SELECT {WORDS} FROM words "
+                                    "WHERE sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
+                                    "ORDER BY sentence_id, word_idx")

@@ -1,0 +1,191 @@
+"""The rows the store's reads return: one named type per kind of row, so that no caller unpacks by position.
+
+A row of a table read whole has that table's columns in schema order (WordRow, TokenRow, AttentionRow, ...);
+aggregates have their own types. Being NamedTuples, they still compare equal to plain tuples.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..annotate import Word as WordRow  # noqa: F401 (a row of `words` is the record spaCy's words are made into)
+
+
+class SentenceRow(NamedTuple):
+    sentence_id: int
+    source: str
+    text: str
+    truncated: bool
+
+
+class TextRow(NamedTuple):
+    sentence_id: int
+    text: str
+
+
+class TokenRow(NamedTuple):
+    """A row of `tokens`: a model token of a sentence (word_idx None for special tokens; offsets are characters into
+    the sentence text, (0, 0) for special tokens). The tokeniser's tokens are these records (encode.Token)."""
+
+    sentence_id: int
+    token_idx: int
+    text: str
+    word_idx: int | None
+    is_special: bool
+    char_start: int
+    char_end: int
+
+
+class Counts(NamedTuple):
+    """What the corpus holds, as the overview and the about page count it."""
+
+    sentences: int
+    words: int
+    tokens: int
+    truncated: int
+    probes: int
+    duplicates: int
+
+
+class AttentionRow(NamedTuple):
+    sentence_id: int
+    layer: int
+    head: int
+    from_token_idx: int
+    to_token_idx: int
+    weight: float
+
+
+class NeuronRow(NamedTuple):
+    sentence_id: int
+    layer: int
+    head: int
+    token_idx: int
+    vector: str
+    dim: int
+    value: float
+
+
+class HeadStatRow(NamedTuple):
+    layer: int
+    head: int
+    stat: str
+    value: float
+
+
+class CategoryCount(NamedTuple):
+    """How many matches of a probe token (both None: of every probe token) fall in a category of a facet."""
+
+    sentence_id: int | None
+    token_idx: int | None
+    facet: str
+    category: str
+    n: int
+
+
+class BaseCount(NamedTuple):
+    facet: str
+    category: str
+    n: int
+
+
+class MatchRow(NamedTuple):
+    sentence_id: int
+    token_idx: int
+    match_sentence_id: int
+    match_token_idx: int
+    max_attended_token_idx: int
+    score: float
+
+
+class CutTieRow(NamedTuple):
+    sentence_id: int
+    token_idx: int
+    score: float
+    tied_kept: int
+    tied_dropped: int
+
+
+class TargetRow(NamedTuple):
+    sentence_id: int
+    target: str
+    description: str
+    value: float
+    baseline_value: float
+    delta: float
+
+
+class ScoreRow(NamedTuple):
+    sentence_id: int
+    method: str
+    token_idx: int
+    score: float
+
+
+class AgreementRow(NamedTuple):
+    sentence_id: int
+    method: str
+    layer: int
+    head: int | None
+    spearman: float | None
+
+
+class RoleRow(NamedTuple):
+    layer: int
+    head: int
+    role: str
+    evidence: str
+
+
+class DepAccuracyRow(NamedTuple):
+    layer: int
+    head: int
+    relation: str
+    direction: str
+    support: int
+    accuracy: float
+    baseline_offset: int
+    baseline_accuracy: float
+
+
+class MapPoint(NamedTuple):
+    layer: int
+    head: int
+    x: float
+    y: float
+
+
+class NearestHead(NamedTuple):
+    layer: int
+    head: int
+    near_layer: int
+    near_head: int
+    distance: float
+
+
+class StudyFigureRow(NamedTuple):
+    edit_type: str
+    source: str
+    layer: int | None
+    head: int | None
+    measure: str
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+class StudyExampleRow(NamedTuple):
+    example_id: int
+    edit_type: str
+    predicted: int | None
+    text: str
+
+
+class StudyWordRow(NamedTuple):
+    word_idx: int
+    text: str
+    char_start: int
+    char_end: int
+    gold: bool
+    attention_rank: int

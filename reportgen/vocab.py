@@ -1,0 +1,86 @@
+"""The names every level shares: head and layer labels, the head statistics, the base-rate facets, the dependency
+directions, the head roles, the attributions' convergence rule and the edit study's constants.
+
+Only plain values and tiny functions live here (no imports beyond the standard library), so that any module, from
+the store to the pages, can use one spelling of each name.
+"""
+
+from __future__ import annotations
+
+
+def head_label(layer: int, head: int) -> str:
+    """The name of a head (TransformerLens' spelling): L3H7."""
+    return f"L{layer}H{head}"
+
+
+def layer_label(layer: int) -> str:
+    """The name of a layer: L3."""
+    return f"L{layer}"
+
+
+# the same label as a Vega expression of a datum with fields l (layer) and h (head)
+HEAD_LABEL_EXPR = "'L' + datum.l + 'H' + datum.h"
+
+# ---- the head statistics (analyses/headstats.py measures them; pages describe them) -------------------------
+
+STATS = ("entropy", "entropy_norm", "distance", "self", "prev", "next", "first", "last", "special", "punct")
+STAT_DESCRIPTIONS = {
+    "entropy": "mean entropy of the attention distribution (nats)",
+    "entropy_norm": "mean entropy divided by that of a uniform distribution over the same keys (0 one key, "
+                    "1 uniform)",
+    "distance": "mean attention distance (tokens)",
+    "self": "mean attention to the token itself",
+    "prev": "mean attention to the previous token",
+    "next": "mean attention to the next token",
+    "first": "mean attention to the first token",
+    "last": "mean attention to the last special token ([SEP], EOS), apart from the first",
+    "special": "mean attention to special tokens",
+    "punct": "mean attention to punctuation",
+}
+
+# ---- corpus base rates (analyses/baserates.py counts them; pages compare matches with them) ------------------
+
+FACETS = ("pos", "tag", "dep", "ent")
+OFFSETS = ("-3", "-2", "-1", "0", "+1", "+2", "+3", "further", "special")
+SPECIAL = "special"  # the category of a special token in every facet
+NO_ENTITY = "none"  # the entity category of a word outside any entity
+
+# ---- dependency accuracy (analyses/depacc.py) ----------------------------------------------------------------
+
+DIRECTIONS = ("dependent_to_head", "head_to_dependent")
+ALL_RELATIONS = "all"  # the dep_accuracy row of every arc together
+
+
+def direction_words(direction: str) -> str:
+    """'dependent_to_head' -> 'dependent to head'."""
+    return direction.replace("_", " ")
+
+
+# ---- head roles (analyses/roles.py) ----------------------------------------------------------------------------
+
+ROLES = ("syntax", "previous", "next", "self", "first", "last", "special", "punct", "broad", "mixed")
+
+# ---- attributions (analyses/attribution.py) ------------------------------------------------------------------
+
+# integrated gradients have not converged when |delta| exceeds this share of |f(input) - f(baseline)| (and
+# DELTA_FLOOR in absolute terms)
+DELTA_SHARE = 0.05
+DELTA_FLOOR = 1e-3
+
+
+def converged(delta: float, value: float, baseline_value: float) -> bool:
+    """Whether Captum's convergence delta is small enough against the difference the attributions explain."""
+    return abs(delta) <= max(DELTA_SHARE * abs(value - baseline_value), DELTA_FLOOR)
+
+
+# ---- the edit study (studies/) -------------------------------------------------------------------------------
+
+STUDY = "edits"
+EDIT_LABELS = {0: "unedited", 1: "edited"}
+ALL_EDITS = "all"  # the study_figures rows of every edit type together
+EDIT_TYPES = ("misspelling", "swap", "insertion", "agreement", "deletion")
+UNEDITED = "none"
+MEASURES = ("interpretable", "exact_match", "jaccard")
+# Stevens & Su (2020), BERT fine-tuned on AESW (their data): the share of edited sentences whose gold words are
+# all in the top 3 by final-layer [CLS] attention, and for random rankings
+PAPER = (("spelling edits", 0.80, 0.12), ("deleted words", 0.71, 0.13))
