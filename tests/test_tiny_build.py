@@ -47,3 +47,10 @@ def test_corpus_copy_of_a_probe_is_its_best_match_and_probes_never_match(tmp_pat
                         for tok, m_sid, m_tok, score in best)
     # the probe itself (sentence 0) is never among the matches
     assert con.execute("SELECT count(*) FROM neighbours WHERE match_sentence_id = 0").fetchone()[0] == 0
+
+
+def test_a_rebuild_over_a_report_without_studies_warns_nothing(tmp_path, bert_dir, corpus_file, probes_file):
+    config = load_config(None, model=str(bert_dir), corpus=(corpus_file,), probes=probes_file, out=tmp_path / "site",
+                         top_k=2)
+    assert build(config).warnings == []
+    assert build(config).warnings == []  # the previous database is read for studies: it has none to carry over

@@ -71,6 +71,8 @@ class Writes:
             self.con.execute("DETACH previous")
 
     def set_meta(self, values: dict[str, str]) -> None:
+        if not values:  # DuckDB refuses executemany over no rows
+            return
         self.con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", sorted(values.items()))
 
     def fill_matched_base_counts(self) -> None:
