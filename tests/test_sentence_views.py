@@ -32,8 +32,9 @@ def built(request, tmp_path_factory):
 def _attention(store: Store, views: Report, sid: int) -> np.ndarray:
     n = len(store.tokens_of(sid))
     att = np.zeros((views.n_layers, views.n_heads, n, n))
-    for r in store.sentence_attention(sid):
-        att[r.layer, r.head, r.from_token_idx, r.to_token_idx] = r.weight
+    found = store.sentence_attention(sid)
+    for layer, head, i, j, w in zip(found.layer, found.head, found.from_token_idx, found.to_token_idx, found.weight):
+        att[layer, head, i, j] = w
     return att
 
 
@@ -239,7 +240,10 @@ def test_neuron_vectors_come_one_layer_per_data_file(built):
         assert chart["data-layer-files"] == f"{sid}/neuron-L{{l}}.js"
         spec = json.loads(page.select_one('script[data-chart="neuron-view"]').string)
         want: dict = {}
-        for _sid, layer, head, t, vector, dim, value in store.neuron(sid):
+        found = store.neuron(sid)
+        for layer, head, t, vector, dim, value in zip(found.layer.tolist(), found.head.tolist(),
+                                                      found.token_idx.tolist(), found.vector.tolist(),
+                                                      found.dim.tolist(), found.value.tolist()):
             want.setdefault((layer, head, t, vector[0]), {})[dim] = round(value, 3)
         files = sorted((out / "sentences" / str(sid)).glob("neuron-L*.js"))
         assert [f.name for f in files] == sorted(f"neuron-L{layer}.js" for layer in range(views.n_layers))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..corpus import SourceFile
-from .rows import (AgreementRow, AttentionRow, Counts, DepAccuracyRow, HeadStatRow, MapPoint, NearestHead,
-                   NeuronRow, RoleRow, ScoreRow, SentenceRow, StudyExampleRow, StudyFigureRow, StudyWordRow,
+from .rows import (AgreementRow, AttentionColumns, Counts, DepAccuracyRow, HeadStatRow, MapPoint, NearestHead,
+                   NeuronColumns, RoleRow, ScoreRow, SentenceRow, StudyExampleRow, StudyFigureRow, StudyWordRow,
                    TargetRow, TokenRow, WordRow)
 from .schema import COLUMNS
 
@@ -21,7 +21,14 @@ class Reads:
         return self.con.execute(sql, list(params)).fetchall()
 
     def _named(self, row_type, sql: str, params: Any = ()) -> list:
-        return [row_type(*r) for r in self._rows(sql, params)]
+        """One query's rows as `row_type` (a NamedTuple, or a dataclass of the same fields)."""
+        make = getattr(row_type, "_make", None) or (lambda r: row_type(*r))
+        return list(map(make, self._rows(sql, params)))
+
+    def _columns(self, columns_type, sql: str, params: Any = ()):
+        """One query's result as named numpy columns (its select list names the type's fields, in order)."""
+        found = self.con.execute(sql, list(params)).fetchnumpy()
+        return columns_type(*(found[name] for name in columns_type._fields))
 
     def meta(self) -> dict[str, str]:
         return dict(self._rows("SELECT key, value FROM meta ORDER BY key"))
@@ -72,22 +79,22 @@ class Reads:
 
     # ---- the probes' attention and vectors ------------------------------------------------------------------
 
-    def attention(self, layer: int, head: int) -> list[AttentionRow]:
+    def attention(self, layer: int, head: int) -> AttentionColumns:
         """One head's attention on every probe."""
-        return self._named(AttentionRow, f"SELECT {', '.join(COLUMNS['attention'])} FROM attention "
-                                         "WHERE layer = ? AND head = ? "
-                                         "ORDER BY sentence_id, from_token_idx, to_token_idx", (layer, head))
+        return self._columns(AttentionColumns, f"SELECT {', '.join(COLUMNS['attention'])} FROM attention "
+                                               "WHERE layer = ? AND head = ? "
+                                               "ORDER BY sentence_id, from_token_idx, to_token_idx", (layer, head))
 
-    def sentence_attention(self, sentence_id: int) -> list[AttentionRow]:
+    def sentence_attention(self, sentence_id: int) -> AttentionColumns:
         """One probe's attention, every layer and head."""
-        return self._named(AttentionRow, f"SELECT {', '.join(COLUMNS['attention'])} FROM attention "
-                                         "WHERE sentence_id = ? ORDER BY layer, head, from_token_idx, to_token_idx",
-                           (sentence_id,))
+        return self._columns(AttentionColumns, f"SELECT {', '.join(COLUMNS['attention'])} FROM attention "
+                                               "WHERE sentence_id = ? "
+                                               "ORDER BY layer, head, from_token_idx, to_token_idx", (sentence_id,))
 
-    def neuron(self, sentence_id: int) -> list[NeuronRow]:
-        """One probe's query and key vectors."""
-        return self._named(NeuronRow, f"SELECT {', '.join(COLUMNS['neuron'])} FROM neuron WHERE sentence_id = ? "
-                                      "ORDER BY layer, head, token_idx, vector DESC, dim", (sentence_id,))
+    def neuron(self, sentence_id: int) -> NeuronColumns:
+        """One probe's query and key vectors, by layer, head, token, query before key, dimension."""
+        return self._columns(NeuronColumns, f"SELECT {', '.join(COLUMNS['neuron'])} FROM neuron WHERE sentence_id = ? "
+                                            "ORDER BY layer, head, token_idx, vector DESC, dim", (sentence_id,))
 
     # ---- the head analysis ----------------------------------------------------------------------------------
 

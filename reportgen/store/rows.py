@@ -1,12 +1,15 @@
 """The rows the store's reads return: one named type per kind of row, so that no caller unpacks by position.
 
-A row of a table read whole has that table's columns in schema order (WordRow, TokenRow, AttentionRow, ...);
-aggregates have their own types. Being NamedTuples, they still compare equal to plain tuples.
+A row of a table read whole has that table's columns in schema order (WordRow, TokenRow, ...); aggregates have
+their own types. Being NamedTuples, they still compare equal to plain tuples. The two bulk numeric reads (a probe's
+attention and vectors) come back as named columns instead (AttentionColumns, NeuronColumns).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
+
+import numpy as np
 
 from ..annotate import Word as WordRow  # noqa: F401 (a row of `words` is the record spaCy's words are made into)
 
@@ -47,23 +50,29 @@ class Counts(NamedTuple):
     duplicates: int
 
 
-class AttentionRow(NamedTuple):
-    sentence_id: int
-    layer: int
-    head: int
-    from_token_idx: int
-    to_token_idx: int
-    weight: float
+class AttentionColumns(NamedTuple):
+    """Rows of `attention` as columns (numpy arrays of equal length): a probe's weights are many, and pages fill
+    matrices from them."""
+
+    sentence_id: np.ndarray
+    layer: np.ndarray
+    head: np.ndarray
+    from_token_idx: np.ndarray
+    to_token_idx: np.ndarray
+    weight: np.ndarray
 
 
-class NeuronRow(NamedTuple):
-    sentence_id: int
-    layer: int
-    head: int
-    token_idx: int
-    vector: str
-    dim: int
-    value: float
+class NeuronColumns(NamedTuple):
+    """Rows of `neuron` as columns (numpy arrays of equal length): every element of a probe's query and key
+    vectors."""
+
+    sentence_id: np.ndarray
+    layer: np.ndarray
+    head: np.ndarray
+    token_idx: np.ndarray
+    vector: np.ndarray
+    dim: np.ndarray
+    value: np.ndarray
 
 
 class HeadStatRow(NamedTuple):

@@ -173,8 +173,10 @@ def page_sections(report: Report, analyses: list[tuple[str, int, int | None, str
     built = [analysis(report, *a, several=len(analyses) > 1) for a in analyses]
     weights: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
     if heatmap is not None:
-        for r in report.store.attention(*heatmap):
-            weights[r.sentence_id].append((r.from_token_idx, r.to_token_idx, r.weight))
+        found = report.store.attention(*heatmap)
+        for sid, i, j, w in zip(found.sentence_id.tolist(), found.from_token_idx.tolist(),
+                                found.to_token_idx.tolist(), found.weight.tolist()):
+            weights[sid].append((i, j, w))
     sections = []
     for sid, text in report.probes:
         toks = report.probe_tokens[sid]

@@ -3,7 +3,6 @@ every head with its dominant pattern on the sentence, and the sentence's attribu
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +88,21 @@ def _head_patterns(report: Report, sentence_id: int, tokens: list, words: list,
         for layer in range(report.n_layers))
 
 
+def _neuron_layers(found, n_layers: int) -> tuple[list[dict], ...]:
+    """The neuron view's rows of each layer, {l, h, t, v: 'q' | 'k', x: the vector to 3 decimals}, from the store's
+    columns (ordered by layer, head, token, vector)."""
+    out = tuple([] for _ in range(n_layers))
+    if not len(found.value):
+        return out
+    keys = list(zip(found.layer.tolist(), found.head.tolist(), found.token_idx.tolist(), found.vector.tolist()))
+    starts = [i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]] + [len(keys)]
+    values = found.value.tolist()
+    for start, end in zip(starts, starts[1:]):
+        l, h, t, v = keys[start]
+        out[l].append({"l": l, "h": h, "t": t, "v": v[0], "x": [round(x, 3) for x in values[start:end]]})
+    return out
+
+
 def sentence_page(report: Report, sentence_id: int) -> SentencePage:
     ids = [sid for sid, _ in report.probes]
     n_layers, n_heads = report.n_layers, report.n_heads
@@ -100,18 +114,13 @@ def sentence_page(report: Report, sentence_id: int) -> SentencePage:
     labels = [token_text(text, t.text, t.is_special, t.char_start, t.char_end) for t in tokens]
     n = len(tokens)
     att = np.zeros((n_layers, n_heads, n, n))
-    for r in report.store.sentence_attention(sentence_id):
-        att[r.layer, r.head, r.from_token_idx, r.to_token_idx] = r.weight
+    found = report.store.sentence_attention(sentence_id)
+    att[found.layer, found.head, found.from_token_idx, found.to_token_idx] = found.weight
     units, unit_labels, pieces = word_units(text, tokens, words)
     rows = (charts.attention_rows("tokens", att, ATTENTION_FLOOR)
             + charts.attention_rows("words", attention_to_words(att, units, max(units) + 1), ATTENTION_FLOOR))
     levels = {"tokens": token_labels(labels), "words": token_labels(unit_labels)}
-    vectors: dict[tuple[int, int, int, str], list[float]] = defaultdict(list)
-    for r in report.store.neuron(sentence_id):
-        vectors[(r.layer, r.head, r.token_idx, r.vector[0])].append(round(r.value, 3))
-    neuron_layers = tuple([] for _ in range(n_layers))
-    for (l, h, t, v), x in vectors.items():
-        neuron_layers[l].append({"l": l, "h": h, "t": t, "v": v, "x": x})
+    neuron_layers = _neuron_layers(report.store.neuron(sentence_id), n_layers)
     name = f"sentence {sentence_id}"
     causal = report.meta.get("causal") == "true"
     grid = f"{n_layers} layers by {n_heads} heads"
