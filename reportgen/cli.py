@@ -153,25 +153,36 @@ def study() -> None:
               help="Synthetic examples drawn from the corpus (half edited), split 70/10/20.")
 @click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True, help="Fine-tuning epochs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data, the splits and the training.")
+@click.option("--attribution-steps", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Integrated gradients' steps (Captum's n_steps) for each measured sentence.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def edits(model, out, db, data, classifier, examples, epochs, seed, quiet) -> None:
+def edits(model, out, db, data, classifier, examples, epochs, seed, attribution_steps, quiet) -> None:
     """Stevens & Su's edit-identification study: is the attention interpretable? (studies/edits.html)"""
     from .config import DEFAULT_MODEL
     from .commands.study import run
     from .studies.edits import StudyConfig
 
     config = StudyConfig(model=model or DEFAULT_MODEL, out=out, db=db, data=data, classifier=classifier,
-                         examples=examples, epochs=epochs, seed=seed)
+                         examples=examples, epochs=epochs, seed=seed, attribution_steps=attribution_steps)
     with _user_errors():
         summary = run(config, Bars(enabled=not quiet and sys.stderr.isatty()))
+    for warning in summary.warnings:
+        click.echo(f"reportgen: warning: {warning}", err=True)
     m = summary.metrics
     click.echo(f"Study 'edits' written to {config.db_path} and {out}/studies/edits.html: classifier accuracy "
                f"{m['accuracy']:.3f}, F1 {m['f1']:.3f} on {int(m['n_test'])} test sentences; "
-               f"{int(m['n_measured'])} edited test sentences measured. Time: "
-               + ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items()) + ".")
-    click.echo("Share of edited sentences whose gold words are all in the top 3 (interpretable), 95% interval:")
-    for _study, kind, source, _layer, _head, measure, value, low, high, n in summary.figures:
-        if measure == "interpretable" and source in ("cls_sum", "integrated_gradients", "random"):
+               f"{int(m['n_measured'])} edited test sentences measured, {int(m['n_flagged'])} of them flagged as "
+               f"edited by the classifier. Time: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items())
+               + ".")
+    shown = "flagged" if m["n_flagged"] else "all"
+    if not m["n_flagged"]:
+        click.echo(f"None of the {int(m['n_measured'])} measured edited sentences was flagged as edited by the "
+                   f"classifier: the figures below are over every measured sentence, not the paper's flagged subset.")
+    click.echo(f"Share of the {'flagged ' if shown == 'flagged' else ''}edited sentences whose gold words are all in "
+               f"the top 3 (interpretable), 95% interval:")
+    for _study, subset, kind, source, _layer, _head, measure, value, low, high, n in summary.figures:
+        if subset == shown and measure == "interpretable" and source in ("cls_sum", "integrated_gradients",
+                                                                          "random"):
             click.echo(f"  {kind:<12} {source:<21} {value:.2f} [{low:.2f}, {high:.2f}]  n={n}")
 
 

@@ -96,6 +96,14 @@ def encode(loaded: LoadedModel, batch: Sequence[Tokenized]) -> Encoded:
     return Encoded(hidden, context, attention, mask.bool().cpu().numpy())
 
 
+def sequence_attention(loaded: LoadedModel, input_ids: Sequence[int]) -> np.ndarray:
+    """The attention [L, H, T, T] of one sequence of token ids (a probe followed by its continuation), float32."""
+    with torch.inference_mode():
+        out = loaded.model(input_ids=torch.tensor([list(input_ids)], device=device_of(loaded)),
+                           output_attentions=True)
+    return torch.stack(out.attentions)[:, 0].float().cpu().numpy()
+
+
 def _ids_and_mask(loaded: LoadedModel, batch: Sequence[Tokenized]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded input ids and attention mask [B, T] of a batch, on the model's device."""
     length = max(len(t.input_ids) for t in batch)

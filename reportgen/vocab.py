@@ -59,6 +59,10 @@ def direction_words(direction: str) -> str:
 # ---- head roles (analyses/roles.py) ----------------------------------------------------------------------------
 
 ROLES = ("syntax", "previous", "next", "self", "first", "last", "special", "punct", "broad", "mixed")
+# a relation cell earns the syntax role (and is a head's best relation) when its margin over the positional baseline
+# is at least SYNTAX_MARGIN and significant, with an accuracy of at least SYNTAX_FLOOR (both ours)
+SYNTAX_MARGIN = 0.10
+SYNTAX_FLOOR = 0.30
 
 # ---- attributions (analyses/attribution.py) ------------------------------------------------------------------
 
@@ -66,6 +70,18 @@ ROLES = ("syntax", "previous", "next", "self", "first", "last", "special", "punc
 # DELTA_FLOOR in absolute terms)
 DELTA_SHARE = 0.05
 DELTA_FLOOR = 1e-3
+
+
+# the attention rows each target is computed from (analyses/agreement.py), in words
+READOUT_WORDS = {
+    "first": "the first token's row ([CLS]), which the classifier's head reads",
+    "last": "the last token's row, from which the output is computed",
+    "continuation": "the rows that predict the continuation's tokens (their mean)",
+    "mean": "the mean of every token's row, as the mean pooling averages them",
+}
+# a head whose read-out sends less than this share of its attention to the probe's words (the rest to special
+# tokens) is not compared with the gradients on that probe: its ranking of the words rests on crumbs
+WORD_SHARE_FLOOR = 0.10
 
 
 def converged(delta: float, value: float, baseline_value: float) -> bool:
@@ -78,9 +94,12 @@ def converged(delta: float, value: float, baseline_value: float) -> bool:
 STUDY = "edits"
 EDIT_LABELS = {0: "unedited", 1: "edited"}
 ALL_EDITS = "all"  # the study_figures rows of every edit type together
-EDIT_TYPES = ("misspelling", "swap", "insertion", "agreement", "deletion")
+EDIT_TYPES = ("misspelling", "swap", "insertion", "agreement", "deletion", "comma")
 UNEDITED = "none"
 MEASURES = ("interpretable", "exact_match", "jaccard")
 # Stevens & Su (2020), BERT fine-tuned on AESW (their data): the share of edited sentences whose gold words are
-# all in the top 3 by final-layer [CLS] attention, and for random rankings
-PAPER = (("spelling edits", 0.80, 0.12), ("deleted words", 0.71, 0.13))
+# all in the top 3 by final-layer [CLS] attention, and for random rankings, beside the edit type of ours that is
+# theirs: their "deleted words" are words the editor deleted, present in the input (our insertion); their spelling
+# edits mark the misspelled word (our misspelling). Our other types have no figure in the paper.
+PAPER = {"misspelling": ("spelling edits", 0.80, 0.12), "insertion": ("deleted words", 0.71, 0.13)}
+SUBSETS = ("flagged", "all")  # the edited test sentences the classifier predicted as edited (theirs), or every one

@@ -190,7 +190,7 @@ def test_causal_lm_next_token_and_continuation_completeness(gpt2_lm_dir):
     # the next token the model predicts after the probe
     next_id = int(log_probs(ids)[n - 1].argmax())
     target = make_target(loaded, tuple(ids), "", "probe", None)
-    assert target.key == "next_token" and target.position == n - 1
+    assert target.key == "next_token" and target.readout == "last"
     result = integrated_gradients(loaded, tuple(ids), target, baseline_token(loaded), special, n_steps=100)
     assert result.target == "next_token"
     assert repr(tok.decode([next_id])) in result.description
@@ -207,7 +207,7 @@ def test_causal_lm_next_token_and_continuation_completeness(gpt2_lm_dir):
         return sum(float(lp[n - 1 + j, c]) for j, c in enumerate(cont))
 
     target = make_target(loaded, tuple(ids), continuation, "probe", None)
-    assert target.key == "continuation" and list(target.extra_ids) == cont
+    assert target.key == "continuation" and list(target.extra_ids) == cont and target.readout == "continuation"
     result = integrated_gradients(loaded, tuple(ids), target, baseline_token(loaded), special, n_steps=100)
     assert result.target == "continuation"
     assert f"{len(cont)} tokens" in result.description
@@ -238,7 +238,7 @@ def test_encoder_similarity_completeness_self_and_reference(bert_dir):
 
     # no reference: the similarity with the probe's own embedding
     target = make_target(loaded, tuple(ids), "", "probe", None)
-    assert target.key == "similarity:self" and target.position == 0
+    assert target.key == "similarity:self" and target.readout == "mean"  # the pooling averages every row
     result = integrated_gradients(loaded, tuple(ids), target, baseline_token(loaded), special, n_steps=100)
     assert result.target == "similarity:self"
     _check_completeness(result, cosine(pooled(ids), pooled(ids)), cosine(pooled(base), pooled(ids)), len(ids),
@@ -282,7 +282,7 @@ def test_make_target_rejects_what_the_model_cannot_explain(bert_dir, bert_classi
 # ------------------------------------------------------------------------------------------------- 2. rollout
 
 def test_rollout_equals_the_explicit_product_of_layer_matrices():
-    from reportgen.analyses.attribution import rollout
+    from reportgen.analyses.agreement import rollout
 
     rng = np.random.default_rng(7)
     logits = rng.normal(size=(3, 2, 4, 4))
@@ -303,7 +303,7 @@ def test_rollout_equals_the_explicit_product_of_layer_matrices():
 
 
 def test_rollout_renormalises_rows_that_do_not_sum_to_one():
-    from reportgen.analyses.attribution import rollout
+    from reportgen.analyses.agreement import rollout
 
     rng = np.random.default_rng(3)
     attention = rng.uniform(size=(2, 3, 5, 5))
@@ -316,7 +316,7 @@ def test_rollout_renormalises_rows_that_do_not_sum_to_one():
 
 
 def test_rollout_of_causal_attention_stays_causal():
-    from reportgen.analyses.attribution import rollout
+    from reportgen.analyses.agreement import rollout
 
     rng = np.random.default_rng(5)
     scores = rng.normal(size=(2, 2, 4, 4)) + np.triu(np.full((4, 4), -np.inf), 1)
@@ -334,7 +334,9 @@ def test_rollout_of_causal_attention_stays_causal():
 WORD_OF = [None, 0, 0, 0, 1, 2, 3, 3, None]
 
 
-def _expected_agreement(sid, attribution, attention, flow, position, word_of, n_words):
+def _expected_agreement(sid, attribution, attention, flow, word_of, n_words):
+    """rho and word share of every head and rollout layer, from read-out attention [L, H, T] and flow [L, T], with
+    loops over the words."""
     importance = [abs(sum(a for a, w in zip(attribution, word_of) if w == word)) for word in range(n_words)]
 
     def received(row):
@@ -344,63 +346,88 @@ def _expected_agreement(sid, attribution, attention, flow, position, word_of, n_
     n_layers, n_heads = attention.shape[:2]
     for layer in range(n_layers):
         for head in range(n_heads):
-            expected[("attention", layer, head)] = _rho(importance, received(attention[layer, head, position]))
-        expected[("rollout", layer, None)] = _rho(importance, received(flow[layer, position]))
+            words = received(attention[layer, head])
+            expected[("attention", layer, head)] = (_rho(importance, words), sum(words))
+        words = received(flow[layer])
+        expected[("rollout", layer, None)] = (_rho(importance, words), sum(words))
     return expected
 
 
 def _check_agreement(rows, expected, sid, n_words):
     assert len(rows) == len(expected)
     assert [r[1] for r in rows] == sorted((r[1] for r in rows))  # heads first, then the rollout
-    got = {(r[1], r[2], r[3]): r[4] for r in rows}
+    got = {(r[1], r[2], r[3]): (r[4], r[6]) for r in rows}
     assert set(got) == set(expected)
-    for key, rho in expected.items():
-        assert _same(got[key], rho), (key, got[key], rho)
+    for key, (rho, share) in expected.items():
+        assert _same(got[key][0], rho), (key, got[key], rho)
+        assert got[key][1] == pytest.approx(share, abs=1e-12)
     assert all(r[0] == sid and r[5] == n_words for r in rows)
 
 
-@pytest.mark.parametrize("position", [0, 7])
-def test_agreement_rows_match_scipy_over_multi_token_words(position):
-    from reportgen.analyses.attribution import agreement_rows
+@pytest.mark.parametrize("rows", [[0], [8], [2, 5, 7], list(range(9))])
+def test_agreement_rows_match_scipy_over_multi_token_words(rows):
+    from reportgen.analyses.agreement import Readout, agreement_rows
 
-    rng = np.random.default_rng(11 + position)
+    rng = np.random.default_rng(11 + len(rows))
     t = len(WORD_OF)
     attention = rng.dirichlet(np.ones(t), size=(2, 3, t))  # [L, H, T, T]
     attention[..., 0] += 2.0  # special tokens draw much attention; it must not count for any word
     attention /= attention.sum(-1, keepdims=True)
-    flow = rng.dirichlet(np.ones(t), size=(2, t))  # any [L, T, T]: the rows must come from `flow`, not recomputed
+    read = Readout.of(attention, rows, t)
+    # the read-out: the mean of the rows, of the attention and of its rollout
+    np.testing.assert_allclose(read.attention, np.mean([attention[:, :, r] for r in rows], axis=0), atol=1e-12)
+    np.testing.assert_allclose(read.flow, np.mean([_explicit_rollout(attention)[:, r] for r in rows], axis=0),
+                               atol=1e-12)
     # signed scores whose per-token magnitudes would rank the words differently from the word sums' magnitudes
     attribution = np.array([0.0, 0.9, -0.8, -0.05, 0.3, -0.2, 0.6, -0.55, 0.0])
-    rows = agreement_rows(4, attribution, attention, flow, position, WORD_OF, 4)
-    expected = _expected_agreement(4, attribution, attention, flow, position, WORD_OF, 4)
-    assert sum(rho is not None for rho in expected.values()) == len(expected)
-    _check_agreement(rows, expected, 4, 4)
+    got = agreement_rows(4, attribution, read, WORD_OF, 4)
+    expected = _expected_agreement(4, attribution, read.attention, read.flow, WORD_OF, 4)
+    assert sum(rho is not None for rho, _ in expected.values()) == len(expected)
+    assert all(share < 0.5 for key, (_, share) in expected.items() if key[0] == "attention")  # [CLS] took most
+    _check_agreement(got, expected, 4, 4)
+
+
+def test_a_continuations_readout_leaves_its_own_columns_out():
+    from reportgen.analyses.agreement import Readout, readout_rows
+
+    rng = np.random.default_rng(4)
+    n, m = 5, 3  # a probe of 5 tokens, a continuation of 3
+    attention = np.tril(rng.uniform(0.1, 1.0, size=(2, 2, n + m, n + m)))
+    attention /= attention.sum(-1, keepdims=True)
+    rows = readout_rows("continuation", n, m)
+    assert rows == [4, 5, 6]  # the rows that predict the continuation's 3 tokens
+    read = Readout.of(attention, rows, n)
+    assert read.attention.shape == (2, 2, n) and read.flow.shape == (2, n)
+    want = (attention[:, :, 4, :n] + attention[:, :, 5, :n] + attention[:, :, 6, :n]) / 3
+    np.testing.assert_allclose(read.attention, want, atol=1e-12)
+    assert (read.attention.sum(-1) < 1).all()  # some of it goes to the continuation's own tokens
+    assert readout_rows("first", n) == [0] and readout_rows("last", n) == [4] and readout_rows("mean", n) == [0, 1,
+                                                                                                        2, 3, 4]
 
 
 def test_agreement_rows_are_none_where_spearman_is_undefined():
-    from reportgen.analyses.attribution import agreement_rows
+    from reportgen.analyses.agreement import Readout, agreement_rows
 
     rng = np.random.default_rng(2)
     t = len(WORD_OF)
-    attention = rng.dirichlet(np.ones(t), size=(1, 2, t))
-    # head 1 gives every word the same attention from token 0 (word 0 has 3 tokens, word 3 two)
-    attention[0, 1, 0] = np.array([0.2, 0.2 / 3, 0.2 / 3, 0.2 / 3, 0.2, 0.2, 0.1, 0.1, 0.0])
-    flow = rng.dirichlet(np.ones(t), size=(1, t))
+    attention = rng.dirichlet(np.ones(t), size=(1, 2))  # the read-out [L, H, T]
+    # head 1 gives every word the same attention (word 0 has 3 tokens, word 3 two)
+    attention[0, 1] = np.array([0.2, 0.2 / 3, 0.2 / 3, 0.2 / 3, 0.2, 0.2, 0.1, 0.1, 0.0])
+    flow = rng.dirichlet(np.ones(t), size=1)
     attribution = np.array([0.0, 0.1, 0.2, 0.3, -0.4, 0.5, 0.05, 0.0, 0.0])
-    rows = {(r[1], r[3]): r[4] for r in agreement_rows(0, attribution, attention, flow, 0, WORD_OF, 4)}
+    rows = {(r[1], r[3]): r[4] for r in agreement_rows(0, attribution, Readout(attention, flow), WORD_OF, 4)}
     assert rows[("attention", 0)] is not None
     assert rows[("attention", 1)] is None  # constant attention over the words
     assert rows[("rollout", None)] is not None
 
     # constant importance: all None
-    rows = agreement_rows(0, np.zeros(t), attention, flow, 0, WORD_OF, 4)
+    rows = agreement_rows(0, np.zeros(t), Readout(attention, flow), WORD_OF, 4)
     assert [r[4] for r in rows] == [None, None, None]
 
     # two words: all None
     two = [None, 0, 0, 1, None]
-    small = rng.dirichlet(np.ones(5), size=(1, 2, 5))
-    rows = agreement_rows(0, np.array([0.0, 0.3, -0.1, 0.7, 0.0]), small, rng.dirichlet(np.ones(5), size=(1, 5)),
-                          0, two, 2)
+    small = Readout(rng.dirichlet(np.ones(5), size=(1, 2)), rng.dirichlet(np.ones(5), size=1))
+    rows = agreement_rows(0, np.array([0.0, 0.3, -0.1, 0.7, 0.0]), small, two, 2)
     assert [r[4] for r in rows] == [None, None, None]
     assert all(r[5] == 2 for r in rows)
 
@@ -524,10 +551,13 @@ def _attention_of(out: Path, sid: int, n_layers: int, n_heads: int, t: int) -> n
     return att
 
 
-def _check_site_tables(out: Path, n_layers: int, n_heads: int, positions: dict[int, int]) -> None:
-    """Every probe's attribution rows against the tokens, attention and words tables of the same database."""
+def _check_site_tables(out: Path, n_layers: int, n_heads: int, readouts: dict[int, tuple[str, list[int]]],
+                       attention_of=None) -> None:
+    """Every probe's attribution rows against the tokens, attention and words tables of the same database:
+    `readouts[sid]` is (the read-out, its rows); `attention_of(sid)` the attention they are read from where it is
+    not the probe's stored attention (a continuation's)."""
     probes = [sid for (sid,) in _query(out, "SELECT sentence_id FROM sentences WHERE role = 'probe' ORDER BY 1")]
-    assert probes == sorted(positions)
+    assert probes == sorted(readouts)
     for sid in probes:
         tokens = _query(out, "SELECT token_idx, word_idx, is_special FROM tokens WHERE sentence_id = ? ORDER BY 1",
                         sid)
@@ -536,10 +566,11 @@ def _check_site_tables(out: Path, n_layers: int, n_heads: int, positions: dict[i
         word_of = [r[1] for r in tokens]
         n_words = _query(out, "SELECT count(*) FROM words WHERE sentence_id = ?", sid)[0][0]
 
-        targets = _query(out, "SELECT target, value, baseline_value, delta FROM attribution_targets "
+        targets = _query(out, "SELECT target, value, baseline_value, delta, readout FROM attribution_targets "
                               "WHERE sentence_id = ?", sid)
         assert len(targets) == 1
-        target, value, baseline_value, delta = targets[0]
+        target, value, baseline_value, delta, readout = targets[0]
+        assert readout == readouts[sid][0]
 
         scores = {}
         for method in ("integrated_gradients", "rollout"):
@@ -555,22 +586,32 @@ def _check_site_tables(out: Path, n_layers: int, n_heads: int, positions: dict[i
         assert float(ig.sum()) - (value - baseline_value) == pytest.approx(delta, abs=1e-5)
         assert all(s == 0.0 for s, (_, _, special) in zip(ig, tokens) if special)
 
-        attention = _attention_of(out, sid, n_layers, n_heads, t)
+        stored = _attention_of(out, sid, n_layers, n_heads, t)
+        attention = stored if attention_of is None or readout != "continuation" else attention_of(sid)
+        rows_read = readouts[sid][1]
         flow = _explicit_rollout(attention)
-        assert scores["rollout"].sum() == pytest.approx(1.0, abs=1e-9)
-        np.testing.assert_allclose(scores["rollout"], flow[-1, positions[sid]], atol=1e-9)
+        # the read-out, written out: the mean over its rows, over the probe's tokens
+        read_att = np.zeros((n_layers, n_heads, t))
+        read_flow = np.zeros((n_layers, t))
+        for r in rows_read:
+            read_att += attention[:, :, r, :t] / len(rows_read)
+            read_flow += flow[:, r, :t] / len(rows_read)
+        if readout != "continuation":
+            assert scores["rollout"].sum() == pytest.approx(1.0, abs=1e-9)
+        np.testing.assert_allclose(scores["rollout"], read_flow[-1], atol=1e-6)
 
-        rows = _query(out, "SELECT sentence_id, method, layer, head, spearman, n_words FROM attribution_agreement "
-                           "WHERE sentence_id = ?", sid)
+        rows = _query(out, "SELECT sentence_id, method, layer, head, spearman, n_words, word_share "
+                           "FROM attribution_agreement WHERE sentence_id = ?", sid)
         assert sum(r[1] == "attention" for r in rows) == n_layers * n_heads
         assert sum(r[1] == "rollout" for r in rows) == n_layers
         assert all(r[3] is None for r in rows if r[1] == "rollout")
-        expected = _expected_agreement(sid, ig, attention, flow, positions[sid], word_of, n_words)
-        got = {(r[1], r[2], r[3]): r[4] for r in rows}
+        expected = _expected_agreement(sid, ig, read_att, read_flow, word_of, n_words)
+        got = {(r[1], r[2], r[3]): (r[4], r[6]) for r in rows}
         assert set(got) == set(expected)
-        for key, rho in expected.items():
-            assert _same(got[key], rho, tol=1e-6), (sid, key, got[key], rho)
-        assert any(rho is not None for rho in expected.values())
+        for key, (rho, share) in expected.items():
+            assert _same(got[key][0], rho, tol=1e-6), (sid, key, got[key], rho)
+            assert got[key][1] == pytest.approx(share, abs=1e-6), (sid, key)
+        assert any(rho is not None for rho, _ in expected.values())
         assert all(r[5] == n_words for r in rows)
 
 
@@ -587,7 +628,9 @@ def test_bert_build_fills_the_attribution_tables(bert_site, bert_dir):
     # the reference's tokens are not the probe's
     n_tokens = _query(out, "SELECT count(*) FROM tokens WHERE sentence_id = 0")[0][0]
     assert n_tokens == len(AutoTokenizer.from_pretrained(bert_dir)(texts[0][0])["input_ids"])
-    _check_site_tables(out, 2, 4, {0: 0, 1: 0})
+    lengths = [n_tokens, _query(out, "SELECT count(*) FROM tokens WHERE sentence_id = 1")[0][0]]
+    # a mean-pooled sentence embedding: the read-out is the mean of every row
+    _check_site_tables(out, 2, 4, {sid: ("mean", list(range(n))) for sid, n in enumerate(lengths)})
     assert summary.warnings == []  # 50 steps are plenty on the tiny BERT
 
 
@@ -603,15 +646,48 @@ def test_gpt2_lm_build_explains_the_next_token_and_the_continuation(gpt2_site, g
                                                         "She gave him the keys.")]
     stored = [_query(out, "SELECT count(*) FROM tokens WHERE sentence_id = ?", sid)[0][0] for sid in (0, 1)]
     assert stored == lengths  # the continuation is not part of the probe's tokens
-    # a causal model's rollout row is the probe's last token's
-    _check_site_tables(out, 2, 2, {0: lengths[0] - 1, 1: lengths[1] - 1})
+    # the next token is computed from the last token's row; a continuation from the rows that predict its tokens,
+    # in the attention over the probe and the continuation
+    cont = tok(" She smiled at him.", add_special_tokens=False)["input_ids"]
+    readouts = {0: ("last", [lengths[0] - 1]), 1: ("continuation", list(range(lengths[1] - 1,
+                                                                              lengths[1] - 1 + len(cont))))}
+
+    def attention_of(sid):
+        import torch
+        from transformers import GPT2LMHeadModel
+
+        model = GPT2LMHeadModel.from_pretrained(gpt2_lm_dir, attn_implementation="eager").eval()
+        ids = tok("She gave him the keys.")["input_ids"] + cont
+        with torch.no_grad():
+            found = model(input_ids=torch.tensor([ids]), output_attentions=True).attentions
+        return np.stack([a[0].double().numpy() for a in found])
+
+    _check_site_tables(out, 2, 2, readouts, attention_of)
 
 
-@pytest.mark.parametrize("model,options,target,position", [
-    ("bert_classifier_dir", {"target_class": "negative"}, "class:negative", "first"),
-    ("gpt2_dir", {}, "similarity:self", "last"),  # causal, no LM head: similarity, from the last token
+@pytest.fixture(scope="module")
+def gpt2_classifier_dir(tmp_path_factory):
+    """The tiny GPT-2 as a sequence classifier: it pools the last non-pad token."""
+    import torch
+    from conftest import _byte_level_tokenizer
+    from transformers import GPT2Config, GPT2ForSequenceClassification
+
+    torch.manual_seed(0)
+    tokenizer = _byte_level_tokenizer()
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=16, n_layer=2, n_head=2, n_positions=64, num_labels=2,
+                        pad_token_id=tokenizer.eos_token_id)
+    path = tmp_path_factory.mktemp("tiny-gpt2-cls")
+    GPT2ForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.mark.parametrize("model,options,target,readout", [
+    ("bert_classifier_dir", {"target_class": "negative"}, "class:negative", "first"),  # [CLS]-pooled
+    ("gpt2_classifier_dir", {"target_class": 1}, "class:LABEL_1", "last"),  # last-token pooled
+    ("gpt2_dir", {}, "similarity:self", "mean"),  # causal, no LM head: a mean-pooled similarity
 ])
-def test_classifier_and_headless_causal_builds(model, options, target, position, tmp_path, request):
+def test_classifier_and_headless_causal_builds(model, options, target, readout, tmp_path, request):
     from transformers import AutoTokenizer
 
     model_dir = request.getfixturevalue(model)
@@ -619,9 +695,9 @@ def test_classifier_and_headless_causal_builds(model, options, target, position,
     assert _query(out, "SELECT DISTINCT target FROM attribution_targets") == [(target,)]
     tok = AutoTokenizer.from_pretrained(model_dir)
     lengths = [len(tok(text)["input_ids"]) for text in ("The dog sat on the table.", "She gave him the keys.")]
-    positions = {sid: 0 if position == "first" else n - 1 for sid, n in enumerate(lengths)}
+    rows = {"first": lambda n: [0], "last": lambda n: [n - 1], "mean": lambda n: list(range(n))}[readout]
     info = _query(out, "SELECT max(layer) + 1, max(head) + 1 FROM attention")[0]
-    _check_site_tables(out, info[0], info[1], positions)
+    _check_site_tables(out, info[0], info[1], {sid: (readout, rows(n)) for sid, n in enumerate(lengths)})
 
 
 # ------------------------------------------------------------------------------------------ 6. warnings

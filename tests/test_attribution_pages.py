@@ -32,12 +32,17 @@ def _page(site, rel):
     return BeautifulSoup((site / rel).read_text(encoding="utf-8"), "html.parser")
 
 
-def _direct(site):
-    """Per probe: word texts, word IG scores, and rho per head computed here from the attention table."""
+def _direct(site, model_dir):
+    """Per probe: word texts, word IG scores, and (rho, word share) per head computed here: the attention of the
+    rows the target is computed from (the last token's for the next token; for a continuation, the rows that predict
+    its tokens, from the model run here over the probe and the continuation), over the probe's tokens."""
+    import torch
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel.from_pretrained(model_dir, attn_implementation="eager").eval()
+    tok = AutoTokenizer.from_pretrained(model_dir)
     out = {}
-    n_layers = int(_query(site, "SELECT value FROM meta WHERE key = 'n_layers'")[0][0])
-    n_heads = int(_query(site, "SELECT value FROM meta WHERE key = 'n_heads'")[0][0])
-    for (sid,) in _query(site, "SELECT sentence_id FROM sentences WHERE role = 'probe' ORDER BY 1"):
+    for sid, text in _query(site, "SELECT sentence_id, text FROM sentences WHERE role = 'probe' ORDER BY 1"):
         words = [w for (w,) in _query(site, f"SELECT text FROM words WHERE sentence_id = {sid} ORDER BY word_idx")]
         tokens = _query(site, f"SELECT token_idx, word_idx FROM tokens WHERE sentence_id = {sid} ORDER BY 1")
         ig = dict(_query(site, f"SELECT token_idx, score FROM attributions WHERE sentence_id = {sid} "
@@ -46,25 +51,33 @@ def _direct(site):
         for idx, word in tokens:
             if word is not None:
                 word_ig[word] += ig[idx]
-        last = len(tokens) - 1  # causal model: the target position is the probe's last token
-        rho = {}
-        for layer in range(n_layers):
-            for head in range(n_heads):
+        n = len(tokens)
+        ids = tok(text)["input_ids"]
+        assert len(ids) == n
+        (target,) = _query(site, f"SELECT target FROM attribution_targets WHERE sentence_id = {sid}")[0]
+        if target == "continuation":
+            cont = tok(" <b>mat</b> <script>alert(1)</script>", add_special_tokens=False)["input_ids"]
+            ids, rows = ids + cont, list(range(n - 1, n - 1 + len(cont)))
+        else:
+            rows = [n - 1]
+        with torch.no_grad():
+            attention = model(input_ids=torch.tensor([ids]), output_attentions=True).attentions
+        found = {}
+        for layer, layer_attention in enumerate(attention):
+            for head in range(layer_attention.shape[1]):
                 received = np.zeros(len(words))
-                for to, weight in _query(site, f"SELECT to_token_idx, weight FROM attention WHERE sentence_id = "
-                                               f"{sid} AND layer = {layer} AND head = {head} AND "
-                                               f"from_token_idx = {last}"):
-                    word = tokens[to][1]
-                    if word is not None:
-                        received[word] += weight
+                for r in rows:
+                    for j in range(n):
+                        if tokens[j][1] is not None:
+                            received[tokens[j][1]] += float(layer_attention[0, head, r, j]) / len(rows)
                 value = spearmanr(np.abs(word_ig), received).statistic
-                rho[(layer, head)] = None if math.isnan(value) else value
-        out[sid] = (words, word_ig, rho)
+                found[(layer, head)] = (None if math.isnan(value) else value, received.sum())
+        out[sid] = (words, word_ig, found)
     return out
 
 
-def test_sentence_page_colours_each_word_by_the_sign_and_size_of_its_attribution(site):
-    for sid, (words, word_ig, _) in _direct(site).items():
+def test_sentence_page_colours_each_word_by_the_sign_and_size_of_its_attribution(site, gpt2_lm_dir):
+    for sid, (words, word_ig, _) in _direct(site, gpt2_lm_dir).items():
         page = _page(site, f"sentences/{sid}.html")
         spans = page.select("#attributed-text span")
         assert [s.get_text() for s in spans] == words
@@ -97,25 +110,41 @@ def test_the_target_is_stated_in_words_and_untrusted_text_stays_text(site):
     assert f"{value:.3g}" in section.select_one("p").get_text()
 
 
-def test_sentence_page_names_the_heads_that_agree_most(site):
-    for sid, (_, _, rho) in _direct(site).items():
-        ranked = sorted(((v, l, h) for (l, h), v in rho.items() if v is not None), key=lambda r: (-r[0], r[1], r[2]))
+def test_sentence_page_names_the_heads_that_agree_most(site, gpt2_lm_dir):
+    from reportgen.vocab import WORD_SHARE_FLOOR
+
+    for sid, (_, _, found) in _direct(site, gpt2_lm_dir).items():
+        ranked = sorted(((v, l, h, share) for (l, h), (v, share) in found.items()
+                         if v is not None and share >= WORD_SHARE_FLOOR), key=lambda r: (-r[0], r[1], r[2]))
         links = _page(site, f"sentences/{sid}.html").select("#agreement-heads dd")[0]
         shown = [(a.get_text(), a.next_sibling.strip(" ,")) for a in links.select("a")]
-        assert shown == [(f"L{l}H{h}", f"{v:+.2f}") for v, l, h in ranked[:5]]
+        assert shown == [(f"L{l}H{h}", f"{v:+.2f} ({share:.0%} of the read-out on the words)")
+                         for v, l, h, share in ranked[:5]]
 
 
-def test_head_page_and_overview_show_the_mean_agreement_over_the_probes(site):
-    direct = _direct(site)
+def test_head_page_and_overview_show_the_mean_agreement_over_the_probes(site, gpt2_lm_dir):
+    from scipy.stats import t
+
+    from reportgen.vocab import WORD_SHARE_FLOOR
+
+    direct = _direct(site, gpt2_lm_dir)
     heads = sorted(next(iter(direct.values()))[2])
     means = {}
     for key in heads:
-        found = [d[2][key] for d in direct.values() if d[2][key] is not None]
-        means[key] = float(np.mean(found)) if found else None
+        found = [d[2][key][0] for d in direct.values() if d[2][key][0] is not None
+                 and d[2][key][1] >= WORD_SHARE_FLOOR]
+        if not found:
+            means[key] = None
+        elif len(found) == 1:
+            means[key] = (found[0], f"{found[0]:+.2f}")
+        else:
+            mean = float(np.mean(found))
+            half = t.ppf(0.975, len(found) - 1) * np.std(found, ddof=1) / np.sqrt(len(found))
+            means[key] = (mean, f"{mean:+.2f} [{mean - half:+.2f}, {mean + half:+.2f}], n = {len(found)}")
     for (layer, head), mean in means.items():
         section = _page(site, f"heads/L{layer}H{head}.html").select_one("#agreement")
         text = section.select_one("strong").get_text()
-        assert text == ("undefined" if mean is None else f"{mean:+.2f}")
-    ranked = sorted(((v, l, h) for (l, h), v in means.items() if v is not None), key=lambda r: (-r[0], r[1], r[2]))
+        assert text == ("undefined" if mean is None else mean[1])
+    ranked = sorted(((v[0], l, h) for (l, h), v in means.items() if v is not None), key=lambda r: (-r[0], r[1], r[2]))
     best = _page(site, "index.html").select("#agreement-best dd")[0]
     assert [a.get_text() for a in best.select("a")] == [f"L{l}H{h}" for _, l, h in ranked[:5]]

@@ -73,9 +73,13 @@ def test_attention_is_causal_and_rows_sum_to_one(built):
 def test_the_causal_lm_attributions_explain_a_continuation_and_the_next_token(built):
     _, con = built
     targets = {sid: (target, description, value, baseline, delta) for sid, target, description, value, baseline, delta
-               in _one(con, "SELECT * FROM attribution_targets ORDER BY sentence_id")}
+               in _one(con, "SELECT sentence_id, target, description, value, baseline_value, delta "
+                            "FROM attribution_targets ORDER BY sentence_id")}
     assert targets[0][0] == "continuation" and "' Paris'" in targets[0][1]
     assert targets[1][0] == "next_token"
+    # the rows each target is computed from: those that predict the continuation's tokens, or the last token's
+    readouts = dict(_one(con, "SELECT sentence_id, readout FROM attribution_targets"))
+    assert readouts[0] == "continuation" and readouts[1] == readouts[2] == "last"
     for sid, (_, _, value, baseline, delta) in targets.items():
         total = _one(con, f"SELECT sum(score) FROM attributions WHERE sentence_id = {sid} "
                           f"AND method = 'integrated_gradients'")[0][0]
@@ -88,7 +92,10 @@ def test_the_causal_lm_attributions_explain_a_continuation_and_the_next_token(bu
     rollout = _one(con, "SELECT sentence_id, sum(score), count(*) FROM attributions WHERE method = 'rollout' "
                         "GROUP BY ALL ORDER BY ALL")
     assert [(sid, n) for sid, _, n in rollout] == [(sid, n_tokens[sid]) for sid in (0, 1, 2)]
-    assert all(abs(total - 1) < 1e-6 for _, total, _ in rollout)
+    # over the probe's tokens: all of the last token's rollout; of the continuation's rows, what the probe gives
+    # (all of it for a one-token continuation, whose only row is the probe's last)
+    assert all(abs(total - 1) < 1e-6 for sid, total, _ in rollout if readouts[sid] == "last")
+    assert all(0 < total <= 1 + 1e-6 for sid, total, _ in rollout if readouts[sid] == "continuation")
 
 
 def test_every_head_space_keeps_k_matches_best_first(built):

@@ -46,44 +46,49 @@ def _update(stats, att, mask, punct, special, causal=False):
 
 
 def _naive(batches, causal=False):
-    """stat -> [L, H] means, with one Python loop over every real query token."""
+    """stat -> [L, H] means, as Clark et al. average: each sentence's mean over its real query tokens (those that
+    have the statistic: a previous token, a next token, a last special token), then the mean over the sentences
+    that have any; one Python loop over every real query token."""
     sums = {s: [[0.0] * H for _ in range(L)] for s in STATS}
     counts = dict.fromkeys(STATS, 0)
     for att, mask, punct, special in batches:
         n_rows, t = mask.shape
         for b in range(n_rows):
             n = int(mask[b].sum())
+            last = max((k for k in range(n) if special[b, k]), default=0)
+            mine = {s: [[0.0] * H for _ in range(L)] for s in STATS}
+            tokens = dict.fromkeys(STATS, 0)
             for q in range(n):
                 has_prev, has_next = q > 0, q + 1 < n
-                counts["entropy"] += 1
-                counts["entropy_norm"] += 1
-                counts["distance"] += 1
-                last = max((k for k in range(n) if special[b, k]), default=0)
-                counts["last"] += last > 0
-                counts["self"] += 1
-                counts["first"] += 1
-                counts["special"] += 1
-                counts["punct"] += 1
-                counts["prev"] += has_prev
-                counts["next"] += has_next
+                for stat in ("entropy", "entropy_norm", "distance", "self", "first", "special", "punct"):
+                    tokens[stat] += 1
+                tokens["last"] += last > 0
+                tokens["prev"] += has_prev
+                tokens["next"] += has_next
                 for layer in range(L):
                     for h in range(H):
                         row = [float(x) for x in att[layer, b, h, q, :n]]
                         entropy = -sum(p * math.log(p) for p in row if p > 0)
-                        sums["entropy"][layer][h] += entropy
+                        mine["entropy"][layer][h] += entropy
                         keys = q + 1 if causal else n
-                        sums["entropy_norm"][layer][h] += entropy / math.log(keys) if keys > 1 else 0.0
-                        sums["distance"][layer][h] += sum(p * abs(q - k) for k, p in enumerate(row))
+                        mine["entropy_norm"][layer][h] += entropy / math.log(keys) if keys > 1 else 0.0
+                        mine["distance"][layer][h] += sum(p * abs(q - k) for k, p in enumerate(row))
                         if last > 0:
-                            sums["last"][layer][h] += row[last]
-                        sums["self"][layer][h] += row[q]
-                        sums["first"][layer][h] += row[0]
-                        sums["special"][layer][h] += sum(p for k, p in enumerate(row) if special[b, k])
-                        sums["punct"][layer][h] += sum(p for k, p in enumerate(row) if punct[b, k])
+                            mine["last"][layer][h] += row[last]
+                        mine["self"][layer][h] += row[q]
+                        mine["first"][layer][h] += row[0]
+                        mine["special"][layer][h] += sum(p for k, p in enumerate(row) if special[b, k])
+                        mine["punct"][layer][h] += sum(p for k, p in enumerate(row) if punct[b, k])
                         if has_prev:
-                            sums["prev"][layer][h] += row[q - 1]
+                            mine["prev"][layer][h] += row[q - 1]
                         if has_next:
-                            sums["next"][layer][h] += row[q + 1]
+                            mine["next"][layer][h] += row[q + 1]
+            for stat in STATS:  # the sentence's mean, one sentence more
+                if tokens[stat]:
+                    counts[stat] += 1
+                    for layer in range(L):
+                        for h in range(H):
+                            sums[stat][layer][h] += mine[stat][layer][h] / tokens[stat]
     return {s: (np.array(sums[s]) / counts[s] if counts[s] else None) for s in STATS}
 
 
@@ -126,8 +131,8 @@ def test_merge_of_two_halves_equals_one_pass():
     np.testing.assert_allclose([r[3] for r in first.rows()], [r[3] for r in whole.rows()], rtol=1e-12)
 
 
-def test_mean_is_over_tokens_not_over_batches():
-    # a 9-token batch and a 2-token batch: the mean of batch means would weight them equally
+def test_mean_is_over_sentences_each_weighted_alike_as_clark_et_al():
+    # a 9-token sentence and a 2-token one: each sentence's mean counts once, whatever its length or batch
     rng = np.random.default_rng(2)
     batches = [_batch(rng, [9]), _batch(rng, [2])]
     got = _check(batches)
@@ -136,7 +141,10 @@ def test_mean_is_over_tokens_not_over_batches():
     other = HeadStats(L, H)
     _update(other, *batches[1])
     mean_of_means = (_as_dict(one.rows())["self"] + _as_dict(other.rows())["self"]) / 2
-    assert not np.allclose(got["self"], mean_of_means)
+    np.testing.assert_allclose(got["self"], mean_of_means, rtol=1e-6)
+    # and not the mean over tokens
+    tokens = (_as_dict(one.rows())["self"] * 9 + _as_dict(other.rows())["self"] * 2) / 11
+    assert not np.allclose(got["self"], tokens)
 
 
 def test_padding_rows_never_count():
@@ -219,9 +227,10 @@ def test_last_counts_only_sentences_that_have_a_last_special_token(causal):
     batches = [_without_trailing_special(_batch(rng, [5, 4, 6], causal), [1]),
                _without_trailing_special(_batch(rng, [3, 7], causal), [0, 1])]
     got = _check(batches, causal)
-    # by hand: the mean over the query tokens of rows 0 and 2 of the first batch only (5 + 6 tokens)
+    # by hand: the mean over the two sentences that have one (rows 0 and 2 of the first batch) of each one's mean
+    # over its query tokens
     att, mask = batches[0][0], batches[0][1]
-    want = (att[:, 0, :, :5, 4].sum(-1) + att[:, 2, :, :6, 5].sum(-1)) / 11
+    want = (att[:, 0, :, :5, 4].mean(-1) + att[:, 2, :, :6, 5].mean(-1)) / 2
     np.testing.assert_allclose(got["last"], want, rtol=1e-5)
 
 
@@ -267,6 +276,6 @@ def test_a_uniform_head_has_normalised_entropy_one_and_a_one_hot_head_zero():
     got = {(head, stat): value for _, head, stat, value in stats.rows()}
     assert got[(0, "entropy_norm")] == pytest.approx(1.0, abs=1e-6)
     assert got[(1, "entropy_norm")] == pytest.approx(0.0, abs=1e-6)
-    # distance of the uniform head: mean over tokens of the mean |q - k| over the sentence
-    want = sum(abs(q - k) / n for n in lengths for q in range(n) for k in range(n)) / sum(lengths)
+    # distance of the uniform head: the mean over sentences of the mean over tokens of the mean |q - k|
+    want = sum(sum(abs(q - k) / n for q in range(n) for k in range(n)) / n for n in lengths) / len(lengths)
     assert got[(0, "distance")] == pytest.approx(want, rel=1e-6)

@@ -1,17 +1,18 @@
 """reportgen.analyses.roles: each documented rule on small hand-made head statistics and dependency results (in
-the format DepAccuracy.results() returns), including the first-rule-wins order between them."""
+the form DepAccuracy.results() returns them), including the first-rule-wins order between them, the thresholds
+taken from Clark et al. (above 0.5 for a position, above 0.6 for a sink) and the significance a syntax role needs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from reportgen.analyses.depacc import DepAccuracy
+from reportgen.analyses.depacc import OFFSETS, DepAccuracy, DepResult
+from reportgen.analyses.roles import BROAD, POSITIONAL, SINK, role, role_rows
 from reportgen.vocab import ALL_RELATIONS as ALL
-from reportgen.analyses.roles import BROAD, POSITIONAL, SINK, SYNTAX_FLOOR, SYNTAX_MARGIN, role, role_rows
+from reportgen.vocab import SYNTAX_FLOOR, SYNTAX_MARGIN
 
 NAMES = {"first": "[CLS]", "last": "[SEP]"}
-OFFSETS = (-1, 1, -2, 2, -3, 3, -4, 4)  # as documented in depacc
 
 # a head with no pattern: nothing over any threshold, prev the largest share
 QUIET = {"entropy": 1.2, "entropy_norm": 0.5, "distance": 2.0, "self": 0.1, "prev": 0.2, "next": 0.15,
@@ -24,28 +25,45 @@ def _stats(n_layers=1, n_heads=1, **per_stat):
             for s, v in QUIET.items()}
 
 
-def _relation(accuracy, baseline, support=150, n_layers=1, n_heads=1):
-    """One relation's entry of DepAccuracy.results(): accuracy and baseline per direction (dependent_to_head,
-    head_to_dependent); a baseline is {offset: accuracy} (other offsets 0); accuracy a pair or [L, H, 2]."""
+def _relation(accuracy, baseline, support=150, n_layers=1, n_heads=1, se=0.01):
+    """One relation's DepResult: accuracy per direction (dependent_to_head, head_to_dependent) as a pair or
+    [L, H, 2]; the baseline {offset: accuracy} (other offsets 0, one baseline for both directions); the margin's
+    bootstrap standard error `se` (significance: the margin above z * se, z for 0.05 over the head's cells)."""
     acc = np.broadcast_to(np.asarray(accuracy, dtype=float), (n_layers, n_heads, 2)).copy()
-    base = np.zeros((2, len(OFFSETS)))
-    for d, per_offset in enumerate(baseline):
-        for offset, value in per_offset.items():
-            base[d, OFFSETS.index(offset)] = value
-    return support, acc, base, base.argmax(-1)
+    base = np.zeros(len(OFFSETS))
+    for offset, value in baseline.items():
+        base[OFFSETS.index(offset)] = value
+    best = max(range(len(OFFSETS)), key=lambda o: (base[o], OFFSETS[o]))
+    margin = acc - base[best]
+    se = np.full(acc.shape, se)
+    return DepResult(support, acc, base, best, acc, acc, margin, margin, se)
 
 
 def test_syntax_when_accuracy_beats_the_best_offset_by_the_margin():
-    dep = {"det": _relation((0.92, 0.2), ({-1: 0.61, 1: 0.3}, {1: 0.1}))}
+    dep = {"det": _relation((0.92, 0.2), {-1: 0.61, 1: 0.3})}
     assert role(_stats(), dep, 0, 0, NAMES) == (
         "syntax", "syntax: det, dependent to head, 0.92 vs 0.61 for the best offset")
 
 
+def test_syntax_needs_a_significant_margin():
+    # the same margin of 0.31, with a bootstrap standard error too large for it over the head's cells
+    dep = {"det": _relation((0.92, 0.2), {-1: 0.61}, se=0.2)}
+    assert role(_stats(), dep, 0, 0, NAMES)[0] == "mixed"
+    # the threshold: Bonferroni over the head's 2 cells, z = 2.24
+    from scipy.stats import norm
+
+    z = norm.ppf(1 - 0.05 / 4)
+    assert role(_stats(), {"det": _relation((0.92, 0.2), {-1: 0.61}, se=0.31 / z - 1e-6)}, 0, 0,
+                NAMES)[0] == "syntax"
+    assert role(_stats(), {"det": _relation((0.92, 0.2), {-1: 0.61}, se=0.31 / z + 1e-6)}, 0, 0,
+                NAMES)[0] == "mixed"
+
+
 def test_syntax_compares_with_the_best_offset_not_the_first():
     # the best offset is +2 at 0.85: 0.90 is only 0.05 above it, although 0.60 above offset -1
-    dep = {"nsubj": _relation((0.90, 0.0), ({-1: 0.30, 2: 0.85}, {}))}
+    dep = {"nsubj": _relation((0.90, 0.0), {-1: 0.30, 2: 0.85})}
     assert role(_stats(), dep, 0, 0, NAMES)[0] == "mixed"
-    dep = {"nsubj": _relation((0.90, 0.0), ({-1: 0.30, 2: 0.75}, {}))}
+    dep = {"nsubj": _relation((0.90, 0.0), {-1: 0.30, 2: 0.75})}
     assert role(_stats(), dep, 0, 0, NAMES) == (
         "syntax", "syntax: nsubj, dependent to head, 0.90 vs 0.75 for the best offset")
 
@@ -53,54 +71,55 @@ def test_syntax_compares_with_the_best_offset_not_the_first():
 def test_syntax_margin_is_inclusive_and_floor_is_required():
     base = 0.35
     at_margin = base + SYNTAX_MARGIN  # 0.45: exactly the margin (up to float rounding)
-    assert role(_stats(), {"obj": _relation((at_margin, 0), ({-1: base}, {}))}, 0, 0, NAMES)[0] == "syntax"
+    assert role(_stats(), {"obj": _relation((at_margin, 0), {-1: base})}, 0, 0, NAMES)[0] == "syntax"
     below = at_margin - 0.01
-    assert role(_stats(), {"obj": _relation((below, 0), ({-1: base}, {}))}, 0, 0, NAMES)[0] == "mixed"
+    assert role(_stats(), {"obj": _relation((below, 0), {-1: base})}, 0, 0, NAMES)[0] == "mixed"
     # far above the baseline but under the floor: no syntax
     low = SYNTAX_FLOOR - 0.01
-    assert role(_stats(), {"obj": _relation((low, 0), ({-1: 0.0}, {}))}, 0, 0, NAMES)[0] == "mixed"
+    assert role(_stats(), {"obj": _relation((low, 0), {-1: 0.0})}, 0, 0, NAMES)[0] == "mixed"
     # at the floor, with the margin: syntax
-    assert role(_stats(), {"obj": _relation((SYNTAX_FLOOR, 0), ({-1: 0.0}, {}))}, 0, 0, NAMES)[0] == "syntax"
+    assert role(_stats(), {"obj": _relation((SYNTAX_FLOOR, 0), {-1: 0.0})}, 0, 0, NAMES)[0] == "syntax"
 
 
 def test_previous_token_head_as_good_as_offset_minus_1_is_positional_not_syntax():
     # a head on the previous word is exactly as right as the offset -1 baseline for every relation
-    dep = {"compound": _relation((0.81, 0.0), ({-1: 0.81}, {})),
-           "amod": _relation((0.70, 0.05), ({-1: 0.70, 1: 0.02}, {1: 0.05})),
-           ALL: _relation((0.40, 0.0), ({-1: 0.40}, {}))}
+    dep = {"compound": _relation((0.81, 0.0), {-1: 0.81}),
+           "amod": _relation((0.70, 0.05), {-1: 0.70, 1: 0.02}),
+           ALL: _relation((0.40, 0.0), {-1: 0.40})}
     assert role(_stats(prev=0.81), dep, 0, 0, NAMES) == ("previous", "previous token (0.81 of attention)")
 
 
 def test_all_is_never_a_syntax_role():
-    dep = {ALL: _relation((0.95, 0.95), ({-1: 0.1}, {-1: 0.1}))}
+    dep = {ALL: _relation((0.95, 0.95), {-1: 0.1})}
     assert role(_stats(), dep, 0, 0, NAMES)[0] == "mixed"
 
 
 def test_syntax_picks_the_largest_margin_over_relations_and_directions():
-    dep = {"amod": _relation((0.60, 0.55), ({-1: 0.40}, {1: 0.50})),  # margins 0.20, 0.05
-           "nsubj": _relation((0.50, 0.80), ({2: 0.30}, {-2: 0.45})),  # margins 0.20, 0.35: the largest
-           "det": _relation((0.95, 0.10), ({1: 0.70}, {}))}  # margin 0.25
+    dep = {"amod": _relation((0.60, 0.45), {-1: 0.40}),  # margins 0.20, 0.05
+           "nsubj": _relation((0.50, 0.80), {2: 0.45}),  # margins 0.05, 0.35: the largest
+           "det": _relation((0.95, 0.10), {1: 0.70})}  # margin 0.25
     assert role(_stats(), dep, 0, 0, NAMES) == (
         "syntax", "syntax: nsubj, head to dependent, 0.80 vs 0.45 for the best offset")
 
 
 def test_syntax_comes_before_every_other_rule():
-    dep = {"det": _relation((0.9, 0.0), ({1: 0.2}, {}))}
+    dep = {"det": _relation((0.9, 0.0), {1: 0.2})}
     for stats in (_stats(prev=0.9), _stats(first=0.9), _stats(entropy_norm=0.99)):
         assert role(stats, dep, 0, 0, NAMES)[0] == "syntax"
 
 
 @pytest.mark.parametrize("stat, key, words", [("prev", "previous", "previous token"),
                                               ("next", "next", "next token"), ("self", "self", "itself")])
-def test_positional_roles(stat, key, words):
+def test_positional_roles_above_clarks_half(stat, key, words):
+    assert POSITIONAL == 0.5
     assert role(_stats(**{stat: 0.73}), {}, 0, 0, NAMES) == (key, f"{words} (0.73 of attention)")
-    assert role(_stats(**{stat: POSITIONAL}), {}, 0, 0, NAMES)[0] == key  # inclusive
-    assert role(_stats(**{stat: POSITIONAL - 0.01}), {}, 0, 0, NAMES)[0] == "mixed"
+    assert role(_stats(**{stat: POSITIONAL + 0.001}), {}, 0, 0, NAMES)[0] == key
+    assert role(_stats(**{stat: POSITIONAL}), {}, 0, 0, NAMES)[0] == "mixed"  # above it, as their `> 0.5`
 
 
 def test_positional_takes_the_largest_and_comes_before_sinks_and_broad():
     assert role(_stats(prev=0.55, next=0.6, self=0.52), {}, 0, 0, NAMES)[0] == "next"
-    assert role(_stats(self=0.5, first=0.9, entropy_norm=0.99), {}, 0, 0, NAMES)[0] == "self"
+    assert role(_stats(self=0.51, first=0.9, entropy_norm=0.99), {}, 0, 0, NAMES)[0] == "self"
 
 
 def test_sinks_named_after_the_special_tokens():
@@ -109,25 +128,27 @@ def test_sinks_named_after_the_special_tokens():
     gpt = {"first": "<|endoftext|>"}
     assert role(_stats(first=0.9), {}, 0, 0, gpt) == ("first", "<|endoftext|> sink (0.90 of attention)")
     # no names: generic words
-    assert role(_stats(first=0.6), {}, 0, 0, {}) == ("first", "first-token sink (0.60 of attention)")
-    assert role(_stats(last=0.6), {}, 0, 0, {}) == ("last", "last-token sink (0.60 of attention)")
+    assert role(_stats(first=0.61), {}, 0, 0, {}) == ("first", "first-token sink (0.61 of attention)")
+    assert role(_stats(last=0.61), {}, 0, 0, {}) == ("last", "last-token sink (0.61 of attention)")
 
 
-def test_sink_order_first_last_special_punct_and_thresholds():
-    assert role(_stats(first=SINK, last=0.5, special=1.0), {}, 0, 0, NAMES)[0] == "first"
-    assert role(_stats(first=0.3, last=SINK, special=0.8), {}, 0, 0, NAMES)[0] == "last"
+def test_sink_order_first_last_special_punct_and_clarks_threshold():
+    assert SINK == 0.6
+    assert role(_stats(first=SINK + 0.01, last=0.5, special=1.0), {}, 0, 0, NAMES)[0] == "first"
+    assert role(_stats(first=0.3, last=SINK + 0.01, special=0.8), {}, 0, 0, NAMES)[0] == "last"
     # neither special token alone, both together: special-token sink
-    assert role(_stats(first=0.3, last=0.3, special=0.6), {}, 0, 0, NAMES) == (
-        "special", "special-token sink (0.60 of attention)")
-    assert role(_stats(punct=0.57), {}, 0, 0, NAMES) == ("punct", "punctuation (0.57 of attention)")
-    assert role(_stats(special=0.55, punct=0.6), {}, 0, 0, NAMES)[0] == "special"
-    assert role(_stats(first=SINK - 0.01), {}, 0, 0, NAMES)[0] == "mixed"
+    assert role(_stats(first=0.3, last=0.3, special=0.65), {}, 0, 0, NAMES) == (
+        "special", "special-token sink (0.65 of attention)")
+    assert role(_stats(punct=0.67), {}, 0, 0, NAMES) == ("punct", "punctuation (0.67 of attention)")
+    assert role(_stats(special=0.65, punct=0.7), {}, 0, 0, NAMES)[0] == "special"
+    assert role(_stats(first=SINK), {}, 0, 0, NAMES)[0] == "mixed"  # above it, as their `> 0.6`
+    assert role(_stats(first=0.55), {}, 0, 0, NAMES)[0] == "mixed"
 
 
 def test_a_model_without_a_last_special_token_has_no_last_statistic():
-    stats = _stats(first=0.2, special=0.55)
+    stats = _stats(first=0.2, special=0.65)
     del stats["last"]
-    assert role(stats, {}, 0, 0, {"first": "<s>"}) == ("special", "special-token sink (0.55 of attention)")
+    assert role(stats, {}, 0, 0, {"first": "<s>"}) == ("special", "special-token sink (0.65 of attention)")
     stats = _stats()
     del stats["last"]
     assert role(stats, {}, 0, 0, {})[0] == "mixed"
@@ -137,7 +158,7 @@ def test_broad_after_sinks():
     assert role(_stats(entropy_norm=0.93), {}, 0, 0, NAMES) == ("broad", "broad (normalised entropy 0.93)")
     assert role(_stats(entropy_norm=BROAD), {}, 0, 0, NAMES)[0] == "broad"
     assert role(_stats(entropy_norm=BROAD - 0.01), {}, 0, 0, NAMES)[0] == "mixed"
-    assert role(_stats(entropy_norm=0.95, punct=0.5), {}, 0, 0, NAMES)[0] == "punct"
+    assert role(_stats(entropy_norm=0.95, punct=0.65), {}, 0, 0, NAMES)[0] == "punct"
 
 
 def test_mixed_names_the_largest_attention_share():
@@ -152,7 +173,7 @@ def test_role_rows_one_per_head_from_that_heads_values():
                    entropy_norm=[[0.2, 0.2, 0.2], [0.9, 0.2, 0.2]], punct=[[0.0, 0.0, 0.0], [0.0, 0.0, 0.7]])
     acc = np.zeros((2, 3, 2))
     acc[0, 2, 1] = 0.88  # layer 0 head 2: head to dependent
-    dep = {"pobj": _relation(acc, ({-1: 0.1}, {1: 0.4}), n_layers=2, n_heads=3)}
+    dep = {"pobj": _relation(acc, {1: 0.4}, n_layers=2, n_heads=3)}
     rows = role_rows(stats, dep, NAMES)
     assert [(layer, head, name) for layer, head, name, _ in rows] == [
         (0, 0, "previous"), (0, 1, "first"), (0, 2, "syntax"), (1, 0, "broad"), (1, 1, "mixed"), (1, 2, "punct")]
@@ -161,7 +182,8 @@ def test_role_rows_one_per_head_from_that_heads_values():
 
 def test_a_previous_word_head_gets_no_syntax_role_from_real_dependency_results():
     # DepAccuracy's own results, fed by hand-made attention: a chain in which each word's head is the previous
-    # word, and a head that attends to the previous token. It is right for every arc, but so is offset -1.
+    # word, and a head that attends to the previous token. It is right for every dependent but the roots, but so
+    # is offset -1.
     from reportgen.analyses.base import BatchInfo, feed
 
     n, b = 6, 3
@@ -179,7 +201,8 @@ def test_a_previous_word_head_gets_no_syntax_role_from_real_dependency_results()
     dep = DepAccuracy(1, 1, min_support=1)
     feed([dep], att, info)
     results = dep.results()
-    _, acc, base, best = results["nmod"]
-    assert acc[0, 0, 0] == 1.0 and OFFSETS[best[0]] == -1 and base[0, best[0]] == 1.0
+    nmod = results["nmod"]
+    assert nmod.accuracy[0, 0, 0] == 1.0 and OFFSETS[nmod.best] == -1 and nmod.baseline[nmod.best] == 1.0
+    assert not nmod.significant(4)[0, 0, 0]  # a margin of 0
     stats = _stats(prev=0.87)
     assert role_rows(stats, results, NAMES) == [(0, 0, "previous", "previous token (0.87 of attention)")]

@@ -30,20 +30,24 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 "base_counts": ["population", "layer", "head", "facet", "category", "n"],
                 "cut_ties": ["sentence_id", "token_idx", "space", "layer", "head", "score", "tied_kept",
                              "tied_dropped"],
-                # schema v4: Clark et al.'s head analysis
+                # schema v4: Clark et al.'s head analysis (v6: bootstrap intervals and significance)
                 "dep_accuracy": ["layer", "head", "relation", "direction", "support", "accuracy", "baseline_offset",
-                                 "baseline_accuracy"],
+                                 "baseline_accuracy", "accuracy_low", "accuracy_high", "margin_low", "margin_high",
+                                 "significant"],
                 "head_distance": ["layer_a", "head_a", "layer_b", "head_b", "distance"],
                 "head_map": ["layer", "head", "x", "y"],
                 "head_roles": ["layer", "head", "role", "evidence"],
                 # schema v5: integrated gradients, rollout and their agreement with attention
-                "attribution_targets": ["sentence_id", "target", "description", "value", "baseline_value", "delta"],
+                # (v6: the read-out rows, and the share of their attention on the words)
+                "attribution_targets": ["sentence_id", "target", "description", "value", "baseline_value", "delta",
+                                        "readout"],
                 "attributions": ["sentence_id", "method", "target", "token_idx", "score"],
-                "attribution_agreement": ["sentence_id", "method", "layer", "head", "spearman", "n_words"],
+                "attribution_agreement": ["sentence_id", "method", "layer", "head", "spearman", "n_words",
+                                          "word_share"],
                 # schema v5: `reportgen study edits`
                 "study_metrics": ["study", "metric", "value"],
-                "study_figures": ["study", "edit_type", "source", "layer", "head", "measure", "value", "ci_low",
-                                  "ci_high", "n"],
+                "study_figures": ["study", "subset", "edit_type", "source", "layer", "head", "measure", "value",
+                                  "ci_low", "ci_high", "n"],
                 "study_examples": ["study", "example_id", "split", "edit_type", "label", "predicted", "text"],
                 "study_words": ["study", "example_id", "word_idx", "text", "char_start", "char_end", "gold",
                                 "attention_rank"]}

@@ -305,6 +305,16 @@ def edit_explains(source: tuple[str, list[SimpleWord]], example: data.Example) -
                         and example.text == src_text[: gone.start] + src_text[gone.end :].lstrip(" ")):
                     return True
         return False
+    if kind == "comma":
+        # a comma inserted right after a word that a space and another word followed: the comma is gold
+        for i in range(len(old) - 1):
+            if (len(new) == len(old) + 1 and new[: i + 1] == old[: i + 1] and new[i + 1] == ","
+                    and new[i + 2 :] == old[i + 1 :] and old[i].isalpha() and old[i + 1].isalpha()
+                    and src_text[src_words[i].end : src_words[i + 1].start] == " "):
+                end = src_words[i].end
+                if gold_is([i + 1]) and example.text == src_text[:end] + "," + src_text[end:]:
+                    return True
+        return False
     raise AssertionError(f"unknown edit type {kind}")
 
 
@@ -544,8 +554,10 @@ def copy_of(base: Path, tmp_path_factory, name: str) -> Path:
 def studied(base, tmp_path_factory, bert_dir):
     """(folder, CLI result) of `reportgen study edits` on a copy of the base site."""
     folder = copy_of(base, tmp_path_factory, "study-run")
+    # seed 1: the tiny model's classifier flags every measured sentence (seed 0 flags none: see
+    # test_a_study_whose_classifier_flags_nothing_says_so)
     result = invoke("study", "edits", "--out", folder / "site", "--model", bert_dir, "--examples", 120,
-                    "--epochs", 1, "--quiet")
+                    "--epochs", 1, "--seed", 1, "--quiet")
     return folder, result
 
 
@@ -555,9 +567,9 @@ def shape(bert_dir) -> tuple[int, int]:
     return config["num_hidden_layers"], config["num_attention_heads"]
 
 
-def figures_of(db: Path) -> dict[tuple, tuple]:
+def figures_of(db: Path, subset: str = "flagged") -> dict[tuple, tuple]:
     rows = query(db, "SELECT edit_type, source, layer, head, measure, value, ci_low, ci_high, n FROM study_figures "
-                     "WHERE study = 'edits'")
+                     "WHERE study = 'edits' AND subset = ?", (subset,))
     out = {}
     for kind, source, layer, head, m, value, low, high, n in rows:
         key = (kind, source, layer, head, m)
@@ -569,11 +581,12 @@ def figures_of(db: Path) -> dict[tuple, tuple]:
 def measured_examples(db: Path) -> dict[int, dict]:
     """example_id -> edit type, text and words (word_idx, text, start, end, gold, rank) of every measured one."""
     out: dict[int, dict] = {}
-    rows = query(db, "SELECT w.example_id, e.edit_type, e.text, w.word_idx, w.text, w.char_start, w.char_end, "
-                     "w.gold, w.attention_rank FROM study_words w JOIN study_examples e ON e.study = w.study "
-                     "AND e.example_id = w.example_id WHERE w.study = 'edits' ORDER BY w.example_id, w.word_idx")
-    for example_id, kind, text, idx, word, start, end, gold, rank in rows:
-        entry = out.setdefault(example_id, {"kind": kind, "text": text, "words": []})
+    rows = query(db, "SELECT w.example_id, e.edit_type, e.text, e.predicted, w.word_idx, w.text, w.char_start, "
+                     "w.char_end, w.gold, w.attention_rank FROM study_words w JOIN study_examples e ON "
+                     "e.study = w.study AND e.example_id = w.example_id WHERE w.study = 'edits' "
+                     "ORDER BY w.example_id, w.word_idx")
+    for example_id, kind, text, predicted, idx, word, start, end, gold, rank in rows:
+        entry = out.setdefault(example_id, {"kind": kind, "text": text, "flagged": predicted == 1, "words": []})
         entry["words"].append((idx, word, start, end, bool(gold), rank))
     return out
 
@@ -590,8 +603,9 @@ def test_study_cli_exits_0_and_prints_the_figures(studied):
     printed = [norm(line) for line in result.output.splitlines()]
     n_last = max(k[2] for k in figures if k[1] == "cls_sum")
     for source, layer in (("cls_sum", n_last), ("integrated_gradients", None), ("random", None)):
-        value, low, high, n = figures[("all", source, layer, None, "interpretable")]
+        value, low, high, n = figures[("all", source, layer, None, "interpretable")]  # the flagged sentences
         assert f"all {source} {cell(value, low, high)} n={n}" in printed, (source, result.output)
+    assert f"{int(metrics['n_flagged'])} of them flagged as edited" in result.output
 
 
 def test_study_database(studied, shape):
@@ -602,7 +616,7 @@ def test_study_database(studied, shape):
     for key in ("accuracy", "f1", "precision", "recall", "n_train", "n_validation", "n_test", "n_measured",
                 "epochs", "seed"):
         assert key in metrics, key
-    assert metrics["epochs"] == 1 and metrics["seed"] == 0
+    assert metrics["epochs"] == 1 and metrics["seed"] == 1
     # the examples: 120 drawn from the corpus, half edited, the split counts as the metrics say
     examples = query(db, "SELECT example_id, split, edit_type, label, predicted, text FROM study_examples "
                          "WHERE study = 'edits' ORDER BY example_id")
@@ -634,10 +648,18 @@ def test_study_database(studied, shape):
         assert sorted(w[5] for w in words) == list(range(len(words)))
         assert any(w[4] for w in words), example_id
         assert all(m["text"][w[2]:w[3]] == w[1] for w in words), example_id
-    # study_figures: every source, for 'all' and every edit type measured
-    figures = figures_of(db)
+    # study_figures: every source, for 'all' and every edit type measured, over every measured sentence ('all')
+    # and over those the classifier flagged as edited ('flagged')
+    flagged = {i: m for i, m in measured.items() if m["flagged"]}
+    assert metrics["n_flagged"] == len(flagged)
+    assert {s for (s,) in query(db, "SELECT DISTINCT subset FROM study_figures")} == (
+        {"all", "flagged"} if flagged else {"all"})
+    figures = figures_of(db, "all")
     kinds = {"all"} | {m["kind"] for m in measured.values()}
     assert {k[0] for k in figures} == kinds
+    for kind in {"all"} | {m["kind"] for m in flagged.values()}:
+        n = figures_of(db, "flagged")[(kind, "cls_sum", n_layers - 1, None, "interpretable")][3]
+        assert n == sum(kind in ("all", m["kind"]) for m in flagged.values())
     expected_keys = set()
     for kind in kinds:
         for m in MEASURES:
@@ -662,11 +684,12 @@ def test_study_database(studied, shape):
     assert "examples 120" in meta["study.edits.settings"] and "epochs 1" in meta["study.edits.settings"]
 
 
-def test_cls_sum_figures_equal_a_recomputation_from_the_stored_ranks(studied):
+@pytest.mark.parametrize("subset", ["flagged", "all"])
+def test_cls_sum_figures_equal_a_recomputation_from_the_stored_ranks(studied, subset):
     folder, _ = studied
     db = folder / "site" / "report.duckdb"
-    figures = figures_of(db)
-    measured = measured_examples(db)
+    figures = figures_of(db, subset)
+    measured = {i: m for i, m in measured_examples(db).items() if subset == "all" or m["flagged"]}
     n_last = max(k[2] for k in figures if k[1] == "cls_sum")
     kinds = ["all"] + sorted({m["kind"] for m in measured.values()})
     for kind in kinds:
@@ -700,8 +723,8 @@ def test_study_page(studied, shape):
     index = soup(site / "index.html")
     assert index.select_one('#studies a[href="studies/edits.html"]') is not None
     page = soup(page_path)
-    figures = figures_of(db)
-    measured = measured_examples(db)
+    figures, every = figures_of(db), figures_of(db, "all")
+    measured = {i: m for i, m in measured_examples(db).items() if m["flagged"]}
     n_last = n_layers - 1
 
     table = page.select_one("#figures table")
@@ -710,11 +733,13 @@ def test_study_page(studied, shape):
     for tr in table.select("tbody tr"):
         cells = [norm(c.get_text()) for c in tr.find_all(["th", "td"])]
         rows[cells[0]] = dict(zip(headers, cells))
-    kinds = ["all"] + sorted({m["kind"] for m in measured.values()})
+    kinds = ["all"] + [k for k in data.EDIT_TYPES if k in {m["kind"] for m in measured.values()}]
     assert list(rows) == kinds
     for kind in kinds:
         row = rows[kind]
-        assert row["sentences"] == str(figures[(kind, "cls_sum", n_last, None, "interpretable")][3])
+        assert row["flagged sentences"] == str(figures[(kind, "cls_sum", n_last, None, "interpretable")][3])
+        value, low, high, n = every[(kind, "cls_sum", n_last, None, "interpretable")]
+        assert row["every measured sentence: n, attention interpretable"] == f"{n}: {cell(value, low, high)}"
         for m in MEASURES:
             label = m.replace("_", " ")
             assert row[f"attention: {label}"] == cell(*figures[(kind, "cls_sum", n_last, None, m)][:3]), (kind, m)
@@ -727,8 +752,13 @@ def test_study_page(studied, shape):
         best_cell = cell(*figures[(kind, "head", l, h, "interpretable")][:3])
         assert row["best head: interpretable"] == f"L{l}H{h} {best_cell}"
 
-    paper = [[norm(c.get_text()) for c in tr.find_all(["th", "td"])] for tr in page.select("#paper tbody tr")]
-    assert paper == [["spelling edits", "0.80", "0.12"], ["deleted words", "0.71", "0.13"]]
+    paper = {tr.th.get_text(): [norm(c.get_text()) for c in tr.find_all("td")] for tr in page.select("#paper tbody tr")}
+    assert list(paper) == [k for k in data.EDIT_TYPES if k in {m["kind"] for m in measured_examples(db).values()}]
+    theirs = {"misspelling": ["spelling edits", "0.80", "0.12"], "insertion": ["deleted words", "0.71", "0.13"]}
+    for kind, cells in paper.items():
+        ours = figures.get((kind, "cls_sum", n_last, None, "interpretable"))
+        assert cells[1] == (cell(*ours[:3]) if ours else "–"), kind
+        assert cells[3:] == theirs.get(kind, ["no figure in the paper (ours)"]), kind
 
     heads = sorted((-figures[("all", "head", l, h, "interpretable")][0], l, h)
                    for l in range(n_layers) for h in range(n_heads))
@@ -756,6 +786,52 @@ def test_study_page(studied, shape):
         assert [m.get_text() for m in li.select("mark.gold")] == [w[1] for w in words if w[4]]
         assert [t.get_text() for t in li.select(".top3")] == [w[1] for w in words if w[5] < 3]
         assert (match.group(2) is None) == all(w[5] < 3 for w in words if w[4])
+
+
+def test_figures_of_flagged_and_unflagged_sentences():
+    """Stevens & Su measure only the edited sentences their classifier flags as edited: the 'flagged' figures leave
+    the others out; the 'all' ones keep every measured sentence. Checked against shares counted here."""
+    from reportgen.studies.edits import Measured, figures
+
+    rng = np.random.default_rng(3)
+    measured = []
+    for i in range(12):
+        n_words = 6
+        attention = rng.uniform(size=(2, 2, n_words))
+        gold = frozenset({i % n_words})
+        kind = ("misspelling", "comma")[i % 2]
+        example = data.Example(i, "test", kind, 1, "w " * n_words, ())
+        measured.append(Measured(example, tuple(range(n_words)), gold, attention, None, flagged=i % 3 != 0))
+    rows = figures(measured)
+    by_key = {(r[1], r[2], r[3], r[4], r[5], r[6]): r for r in rows}
+    assert {r[1] for r in rows} == {"flagged", "all"}
+    for subset in ("flagged", "all"):
+        for kind in ("all", "misspelling", "comma"):
+            group = [m for m in measured if (kind == "all" or m.example.edit_type == kind)
+                     and (subset == "all" or m.flagged)]
+            hits = [set(m.gold) <= set(np.argsort(-m.attention[-1].sum(0), kind="stable")[:3].tolist())
+                    for m in group]
+            row = by_key[(subset, kind, "cls_sum", 1, None, "interpretable")]
+            assert row[10] == len(group) and row[7] == pytest.approx(np.mean(hits)), (subset, kind)
+    assert by_key[("flagged", "all", "cls_sum", 1, None, "interpretable")][10] == 8  # 4 of 12 not flagged
+
+
+def test_a_study_whose_classifier_flags_nothing_says_so(base, tmp_path_factory, bert_dir):
+    folder = copy_of(base, tmp_path_factory, "study-none-flagged")
+    result = invoke("study", "edits", "--out", folder / "site", "--model", bert_dir, "--examples", 120,
+                    "--epochs", 1, "--seed", 0, "--quiet")
+    assert result.exit_code == 0, result.output
+    db = folder / "site" / "report.duckdb"
+    metrics = dict(query(db, "SELECT metric, value FROM study_metrics WHERE study = 'edits'"))
+    assert metrics["n_flagged"] == 0 < metrics["n_measured"]
+    assert query(db, "SELECT DISTINCT subset FROM study_figures") == [("all",)]
+    assert "None of the" in result.output and "was flagged as edited" in result.output
+    page = soup(folder / "site" / "studies" / "edits.html")
+    assert page.select_one("#none-flagged") is not None
+    every = figures_of(db, "all")
+    n_last = max(k[2] for k in every if k[1] == "cls_sum")
+    row = page.select_one("#figures table tbody tr")
+    assert norm(row.find_all("td")[0].get_text()) == str(every[("all", "cls_sum", n_last, None, "interpretable")][3])
 
 
 @pytest.mark.browser

@@ -1,5 +1,6 @@
 """Which input words the model's output depends on: layer integrated gradients (Captum) on the input embeddings,
-attention rollout (Abnar & Zuidema 2020), and how far each head's attention agrees with the gradients.
+and, through analyses/agreement.py, attention rollout (Abnar & Zuidema 2020) and how far each head's attention
+agrees with the gradients, both read from the rows the target is computed from.
 
 What is explained depends on what the model is (`ModelInfo.kind`):
 
@@ -17,18 +18,18 @@ completeness axiom, they sum to f(input) - f(baseline) up to Captum's convergenc
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..align import to_words
 from ..config import BASELINES
 from ..corpus import SEPARATOR
 from ..errors import ConfigError, InputError
+from ..encode import sequence_attention
 from ..models import device_of
 from ..vocab import converged
+from .agreement import Readout, agreement_rows, readout_rows
 from .base import Probes
 
 
@@ -39,14 +40,15 @@ class Target:
 
     key: the `target` column ('class:LABEL', 'next_token', 'continuation', 'similarity:self' or
     'similarity:reference'); extra_ids: the continuation's or the reference's token ids (empty otherwise);
-    class_index: the explained class of a classifier (None: the predicted one); position: the token whose
-    attention the agreement uses (the first token, or the probe's last token for a causal model)."""
+    class_index: the explained class of a classifier (None: the predicted one); readout: the attention rows the
+    target is computed from (agreement.READOUTS: 'first', 'last', 'mean' or 'continuation'), which the agreement
+    and the rollout read."""
 
     key: str
     extra_text: str
     extra_ids: tuple[int, ...]
     class_index: int | None
-    position: int
+    readout: str
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,6 @@ def make_target(loaded, input_ids: tuple[int, ...], extra: str, where: str, targ
     """Check a probe's `|||` part against the model's kind and its length against the model's limit."""
     kind = loaded.info.kind
     tok = loaded.tokenizer
-    last = len(input_ids) - 1
     if len(input_ids) > loaded.info.max_length:
         raise InputError(f"{where}: {len(input_ids)} tokens, over the model's limit of {loaded.info.max_length}; "
                          f"shorten the sentence")
@@ -118,25 +119,31 @@ def make_target(loaded, input_ids: tuple[int, ...], extra: str, where: str, targ
             raise InputError(f"{where}: a sequence classifier's probes take no '{SEPARATOR}' part; name the "
                              f"class to explain with target_class")
         index = class_index(loaded, target_class)
-        return Target("class", "", (), index, 0)
+        return Target("class", "", (), index, classifier_readout(loaded.info.causal))
     if target_class is not None:
         raise ConfigError(f"target_class: {loaded.info.name} is not a sequence classifier; remove target_class")
     if kind == "causal_lm":
         if not extra:
-            return Target("next_token", "", (), None, last)
+            return Target("next_token", "", (), None, "last")
         ids = tuple(tok(" " + extra, add_special_tokens=False)["input_ids"])
         total = len(input_ids) + len(ids)
         if total > loaded.info.max_length:
             raise InputError(f"{where}: the probe and its continuation are {total} tokens, over the model's limit "
                              f"of {loaded.info.max_length}; shorten the continuation")
-        return Target("continuation", extra, ids, None, last)
-    if not extra:
-        return Target("similarity:self", "", (), None, last if loaded.info.causal else 0)
+        return Target("continuation", extra, ids, None, "continuation")
+    if not extra:  # the mean-pooled embedding: the pooling averages every row
+        return Target("similarity:self", "", (), None, "mean")
     ids = tuple(tok(extra, split_special_tokens=True)["input_ids"])
     if len(ids) > loaded.info.max_length:
         raise InputError(f"{where}: the reference sentence is {len(ids)} tokens, over the model's limit of "
                          f"{loaded.info.max_length}; shorten it")
-    return Target("similarity:reference", extra, ids, None, last if loaded.info.causal else 0)
+    return Target("similarity:reference", extra, ids, None, "mean")
+
+
+def classifier_readout(causal: bool) -> str:
+    """The row a sequence classifier's head reads: [CLS] (the first token) for a BERT-style encoder, the last
+    non-pad token for GPT-2 and Llama classifiers."""
+    return "last" if causal else "first"
 
 
 def _mean_pooled(model, ids):
@@ -215,50 +222,6 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
     return Attribution(key, description, token_scores, value, baseline_value, float(delta.reshape(-1)[0]))
 
 
-def rollout(attention: np.ndarray) -> np.ndarray:
-    """Attention rollout (Abnar & Zuidema 2020) of one sentence's attention [L, H, T, T] -> [L, T, T]: entry l is
-    R_l = A_l R_(l-1) with R_(-1) = I and A_l = (W_l + I) / 2, W_l the layer's attention averaged over heads (rows
-    still sum to 1): how much each token's representation after layer l draws on each input token."""
-    n_layers, _, t, _ = attention.shape
-    eye = np.eye(t)
-    flow = eye
-    out = np.empty((n_layers, t, t))
-    for layer in range(n_layers):
-        mixed = 0.5 * attention[layer].astype(np.float64).mean(0) + 0.5 * eye
-        mixed /= mixed.sum(-1, keepdims=True)
-        flow = mixed @ flow
-        out[layer] = flow
-    return out
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
-    """Spearman's rank correlation, None where it is undefined (under 3 values, or a constant side)."""
-    from scipy.stats import spearmanr
-
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return None
-    rho = spearmanr(x, y).statistic
-    return None if math.isnan(rho) else float(rho)
-
-
-def agreement_rows(sentence_id: int, attribution: np.ndarray, attention: np.ndarray, flow: np.ndarray,
-                   position: int, word_of: list[int | None], n_words: int) -> list[tuple]:
-    """`attribution_agreement` rows of one probe: for every head, Spearman's rho over the probe's words between the
-    magnitude of the word's integrated-gradient attribution and the attention the word receives from the target
-    position (the sum over its tokens); for every layer the same with the rollout up to that layer."""
-    importance = np.abs(to_words(attribution, word_of, n_words))
-    rows = []
-    n_layers, n_heads = attention.shape[:2]
-    for layer in range(n_layers):
-        for head in range(n_heads):
-            received = to_words(attention[layer, head, position], word_of, n_words)
-            rows.append((sentence_id, "attention", layer, head, spearman(importance, received), n_words))
-    for layer in range(n_layers):
-        received = to_words(flow[layer, position], word_of, n_words)
-        rows.append((sentence_id, "rollout", layer, None, spearman(importance, received), n_words))
-    return rows
-
-
 class ProbeAttributions:
     """The per-probe analysis: integrated gradients, rollout and their agreement with every head. `prepare`
     checks each probe's target against the model before any work; `run` writes the three attribution tables."""
@@ -283,15 +246,19 @@ class ProbeAttributions:
                                   f"{result.delta:+.3g} against f(input) - f(baseline) = "
                                   f"{result.value - result.baseline_value:+.3g}); raise attribution_steps above "
                                   f"{steps}")
-                flow = rollout(probes.attention[s.sentence_id])
+                n = len(tok.input_ids)
+                # the attention the target is computed over: the probe's, or with its continuation after it
+                attention = (sequence_attention(self.loaded, tok.input_ids + target.extra_ids)
+                             if target.readout == "continuation" else probes.attention[s.sentence_id])
+                read = Readout.of(attention, readout_rows(target.readout, n, len(target.extra_ids)), n)
                 target_rows.append((s.sentence_id, result.target, result.description, result.value,
-                                    result.baseline_value, result.delta))
+                                    result.baseline_value, result.delta, target.readout))
                 score_rows += [(s.sentence_id, "integrated_gradients", result.target, i, float(v))
                                for i, v in enumerate(result.scores)]
                 score_rows += [(s.sentence_id, "rollout", result.target, i, float(v))
-                               for i, v in enumerate(flow[-1, target.position])]
+                               for i, v in enumerate(read.flow[-1])]
                 word_of = [t.word_idx for t in tok.tokens]
-                agreement += agreement_rows(s.sentence_id, result.scores, probes.attention[s.sentence_id], flow,
-                                            target.position, word_of, probes.n_words[s.sentence_id])
+                agreement += agreement_rows(s.sentence_id, result.scores, read, word_of,
+                                            probes.n_words[s.sentence_id])
                 advance(1)
         return {"attribution_targets": target_rows, "attributions": score_rows, "attribution_agreement": agreement}

@@ -88,16 +88,6 @@ class BatchInfo:
         return mean, member, member.sum(1) > 0
 
     @cached_property
-    def arcs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(row, dependent word, head word, relation label) of every dependency arc of the batch: not roots
-        (a word whose head is itself), and not arcs whose dependent or head lost its tokens to truncation."""
-        _, _, has_tokens = self.word_matrices
-        rows, deps = np.nonzero(self.heads >= 0)
-        heads = self.heads[rows, deps]
-        keep = (heads != deps) & has_tokens[rows, deps] & has_tokens[rows, heads]
-        return rows[keep], deps[keep], heads[keep], self.deps[rows[keep], deps[keep]]
-
-    @cached_property
     def searchable(self) -> tuple[np.ndarray, np.ndarray]:
         """(row, position) of every token the search takes: real and not special."""
         return np.nonzero(self.mask & ~self.special)

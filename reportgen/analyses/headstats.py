@@ -1,6 +1,8 @@
 """Per-head statistics accumulated while the corpus streams through the model.
 
-Every statistic is a mean over all real (non-padding) query tokens of the corpus:
+Every statistic is, as Clark et al. (2019, `General_Analysis.ipynb`) average theirs, the mean over each sentence's
+real (non-padding) query tokens, then the mean over the sentences (a sentence without such a token for a
+statistic, such as a one-token sentence for `prev`, is left out of that statistic):
   entropy       the entropy of the token's attention distribution, in nats;
   entropy_norm  that entropy divided by the entropy of a uniform distribution over the same keys (ln of their
                 number: every real token, or for a causal model the token and those before it); 0 when the
@@ -26,8 +28,9 @@ from .base import AnalysisSettings, LayerBatch, accumulation_dtype, in_inference
 
 
 class HeadStats:
-    """The accumulator: per statistic, sums [L, H] over query tokens (on the attention's device, summed in float64
-    where it has it) and the number of query tokens [L] (counted from the batch's mask, on the CPU)."""
+    """The accumulator: per statistic, sums [L, H] over sentences of each sentence's mean over its query tokens (on
+    the attention's device, summed in float64 where it has it) and the number of sentences [L] (counted from the
+    batch's mask, on the CPU)."""
 
     timing = "of which statistics"
 
@@ -44,11 +47,16 @@ class HeadStats:
         # values: [B, H, Q] tensor; valid: the name of a [B, Q] mask of the batch, made by `make` once per batch
         import torch
 
-        weights = batch.info.on(batch.device, valid, lambda: make().astype(np.float32))
+        def weights():  # each sentence's valid query tokens weigh 1 / their number: the sentence's mean
+            mask = make().astype(np.float32)
+            n = mask.sum(1, keepdims=True)
+            return mask / np.maximum(n, 1)
+
+        w = batch.info.on(batch.device, valid, weights)
         if stat not in self._sums:
             self._sums[stat] = torch.zeros(self.shape, dtype=accumulation_dtype(batch.device), device=batch.device)
-        self._sums[stat][batch.layer] += torch.einsum("bhq,bq->h", values, weights).to(self._sums[stat].dtype)
-        self.counts[stat][batch.layer] += int(make().sum())
+        self._sums[stat][batch.layer] += torch.einsum("bhq,bq->h", values, w).to(self._sums[stat].dtype)
+        self.counts[stat][batch.layer] += int((make().sum(1) > 0).sum())
 
     @property
     def sums(self) -> dict[str, np.ndarray]:

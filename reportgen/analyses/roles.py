@@ -1,65 +1,75 @@
 """Head roles: one role in words per head, with the evidence that earned it, from the head statistics and the
 dependency accuracy. The first rule that applies wins:
 
-1. syntax: among the relations with enough support (not `all`) and both directions, the one whose accuracy beats
-   its positional baseline by the most, if it beats it by at least SYNTAX_MARGIN and reaches SYNTAX_FLOOR:
+1. syntax: among the relations (not `all`) in both directions, the one whose accuracy beats its positional
+   baseline by the most, among those that beat it by at least SYNTAX_MARGIN, significantly (the margin's
+   Bonferroni-corrected interval above 0, see depacc) and with an accuracy of at least SYNTAX_FLOOR:
    "syntax: det, dependent to head, 0.92 vs 0.61 for the best offset";
-2. position: prev, next or self at least POSITIONAL (the largest of them): "previous token (0.81 of attention)";
-3. sink: first or last (the last special token) at least SINK, then special tokens together, then punctuation:
-   "[SEP] sink (0.74 of attention)";
+2. position: prev or next above POSITIONAL (Clark et al.'s 0.5), or self above it: "previous token (0.81 of
+   attention)";
+3. sink: first or last (the last special token) above SINK (Clark et al.'s 0.6 for [CLS], [SEP] and punctuation),
+   then special tokens together, then punctuation: "[SEP] sink (0.74 of attention)";
 4. broad: normalised entropy at least BROAD: "broad (normalised entropy 0.93)";
 5. mixed: none of these; the evidence names the largest attention share.
+
+Why this order: a syntax head is the most specific finding, and position cannot earn it (the positional baseline
+is subtracted); a positional head attends to a word that moves with the query, which is more specific than a fixed
+sink; sinks and broad attention exclude each other (a share above 0.6 on one key is not spread). With thresholds
+above one half, at most one position and one sink can pass; [CLS] is both the first and a special token, and the
+first matching name, the more specific, wins.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..vocab import ALL_RELATIONS, DIRECTIONS
+from ..vocab import ALL_RELATIONS, DIRECTIONS, SYNTAX_FLOOR, SYNTAX_MARGIN
 from .depacc import DepAccuracy
 from .headstats import HeadStats
 
-SYNTAX_MARGIN = 0.10  # accuracy above the best offset's
-SYNTAX_FLOOR = 0.30  # and at least this accuracy
-POSITIONAL = 0.50
-SINK = 0.50
-BROAD = 0.85
+POSITIONAL = 0.50  # Clark et al.'s POSITION_THRESHOLD (above it)
+SINK = 0.60  # Clark et al.'s SPECIAL_TOKEN_THRESHOLD (above it)
+BROAD = 0.85  # ours: normalised entropy (Clark et al.'s 3.8 nats is for 128-token segments)
 
 POSITIONS = {"prev": ("previous", "previous token"), "next": ("next", "next token"), "self": ("self", "itself")}
 SHARES = ("self", "prev", "next", "first", "last", "special", "punct")
 
 
-def _syntax(dep: dict, layer: int, head: int) -> tuple[float, str] | None:
-    """(margin, evidence) of the head's relation that beats its baseline by the most, or None."""
-    best = None
-    for relation, (_support, acc, base, offset) in dep.items():
+def syntax_cells(dep: dict, layer: int, head: int) -> list[tuple[float, str, str, float, float]]:
+    """(margin, relation, direction, accuracy, baseline) of every relation cell of a head that earns the syntax
+    role (see the module's docstring), largest margin first."""
+    found = []
+    for relation, result in dep.items():
         if relation == ALL_RELATIONS:
             continue
+        cells = 2 * sum(r != ALL_RELATIONS for r in dep)
+        significant = result.significant(max(cells, 1))
         for d, direction in enumerate(DIRECTIONS):
-            value, baseline = float(acc[layer, head, d]), float(base[d, offset[d]])
+            value, baseline = float(result.accuracy[layer, head, d]), float(result.baseline[result.best])
             margin = value - baseline
-            if value >= SYNTAX_FLOOR and margin >= SYNTAX_MARGIN - 1e-12 and (best is None or margin > best[0]):
-                best = (margin, f"syntax: {relation}, {direction.replace('_', ' ')}, {value:.2f} vs "
-                                f"{baseline:.2f} for the best offset")
-    return best
+            if value >= SYNTAX_FLOOR and margin >= SYNTAX_MARGIN - 1e-12 and significant[layer, head, d]:
+                found.append((margin, relation, direction, value, baseline))
+    return sorted(found, key=lambda f: (-f[0], f[1], f[2]))
 
 
 def role(stats: dict[str, np.ndarray], dep: dict, layer: int, head: int,
          names: dict[str, str]) -> tuple[str, str]:
     """(role, evidence) of one head. `stats`: statistic -> [L, H] means (HeadStats.means); `dep`:
     DepAccuracy.results(); `names`: the model's first and last special tokens ({'first': '[CLS]', ...})."""
-    found = _syntax(dep, layer, head)
+    found = syntax_cells(dep, layer, head)
     if found:
-        return "syntax", found[1]
+        _margin, relation, direction, value, baseline = found[0]
+        return "syntax", (f"syntax: {relation}, {direction.replace('_', ' ')}, {value:.2f} vs {baseline:.2f} for "
+                          f"the best offset")
     value = {s: float(v[layer, head]) for s, v in stats.items()}
     positional = max((s for s in POSITIONS if s in value), key=lambda s: value[s])
-    if value[positional] >= POSITIONAL:
+    if value[positional] > POSITIONAL:
         key, words = POSITIONS[positional]
         return key, f"{words} ({value[positional]:.2f} of attention)"
     for stat, words in (("first", f"{names.get('first') or 'first-token'} sink"),
                         ("last", f"{names.get('last') or 'last-token'} sink"),
                         ("special", "special-token sink"), ("punct", "punctuation")):
-        if value.get(stat, 0.0) >= SINK:
+        if value.get(stat, 0.0) > SINK:
             return stat, f"{words} ({value[stat]:.2f} of attention)"
     if value["entropy_norm"] >= BROAD:
         return "broad", f"broad (normalised entropy {value['entropy_norm']:.2f})"

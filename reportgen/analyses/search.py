@@ -3,7 +3,10 @@
 Spaces, for each block l (all vectors L2-normalised, score = cosine):
   space 0          'embedding': the block's output hidden state;
   space 1 .. H     'context' of head h = space - 1: the head's softmax(QK^T/sqrt(d))V;
-  space H + 1      'context' of the whole layer: the sum over heads of the per-head cosines.
+  space H + 1      'context' of the whole layer: as exBERT's search with every head selected, the sum over heads
+                   of the per-head cosines, each weighted by the norm of the probe's raw context of that head
+                   (sum_h |q_h| cos(q_h, c_h): exBERT's query is the raw context, its corpus contexts are
+                   normalised per head).
 
 The probe vectors are known first; the corpus is then streamed once and a running top-k is kept
 per (layer, space, probe token). Memory is O(layers x spaces x probe tokens x k), whatever the
@@ -166,8 +169,10 @@ class TopK(KeptMatches):
         self.max_per_sentence = max_per_sentence
         as_t = lambda x: torch.as_tensor(x, device=self.device).float()  # noqa: E731
         self.emb = normalise(as_t(probe_embedding))  # [L, P, D]
-        ctx = normalise(as_t(probe_context))
+        raw = as_t(probe_context)
+        ctx = normalise(raw)
         self.ctx_by_head = ctx.permute(0, 2, 1, 3).contiguous()  # [L, H, P, d_head]
+        self.ctx_norm = raw.norm(dim=-1).permute(0, 2, 1)[..., None].contiguous()  # [L, H, P, 1]: |q_h|
         n_layers, n_probe, n_heads, _ = ctx.shape
         self.n_heads = n_heads
         self.n_spaces = n_heads + 2
@@ -227,7 +232,7 @@ class TopK(KeptMatches):
         if context is not None:
             ctx = normalise(context.float()).permute(1, 2, 0)  # [H, d, N]
             heads = self.ctx_by_head[layer] @ ctx  # [H, P, d] @ [H, d, N] -> [H, P, N]
-            scores = torch.cat([heads, heads.sum(0, keepdim=True)])
+            scores = torch.cat([heads, (heads * self.ctx_norm[layer]).sum(0, keepdim=True)])
             self._merge(layer, 1, scores, sentence_id, token_idx, order,
                         max_attended)  # head h uses its own row, the whole layer the mean (row H)
         if embedding is not None:

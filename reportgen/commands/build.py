@@ -25,7 +25,7 @@ from ..progress import Clock, Progress
 from ..provenance import meta, source_date
 from ..site.render import render, write_timings
 from ..site.output import staged_output
-from ..store import Store
+from ..store import Store, StudiesNotCopied
 from ..store.rows import Counts
 
 
@@ -158,6 +158,8 @@ def _keep_studies(store: Store, previous: Path, warned: list[str]) -> None:
         return
     try:
         store.copy_studies(previous)
+    except StudiesNotCopied as exc:
+        warned.append(f"{previous}: {exc}, and are not carried over: run them again")
     except duckdb.Error as exc:
         warned.append(f"{previous}: the previous database could not be read ({str(exc).splitlines()[0]}); its "
                       f"studies, if any, are not carried over: run them again")

@@ -18,7 +18,7 @@ from ..studies import measure
 from ..studies.data import read_jsonl
 from ..studies.edits import (StudyConfig, StudySummary, check_model, figures, fine_tune, load_classifier,
                              measure_examples, predict, report_examples)
-from ..vocab import STUDY
+from ..vocab import DELTA_SHARE, STUDY
 
 
 def run(config: StudyConfig, progress) -> StudySummary:
@@ -57,8 +57,15 @@ def run(config: StudyConfig, progress) -> StudySummary:
     test = split["test"]
     predicted = predict(model, tokenizer, test, config)
     labels = np.array([e.label for e in test])
-    measured = measure_examples(model, tokenizer, test, config, load_pipeline(), progress)
+    predicted_of = {e.example_id: int(p) for e, p in zip(test, predicted)}
+    measured = measure_examples(model, tokenizer, test, config, load_pipeline(), progress, predicted=predicted_of)
     rows = figures(measured)
+    warnings = []
+    unconverged = sum(not m.converged for m in measured)
+    if unconverged:
+        warnings.append(f"study edits: integrated gradients did not converge on {unconverged} of {len(measured)} "
+                        f"measured sentences (delta over {DELTA_SHARE:.0%} of f(input) - f(baseline)); raise "
+                        f"--attribution-steps above {config.attribution_steps}")
     timings["measure"] = time.perf_counter() - t
     metrics = {
         "accuracy": float(accuracy_score(labels, predicted)),
@@ -67,6 +74,7 @@ def run(config: StudyConfig, progress) -> StudySummary:
         "recall": float(recall_score(labels, predicted, zero_division=0)),
         **{f"n_{name}": float(len(found)) for name, found in split.items()},
         "n_measured": float(len(measured)),
+        "n_flagged": float(sum(m.flagged for m in measured)),
         "epochs": float(config.epochs if config.classifier is None else 0),
         "seed": float(config.seed),
     }
@@ -77,7 +85,6 @@ def run(config: StudyConfig, progress) -> StudySummary:
                                                f"{config.batch_size}, learning rate {config.learning_rate}, "
                                                f"integrated-gradient steps {config.attribution_steps}, seed "
                                                f"{config.seed}")}
-    predicted_of = {e.example_id: int(p) for e, p in zip(test, predicted)}
     example_rows = [(STUDY, e.example_id, e.split, e.edit_type, e.label, predicted_of.get(e.example_id), e.text)
                     for e in examples]
     word_rows = []
@@ -88,7 +95,7 @@ def run(config: StudyConfig, progress) -> StudySummary:
                        w.word_idx in m.gold, int(rank[w.word_idx])) for w in m.words]
     _write(config, progress, meta, metrics, study_meta, rows, example_rows, word_rows, timings)
     timings["total"] = time.perf_counter() - start
-    return StudySummary(metrics, rows, timings)
+    return StudySummary(metrics, rows, timings, warnings)
 
 
 

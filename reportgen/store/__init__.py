@@ -11,9 +11,10 @@ from ..errors import InputError
 from .matches import MatchReads
 from .reads import Reads
 from .schema import COLUMNS, SCHEMA, SCHEMA_VERSION, STUDY_TABLES, StoreWriteError
-from .writes import Writes
+from .writes import StudiesNotCopied, Writes
 
-__all__ = ["COLUMNS", "SCHEMA", "SCHEMA_VERSION", "STUDY_TABLES", "Store", "StoreWriteError", "open_report"]
+__all__ = ["COLUMNS", "SCHEMA", "SCHEMA_VERSION", "STUDY_TABLES", "Store", "StoreWriteError", "StudiesNotCopied",
+           "open_report"]
 
 
 class Store(Writes, Reads, MatchReads):

@@ -123,7 +123,7 @@ class Reads:
     # ---- attributions ---------------------------------------------------------------------------------------
 
     def attribution_targets(self) -> list[TargetRow]:
-        return self._named(TargetRow, "SELECT sentence_id, target, description, value, baseline_value, delta "
+        return self._named(TargetRow, f"SELECT {', '.join(COLUMNS['attribution_targets'])} "
                                       "FROM attribution_targets ORDER BY sentence_id")
 
     def attribution_scores(self) -> list[ScoreRow]:
@@ -131,7 +131,7 @@ class Reads:
                                      "ORDER BY sentence_id, method, token_idx")
 
     def attribution_agreement(self) -> list[AgreementRow]:
-        return self._named(AgreementRow, "SELECT sentence_id, method, layer, head, spearman FROM "
+        return self._named(AgreementRow, f"SELECT {', '.join(COLUMNS['attribution_agreement'])} FROM "
                                          "attribution_agreement ORDER BY sentence_id, method, layer, head")
 
     # ---- studies --------------------------------------------------------------------------------------------
@@ -141,8 +141,8 @@ class Reads:
 
     def study_figures(self, study: str) -> list[StudyFigureRow]:
         return self._named(StudyFigureRow,
-                           "SELECT edit_type, source, layer, head, measure, value, ci_low, ci_high, n FROM "
-                           "study_figures WHERE study = ? ORDER BY edit_type, source, layer, head, measure",
+                           "SELECT subset, edit_type, source, layer, head, measure, value, ci_low, ci_high, n FROM "
+                           "study_figures WHERE study = ? ORDER BY subset, edit_type, source, layer, head, measure",
                            (study,))
 
     def study_examples(self, study: str) -> list[StudyExampleRow]:

@@ -122,6 +122,7 @@ class TargetRow(NamedTuple):
     value: float
     baseline_value: float
     delta: float
+    readout: str
 
 
 class ScoreRow(NamedTuple):
@@ -137,6 +138,8 @@ class AgreementRow(NamedTuple):
     layer: int
     head: int | None
     spearman: float | None
+    n_words: int
+    word_share: float
 
 
 class RoleRow(NamedTuple):
@@ -155,6 +158,11 @@ class DepAccuracyRow(NamedTuple):
     accuracy: float
     baseline_offset: int
     baseline_accuracy: float
+    accuracy_low: float
+    accuracy_high: float
+    margin_low: float
+    margin_high: float
+    significant: bool
 
 
 class MapPoint(NamedTuple):
@@ -173,6 +181,7 @@ class NearestHead(NamedTuple):
 
 
 class StudyFigureRow(NamedTuple):
+    subset: str
     edit_type: str
     source: str
     layer: int | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 StoreWriteError = duckdb.IOException  # the database file could not be written (full disk, no permission)
 
 SCHEMA = {
@@ -33,29 +33,33 @@ SCHEMA = {
     # where the k-th score of a probe token's matches is tied with corpus contexts that were not kept
     "cut_ties": ("sentence_id INTEGER, token_idx INTEGER, space VARCHAR, layer INTEGER, head INTEGER, "
                  "score DOUBLE, tied_kept INTEGER, tied_dropped BIGINT"),
-    # Clark et al.'s dependency accuracy per head, relation ('all': every arc) and direction, with the best
-    # fixed-offset baseline
+    # Clark et al.'s dependency accuracy per head, relation ('all': every word) and direction, with the best
+    # fixed-offset baseline, bootstrap intervals of the accuracy and of its margin over the baseline, and whether
+    # the margin is significant (Bonferroni over the head's cells)
     "dep_accuracy": ("layer INTEGER, head INTEGER, relation VARCHAR, direction VARCHAR, support BIGINT, "
-                     "accuracy DOUBLE, baseline_offset INTEGER, baseline_accuracy DOUBLE"),
+                     "accuracy DOUBLE, baseline_offset INTEGER, baseline_accuracy DOUBLE, accuracy_low DOUBLE, "
+                     "accuracy_high DOUBLE, margin_low DOUBLE, margin_high DOUBLE, significant BOOLEAN"),
     # the mean Jensen-Shannon distance between two heads' attention over the sample sentences (both orders)
     "head_distance": "layer_a INTEGER, head_a INTEGER, layer_b INTEGER, head_b INTEGER, distance DOUBLE",
     # the heads laid out in 2-D by multidimensional scaling of head_distance
     "head_map": "layer INTEGER, head INTEGER, x DOUBLE, y DOUBLE",
     "head_roles": "layer INTEGER, head INTEGER, role VARCHAR, evidence VARCHAR",
-    # what each probe's attributions explain: f at the input and at the baseline, Captum's convergence delta
+    # what each probe's attributions explain: f at the input and at the baseline, Captum's convergence delta, and
+    # the attention rows the target is computed from (the read-out of the agreement and the rollout)
     "attribution_targets": ("sentence_id INTEGER, target VARCHAR, description VARCHAR, value DOUBLE, "
-                            "baseline_value DOUBLE, delta DOUBLE"),
+                            "baseline_value DOUBLE, delta DOUBLE, readout VARCHAR"),
     # a score per probe token: integrated gradients, or the rollout from the target position after the last layer
     "attributions": "sentence_id INTEGER, method VARCHAR, target VARCHAR, token_idx INTEGER, score DOUBLE",
-    # Spearman's rho over a probe's words between |integrated gradients| and the attention from the target
-    # position: per head ('attention'), or per layer for the rollout up to that layer ('rollout', head NULL)
+    # Spearman's rho over a probe's words between |integrated gradients| and the attention of the read-out rows:
+    # per head ('attention'), or per layer for the rollout up to that layer ('rollout', head NULL), with the share
+    # of the read-out's attention that reaches the probe's words
     "attribution_agreement": ("sentence_id INTEGER, method VARCHAR, layer INTEGER, head INTEGER, spearman DOUBLE, "
-                              "n_words INTEGER"),
+                              "n_words INTEGER, word_share DOUBLE"),
     # `reportgen study edits` (Stevens & Su 2020): the classifier's test metrics, every interpretability figure,
     # the examples, and the words of the measured ones with their gold flag and attention rank
     "study_metrics": "study VARCHAR, metric VARCHAR, value DOUBLE",
-    "study_figures": ("study VARCHAR, edit_type VARCHAR, source VARCHAR, layer INTEGER, head INTEGER, "
-                      "measure VARCHAR, value DOUBLE, ci_low DOUBLE, ci_high DOUBLE, n INTEGER"),
+    "study_figures": ("study VARCHAR, subset VARCHAR, edit_type VARCHAR, source VARCHAR, layer INTEGER, "
+                      "head INTEGER, measure VARCHAR, value DOUBLE, ci_low DOUBLE, ci_high DOUBLE, n INTEGER"),
     "study_examples": ("study VARCHAR, example_id INTEGER, split VARCHAR, edit_type VARCHAR, label INTEGER, "
                        "predicted INTEGER, text VARCHAR"),
     "study_words": ("study VARCHAR, example_id INTEGER, word_idx INTEGER, text VARCHAR, char_start INTEGER, "

@@ -9,7 +9,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from .schema import COLUMNS, SCHEMA, STUDY_TABLES
+from .schema import COLUMNS, SCHEMA, SCHEMA_VERSION, STUDY_TABLES
+
+
+class StudiesNotCopied(Exception):
+    """A previous database's studies that a rebuild cannot carry over (written with another schema)."""
 
 
 class Writes:
@@ -61,6 +65,11 @@ class Writes:
             theirs = dict(self._rows("SELECT key, value FROM previous.meta"))
             keys = ("model_sha256", "corpus_sha256")
             if any(theirs.get(k) != mine.get(k) or k not in mine for k in keys):
+                return False
+            if theirs.get("schema_version") != SCHEMA_VERSION:
+                if any(self._rows(f"SELECT 1 FROM previous.{table} LIMIT 1") for table in STUDY_TABLES):
+                    raise StudiesNotCopied(f"its studies were written with schema version "
+                                           f"{theirs.get('schema_version')}, this build writes {SCHEMA_VERSION}")
                 return False
             for table in STUDY_TABLES:
                 cols = ", ".join(COLUMNS[table])

@@ -5,9 +5,13 @@ Edit types (one edit per edited sentence; the gold words are character spans of 
 
 - misspelling: one word of 4+ letters gets two neighbouring inner letters swapped (or one doubled);
 - swap: two neighbouring words change places (both are gold);
-- insertion: a common word is inserted before a word (the inserted word is gold);
+- insertion: a common word is inserted before a word (the inserted word is gold): Stevens & Su's "deleted words",
+  words the editor deleted, present in the input;
 - agreement: a present-tense verb (or was/were) takes the other number ("runs" -> "run", "are" -> "is");
-- deletion: a word is deleted; as in Stevens & Su, its neighbouring words are gold.
+- deletion: a word is deleted and its neighbouring words are gold (ours: the paper has no figure for a missing
+  word);
+- comma: a superfluous comma is inserted after a word that is followed by another word with nothing between
+  (the comma is gold): the single-comma edits Stevens & Su's code selects, but as an insertion to find.
 
 Unedited sentences are the negatives (label 0). Sentences are drawn, edited and split into train, validation
 and test with one seeded generator, so the same corpus and seed give the same examples.
@@ -149,8 +153,17 @@ def _delete(text, words, rng):
     return new, ((before.start, before.end), (after.start - shift, after.end - shift))
 
 
+def _comma(text, words, rng):
+    spots = [i for i in range(len(words) - 1) if _alpha(words[i]) and _alpha(words[i + 1])
+             and text[words[i].end : words[i + 1].start] == " "]
+    if not spots:
+        return None
+    w = words[spots[rng.integers(len(spots))]]
+    return _replace(text, w.end, w.end, ","), ((w.end, w.end + 1),)
+
+
 EDITS = {"misspelling": _misspell, "swap": _swap, "insertion": _insert, "agreement": _agreement,
-         "deletion": _delete}
+         "deletion": _delete, "comma": _comma}
 
 
 def synthetic(sentences: list[tuple[str, list[SimpleWord]]], n: int, seed: int) -> list[Example]:

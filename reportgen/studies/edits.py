@@ -5,7 +5,8 @@ A classifier (the report's encoder with a new two-class head, fully fine-tuned; 
 whether a sentence contains an edit. On the edited test sentences, each source ranks the words, and the measure
 (studies/measure.py) says whether the gold words come first:
 
-- `cls_sum`: the final layer's attention from the first token ([CLS]) summed over heads (the paper's);
+- `cls_sum`: the final layer's attention from the classifier's read-out token summed over heads (the paper's:
+  [CLS] for a BERT-style classifier; the last token for a GPT-2 or Llama classifier, which pools it);
 - `layer`: the same for every layer; `head`: every single head;
 - `integrated_gradients`: the attribution of each word to the "edited" logit (attribution.py);
 - `random`: random rankings of the same words.
@@ -23,13 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from ..align import align, to_words
-from ..analyses.attribution import Target, baseline_token, integrated_gradients
+from ..analyses.agreement import readout_rows
+from ..analyses.attribution import Target, baseline_token, classifier_readout, integrated_gradients
 from ..annotate import annotate
 from ..config import DEFAULT_MODEL
 from ..errors import InputError, ModelError
 from ..models import default_model_path, model_files, wrap
 from ..provenance import combined_sha256
-from ..vocab import ALL_EDITS, EDIT_LABELS, EDIT_TYPES, STUDY
+from ..vocab import ALL_EDITS, EDIT_LABELS, EDIT_TYPES, STUDY, SUBSETS
 from . import measure
 from .data import Example, SimpleWord, synthetic
 
@@ -59,6 +61,7 @@ class StudySummary:
     metrics: dict[str, float]
     figures: list[tuple]
     timings: dict[str, float]
+    warnings: list[str]
 
 
 def report_examples(store, config: StudyConfig) -> list[Example]:
@@ -168,8 +171,10 @@ class Measured:
     example: Example
     words: tuple  # spaCy words of the text
     gold: frozenset[int]  # word indexes
-    attention: np.ndarray  # [L, H, W] attention from the first token, summed into words
+    attention: np.ndarray  # [L, H, W] attention from the classifier's read-out token, summed into words
     attribution: np.ndarray | None  # [W] integrated gradients, summed into words
+    flagged: bool = True  # whether the classifier predicted the sentence as edited
+    converged: bool = True  # whether its integrated gradients converged (see vocab.converged)
 
 
 def _gold_words(words, spans) -> frozenset[int]:
@@ -178,12 +183,16 @@ def _gold_words(words, spans) -> frozenset[int]:
 
 
 def measure_examples(model, tokenizer, examples: list[Example], config: StudyConfig, nlp, progress,
-                     with_attribution: bool = True) -> list[Measured]:
-    """Attention (and integrated gradients) of every edited example, merged into its spaCy words."""
+                     with_attribution: bool = True, predicted: dict[int, int] | None = None) -> list[Measured]:
+    """Attention from the classifier's read-out token ([CLS], or the last token for a GPT-2 or Llama classifier;
+    Stevens & Su read [CLS]) and integrated gradients of every edited example, merged into its spaCy words;
+    `predicted`: the classifier's prediction by example id (flagged: predicted edited)."""
     import torch
 
     loaded = wrap(model, tokenizer, "classifier", config.max_length)
+    readout = classifier_readout(loaded.info.causal)
     baseline = baseline_token(loaded) if with_attribution else None
+    predicted = predicted or {}
     out = []
     edited = [e for e in examples if e.label == 1]
     with progress.stage("measure", len(edited)) as advance:
@@ -199,25 +208,30 @@ def measure_examples(model, tokenizer, examples: list[Example], config: StudyCon
                 continue
             with torch.inference_mode():
                 attentions = model(input_ids=torch.tensor([enc["input_ids"]]), output_attentions=True).attentions
-            first = np.stack([a[0, :, 0, :].double().numpy() for a in attentions])  # [L, H, T]
-            scores = to_words(first, word_of, len(words))
-            attribution = None
+            (row,) = readout_rows(readout, len(enc["input_ids"]))
+            read = np.stack([a[0, :, row, :].double().numpy() for a in attentions])  # [L, H, T]
+            scores = to_words(read, word_of, len(words))
+            attribution, converged = None, True
             if with_attribution:
-                found = integrated_gradients(loaded, tuple(enc["input_ids"]), Target("class", "", (), 1, 0),
+                found = integrated_gradients(loaded, tuple(enc["input_ids"]), Target("class", "", (), 1, readout),
                                              baseline, special, config.attribution_steps)
                 attribution = to_words(found.scores, word_of, len(words))
-            out.append(Measured(example, tuple(words), gold, scores, attribution))
+                converged = not found.delta_too_large
+            out.append(Measured(example, tuple(words), gold, scores, attribution,
+                                predicted.get(example.example_id, 1) == 1, converged))
             advance(1)
     return out
 
 
 def figures(measured: list[Measured]) -> list[tuple]:
-    """`study_figures` rows: for every edit type (and all together), every source and every measure, the share
-    of examples with its bootstrap interval (random: the interval over random seeds)."""
+    """`study_figures` rows: for each subset (the sentences the classifier flagged as edited, as Stevens & Su
+    measure, and every measured one), every edit type (and all together), every source and every measure, the
+    share of examples with its bootstrap interval (random: the interval over random seeds)."""
     rows = []
     kinds = sorted({m.example.edit_type for m in measured}, key=lambda k: (k not in EDIT_TYPES, k))
-    for kind in [ALL_EDITS] + kinds:
-        group = [m for m in measured if kind == ALL_EDITS or m.example.edit_type == kind]
+    for subset, kind in ((s, k) for s in SUBSETS for k in [ALL_EDITS] + kinds):
+        group = [m for m in measured if (kind == ALL_EDITS or m.example.edit_type == kind)
+                 and (subset == "all" or m.flagged)]
         if not group:
             continue
         golds = [m.gold for m in group]
@@ -228,7 +242,7 @@ def figures(measured: list[Measured]) -> list[tuple]:
             hits = measure.judge_all(scores, golds)
             for j, name in enumerate(measure.MEASURES):
                 f = measure.share(hits[:, j], resampled)
-                rows.append((STUDY, kind, source, layer, head, name, f.value, f.low, f.high, f.n))
+                rows.append((STUDY, subset, kind, source, layer, head, name, f.value, f.low, f.high, f.n))
 
         add("cls_sum", n_layers - 1, None, [m.attention[-1].sum(0) for m in group])
         for layer in range(n_layers):
@@ -238,5 +252,6 @@ def figures(measured: list[Measured]) -> list[tuple]:
         if all(m.attribution is not None for m in group):
             add("integrated_gradients", None, None, [m.attribution for m in group])
         for j, f in enumerate(measure.random_baseline([len(m.words) for m in group], golds)):
-            rows.append((STUDY, kind, "random", None, None, measure.MEASURES[j], f.value, f.low, f.high, f.n))
+            rows.append((STUDY, subset, kind, "random", None, None, measure.MEASURES[j], f.value, f.low, f.high,
+                         f.n))
     return rows

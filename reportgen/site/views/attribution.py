@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...align import to_words, token_text
-from ...vocab import converged, head_label, layer_label
+from ...align import to_words
+from ...vocab import READOUT_WORDS, WORD_SHARE_FLOOR, converged, head_label, layer_label
 from ..charts.attribution import agreement_chart, word_chart
 
 LEVELS = 5  # colour steps on each side of zero
@@ -34,13 +34,33 @@ class WordScore:
 
 @dataclass(frozen=True)
 class Agreement:
-    label: str  # L3H7, or 'layer 3'
+    """One head's (or the rollout's) agreement on one probe, or its mean over the probes."""
+
+    label: str  # L3H7, 'layer 3', or 'sentence 4'
     href: str
     rho: float | None
+    share: float | None = None  # the read-out's share of attention on the probe's words
+    low: float | None = None  # the mean's 95% interval over the probes (t), where it is a mean of 2 or more
+    high: float | None = None
+    n: int = 1  # the probes the value is a mean over
+
+    @property
+    def compared(self) -> bool:
+        """Whether the head sends enough of its attention to the words to be compared (see WORD_SHARE_FLOOR)."""
+        return self.share is None or self.share >= WORD_SHARE_FLOOR
 
     @property
     def text(self) -> str:
-        return "undefined" if self.rho is None else f"{self.rho:+.2f}"
+        if not self.compared:
+            return f"too little attention on the words to compare ({self.share:.0%} of the read-out)"
+        if self.rho is None:
+            return "undefined"
+        shown = f"{self.rho:+.2f}"
+        if self.low is not None:
+            shown += f" [{self.low:+.2f}, {self.high:+.2f}], n = {self.n}"
+        if self.share is not None:
+            shown += f" ({self.share:.0%} of the read-out on the words)"
+        return shown
 
 
 @dataclass(frozen=True)
@@ -53,19 +73,21 @@ class SentenceAttribution:
     baseline_value: float
     delta: float
     converged: bool
-    position: str  # the token whose attention the agreement uses, in words
+    readout: str  # the attention rows the target is computed from, in words (the agreement's and rollout's rows)
     words: tuple[WordScore, ...]
     tail: str  # the sentence's text after its last word
     chart: dict
     heads: tuple[Agreement, ...]  # the heads that agree most on this sentence, best first
     layers: tuple[Agreement, ...]  # the rollout up to each layer
+    rollout_special: float  # the share of the rollout (after the last layer) that goes to special tokens
+    left_out: int  # heads with too little attention on the words to compare
 
 
 @dataclass(frozen=True)
 class HeadAgreement:
     """A head page's agreement section."""
 
-    mean: float | None
+    mean: Agreement  # over the probes where the head is compared, with its interval and n
     rank: str  # 'the 3rd highest of 72 heads'
     per_probe: tuple[Agreement, ...]  # one per probe, linked to its sentence page
 
@@ -78,7 +100,8 @@ class ModelAgreement:
     best: tuple[Agreement, ...]
     layers: tuple[Agreement, ...]  # rollout, mean over probes
     probes: int
-    methods: tuple[tuple[int, str, str], ...]  # (sentence_id, target, description) of each probe
+    methods: tuple[tuple[int, str, str, str], ...]  # (sentence_id, target, description, read-out) of each probe
+    compared: int  # heads compared on at least one probe
 
 
 def level(score: float, top: float) -> str:
@@ -95,9 +118,18 @@ def legend() -> tuple[str, ...]:
         f"attr-p{i}" for i in range(1, LEVELS + 1))
 
 
-def _mean(values: list[float | None]) -> float | None:
+def mean_interval(values: list[float | None], label: str = "", href: str = "") -> Agreement:
+    """The mean of the defined values, with Student's t 95% interval over them (where there are 2 or more)."""
     found = [v for v in values if v is not None]
-    return float(np.mean(found)) if found else None
+    if not found:
+        return Agreement(label, href, None, n=0)
+    mean = float(np.mean(found))
+    if len(found) < 2:
+        return Agreement(label, href, mean, n=1)
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, len(found) - 1) * np.std(found, ddof=1) / np.sqrt(len(found)))
+    return Agreement(label, href, mean, low=mean - half, high=mean + half, n=len(found))
 
 
 def _ordinal(n: int) -> str:
@@ -110,28 +142,32 @@ class AttributionViews:
 
     def __init__(self, store, meta: dict[str, str], n_layers: int, n_heads: int):
         self.n_layers, self.n_heads = n_layers, n_heads
-        self.causal = meta.get("causal") == "true"
         self.targets: dict = {}  # sentence id -> TargetRow
         self.scores: dict[tuple[int, str], dict[int, float]] = defaultdict(dict)
-        self.agreement: dict[tuple[int, str], dict[tuple[int, int | None], float | None]] = defaultdict(dict)
+        # (sentence id, method) -> (layer, head) -> AgreementRow
+        self.agreement: dict[tuple[int, str], dict[tuple[int, int | None], object]] = defaultdict(dict)
         self.probes: list[int] = []
-        self.head_means: dict[tuple[int, int], float | None] = {}
+        self.head_means: dict[tuple[int, int], Agreement] = {}
         if not store.has_table("attribution_targets"):
             return  # a database written before attributions existed
         self.targets = {r.sentence_id: r for r in store.attribution_targets()}
         for r in store.attribution_scores():
             self.scores[(r.sentence_id, r.method)][r.token_idx] = r.score
         for r in store.attribution_agreement():
-            self.agreement[(r.sentence_id, r.method)][(r.layer, r.head)] = r.spearman
+            self.agreement[(r.sentence_id, r.method)][(r.layer, r.head)] = r
         self.probes = sorted(self.targets)
-        self.head_means = {(l, h): _mean([self.agreement[(sid, "attention")].get((l, h)) for sid in self.probes])
+        self.head_means = {(l, h): mean_interval([self._rho(sid, l, h) for sid in self.probes], head_label(l, h),
+                                                 f"heads/{head_label(l, h)}.html#agreement")
                            for l in range(n_layers) for h in range(n_heads)}
 
-    def _position(self, text: str, tokens: list) -> str:
-        """The target position in words: the first token, or the last for a causal model."""
-        t = tokens[-1 if self.causal else 0]
-        return (f"the {'last' if self.causal else 'first'} token, "
-                f"{token_text(text, t.text, t.is_special, t.char_start, t.char_end)!r}")
+    def _rho(self, sid: int, layer: int, head: int) -> float | None:
+        """A head's rho on a probe, None where undefined or where the head is not compared (too little on words)."""
+        r = self.agreement[(sid, "attention")].get((layer, head))
+        return None if r is None or r.word_share < WORD_SHARE_FLOOR else r.spearman
+
+    def _agreement(self, sid: int, layer: int, head: int | None, label: str, href: str) -> Agreement:
+        r = self.agreement[(sid, "attention" if head is not None else "rollout")].get((layer, head))
+        return Agreement(label, href, None if r is None else r.spearman, None if r is None else r.word_share)
 
     def sentence(self, sentence_id: int, text: str, tokens: list, words: list,
                  head_href: str) -> SentenceAttribution | None:
@@ -140,8 +176,7 @@ class AttributionViews:
         if sentence_id not in self.targets:
             return None
         t = self.targets[sentence_id]
-        target, description, value, baseline, delta = t.target, t.description, t.value, t.baseline_value, t.delta
-        word_of = [None if t.is_special else t.word_idx for t in tokens]
+        word_of = [None if tok.is_special else tok.word_idx for tok in tokens]
         n = len(words)
         ig = to_words(np.array([self.scores[(sentence_id, "integrated_gradients")].get(i, 0.0)
                                 for i in range(len(tokens))]), word_of, n)
@@ -153,48 +188,50 @@ class AttributionViews:
             scored.append(WordScore(i, w.text, float(ig[i]), float(flow[i]), level(float(ig[i]), top),
                                     text[at : w.char_start]))
             at = w.char_end
-        words = tuple(scored)
-        tail = text[at:]
-        position = self._position(text, tokens)
         found = self.agreement[(sentence_id, "attention")]
-        ranked = sorted(((rho, l, h) for (l, h), rho in found.items() if rho is not None),
-                        key=lambda r: (-r[0], r[1], r[2]))
-        heads = tuple(Agreement(head_label(l, h), head_href.format(l=l, h=h), rho) for rho, l, h in ranked[:TOP_HEADS])
-        layers = tuple(Agreement(f"layer {l}", f"../layers/{layer_label(l)}.html", rho)
-                       for (l, _), rho in sorted(self.agreement[(sentence_id, "rollout")].items()))
-        is_converged = converged(delta, value, baseline)
+        heads = [self._agreement(sentence_id, l, h, head_label(l, h), head_href.format(l=l, h=h))
+                 for (l, h) in sorted(found)]
+        ranked = [a for _, a in sorted(((i, a) for i, a in enumerate(heads) if a.compared and a.rho is not None),
+                                       key=lambda f: (-f[1].rho, f[0]))]
+        layers = tuple(self._agreement(sentence_id, l, None, f"layer {l}", f"../layers/{layer_label(l)}.html")
+                       for (l, _) in sorted(self.agreement[(sentence_id, "rollout")]))
+        readout = READOUT_WORDS.get(t.readout, t.readout)
         name = f"sentence {sentence_id}"
-        chart = word_chart(words, f"Word attributions of {name}",
+        chart = word_chart(tuple(scored), f"Word attributions of {name}",
                            f"Two bar charts of the words of {name} in order: their integrated-gradient "
-                           f"attributions to {description} (green positive, red negative), and the attention "
-                           f"rollout from {position}. The table under the chart lists every value.")
-        return SentenceAttribution(target, description, value, baseline, delta, is_converged, position, words, tail,
-                                   chart, heads, layers)
+                           f"attributions to {t.description} (green positive, red negative), and the attention "
+                           f"rollout of {readout}. The table under the chart lists every value.")
+        special = 1.0 - float(flow.sum())
+        return SentenceAttribution(t.target, t.description, t.value, t.baseline_value, t.delta,
+                                   converged(t.delta, t.value, t.baseline_value), readout, tuple(scored),
+                                   text[at:], chart, tuple(ranked[:TOP_HEADS]), layers, special,
+                                   sum(not a.compared for a in heads))
 
     def head(self, layer: int, head: int) -> HeadAgreement | None:
         if not self.targets:
             return None
         mean = self.head_means[(layer, head)]
-        found = [v for v in self.head_means.values() if v is not None]
-        if mean is None:
-            rank = "undefined on every probe"
+        found = [a.rho for a in self.head_means.values() if a.rho is not None]
+        if mean.rho is None:
+            rank = "not compared on any probe (undefined, or too little attention on the words)"
         else:
-            above = sum(1 for v in found if v > mean)
-            rank = f"the {_ordinal(above + 1)} highest of {len(found)} heads"
-        per_probe = tuple(Agreement(f"sentence {sid}", f"../sentences/{sid}.html#attribution",
-                                    self.agreement[(sid, "attention")].get((layer, head))) for sid in self.probes)
+            above = sum(1 for v in found if v > mean.rho)
+            rank = f"the {_ordinal(above + 1)} highest of the {len(found)} heads compared"
+        per_probe = tuple(self._agreement(sid, layer, head, f"sentence {sid}", f"../sentences/{sid}.html#attribution")
+                          for sid in self.probes)
         return HeadAgreement(mean, rank, per_probe)
 
     def model(self) -> ModelAgreement | None:
         if not self.targets:
             return None
-        values = [(l, h, v) for (l, h), v in sorted(self.head_means.items())]
-        ranked = sorted(((v, l, h) for l, h, v in values if v is not None), key=lambda r: (-r[0], r[1], r[2]))
-        best = tuple(Agreement(head_label(l, h), f"heads/{head_label(l, h)}.html#agreement", v)
-                     for v, l, h in ranked[:TOP_HEADS])
-        layers = tuple(Agreement(f"layer {l}", f"layers/{layer_label(l)}.html",
-                                 _mean([self.agreement[(sid, "rollout")].get((l, None)) for sid in self.probes]))
+        values = [(l, h, a.rho) for (l, h), a in sorted(self.head_means.items())]
+        ranked = [a for key, a in sorted(self.head_means.items(), key=lambda f: (-(f[1].rho or 0), f[0]))
+                  if a.rho is not None]
+        layers = tuple(mean_interval([self.agreement[(sid, "rollout")][(l, None)].spearman for sid in self.probes
+                                      if (l, None) in self.agreement[(sid, "rollout")]],
+                                     f"layer {l}", f"layers/{layer_label(l)}.html")
                        for l in range(self.n_layers))
-        return ModelAgreement(agreement_chart(values, self.n_layers, self.n_heads) if ranked else None, best, layers,
-                              len(self.probes),
-                              tuple((sid, t.target, t.description) for sid, t in sorted(self.targets.items())))
+        return ModelAgreement(agreement_chart(values, self.n_layers, self.n_heads) if ranked else None,
+                              tuple(ranked[:TOP_HEADS]), layers, len(self.probes),
+                              tuple((sid, t.target, t.description, READOUT_WORDS.get(t.readout, t.readout))
+                                    for sid, t in sorted(self.targets.items())), len(ranked))

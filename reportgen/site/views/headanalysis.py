@@ -7,11 +7,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...store import Store
-from ...vocab import ALL_RELATIONS, DIRECTIONS, ROLES, STAT_DESCRIPTIONS, direction_words, head_label
+from ...vocab import (ALL_RELATIONS, DIRECTIONS, ROLES, STAT_DESCRIPTIONS, SYNTAX_FLOOR, SYNTAX_MARGIN,
+                      direction_words, head_label)
 from ..charts import heads as headcharts
 
+TABLE1_LEFT_OUT = ("ROOT", "punct")  # Clark et al.'s Table 1 has no row for these
 ROLE_MEANINGS = {
-    "syntax": "its attention finds a dependency relation's words better than any fixed offset does",
+    "syntax": "its attention finds a dependency relation's heads significantly better than any fixed offset does",
     "previous": "most attention on the previous token", "next": "most attention on the next token",
     "self": "most attention on the token itself", "first": "most attention on the first token (a sink)",
     "last": "most attention on the last special token (a sink)", "special": "most attention on special tokens",
@@ -46,10 +48,25 @@ class DepRow:
     accuracy: float
     baseline_offset: int
     baseline: float
+    accuracy_low: float  # 95% bootstrap interval
+    accuracy_high: float
+    margin_low: float  # 95% bootstrap interval of the margin over the baseline
+    margin_high: float
+    significant: bool  # the margin's Bonferroni-corrected interval lies above 0
 
     @property
     def margin(self) -> float:
         return self.accuracy - self.baseline
+
+    @property
+    def finding(self) -> bool:
+        """Whether this cell earns the syntax role: significant, by at least SYNTAX_MARGIN, at SYNTAX_FLOOR."""
+        return (self.relation != ALL_RELATIONS and self.significant and self.margin >= SYNTAX_MARGIN - 1e-12
+                and self.accuracy >= SYNTAX_FLOOR)
+
+    @property
+    def margin_text(self) -> str:
+        return f"{self.margin:+.2f} [{self.margin_low:+.2f}, {self.margin_high:+.2f}]"
 
 
 @dataclass(frozen=True)
@@ -89,12 +106,21 @@ class HeadSummary:
 
 
 @dataclass(frozen=True)
+class Table1Cell:
+    """One direction of a Table 1 row: the best head and its accuracy against the baseline."""
+
+    label: str
+    href: str
+    row: DepRow
+
+
+@dataclass(frozen=True)
 class Table1Row:
     """Clark et al.'s Table 1: for one relation and direction, the best head and the baseline."""
 
     relation: str
     support: int
-    cells: tuple[tuple[str, str, float, int, float], ...]  # per direction: head, href, accuracy, offset, baseline
+    cells: tuple[Table1Cell, ...]  # per direction
 
 
 @dataclass(frozen=True)
@@ -119,14 +145,18 @@ class HeadAnalyses:
         self.dep: dict[tuple[int, int], list[DepRow]] = defaultdict(list)
         for r in store.dep_accuracy():
             self.dep[(r.layer, r.head)].append(DepRow(r.relation, direction_words(r.direction), r.support,
-                                                      r.accuracy, r.baseline_offset, r.baseline_accuracy))
+                                                      r.accuracy, r.baseline_offset, r.baseline_accuracy,
+                                                      r.accuracy_low, r.accuracy_high, r.margin_low, r.margin_high,
+                                                      r.significant))
         self.map = store.head_map()
         self.nearest = {(n.layer, n.head): (head_label(n.near_layer, n.near_head),
                                             f"heads/{head_label(n.near_layer, n.near_head)}.html", n.distance)
                         for n in store.nearest_heads()}
 
     def _best(self, layer: int, head: int) -> DepRow | None:
-        rows = [r for r in self.dep.get((layer, head), ()) if r.relation != ALL_RELATIONS]
+        """The relation cell the head finds best against the baseline among those that earn the syntax role, or
+        None ('none')."""
+        rows = [r for r in self.dep.get((layer, head), ()) if r.finding]
         return max(rows, key=lambda r: (r.margin, r.accuracy), default=None)
 
     def overview(self, names: list[str], corpus_sentences: int) -> HeadOverview:
@@ -141,14 +171,16 @@ class HeadAnalyses:
         for rows in self.dep.values():
             for r in rows:
                 relations[r.relation] = r.support
-        for relation in sorted(relations, key=lambda r: (r != ALL_RELATIONS, -relations[r], r)):
+        # as Clark et al.'s Table 1: no row for root and punct (both stay inside `all`)
+        shown = [r for r in relations if r not in TABLE1_LEFT_OUT]
+        for relation in sorted(shown, key=lambda r: (r != ALL_RELATIONS, -relations[r], r)):
             cells = []
             for direction in map(direction_words, DIRECTIONS):
                 found = [(r.accuracy, -layer, -head, r) for (layer, head), rows in self.dep.items() for r in rows
                          if r.relation == relation and r.direction == direction]
                 acc, layer, head, row = max(found, key=lambda f: f[:3])
                 label = head_label(-layer, -head)
-                cells.append((label, f"heads/{label}.html", acc, row.baseline_offset, row.baseline))
+                cells.append(Table1Cell(label, f"heads/{label}.html", row))
             table1.append(Table1Row(relation, relations[relation], tuple(cells)))
         map_chart = None
         if self.map:
