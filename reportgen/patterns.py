@@ -1,6 +1,8 @@
 """What a head's attention goes to, defined once: the groups of key tokens that the head statistics measure over
-the corpus (analyses/headstats.py, in torch on the model's device) and that the sentence pages name for one probe
-(in numpy, from the stored attention).
+the corpus (analyses/headstats.py, in torch on the model's device) and that the sentence pages measure on one
+probe (in numpy, from the stored attention), and the rules that name a head's pattern from those shares: the
+roles of analyses/roles.py (which add the syntax rule before these) and the sentence pages' table of heads use the
+same names and thresholds.
 
 Keys a query token's attention can go to: the first token of the sentence; its last special token ([SEP], EOS)
 where that is not the first; special tokens; tokens of punctuation words; and, relative to the query, the previous
@@ -13,17 +15,12 @@ import numpy as np
 
 KEY_GROUPS = ("first", "last", "special", "punct")  # the columns of `key_groups`
 
-# What a head attends to on a sentence, as the head statistics measure it over the corpus, with 'rest' for the
-# attention none of the others covers. They overlap: [CLS] is both 'first' and 'special'.
-PATTERNS = {
-    "prev": "the previous token",
-    "self": "the token itself",
-    "next": "the next token",
-    "first": "the first token",
-    "special": "special tokens",
-    "punct": "punctuation",
-    "rest": "every other token (not previous, itself, next, first, special or punctuation)",
-}
+POSITIONAL = 0.50  # Clark et al.'s POSITION_THRESHOLD: a previous- or next-token head (above it)
+SINK = 0.60  # Clark et al.'s SPECIAL_TOKEN_THRESHOLD, for [CLS], [SEP] and punctuation (above it)
+BROAD = 0.85  # ours: normalised entropy (Clark et al.'s 3.8 nats is for 128-token segments)
+POSITIONS = {"prev": ("previous", "previous token"), "next": ("next", "next token"), "self": ("self", "itself")}
+SINKS = ("first", "last", "special", "punct")  # in the order the sink rule tries them
+SHARES = ("self", "prev", "next", "first", "last", "special", "punct")
 
 
 def last_special(mask: np.ndarray, special: np.ndarray) -> np.ndarray:
@@ -43,35 +40,66 @@ def key_groups(mask: np.ndarray, special: np.ndarray, punct: np.ndarray) -> np.n
     return out
 
 
-def attention_patterns(attention: np.ndarray, special: np.ndarray, punct: np.ndarray) -> dict[str, np.ndarray]:
-    """Each pattern of PATTERNS as a [L, H] mean over the query tokens of one sentence's attention [L, H, T, T]:
-    the weight on the previous token (over the tokens that have one), on the token itself, on the next token (over
-    the tokens that have one), on the first token, on special tokens and on punctuation (`special`, `punct`: [T]
-    booleans of the key tokens), and on every other token."""
+def sentence_shares(attention: np.ndarray, special: np.ndarray, punct: np.ndarray,
+                    causal: bool = False) -> dict[str, np.ndarray]:
+    """One sentence's head statistics, [L, H] each, from its attention [L, H, T, T] (`special`, `punct`: [T]
+    booleans of the tokens): the shares of SHARES as the head statistics define them (means over the query tokens
+    that have them: a previous token, a next token, a last special token) and the normalised entropy."""
     n = attention.shape[-1]
-    zeros = np.zeros(attention.shape[:2])
+    a = np.asarray(attention, dtype=np.float64)
     groups = key_groups(np.ones((1, n), bool), np.asarray(special, bool)[None], np.asarray(punct, bool)[None])[0]
-    near = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]) <= 1  # previous, itself, next
-    rest = ~near & ~np.asarray(special, bool)[None, :] & ~np.asarray(punct, bool)[None, :]
-    rest[:, groups[:, 0] > 0] = False  # nor the first token
-    return {
-        "prev": np.diagonal(attention, -1, -2, -1).mean(-1) if n > 1 else zeros,
-        "self": np.diagonal(attention, 0, -2, -1).mean(-1),
-        "next": np.diagonal(attention, 1, -2, -1).mean(-1) if n > 1 else zeros,
-        "first": attention[..., groups[:, 0] > 0].sum(-1).mean(-1),
-        "special": (attention * groups[:, 2].astype(float)).sum(-1).mean(-1),
-        "punct": (attention * groups[:, 3].astype(float)).sum(-1).mean(-1),
-        "rest": (attention * rest).sum(-1).mean(-1),
-    }
+    last = int(last_special(np.ones((1, n), bool), np.asarray(special, bool)[None])[0])
+    out = {"self": np.diagonal(a, 0, -2, -1).mean(-1),
+           "first": a[..., 0].mean(-1),
+           "special": (a * groups[:, 2]).sum(-1).mean(-1),
+           "punct": (a * groups[:, 3]).sum(-1).mean(-1)}
+    if n > 1:
+        out["prev"] = np.diagonal(a, -1, -2, -1).mean(-1)
+        out["next"] = np.diagonal(a, 1, -2, -1).mean(-1)
+    if last > 0:
+        out["last"] = a[..., last].mean(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(a > 0, a * np.log(a), 0.0).sum(-1)  # [L, H, T]
+        keys = np.arange(1, n + 1) if causal else np.full(n, n)
+        out["entropy_norm"] = np.where(keys > 1, entropy / np.log(np.maximum(keys, 2)), 0.0).mean(-1)
+    return out
 
 
-def dominant_patterns(attention: np.ndarray, special: np.ndarray,
-                      punct: np.ndarray) -> list[list[tuple[str, float]]]:
-    """[layer][head] -> (the largest pattern of `attention_patterns`, its value); a tie goes to the pattern
-    listed first in PATTERNS."""
-    found = attention_patterns(attention, special, punct)
-    names = list(PATTERNS)
-    stacked = np.stack([found[name] for name in names])  # [P, L, H]
-    best = stacked.argmax(0)
-    return [[(names[best[layer, head]], float(stacked[best[layer, head], layer, head]))
-             for head in range(stacked.shape[2])] for layer in range(stacked.shape[1])]
+def describe(value: dict[str, float], names: dict[str, str]) -> tuple[str, str]:
+    """(role, evidence) of a head from its shares and normalised entropy (one head's `value` of SHARES and
+    'entropy_norm'), by the first rule that applies: a position above POSITIONAL (the largest), a sink above SINK
+    (first, last, special tokens together, punctuation), broad attention (normalised entropy at least BROAD),
+    else mixed. `names`: the model's first and last special tokens ({'first': '[CLS]', 'last': '[SEP]'})."""
+    positional = max((s for s in POSITIONS if s in value), key=lambda s: value[s], default=None)
+    if positional is not None and value[positional] > POSITIONAL:
+        key, words = POSITIONS[positional]
+        return key, f"{words} ({value[positional]:.2f} of attention)"
+    for stat, words in (("first", f"{names.get('first') or 'first-token'} sink"),
+                        ("last", f"{names.get('last') or 'last-token'} sink"),
+                        ("special", "special-token sink"), ("punct", "punctuation")):
+        if value.get(stat, 0.0) > SINK:
+            return stat, f"{words} ({value[stat]:.2f} of attention)"
+    if value["entropy_norm"] >= BROAD:
+        return "broad", f"broad (normalised entropy {value['entropy_norm']:.2f})"
+    largest = sorted((s for s in SHARES if s in value), key=lambda s: -value[s])[:2]
+    shares = " and ".join(f"{s} {value[s]:.2f}" for s in largest)
+    return "mixed", (f"mixed: its largest shares, {shares}, are under the thresholds, and its normalised entropy "
+                     f"{value['entropy_norm']:.2f} is not broad")
+
+
+def headline(role: str, value: dict[str, float]) -> float:
+    """The number that names a head's role: the share that earned it, the normalised entropy of a broad head, or
+    a mixed head's largest share."""
+    by_role = {"previous": "prev", "next": "next", "self": "self", "first": "first", "last": "last",
+               "special": "special", "punct": "punct", "broad": "entropy_norm"}
+    if role in by_role:
+        return float(value[by_role[role]])
+    return float(max(value[s] for s in SHARES if s in value))
+
+
+def special_names(tokens) -> dict[str, str]:
+    """A sentence's first token and last special token (TokenRow or encode.Token), where they are special tokens,
+    as the roles name sinks ('[CLS]', '[SEP]')."""
+    names = {"first": tokens[0].text} if tokens and tokens[0].is_special else {}
+    last = [t for t in tokens[1:] if t.is_special]
+    return names | ({"last": last[-1].text} if last else {})

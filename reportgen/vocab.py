@@ -48,6 +48,25 @@ NO_ENTITY = "none"  # the entity category of a word outside any entity
 # ---- dependency accuracy (analyses/depacc.py) ----------------------------------------------------------------
 
 DIRECTIONS = ("dependent_to_head", "head_to_dependent")
+# spaCy's dependency labels (the English pipelines' ClearNLP set) in words, as spacy.explain gives them (a test
+# checks each); a label not listed here is shown without a gloss
+RELATION_GLOSSES = {
+    "ROOT": "root", "acl": "clausal modifier of noun (adjectival clause)", "acomp": "adjectival complement",
+    "advcl": "adverbial clause modifier", "advmod": "adverbial modifier", "agent": "agent",
+    "amod": "adjectival modifier", "appos": "appositional modifier", "attr": "attribute", "aux": "auxiliary",
+    "auxpass": "auxiliary (passive)", "case": "case marking", "cc": "coordinating conjunction",
+    "ccomp": "clausal complement", "compound": "compound", "conj": "conjunct", "csubj": "clausal subject",
+    "csubjpass": "clausal subject (passive)", "dative": "dative", "dep": "unclassified dependent",
+    "det": "determiner", "dobj": "direct object", "expl": "expletive", "intj": "interjection", "mark": "marker",
+    "meta": "meta modifier", "neg": "negation modifier", "nmod": "modifier of nominal",
+    "npadvmod": "noun phrase as adverbial modifier", "nsubj": "nominal subject",
+    "nsubjpass": "nominal subject (passive)", "nummod": "numeric modifier", "oprd": "object predicate",
+    "parataxis": "parataxis", "pcomp": "complement of preposition", "pobj": "object of preposition",
+    "poss": "possession modifier", "preconj": "pre-correlative conjunction",
+    "prep": "prepositional modifier", "prt": "particle", "punct": "punctuation",
+    "quantmod": "modifier of quantifier", "relcl": "relative clause modifier", "xcomp": "open clausal complement",
+    "all": "every word",
+}
 ALL_RELATIONS = "all"  # the dep_accuracy row of every arc together
 
 
@@ -59,6 +78,9 @@ def direction_words(direction: str) -> str:
 # ---- head roles (analyses/roles.py) ----------------------------------------------------------------------------
 
 ROLES = ("syntax", "previous", "next", "self", "first", "last", "special", "punct", "broad", "mixed")
+# each role in short, as the overview's heatmap cells and the sentence pages' table of heads show it
+ROLE_CODES = {"syntax": "syn", "previous": "prev", "next": "next", "self": "self", "first": "first",
+              "last": "last", "special": "spec", "punct": "punct", "broad": "broad", "mixed": "mix"}
 # a relation cell earns the syntax role (and is a head's best relation) when its margin over the positional baseline
 # is at least SYNTAX_MARGIN and significant, with an accuracy of at least SYNTAX_FLOOR (both ours)
 SYNTAX_MARGIN = 0.10

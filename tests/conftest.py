@@ -261,3 +261,38 @@ def browser_pages(browser):
     yield page_at
     context.close()
     assert problems == []
+
+
+# Every drawn item of one view: its mark type, mark name and role, position and size, its datum's plain values
+# and, inside a facet, the facet's datum.
+DRAWN_JS = """async (id) => {
+  const view = await window.reportgenViews[id];
+  const out = [];
+  function plain(d) {
+    const o = {};
+    for (const k of Object.keys(d || {})) {
+      const v = d[k];
+      if (v === null || ["string", "number", "boolean"].includes(typeof v)) { o[k] = v; }
+    }
+    return o;
+  }
+  function walk(mark, facet) {
+    for (const item of mark.items || []) {
+      if (mark.marktype === "group") {
+        const d = plain(item.datum);
+        for (const child of item.items || []) { walk(child, Object.keys(d).length ? d : facet); }
+      } else {
+        out.push({mark: mark.marktype, name: mark.name || "", role: mark.role || "", x: item.x, y: item.y,
+                  width: item.width === undefined ? null : item.width, datum: plain(item.datum),
+                  facet: facet, text: item.text === undefined ? null : String(item.text)});
+      }
+    }
+  }
+  walk(view.scenegraph().root, null);
+  return out;
+}"""
+
+
+def drawn(page, chart: str, name: str | None = None) -> list[dict]:
+    """The data marks of one chart (axes, legends and titles left out), of one mark name if given."""
+    return [i for i in page.evaluate(DRAWN_JS, chart) if i["role"] == "mark" and (name is None or i["name"] == name)]

@@ -84,7 +84,7 @@ def test_sentence_page_colours_each_word_by_the_sign_and_size_of_its_attribution
         top = np.abs(word_ig).max()
         for span, score in zip(spans, word_ig):
             (cls,) = span["class"]
-            if score == 0:
+            if abs(score) < 0.05 * top:  # under 5% of the sentence's largest |attribution|: untinted
                 assert cls == "attr-0"
             else:
                 step = min(5, max(1, math.ceil(5 * abs(score) / top)))
@@ -92,6 +92,11 @@ def test_sentence_page_colours_each_word_by_the_sign_and_size_of_its_attribution
         # the legend shows every colour, most negative first
         assert [s["class"][0] for s in page.select(".attr-legend span")] == (
             [f"attr-n{i}" for i in range(5, 0, -1)] + ["attr-0"] + [f"attr-p{i}" for i in range(1, 6)])
+        # ... with the shares of the sentence's largest |attribution| each covers, and that largest value
+        assert [s.get_text() for s in page.select(".attr-legend span")] == (
+            ["−80–100%", "−60–80%", "−40–60%", "−20–40%", "−5–20%", "under 5%: untinted", "+5–20%", "+20–40%",
+             "+40–60%", "+60–80%", "+80–100%"])
+        assert f"({top:.3g})" in page.select_one(".attr-legend").get_text()
         # the table lists every word's score
         cells = [r.select("td")[0].get_text() for r in page.select("table.attributions tbody tr")]
         assert cells == [f"{v:+.4f}" for v in word_ig]
@@ -148,3 +153,26 @@ def test_head_page_and_overview_show_the_mean_agreement_over_the_probes(site, gp
     ranked = sorted(((v[0], l, h) for (l, h), v in means.items() if v is not None), key=lambda r: (-r[0], r[1], r[2]))
     best = _page(site, "index.html").select("#agreement-best dd")[0]
     assert [a.get_text() for a in best.select("a")] == [f"L{l}H{h}" for _, l, h in ranked[:5]]
+
+def test_classifier_pages_name_the_baseline_token_and_the_top_classes(tmp_path, bert_classifier_dir):
+    """A classifier's sentence page names the baseline token ([PAD], not 'auto') and shows its three most probable
+    classes, each probability equal to a softmax of the model's logits computed here."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    site = build_small_site(tmp_path, bert_classifier_dir, probes="The cat sat on the mat.\n", top_k=3,
+                            attribution_steps=8)
+    model = AutoModelForSequenceClassification.from_pretrained(bert_classifier_dir).eval()
+    tok = AutoTokenizer.from_pretrained(bert_classifier_dir)
+    ((text,),) = _query(site, "SELECT text FROM sentences WHERE sentence_id = 0")
+    with torch.inference_mode():
+        p = torch.softmax(model(**tok(text, return_tensors="pt")).logits[0].double(), -1).tolist()
+    stored = _query(site, "SELECT class_index, probability FROM class_probabilities WHERE sentence_id = 0 "
+                          "ORDER BY class_index")
+    assert [i for i, _ in stored] == list(range(len(p)))
+    assert [v for _, v in stored] == pytest.approx(p, abs=1e-6)
+    section = _page(site, "sentences/0.html").select_one("#attribution")
+    assert f"<code>{tok.pad_token}</code>" in str(section.select_one("p")) and "auto" not in section.get_text()
+    best = sorted(range(len(p)), key=lambda i: -p[i])[:3]
+    shown = [(s.get_text(), s.next_sibling.strip(" ,")) for s in section.select("#top-classes strong")]
+    assert shown == [(model.config.id2label[i], f"{p[i]:.3f}") for i in best]

@@ -532,7 +532,10 @@ def test_table_of_heads_links_every_head_and_layer(open_page, wide_site):
     cells = table.locator("tbody td a")
     assert cells.count() == 24
     assert cells.nth(13).get_attribute("href") == "../heads/L1H1.html#s0"
-    assert re.fullmatch(r"(prev|self|next|first|special|punct|rest) \d\.\d\d", cells.nth(13).text_content())
+    from reportgen.vocab import ROLE_CODES  # the roles' short names, without syntax
+
+    codes = "|".join(c for r, c in ROLE_CODES.items() if r != "syntax")
+    assert re.fullmatch(rf"({codes}) \d\.\d\d", cells.nth(13).text_content())
     table.locator("tbody th a").nth(1).click()
     page.wait_for_url("**/layers/L1.html")
 
@@ -550,12 +553,19 @@ def test_table_of_heads_sorts_by_a_statistic_and_filters(open_page, site):
     heads = table.locator("tbody tr th a")
     assert heads.all_text_contents() == sorted(prev, key=lambda k: [int(x) for x in re.findall(r"\d+", k)])
     button = table.locator("thead button", has_text=re.compile(r"^prev$"))
-    button.click()  # ascending, then again: descending
-    button.click()
+    button.click()  # a number column: highest first on the first press
     assert button.locator("xpath=..").get_attribute("aria-sort") == "descending"
     want = sorted(prev, key=lambda k: (-prev[k], k))
     got = heads.all_text_contents()
     assert [round(prev[k], 9) for k in got] == [round(prev[k], 9) for k in want]
+    button.click()  # again: lowest first
+    assert button.locator("xpath=..").get_attribute("aria-sort") == "ascending"
+    assert [round(prev[k], 9) for k in heads.all_text_contents()] == [round(prev[k], 9) for k in reversed(want)]
+    role_button = table.locator("thead button", has_text=re.compile(r"^role$"))
+    role_button.click()  # a text column: from A
+    assert role_button.locator("xpath=..").get_attribute("aria-sort") == "ascending"
+    shown_roles = [r.locator("td").first.text_content() for r in table.locator("tbody tr").all()]
+    assert shown_roles == sorted(shown_roles)
     # the role column holds each head's stored role
     for row in table.locator("tbody tr").all()[:3]:
         label = row.locator("th a").text_content()
@@ -571,6 +581,25 @@ def test_table_of_heads_sorts_by_a_statistic_and_filters(open_page, site):
     assert page.locator("#heads-shown").text_content() == f"{len(visible)} of {len(prev)} heads"
     page.locator("#heads-filter").fill("")
     assert page.locator("#heads-shown").text_content() == f"{len(prev)} of {len(prev)} heads"
+
+    def kept(text: str) -> list[str]:
+        page.locator("#heads-filter").fill(text)
+        return sorted(r.locator("th a").text_content() for r in table.locator("tbody tr").all() if r.is_visible())
+
+    # fields: L1 is layer 1 (not L1H... of another layer's most similar head), L1H2 that head, role: a role
+    assert kept("L1") == sorted(k for k in prev if k.startswith("L1H"))
+    assert kept("L1H2") == ["L1H2"]
+    some_role = roles["L0H0"]
+    assert kept(f"role:{some_role}") == sorted(k for k, r in roles.items() if r == some_role)
+    assert kept(f"L0 role:{some_role}") == sorted(k for k, r in roles.items() if r == some_role and k[:2] == "L0")
+    assert "role:syntax" in page.locator("#heads-filter").get_attribute("placeholder")
+    page.locator("#heads-filter").fill("")
+    # the header stays in view while the table scrolls in its box
+    box = page.locator(".table-scroll.tall")
+    box.evaluate("b => { b.style.maxHeight = '120px'; b.scrollTop = b.scrollHeight; }")
+    assert box.evaluate("b => b.scrollTop") > 100  # the caption and the first rows have scrolled away
+    header = table.locator("thead th").first
+    assert abs(header.bounding_box()["y"] - box.bounding_box()["y"]) < 2
 
 
 def test_head_map_has_a_point_per_head_that_opens_its_page(open_page, site):
@@ -606,3 +635,34 @@ def test_a_site_rendered_from_its_database_opens_from_file(browser, site, tmp_pa
             page = page_at(out / rel)
             assert page.locator(".chart svg").count() >= 1 or rel == "about.html", rel
             assert _axe_problems(page) == [], rel
+
+
+@pytest.mark.parametrize("rel", ["index.html", "heads/L1H2.html", "layers/L1.html", "sentences/0.html", "about.html"])
+def test_no_page_is_wider_than_a_phone(browser, site, rel):
+    """At 390 px wide every page fits the window: wide tables and charts scroll inside their own box."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto((site / rel).as_uri())
+        _wait(page, "document.querySelectorAll('.chart').length === document.querySelectorAll('.chart svg').length")
+        if rel.startswith(("heads/", "layers/")):  # with a concordance open
+            page.locator("details.token summary").first.click()
+            _wait(page, "document.querySelector('details.token .match-lists table') !== null")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
+
+
+def test_match_lists_load_from_the_file_beside_the_page(open_page, site):
+    """A head page carries no match lists: they load from heads/L1H2/matches.js the first time a token is opened,
+    and the concordance lists every stored match."""
+    page = open_page("heads/L1H2.html")
+    assert "spaces" not in page.evaluate("JSON.parse(document.getElementById('page-data').textContent)")
+    assert page.evaluate("(window.reportgenLayers || {})['matches.js'] === undefined")
+    page.locator("details.token summary").first.click()
+    _wait(page, "document.querySelector('details.token .match-lists table') !== null")
+    assert page.evaluate("Array.isArray(window.reportgenLayers['matches.js'] && "
+                         "Object.values(window.reportgenLayers['matches.js'].context)[0])")
+    rows = page.locator("details.token").first.locator("table.matches tbody tr:not(.full)")
+    assert rows.count() == K
+

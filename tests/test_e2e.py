@@ -91,8 +91,14 @@ def test_index_links_every_head_and_resolves(built):
     assert len(page.select("ol.probes li")) == 14
 
 
-def _page_data(page: BeautifulSoup) -> dict:
-    return json.loads(page.select_one("script#page-data").string)
+def _page_data(page: BeautifulSoup, path: Path) -> dict:
+    """A head or layer page's data: what it carries, with the match lists of the data file it names (beside the
+    page, loaded by the page script when a token is first opened)."""
+    data = json.loads(page.select_one("script#page-data").string)
+    script = (path.parent / data["matches"]).read_text(encoding="ascii")
+    prefix = f'(window.reportgenLayers = window.reportgenLayers || {{}})["{Path(data["matches"]).name}"] = '
+    assert script.startswith(prefix) and script.endswith(";\n")
+    return data | {"spaces": json.loads(script.removeprefix(prefix).removesuffix(";\n"))}
 
 
 def _contexts(out: Path) -> dict:
@@ -141,7 +147,7 @@ def test_head_page_carries_the_histograms(built):
     summary = page.select_one("p#summary").get_text()
     top = max(base, key=lambda b: (base[b], b))
     assert summary.startswith(f"In this head, {int(100 * base[top] / population + 0.5)}% of the {population:,} corpus "
-                              f"tokens attend most to ")
+                              f"tokens (special tokens left out) attend most to ")
     summary = summary.split(" the matches of all probe tokens: ")[1]
     if found:
         n = offsets[found[0]]
@@ -159,7 +165,7 @@ def test_head_page_carries_the_histograms(built):
 
 def test_head_page_lists_all_k_matches_of_every_token(built):
     out, _ = built
-    data = _page_data(soup(out / "heads" / "L2H5.html"))
+    data = _page_data(soup(out / "heads" / "L2H5.html"), out / "heads" / "L2H5.html")
     con = duckdb.connect(str(out / "report.duckdb"), read_only=True)
     rows = con.execute("SELECT sentence_id, token_idx, rank, match_sentence_id, match_token_idx, "
                        "match_max_attended_token_idx, score FROM neighbours "
@@ -178,11 +184,11 @@ def test_head_page_lists_all_k_matches_of_every_token(built):
 
 def test_head_pages_stay_light(built):
     out, result = built
-    sizes = {p.name: p.stat().st_size for p in (out / "heads").iterdir()}
+    sizes = {p.name: p.stat().st_size for p in (out / "heads").glob("*.html")}
     largest = max(sizes, key=sizes.get)
-    # 400 KB before the head analysis, which adds about 20 KB: the statistics strips, the dependency accuracy
-    # chart and its table (some 70 rows on this corpus)
-    assert sizes[largest] < 430_000, (largest, sizes[largest])
+    # under 400 KB: the match lists (some 130 KB on the largest page) load from the data file beside the page
+    # when a token is first opened
+    assert sizes[largest] < 400 * 1024, (largest, sizes[largest])
     assert f"largest head page heads/{largest} {sizes[largest] / 1024:.0f} KB" in result.stdout
 
 
@@ -207,7 +213,7 @@ def test_layer_and_about_pages(built):
     assert len(layer.select("section.probe")) == 14
     assert [s["data-space"] for s in layer.select("section.analysis")] == ["embedding", "context"]
     assert len(layer.select("figure.histograms ul.caption")) == 6
-    assert set(_page_data(layer)["spaces"]) == {"embedding", "context"}
+    assert set(_page_data(layer, out / "layers" / "L3.html")["spaces"]) == {"embedding", "context"}
     about = soup(out / "about.html")
     text = about.get_text()
     assert "wikipedia.txt" in text and "CC BY-SA" in text and "probes.txt" in text

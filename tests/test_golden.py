@@ -32,8 +32,10 @@ VERSIONS = re.compile(r"(<dt>\w+_version</dt><dd>)[^<]*(</dd>)")
 
 
 def _site_files(root: Path) -> dict[str, str]:
-    # the pages, the corpus contexts and the sentences' per-layer data (the neuron view's vectors)
-    files = sorted(root.rglob("*.html")) + [root / "assets" / "contexts.js"] + sorted(root.glob("sentences/*/*.js"))
+    # the pages, the corpus contexts, the sentences' per-layer data (the neuron view's vectors) and the head and
+    # layer pages' match lists
+    files = (sorted(root.rglob("*.html")) + [root / "assets" / "contexts.js"] + sorted(root.glob("sentences/*/*.js"))
+             + sorted(root.glob("heads/*/*.js")) + sorted(root.glob("layers/*/*.js")))
     return {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8") for p in files}
 
 

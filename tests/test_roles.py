@@ -162,9 +162,12 @@ def test_broad_after_sinks():
 
 
 def test_mixed_names_the_largest_attention_share():
-    assert role(_stats(), {}, 0, 0, NAMES) == ("mixed", "mixed (largest share: special 0.22)")
+    assert role(_stats(), {}, 0, 0, NAMES) == (
+        "mixed", "mixed: its largest shares, special 0.22 and prev 0.20, are under the thresholds, and its "
+                 "normalised entropy 0.50 is not broad")
     # entropy and distance are no shares, however large
-    assert role(_stats(special=0.1, first=0.31), {}, 0, 0, NAMES) == ("mixed", "mixed (largest share: first 0.31)")
+    assert role(_stats(special=0.1, first=0.31), {}, 0, 0, NAMES)[1].startswith(
+        "mixed: its largest shares, first 0.31 and prev 0.20,")
 
 
 def test_role_rows_one_per_head_from_that_heads_values():

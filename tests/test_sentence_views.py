@@ -197,35 +197,79 @@ def test_model_view_cells_fit_the_content_width_until_their_smallest_size():
     assert model_view_cell(1, 10) == 80 and model_view_cell(1, 3) == MODEL_VIEW_CELL[0]  # 8 px per unit
 
 
-def test_dominant_patterns_match_a_direct_count():
-    from reportgen.patterns import PATTERNS, dominant_patterns
+@pytest.mark.parametrize("causal", [False, True])
+def test_sentence_shares_match_a_direct_count_and_the_head_statistics(causal):
+    """One sentence's shares and normalised entropy, as loops; and the same numbers as HeadStats gives for a corpus of
+    that one sentence (one definition of what each pattern measures)."""
+    from reportgen.analyses.base import feed, plain_info
+    from reportgen.analyses.headstats import HeadStats
+    from reportgen.patterns import sentence_shares
 
     rng = np.random.default_rng(3)
     n = 6
     att = rng.random((2, 3, n, n)) ** 4
-    att[0, 0] = np.eye(n, k=-1) * 0.9 + 0.1 / n  # layer 0 head 0 looks at the previous token
-    att[0, 0, 0] = 1 / n
+    if causal:
+        att = np.tril(att)
     att /= att.sum(-1, keepdims=True)
     special = np.array([True, False, False, False, False, True])
     punct = np.array([False, False, False, False, True, False])
-    found = dominant_patterns(att, special, punct)
-    assert found[0][0][0] == "prev"
+    found = sentence_shares(att, special, punct, causal)
     for layer in range(2):
         for head in range(3):
             a = att[layer, head]
+            keys = [i + 1 if causal else n for i in range(n)]
             direct = {
                 "prev": np.mean([a[i, i - 1] for i in range(1, n)]),
                 "self": np.mean([a[i, i] for i in range(n)]),
                 "next": np.mean([a[i, i + 1] for i in range(n - 1)]),
                 "first": np.mean(a[:, 0]),
+                "last": np.mean(a[:, n - 1]),
                 "special": np.mean([a[i, special].sum() for i in range(n)]),
                 "punct": np.mean([a[i, punct].sum() for i in range(n)]),
-                "rest": np.mean([sum(a[i, j] for j in range(1, n)
-                                     if abs(i - j) > 1 and not special[j] and not punct[j]) for i in range(n)]),
+                "entropy_norm": np.mean([(-sum(p * np.log(p) for p in a[i] if p > 0) / np.log(keys[i])
+                                          if keys[i] > 1 else 0.0) for i in range(n)]),
             }
-            name, value = found[layer][head]
-            assert value == pytest.approx(max(direct.values()))
-            assert name == max(PATTERNS, key=lambda k: direct[k])
+            for stat, value in direct.items():
+                assert found[stat][layer, head] == pytest.approx(value), (stat, layer, head)
+    stats = HeadStats(2, 3)
+    feed([stats], att[:, None].astype(np.float32), plain_info(np.ones((1, n), bool), special[None], punct[None],
+                                                             causal))
+    for stat, values in stats.means().items():
+        if stat in found:
+            np.testing.assert_allclose(values, found[stat], rtol=1e-5, atol=1e-6, err_msg=stat)
+
+
+def test_the_sentence_table_names_patterns_as_the_roles_do(built):
+    """Each cell of 'Heads on this sentence' is patterns.describe of the head's shares on the sentence, computed
+    here from the attention table: the overview's role names and thresholds (a [CLS] sink is 'first', not
+    'special', whatever the order the groups overlap in)."""
+    from reportgen.patterns import describe, headline, sentence_shares
+    from reportgen.vocab import ROLE_CODES
+
+    out, store, views = built
+    causal = views.meta["causal"] == "true"
+    for sid, _text in views.probes:
+        att = _attention(store, views, sid)
+        tokens = store.tokens_of(sid)
+        punct_words = {w.word_idx for w in store.words_of(sid, sid) if w.is_punct}
+        special = np.array([t.is_special for t in tokens])
+        punct = np.array([not t.is_special and t.word_idx in punct_words for t in tokens])
+        shares = sentence_shares(att, special, punct, causal)
+        names = {"first": tokens[0].text} if tokens[0].is_special else {}
+        if any(t.is_special for t in tokens[1:]):
+            names["last"] = [t for t in tokens[1:] if t.is_special][-1].text
+        page = BeautifulSoup((out / "sentences" / f"{sid}.html").read_text(encoding="utf-8"), "html.parser")
+        cells = page.select("table.sentence-heads tbody tr")
+        for layer, row in enumerate(cells):
+            for head, link in enumerate(row.select("td a")):
+                value = {s: float(v[layer, head]) for s, v in shares.items()}
+                role, evidence = describe(value, names)
+                assert link.get_text() == f"{ROLE_CODES[role]} {headline(role, value):.2f}"
+                assert link["title"] == evidence
+    # a sink on [CLS] is named first, as the roles name it, though special tokens (with [CLS]) hold as much
+    value = {"self": 0.0, "prev": 0.0, "next": 0.0, "first": 0.9, "last": 0.05, "special": 0.95, "punct": 0.0,
+             "entropy_norm": 0.1}
+    assert describe(value, {"first": "[CLS]"})[0] == "first"
 
 
 def test_neuron_vectors_come_one_layer_per_data_file(built):

@@ -41,6 +41,7 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 # (v6: the read-out rows, and the share of their attention on the words)
                 "attribution_targets": ["sentence_id", "target", "description", "value", "baseline_value", "delta",
                                         "readout"],
+                "class_probabilities": ["sentence_id", "class_index", "label", "probability"],
                 "attributions": ["sentence_id", "method", "target", "token_idx", "score"],
                 "attribution_agreement": ["sentence_id", "method", "layer", "head", "spearman", "n_words",
                                           "word_share"],
@@ -240,7 +241,8 @@ def _small_report(store):
                            (0, 1, "cat", "cat", "NOUN", "NN", "ROOT", 1, None, False, 4, 7),
                            (0, 0, "The", "the", "DET", "DT", "det", 1, None, False, 0, 3)])
     store.insert("tokens", [(0, 0, "[CLS]", None, True, 0, 0), (0, 1, "the", 0, False, 0, 3),
-                            (0, 2, "cat", 1, False, 4, 7), (1, 1, "a", 0, False, 0, 1), (1, 2, "cat", 1, False, 2, 5)])
+                            (0, 2, "cat", 1, False, 4, 7), (1, 0, "[CLS]", None, True, 0, 0),
+                            (1, 1, "a", 0, False, 0, 1), (1, 2, "cat", 1, False, 2, 5)])
     store.insert("neighbours", [
         (0, 2, "context", 0, None, 1, 1, 1, 0.5, 2),
         (0, 2, "context", 0, None, 0, 1, 2, 1.5, 1),
@@ -257,8 +259,8 @@ def test_words_of_is_ordered_and_inclusive(store):
 
 def test_counts(store):
     _small_report(store)
-    assert store.counts()._asdict() == {"sentences": 2, "words": 2, "tokens": 2, "truncated": 1, "probes": 1,
-                                        "duplicates": 0}
+    assert store.counts()._asdict() == {"sentences": 2, "words": 2, "tokens": 3, "truncated": 1, "probes": 1,
+                                        "duplicates": 0, "special_tokens": 1}
     store.insert("sentences", [(3, "corpus", "c:3", "A cat sat.", False), (4, "corpus", "c:4", "A cat sat.", False),
                                (5, "probe", "p:2", "It's mine.", False)])
     assert store.counts().duplicates == 2  # two more copies of a corpus sentence; a probe is not counted
@@ -277,6 +279,7 @@ def test_matched_sentences_and_tokens_are_those_of_matches(store):
     _small_report(store)
     assert store.matched_sentences() == [(1, "A cat sat.")]
     assert [(t.sentence_id, t.text, t.is_special, t.char_start, t.char_end, t.word_idx)
-            for t in store.matched_tokens()] == [(1, "a", False, 0, 1, 0), (1, "cat", False, 2, 5, 1)]
+            for t in store.matched_tokens()] == [(1, "[CLS]", True, 0, 0, None), (1, "a", False, 0, 1, 0),
+                                             (1, "cat", False, 2, 5, 1)]
     assert [(w.sentence_id, w.word_idx, w.char_start, w.char_end, w.pos)
             for w in store.matched_words()] == [(1, 0, 0, 1, "DET"), (1, 1, 2, 5, "NOUN")]

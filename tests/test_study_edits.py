@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
-from conftest import assert_clean_failure, axe_problems, browser_pages, build_small_site
+from conftest import assert_clean_failure, axe_problems, browser_pages, build_small_site, drawn
 
 from reportgen.cli import main
 from reportgen.errors import InputError
@@ -774,18 +774,21 @@ def test_study_page(studied, shape):
 
     items = page.select("#examples li")
     assert items
-    by_text = {norm(m["text"]): m for m in measured.values()}
-    prefix = re.compile(r"^\S+ \(classified (edited|unedited|not predicted); (not )?interpretable\): ")
+    by_text = {norm(m["text"]): m for m in measured_examples(db).values()}
+    prefix = re.compile(r"^\S+ \((flagged as edited by the classifier: counted in the figures|classified "
+                        r"(unedited|not predicted): not flagged, counted only over every measured sentence); "
+                        r"(not )?interpretable\): ")
     for li in items:
         text = norm(li.get_text())
         match = prefix.match(text)
         assert match, text
         example = by_text[text[match.end():]]
+        assert match.group(1).startswith("flagged") == example["flagged"]  # said as the database has it
         assert li.strong.get_text() == example["kind"]
         words = example["words"]
         assert [m.get_text() for m in li.select("mark.gold")] == [w[1] for w in words if w[4]]
         assert [t.get_text() for t in li.select(".top3")] == [w[1] for w in words if w[5] < 3]
-        assert (match.group(2) is None) == all(w[5] < 3 for w in words if w[4])
+        assert (match.group(3) is None) == all(w[5] < 3 for w in words if w[4])
 
 
 def test_figures_of_flagged_and_unflagged_sentences():
@@ -843,6 +846,14 @@ def test_study_page_draws_in_a_browser_and_passes_axe_core(studied, browser):
         page = page_at(folder / "site" / "studies" / "edits.html")
         assert page.locator("#study-heads svg").count() == 1
         assert axe_problems(page) == []
+        # what the heatmap draws: one cell per head, each with its figure over the flagged sentences
+        figures = figures_of(folder / "site" / "report.duckdb")
+        cells = [c for c in drawn(page, "study-heads") if c["mark"] == "rect"]
+        stored = {(k[2], k[3]): v[0] for k, v in figures.items() if k[0] == "all" and k[1] == "head"
+                  and k[4] == "interpretable"}
+        assert sorted((c["datum"]["l"], c["datum"]["h"]) for c in cells) == sorted(stored)
+        for c in cells:
+            assert c["datum"]["v"] == pytest.approx(stored[(c["datum"]["l"], c["datum"]["h"])], abs=5e-5)
 
 
 def test_study_errors_leave_the_site_untouched(base, tmp_path_factory, tmp_path, bert_dir, bert_classifier_dir):

@@ -205,8 +205,9 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
         key = target.key
         description = ("the cosine similarity of the sentence's mean-pooled embedding with that of the reference "
                        f"{target.extra_text!r}" if target.extra_ids else
-                       "the cosine similarity of the sentence's mean-pooled embedding with its own (what makes "
-                       "this sentence's embedding what it is)")
+                       "the cosine similarity of the sentence's mean-pooled embedding with the probe's own embedding, "
+                       "held fixed (so 1 on the probe itself): how far the embedding moves away from where the "
+                       "probe puts it when its words are replaced by the baseline token")
 
         def forward(x):
             return torch.nn.functional.cosine_similarity(_mean_pooled(task, x).float(), reference.float(), dim=-1)
@@ -234,8 +235,12 @@ class ProbeAttributions:
         self.targets = [make_target(loaded, tuple(loaded.tokenizer(s.text, split_special_tokens=True)["input_ids"]),
                                     s.extra, f"probe {s.source}", config.target_class) for s in sentences]
 
+    def meta(self) -> dict[str, str]:
+        """What the pages say of the attributions besides the tables: the baseline token by name."""
+        return {"attribution_baseline_token": self.loaded.tokenizer.convert_ids_to_tokens(self.baseline)}
+
     def run(self, probes: Probes, progress, warned: list[str]) -> dict[str, list[tuple]]:
-        target_rows, score_rows, agreement = [], [], []
+        target_rows, score_rows, agreement, classes = [], [], [], []
         steps = self.config.attribution_steps
         with progress.stage("attribute", len(probes.sentences)) as advance:
             for s, tok, target in zip(probes.sentences, probes.tokenized, self.targets):
@@ -260,5 +265,21 @@ class ProbeAttributions:
                 word_of = [t.word_idx for t in tok.tokens]
                 agreement += agreement_rows(s.sentence_id, result.scores, read, word_of,
                                             probes.n_words[s.sentence_id])
+                if self.loaded.info.kind == "classifier":
+                    classes += [(s.sentence_id, i, label, p) for i, label, p in class_probabilities(self.loaded,
+                                                                                                  tok.input_ids)]
                 advance(1)
-        return {"attribution_targets": target_rows, "attributions": score_rows, "attribution_agreement": agreement}
+        return {"attribution_targets": target_rows, "attributions": score_rows, "attribution_agreement": agreement,
+                "class_probabilities": classes}
+
+
+def class_probabilities(loaded, input_ids: tuple[int, ...]) -> list[tuple[int, str, float]]:
+    """(class index, label, probability) of every class of a sequence classifier on one probe (the softmax of
+    its logits), by index."""
+    import torch
+
+    with torch.inference_mode():
+        logits = loaded.task(input_ids=torch.tensor([list(input_ids)], device=device_of(loaded))).logits[0]
+    probabilities = torch.softmax(logits.double(), -1).cpu().tolist()
+    labels = loaded.task.config.id2label
+    return [(i, str(labels.get(i, i)), float(p)) for i, p in enumerate(probabilities)]

@@ -6,7 +6,7 @@ by name: a new analysis is a module in analyses/ (and its pages), added to one l
 - DERIVED: computed after the pass from the accumulators (and the stored corpus): `f(accumulators, store) ->
   tables`.
 - PROBE_ANALYSES: per probe, after the probes are encoded: `cls(loaded, probes, config)` checks its targets before
-  any work, `.run(probes, progress, warnings) -> tables`.
+  any work, `.run(probes, progress, warnings) -> tables`, `.meta() -> {key: value}` for the meta table.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ dependency accuracy. The first rule that applies wins:
 3. sink: first or last (the last special token) above SINK (Clark et al.'s 0.6 for [CLS], [SEP] and punctuation),
    then special tokens together, then punctuation: "[SEP] sink (0.74 of attention)";
 4. broad: normalised entropy at least BROAD: "broad (normalised entropy 0.93)";
-5. mixed: none of these; the evidence names the largest attention share.
+5. mixed: none of these; the evidence names the largest attention shares and the normalised entropy.
+
+Rules 2 to 5 live in patterns.py (`describe`), where the sentence pages name each head's pattern on one probe
+with the same words and thresholds.
 
 Why this order: a syntax head is the most specific finding, and position cannot earn it (the positional baseline
 is subtracted); a positional head attends to a word that moves with the query, which is more specific than a fixed
@@ -23,16 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..patterns import BROAD, POSITIONAL, SINK, describe, special_names  # noqa: F401 (thresholds, with the rules)
 from ..vocab import ALL_RELATIONS, DIRECTIONS, SYNTAX_FLOOR, SYNTAX_MARGIN
 from .depacc import DepAccuracy
 from .headstats import HeadStats
 
-POSITIONAL = 0.50  # Clark et al.'s POSITION_THRESHOLD (above it)
-SINK = 0.60  # Clark et al.'s SPECIAL_TOKEN_THRESHOLD (above it)
-BROAD = 0.85  # ours: normalised entropy (Clark et al.'s 3.8 nats is for 128-token segments)
-
-POSITIONS = {"prev": ("previous", "previous token"), "next": ("next", "next token"), "self": ("self", "itself")}
-SHARES = ("self", "prev", "next", "first", "last", "special", "punct")
 
 
 def syntax_cells(dep: dict, layer: int, head: int) -> list[tuple[float, str, str, float, float]]:
@@ -61,20 +59,7 @@ def role(stats: dict[str, np.ndarray], dep: dict, layer: int, head: int,
         _margin, relation, direction, value, baseline = found[0]
         return "syntax", (f"syntax: {relation}, {direction.replace('_', ' ')}, {value:.2f} vs {baseline:.2f} for "
                           f"the best offset")
-    value = {s: float(v[layer, head]) for s, v in stats.items()}
-    positional = max((s for s in POSITIONS if s in value), key=lambda s: value[s])
-    if value[positional] > POSITIONAL:
-        key, words = POSITIONS[positional]
-        return key, f"{words} ({value[positional]:.2f} of attention)"
-    for stat, words in (("first", f"{names.get('first') or 'first-token'} sink"),
-                        ("last", f"{names.get('last') or 'last-token'} sink"),
-                        ("special", "special-token sink"), ("punct", "punctuation")):
-        if value.get(stat, 0.0) > SINK:
-            return stat, f"{words} ({value[stat]:.2f} of attention)"
-    if value["entropy_norm"] >= BROAD:
-        return "broad", f"broad (normalised entropy {value['entropy_norm']:.2f})"
-    largest = max((s for s in SHARES if s in value), key=lambda s: value[s])
-    return "mixed", f"mixed (largest share: {largest} {value[largest]:.2f})"
+    return describe({s: float(v[layer, head]) for s, v in stats.items()}, names)
 
 
 def role_rows(stats: dict[str, np.ndarray], dep: dict, names: dict[str, str]) -> list[tuple[int, int, str, str]]:
@@ -90,11 +75,3 @@ def head_roles(accumulators, store) -> dict[str, list[tuple]]:
     stats = next(a for a in accumulators if isinstance(a, HeadStats))
     dep = next(a for a in accumulators if isinstance(a, DepAccuracy))
     return {"head_roles": role_rows(stats.means(), dep.results(), special_names(store.tokens_of(0)))}
-
-
-def special_names(tokens) -> dict[str, str]:
-    """The first token and the last special token of a probe sentence (TokenRow), as the head roles name them
-    ('[CLS]', '[SEP]'); only where they are special tokens."""
-    names = {"first": tokens[0].text} if tokens[0].is_special else {}
-    last = [t for t in tokens[1:] if t.is_special]
-    return names | ({"last": last[-1].text} if last else {})

@@ -120,6 +120,7 @@ def _gather(store: Store, config: Config, loaded, annotator: Annotator, probes: 
         with clock(analysis.stage):
             store.insert_tables(analysis.run(Probes(probes, encoded.tokenized, encoded.attention, encoded.n_words),
                                              progress, warned))
+            store.set_meta(analysis.meta())
 
     first = len(probes)
     settings = AnalysisSettings(info.n_layers, info.n_heads, config.top_k, config.max_matches_per_sentence,

@@ -129,7 +129,7 @@ def corpus_pattern(offsets: Mapping[str, int], where: str) -> str:
     if not total:
         return ""
     label, n = min(offsets.items(), key=lambda item: (-item[1], item[0]))
-    return (f"In {where}, {percent(n, total)} of the {total:,} corpus tokens attend most to "
+    return (f"In {where}, {percent(n, total)} of the {total:,} corpus tokens (special tokens left out) attend most to "
             f"{ATTENDS_TO[label].replace('themselves', 'themselves (the token itself)')}.")
 
 

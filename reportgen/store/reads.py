@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..corpus import SourceFile
-from .rows import (AgreementRow, AttentionColumns, Counts, DepAccuracyRow, HeadStatRow, MapPoint, NearestHead,
+from .rows import (AgreementRow, AttentionColumns, ClassProbabilityRow, Counts, DepAccuracyRow, HeadDistanceRow,
+                   HeadStatRow, MapPoint, NearestHead,
                    NeuronColumns, RoleRow, ScoreRow, SentenceRow, StudyExampleRow, StudyFigureRow, StudyWordRow,
                    TargetRow, TokenRow, WordRow)
 from .schema import COLUMNS
@@ -71,7 +72,9 @@ class Reads:
             "(SELECT count(*) FROM tokens t JOIN sentences s USING (sentence_id) WHERE s.role = 'corpus'), "
             "(SELECT count(*) FROM sentences WHERE role = 'corpus' AND truncated), "
             "(SELECT count(*) FROM sentences WHERE role = 'probe'), "
-            "(SELECT count(*) - count(DISTINCT text) FROM sentences WHERE role = 'corpus')")[0])
+            "(SELECT count(*) - count(DISTINCT text) FROM sentences WHERE role = 'corpus'), "
+            "(SELECT count(*) FROM tokens t JOIN sentences s USING (sentence_id) "
+            "WHERE s.role = 'corpus' AND t.is_special)")[0])
 
     def source_files(self) -> list[SourceFile]:
         return self._named(SourceFile, f"SELECT {', '.join(COLUMNS['source_files'])} FROM source_files "
@@ -112,6 +115,11 @@ class Reads:
     def head_map(self) -> list[MapPoint]:
         return self._named(MapPoint, "SELECT layer, head, x, y FROM head_map ORDER BY layer, head")
 
+    def head_distances(self) -> list[HeadDistanceRow]:
+        """Every pair of heads' distance (both orders)."""
+        return self._named(HeadDistanceRow, "SELECT layer_a, head_a, layer_b, head_b, distance FROM head_distance "
+                                            "ORDER BY layer_a, head_a, layer_b, head_b")
+
     def nearest_heads(self) -> list[NearestHead]:
         """Each head's nearest other head and their distance; of equally near heads the first in layer and head
         order."""
@@ -129,6 +137,13 @@ class Reads:
     def attribution_scores(self) -> list[ScoreRow]:
         return self._named(ScoreRow, "SELECT sentence_id, method, token_idx, score FROM attributions "
                                      "ORDER BY sentence_id, method, token_idx")
+
+    def class_probabilities(self) -> list[ClassProbabilityRow]:
+        """A classifier's probability of every class on each probe (none for other models, or older reports)."""
+        if not self.has_table("class_probabilities"):
+            return []
+        return self._named(ClassProbabilityRow, "SELECT sentence_id, class_index, label, probability FROM "
+                                                "class_probabilities ORDER BY sentence_id, class_index")
 
     def attribution_agreement(self) -> list[AgreementRow]:
         return self._named(AgreementRow, f"SELECT {', '.join(COLUMNS['attribution_agreement'])} FROM "

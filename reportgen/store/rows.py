@@ -44,10 +44,11 @@ class Counts(NamedTuple):
 
     sentences: int
     words: int
-    tokens: int
+    tokens: int  # every model token, special tokens included
     truncated: int
     probes: int
     duplicates: int
+    special_tokens: int  # of `tokens`
 
 
 class AttentionColumns(NamedTuple):
@@ -125,6 +126,13 @@ class TargetRow(NamedTuple):
     readout: str
 
 
+class ClassProbabilityRow(NamedTuple):
+    sentence_id: int
+    class_index: int
+    label: str
+    probability: float
+
+
 class ScoreRow(NamedTuple):
     sentence_id: int
     method: str
@@ -163,6 +171,14 @@ class DepAccuracyRow(NamedTuple):
     margin_low: float
     margin_high: float
     significant: bool
+
+
+class HeadDistanceRow(NamedTuple):
+    layer_a: int
+    head_a: int
+    layer_b: int
+    head_b: int
+    distance: float
 
 
 class MapPoint(NamedTuple):

@@ -48,6 +48,8 @@ SCHEMA = {
     # the attention rows the target is computed from (the read-out of the agreement and the rollout)
     "attribution_targets": ("sentence_id INTEGER, target VARCHAR, description VARCHAR, value DOUBLE, "
                             "baseline_value DOUBLE, delta DOUBLE, readout VARCHAR"),
+    # a sequence classifier's probability of every class on each probe (the softmax of its logits)
+    "class_probabilities": "sentence_id INTEGER, class_index INTEGER, label VARCHAR, probability DOUBLE",
     # a score per probe token: integrated gradients, or the rollout from the target position after the last layer
     "attributions": "sentence_id INTEGER, method VARCHAR, target VARCHAR, token_idx INTEGER, score DOUBLE",
     # Spearman's rho over a probe's words between |integrated gradients| and the attention of the read-out rows:

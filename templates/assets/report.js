@@ -5,6 +5,7 @@
   "use strict";
   var specs = {};   // chart id -> Vega-Lite spec, as embedded in the page
   var views = {};   // chart id -> promise of the Vega view
+  window.reportgenViews = views;  // for the browser tests, which read what each chart draws
   var pageData = null;
 
   // The pages' Content-Security-Policy allows only the site's own scripts and styles: Vega evaluates its
@@ -185,7 +186,26 @@
     texts.forEach(function (text) { list.appendChild(document.createElement("li")).textContent = text; });
   }
 
+  // The page's match lists, loaded from their data file beside the page the first time they are needed.
+  var spacesLoaded = null;
+  function withSpaces(use) {
+    if (!spacesLoaded) {
+      spacesLoaded = pageData.spaces ? Promise.resolve(pageData.spaces) : loadLayer(pageData.matches);
+    }
+    return spacesLoaded.then(use, function (err) {
+      spacesLoaded = null;
+      throw err;
+    });
+  }
+
   function chooseToken(key) {
+    if (key !== "all") {
+      return withSpaces(function (spaces) { showToken(key, spaces); });
+    }
+    showToken(key, null);
+  }
+
+  function showToken(key, spaces) {
     var select = document.getElementById("token-select");
     select.value = key;
     var option = select.options[select.selectedIndex];
@@ -199,7 +219,7 @@
         var list = fig.querySelector("ul.caption");
         var id = list.getAttribute("data-caption-for"), spec = specs[id];
         var row = key === "all" ? spec.datasets.counts[0]
-          : countRow(spec, partOf(id), key, unflatten(pageData.spaces[space][key] || []), window.reportgenContexts);
+          : countRow(spec, partOf(id), key, unflatten(spaces[space][key] || []), window.reportgenContexts);
         fillCaptions(list, captions(spec, row));
         redraw(id, key === "all" ? spec : histogramSpec(spec, row, partOf(id) === "matched" ? own : null, false));
       });
@@ -406,12 +426,15 @@
     if (target.childNodes.length) { return; }
     var own = { pos: details.getAttribute("data-pos"), dep: details.getAttribute("data-dep") };
     var sections = document.querySelectorAll("section.analysis");
-    Array.prototype.forEach.call(sections, function (section) {
-      var space = section.getAttribute("data-space");
-      var heading = sections.length > 1 ? section.querySelector("h2").textContent : null;
-      matchList(target, section, heading, key, unflatten(pageData.spaces[space][key] || []), own,
-                window.reportgenContexts);
-    });
+    withSpaces(function (spaces) {
+      if (target.childNodes.length) { return; }  // opened again while the data loaded
+      Array.prototype.forEach.call(sections, function (section) {
+        var space = section.getAttribute("data-space");
+        var heading = sections.length > 1 ? section.querySelector("h2").textContent : null;
+        matchList(target, section, heading, key, unflatten(spaces[space][key] || []), own,
+                  window.reportgenContexts);
+      });
+    }).catch(function (err) { target.textContent = "The matches could not be loaded: " + err.message; });
   }
 
   function wireTokens() {
@@ -442,8 +465,9 @@
     if (menu.selectedIndex > 0) { show(); }  // a choice the browser kept from an earlier visit
   }
 
-  // Sortable tables (class "sortable"): a header's button sorts the rows by that column, again to reverse;
-  // cells sort by their data-value (numbers; an empty one last) or their text. aria-sort says the order.
+  // Sortable tables (class "sortable"): a header's button sorts the rows by that column, again to reverse
+  // (numbers highest first on the first press, text from A); cells sort by their data-value (numbers; an empty
+  // one last) or their text. aria-sort says the order.
   function wireSortable() {
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
       var headers = Array.prototype.slice.call(table.tHead.rows[0].cells);
@@ -451,10 +475,11 @@
         var button = th.querySelector("button[data-sort]");
         if (!button) { return; }
         button.addEventListener("click", function () {
-          var ascending = th.getAttribute("aria-sort") !== "ascending";
+          var numeric = button.getAttribute("data-sort") === "number";
+          var now = th.getAttribute("aria-sort");
+          var ascending = now ? now !== "ascending" : !numeric;
           headers.forEach(function (other) { other.removeAttribute("aria-sort"); });
           th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-          var numeric = button.getAttribute("data-sort") === "number";
           var body = table.tBodies[0];
           var rows = Array.prototype.slice.call(body.rows);
           function key(row) {
@@ -479,13 +504,22 @@
     var table = document.getElementById("head-grid");
     var status = document.getElementById("heads-shown");
     if (!filter || !table || !status) { return; }
+    // Each word of the filter must match: L3 is layer 3, L1H1 that head, role:syntax a role (role: a prefix of
+    // it, so role:s keeps syntax, self and special), anything else text anywhere in the row.
+    function matches(row, text, word) {
+      var layer = /^l(\d+)$/.exec(word), head = /^l(\d+)h(\d+)$/.exec(word), role = /^role:(.*)$/.exec(word);
+      if (layer) { return row.getAttribute("data-layer") === layer[1]; }
+      if (head) { return row.getAttribute("data-layer") === head[1] && row.getAttribute("data-head") === head[2]; }
+      if (role) { return (row.getAttribute("data-role") || "").indexOf(role[1]) === 0; }
+      return text.indexOf(word) >= 0;
+    }
     filter.addEventListener("input", function () {
       var words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
       var rows = table.tBodies[0].rows;
       var shown = 0;
       Array.prototype.forEach.call(rows, function (row) {
         var text = row.textContent.toLowerCase();
-        var keep = words.every(function (w) { return text.indexOf(w) >= 0; });
+        var keep = words.every(function (w) { return matches(row, text, w); });
         row.hidden = !keep;
         shown += keep ? 1 : 0;
       });

@@ -9,30 +9,41 @@ from collections.abc import Sequence
 
 import altair as alt
 
-from ...vocab import HEAD_LABEL_EXPR
+from ...vocab import HEAD_LABEL_EXPR, ROLES
 from .base import spec
 
 
+# one distinct shape per role (vocab.ROLES order), and one distinct colour per layer where there are few layers
+# (filled, and wide enough to point at: no wedge or stroke; the pentagon and the star are SVG paths in Vega's
+# unit square)
+PENTAGON = "M0,-1L0.95,-0.31L0.59,0.81L-0.59,0.81L-0.95,-0.31Z"
+STAR = "M0,-1L0.29,-0.4L0.95,-0.31L0.47,0.15L0.59,0.81L0,0.5L-0.59,0.81L-0.47,0.15L-0.95,-0.31L-0.29,-0.4Z"
+ROLE_SHAPES = ("diamond", "triangle-left", "triangle-right", "cross", "square", "triangle-down", "triangle-up",
+               PENTAGON, STAR, "circle")
+LAYER_COLOURS = ("#1f77b4", "#ea580c", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#db2777", "#4d7c0f",
+                 "#0891b2", "#a16207", "#4f46e5", "#64748b")
+
+
 def head_map(points: Sequence[dict], n_layers: int, description: str) -> dict:
-    """The heads laid out in 2-D (MDS of their Jensen-Shannon distances): `points` {l, h, x, y, role,
-    evidence}; colour: layer, shape: role; a click opens the head's page."""
-    chart = (
-        alt.Chart(alt.Data(values=list(points)))
-        .transform_calculate(label=HEAD_LABEL_EXPR)
-        .transform_calculate(href="'heads/' + datum.label + '.html'")
-        .mark_point(size=90, filled=True, opacity=0.85)
-        .encode(
-            x=alt.X("x:Q", title="MDS 1", axis=alt.Axis(labels=False, ticks=False)),
-            y=alt.Y("y:Q", title="MDS 2", axis=alt.Axis(labels=False, ticks=False)),
-            color=alt.Color("l:O", title="layer", scale=alt.Scale(scheme="viridis", domain=list(range(n_layers)))),
-            shape=alt.Shape("role:N", title="role"),
-            href="href:N",
-            tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("role:N", title="role"),
-                     alt.Tooltip("evidence:N", title="evidence")],
-        )
-        .properties(width=560, height=420, description=description)
-    )
-    return spec(chart)
+    """The heads laid out in 2-D (MDS of their Jensen-Shannon distances): `points` {l, h, x, y, role, evidence,
+    shown}; colour: layer (one distinct colour per layer up to 12 layers, a sequential scale past that), shape:
+    role (one distinct shape each), a label beside the points with `shown`; a click opens the head's page."""
+    colour = (alt.Scale(domain=list(range(n_layers)), range=list(LAYER_COLOURS[:n_layers]))
+              if n_layers <= len(LAYER_COLOURS) else alt.Scale(scheme="viridis", domain=list(range(n_layers))))
+    base = (alt.Chart(alt.Data(values=list(points)))
+            .transform_calculate(label=HEAD_LABEL_EXPR)
+            .transform_calculate(href="'heads/' + datum.label + '.html'")
+            .encode(x=alt.X("x:Q", title="MDS 1", axis=alt.Axis(labels=False, ticks=False)),
+                    y=alt.Y("y:Q", title="MDS 2", axis=alt.Axis(labels=False, ticks=False))))
+    marks = base.mark_point(size=90, filled=True, opacity=0.85).encode(
+        color=alt.Color("l:O", title="layer", scale=colour),
+        shape=alt.Shape("role:N", title="role", scale=alt.Scale(domain=list(ROLES), range=list(ROLE_SHAPES))),
+        href="href:N",
+        tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("role:N", title="role"),
+                 alt.Tooltip("evidence:N", title="evidence")])
+    labels = base.transform_filter("datum.shown").mark_text(align="left", dx=7, fontSize=9, color="#374151",
+                                                            aria=False).encode(text="label:N")
+    return spec(alt.layer(marks, labels).properties(width=560, height=420, description=description))
 
 
 def stat_strips(stats: Sequence[str], values: dict[str, list[float]], me: int, n_heads: int,
@@ -82,17 +93,19 @@ def dep_accuracy(relations: Sequence[str], rows: Sequence[dict], description: st
 
 @functools.lru_cache(maxsize=8)
 def _dep_chart(relations: tuple[str, ...]) -> dict:
-    base = alt.Chart(alt.NamedData(name="dep")).encode(
+    # The data belong to the facet, not to its layers: layers with data of their own would each draw every row
+    # in every panel (both directions stacked in one bar).
+    base = alt.Chart().encode(
         y=alt.Y("r:N", title="relation", sort=list(relations)),
         tooltip=[alt.Tooltip("r:N", title="relation"), alt.Tooltip("d:N", title="direction"),
                  alt.Tooltip("a:Q", title="accuracy", format=".2f"),
                  alt.Tooltip("b:Q", title="best offset's accuracy", format=".2f"),
-                 alt.Tooltip("o:Q", title="best offset"), alt.Tooltip("n:Q", title="arcs")])
+                 alt.Tooltip("o:Q", title="best offset"), alt.Tooltip("n:Q", title="dependents")])
     bars = base.mark_bar(color="#4a7bd0").encode(
-        x=alt.X("a:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])))
-    ticks = base.mark_tick(color="black", thickness=2, size=14).encode(x="b:Q")
-    chart = (alt.layer(bars, ticks, data=alt.NamedData(name="dep"))
+        x=alt.X("a:Q", title="accuracy (tick: best offset)", scale=alt.Scale(domain=[0, 1]), stack=None))
+    ticks = base.mark_tick(color="black", thickness=2, size=14).encode(x=alt.X("b:Q", stack=None))
+    chart = (alt.layer(bars, ticks)
              .properties(width=260, height=alt.Step(14))
-             .facet(column=alt.Column("d:N", title=None, sort=["dependent to head", "head to dependent"]))
-             )
+             .facet(column=alt.Column("d:N", title=None, sort=["dependent to head", "head to dependent"]),
+                    data=alt.NamedData(name="dep")))
     return spec(chart)

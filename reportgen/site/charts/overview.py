@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import altair as alt
 
-from ...vocab import HEAD_LABEL_EXPR, STAT_DESCRIPTIONS
+from ...vocab import HEAD_LABEL_EXPR, ROLE_CODES, STAT_DESCRIPTIONS
 from .base import spec
 
 
@@ -80,8 +80,3 @@ def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int,
                     f"the {title}, {scale_text}, each cell labelled with its head's role. The table under the "
                     f"chart lists every value and role.")
     return spec(chart)
-
-
-# the short role labels of the overview's cells (roles in reportgen.analyses.roles)
-ROLE_CODES = {"syntax": "syn", "previous": "prev", "next": "next", "self": "self", "first": "first",
-              "last": "last", "special": "spec", "punct": "punct", "broad": "broad", "mixed": ""}

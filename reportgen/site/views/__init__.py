@@ -46,7 +46,7 @@ def _head_figures(page: HeadPage) -> Figures:
 
 def _index_figures(page: IndexPage) -> Figures:
     return [("overview", page.overview_chart)] + (
-        [("head-map", page.heads.map_chart)] if page.heads.map_chart else []) + (
+        [("head-map", page.heads.map.chart)] if page.heads.map else []) + (
         [("agreement-chart", page.agreement.chart)] if page.agreement and page.agreement.chart else [])
 
 
@@ -60,16 +60,22 @@ def _neuron_files(page: SentencePage) -> dict[str, object]:
     return {f"{page.sentence_id}/{NEURON_FILE.format(l=layer)}": rows for layer, rows in enumerate(page.neuron_layers)}
 
 
+def _match_files(page) -> dict[str, object]:
+    """A head or layer page's match lists, as data for heads/L<l>H<h>/matches.js (or layers/L<l>/...)."""
+    return {page.data["matches"]: page.matches}
+
+
 PAGES: tuple[PageType, ...] = (
     PageType("index", "index.html", IndexPage, lambda r: [((0,), ())], lambda: "index.html",
              index_page, lambda: "index", _index_figures),
     PageType("head", "head.html", HeadPage,
              lambda r: [((1, layer, 0, head), (layer, head)) for layer in range(r.n_layers)
                         for head in range(r.n_heads)],
-             lambda layer, head: f"heads/{head_label(layer, head)}.html", head_page, head_label, _head_figures),
+             lambda layer, head: f"heads/{head_label(layer, head)}.html", head_page, head_label, _head_figures,
+             _match_files),
     PageType("layer", "layer.html", LayerPage, lambda r: [((1, layer, 1), (layer,)) for layer in range(r.n_layers)],
              lambda layer: f"layers/{layer_label(layer)}.html", layer_page, layer_label,
-             lambda page: [(c.chart_id, c.spec) for a in page.analyses for c in a.charts]),
+             lambda page: [(c.chart_id, c.spec) for a in page.analyses for c in a.charts], _match_files),
     PageType("sentence", "sentence.html", SentencePage,
              lambda r: [((2, i), (sid,)) for i, (sid, _text) in enumerate(r.probes)],
              lambda sid: f"sentences/{sid}.html", sentence_page, lambda sid: f"s{sid}", _sentence_figures,

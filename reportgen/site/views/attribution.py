@@ -15,7 +15,9 @@ from ...vocab import READOUT_WORDS, WORD_SHARE_FLOOR, converged, head_label, lay
 from ..charts.attribution import agreement_chart, word_chart
 
 LEVELS = 5  # colour steps on each side of zero
+TINT_FLOOR = 0.05  # a word under this share of the sentence's largest |attribution| stays untinted
 TOP_HEADS = 5  # heads named as agreeing most
+TOP_CLASSES = 3  # a classifier's classes shown with their probabilities
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class SentenceAttribution:
     layers: tuple[Agreement, ...]  # the rollout up to each layer
     rollout_special: float  # the share of the rollout (after the last layer) that goes to special tokens
     left_out: int  # heads with too little attention on the words to compare
+    top: float  # the sentence's largest |attribution|: the shades are relative to it
+    baseline_token: str  # the token the baseline puts in place of the words
+    classes: tuple[tuple[str, float], ...]  # a classifier's most probable classes (label, probability)
 
 
 @dataclass(frozen=True)
@@ -102,20 +107,28 @@ class ModelAgreement:
     probes: int
     methods: tuple[tuple[int, str, str, str], ...]  # (sentence_id, target, description, read-out) of each probe
     compared: int  # heads compared on at least one probe
+    every: tuple[Agreement, ...]  # every head's mean, in order: the heatmap's text alternative
 
 
 def level(score: float, top: float) -> str:
-    """The colour class of a word: its share of the largest |score| of the sentence in LEVELS steps."""
-    if top <= 0 or score == 0:
+    """The colour class of a word: its share of the largest |score| of the sentence in LEVELS steps; under
+    TINT_FLOOR of it, none."""
+    if top <= 0 or abs(score) < TINT_FLOOR * top:
         return "attr-0"
     step = min(LEVELS, max(1, math.ceil(LEVELS * abs(score) / top)))
     return f"attr-{'p' if score > 0 else 'n'}{step}"
 
 
-def legend() -> tuple[str, ...]:
-    """The colour classes from the most negative to the most positive."""
-    return tuple(f"attr-n{i}" for i in range(LEVELS, 0, -1)) + ("attr-0",) + tuple(
-        f"attr-p{i}" for i in range(1, LEVELS + 1))
+def legend() -> tuple[tuple[str, str], ...]:
+    """The colour classes from the most negative to the most positive, each with the shares of the sentence's
+    largest |attribution| it covers."""
+    def bounds(i: int) -> str:
+        low = max(TINT_FLOOR, (i - 1) / LEVELS)
+        return f"{100 * low:.0f}–{100 * i / LEVELS:.0f}%"
+
+    return (tuple((f"attr-n{i}", f"−{bounds(i)}") for i in range(LEVELS, 0, -1))
+            + (("attr-0", f"under {100 * TINT_FLOOR:.0f}%: untinted"),)
+            + tuple((f"attr-p{i}", f"+{bounds(i)}") for i in range(1, LEVELS + 1)))
 
 
 def mean_interval(values: list[float | None], label: str = "", href: str = "") -> Agreement:
@@ -148,9 +161,15 @@ class AttributionViews:
         self.agreement: dict[tuple[int, str], dict[tuple[int, int | None], object]] = defaultdict(dict)
         self.probes: list[int] = []
         self.head_means: dict[tuple[int, int], Agreement] = {}
+        self.baseline_token = ""
+        self.classes = {}
         if not store.has_table("attribution_targets"):
             return  # a database written before attributions existed
         self.targets = {r.sentence_id: r for r in store.attribution_targets()}
+        self.baseline_token = meta.get("attribution_baseline_token", "the baseline token")
+        self.classes: dict[int, list[tuple[str, float]]] = defaultdict(list)
+        for r in store.class_probabilities():
+            self.classes[r.sentence_id].append((r.label, r.probability))
         for r in store.attribution_scores():
             self.scores[(r.sentence_id, r.method)][r.token_idx] = r.score
         for r in store.attribution_agreement():
@@ -159,6 +178,12 @@ class AttributionViews:
         self.head_means = {(l, h): mean_interval([self._rho(sid, l, h) for sid in self.probes], head_label(l, h),
                                                  f"heads/{head_label(l, h)}.html#agreement")
                            for l in range(n_layers) for h in range(n_heads)}
+
+    def word_share(self) -> float | None:
+        """The mean over every head and probe of the read-out's share of attention on the probe's words."""
+        found = [r.word_share for (_, method), rows in self.agreement.items() if method == "attention"
+                 for r in rows.values() if r.word_share is not None]
+        return float(np.mean(found)) if found else None
 
     def _rho(self, sid: int, layer: int, head: int) -> float | None:
         """A head's rho on a probe, None where undefined or where the head is not compared (too little on words)."""
@@ -202,10 +227,11 @@ class AttributionViews:
                            f"attributions to {t.description} (green positive, red negative), and the attention "
                            f"rollout of {readout}. The table under the chart lists every value.")
         special = 1.0 - float(flow.sum())
+        classes = sorted(self.classes.get(sentence_id, ()), key=lambda c: (-c[1], c[0]))[:TOP_CLASSES]
         return SentenceAttribution(t.target, t.description, t.value, t.baseline_value, t.delta,
                                    converged(t.delta, t.value, t.baseline_value), readout, tuple(scored),
                                    text[at:], chart, tuple(ranked[:TOP_HEADS]), layers, special,
-                                   sum(not a.compared for a in heads))
+                                   sum(not a.compared for a in heads), top, self.baseline_token, tuple(classes))
 
     def head(self, layer: int, head: int) -> HeadAgreement | None:
         if not self.targets:
@@ -221,6 +247,26 @@ class AttributionViews:
                           for sid in self.probes)
         return HeadAgreement(mean, rank, per_probe)
 
+    def layer(self, layer: int) -> HeadAgreement | None:
+        """A layer page's rollout section: the agreement of the rollout up to this layer on every probe, and its
+        mean over the probes."""
+        if not self.targets:
+            return None
+        per_probe = tuple(self._agreement(sid, layer, None, f"sentence {sid}", f"../sentences/{sid}.html#attribution")
+                          for sid in self.probes)
+        mean = mean_interval([a.rho for a in per_probe])
+        above = sum(1 for l in range(self.n_layers) if (m := self._rollout_mean(l)) is not None
+                    and mean.rho is not None and m > mean.rho)
+        rank = ("undefined on every probe" if mean.rho is None
+                else f"the {_ordinal(above + 1)} highest of the {self.n_layers} layers")
+        return HeadAgreement(mean, rank, per_probe)
+
+    def _rollout_mean(self, layer: int) -> float | None:
+        found = [self.agreement[(sid, "rollout")][(layer, None)].spearman for sid in self.probes
+                 if (layer, None) in self.agreement[(sid, "rollout")]]
+        found = [v for v in found if v is not None]
+        return float(np.mean(found)) if found else None
+
     def model(self) -> ModelAgreement | None:
         if not self.targets:
             return None
@@ -229,9 +275,10 @@ class AttributionViews:
                   if a.rho is not None]
         layers = tuple(mean_interval([self.agreement[(sid, "rollout")][(l, None)].spearman for sid in self.probes
                                       if (l, None) in self.agreement[(sid, "rollout")]],
-                                     f"layer {l}", f"layers/{layer_label(l)}.html")
+                                     f"layer {l}", f"layers/{layer_label(l)}.html#rollout")
                        for l in range(self.n_layers))
         return ModelAgreement(agreement_chart(values, self.n_layers, self.n_heads) if ranked else None,
                               tuple(ranked[:TOP_HEADS]), layers, len(self.probes),
                               tuple((sid, t.target, t.description, READOUT_WORDS.get(t.readout, t.readout))
-                                    for sid, t in sorted(self.targets.items())), len(ranked))
+                                    for sid, t in sorted(self.targets.items())), len(ranked),
+                              tuple(a for _, a in sorted(self.head_means.items())))

@@ -11,27 +11,9 @@ from ...align import token_text
 from ...store import Store
 from ...vocab import STATS
 from .attribution import AttributionViews
+from .links import Link, Nav, nav  # noqa: F401 (pages import them from here)
 from .headanalysis import HeadAnalyses
 from .study import StudyPage, study_page
-
-
-@dataclass(frozen=True)
-class Link:
-    href: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Nav:
-    up: Link
-    prev: Link | None
-    next: Link | None
-    related: tuple[Link, ...]
-
-
-def nav(here: int, count: int, make, up: Link, related: tuple[Link, ...]) -> Nav:
-    """The pager of page `here` of `count` pages of one type (`make(n)`: the link to page n)."""
-    return Nav(up, make(here - 1) if here > 0 else None, make(here + 1) if here + 1 < count else None, related)
 
 
 def token_key(sentence_id: int, token_idx: int) -> str:

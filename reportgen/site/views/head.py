@@ -3,13 +3,13 @@ the gradients, its attention on each probe, and what its context-space matches h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ...vocab import head_label, layer_label
 from .attribution import HeadAgreement
 from .common import Link, Nav, Report, nav
 from .headanalysis import HeadAnalysis
-from .matches import Analysis, ProbeSection, page_sections, toc
+from .matches import Analysis, ProbeSection, page_sections, split_matches, toc
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,10 @@ class HeadPage:
     heads: HeadAnalysis  # role, statistics among all heads, dependency accuracy
     analyses: tuple[Analysis, ...]
     probes: tuple[ProbeSection, ...]
-    data: dict  # the page's match lists, read by the page script
+    data: dict  # what the page script reads: the shown matches, the strip's chart, the match lists' file
     agreement: HeadAgreement | None = None  # with the integrated gradients, over the probes
+    # every space's match lists, written beside the page (matches.MATCHES_FILE, views.PAGES' files)
+    matches: dict = field(default_factory=dict, metadata={"template": False})
 
 
 def head_page(report: Report, layer: int, head: int) -> HeadPage:
@@ -46,8 +48,10 @@ def head_page(report: Report, layer: int, head: int) -> HeadPage:
         report, [("context", layer, head, "context", f"What the matches of {label} have in common")], (layer, head))
     links = toc(report, analyses, (Link("#statistics", "Statistics over the corpus"),
                                    Link("#syntax", "Dependency accuracy")))
+    data, matches = split_matches(data, label)
     agreement = report.attributions.head(layer, head)
     if agreement is not None:
         links = links[:2] + (Link("#agreement", "Attention and gradients"),) + links[2:]
     return HeadPage("../", f"{label} · {report.model}", label, layer, head, pager, links,
-                    report.head_analyses.head(layer, head, report.stat_names), analyses, sections, data, agreement)
+                    report.head_analyses.head(layer, head, report.stat_names), analyses, sections, data, agreement,
+                    matches)

@@ -3,13 +3,16 @@ accuracy against the positional baseline, Table 1, the map of the heads, a head'
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 
 from ...store import Store
-from ...vocab import (ALL_RELATIONS, DIRECTIONS, ROLES, STAT_DESCRIPTIONS, SYNTAX_FLOOR, SYNTAX_MARGIN,
-                      direction_words, head_label)
+from ...vocab import (ALL_RELATIONS, DIRECTIONS, RELATION_GLOSSES, ROLES, STAT_DESCRIPTIONS, SYNTAX_FLOOR,
+                      SYNTAX_MARGIN, direction_words, head_label)
 from ..charts import heads as headcharts
+from .headmap import HeadMap, head_map
+from .links import Link
 
 TABLE1_LEFT_OUT = ("ROOT", "punct")  # Clark et al.'s Table 1 has no row for these
 ROLE_MEANINGS = {
@@ -29,15 +32,20 @@ def ordinal(n: int) -> str:
 
 def rank_text(value: float, values: list[float]) -> str:
     """Where `value` stands among `values` (its own included): 'highest of 72 heads', '3rd highest of 72
-    heads', 'lowest of 72 heads'; equal values share the better rank."""
+    heads', 'lowest of 72 heads', 'equal for all 72 heads'; equal values share the better rank, and a shared top or
+    bottom says so ('highest of 72 heads, with 2 others')."""
     n = len(values)
-    rank = 1 + sum(v > value for v in values)
-    low = 1 + sum(v < value for v in values)
-    if rank == 1:
-        return f"highest of {n} heads" if low < n or n == 1 else f"equal for all {n} heads"
-    if low == 1:
-        return f"lowest of {n} heads"
-    return f"{ordinal(rank)} highest of {n} heads"
+    above = sum(v > value for v in values)
+    below = sum(v < value for v in values)
+    tied = n - above - below - 1  # others with the same value
+    if above == 0 and below == 0:
+        return f"equal for all {n} heads" if n > 1 else "the only head"
+    others = f", with {tied} other{'s' if tied != 1 else ''}" if tied else ""
+    if above == 0:
+        return f"highest of {n} heads{others}"
+    if below == 0:
+        return f"lowest of {n} heads{others}"
+    return f"{ordinal(above + 1)} highest of {n} heads{others}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,7 @@ class HeadAnalysis:
     dep: tuple[DepRow, ...]  # 'all' first, then relations by name
     dep_chart: dict | None
     min_support: str
+    table1: tuple[Table1Best, ...] = ()  # the relations this head is Table 1's best head for
 
 
 @dataclass(frozen=True)
@@ -107,11 +116,24 @@ class HeadSummary:
 
 @dataclass(frozen=True)
 class Table1Cell:
-    """One direction of a Table 1 row: the best head and its accuracy against the baseline."""
+    """One direction of a Table 1 row: the best head (and any head tied with it) and its accuracy against the
+    baseline."""
 
     label: str
     href: str
     row: DepRow
+    tied: tuple[Link, ...] = ()  # other heads with exactly the same accuracy
+
+
+@dataclass(frozen=True)
+class Table1Best:
+    """A Table 1 cell that names a head as the best (or tied): shown on the head's page."""
+
+    relation: str
+    gloss: str
+    direction: str  # in words
+    significant: bool
+    href: str  # the row of Table 1 on the overview
 
 
 @dataclass(frozen=True)
@@ -119,6 +141,7 @@ class Table1Row:
     """Clark et al.'s Table 1: for one relation and direction, the best head and the baseline."""
 
     relation: str
+    gloss: str  # the relation in words (spaCy's glossary)
     support: int
     cells: tuple[Table1Cell, ...]  # per direction
 
@@ -129,7 +152,7 @@ class HeadOverview:
 
     heads: tuple[HeadSummary, ...]
     table1: tuple[Table1Row, ...]
-    map_chart: dict | None
+    map: HeadMap | None
     roles: tuple[tuple[str, str, int], ...]  # role, what it means, how many heads have it
     min_support: str
     sample: str
@@ -148,7 +171,7 @@ class HeadAnalyses:
                                                       r.accuracy, r.baseline_offset, r.baseline_accuracy,
                                                       r.accuracy_low, r.accuracy_high, r.margin_low, r.margin_high,
                                                       r.significant))
-        self.map = store.head_map()
+        self.store = store
         self.nearest = {(n.layer, n.head): (head_label(n.near_layer, n.near_head),
                                             f"heads/{head_label(n.near_layer, n.near_head)}.html", n.distance)
                         for n in store.nearest_heads()}
@@ -159,13 +182,10 @@ class HeadAnalyses:
         rows = [r for r in self.dep.get((layer, head), ()) if r.finding]
         return max(rows, key=lambda r: (r.margin, r.accuracy), default=None)
 
-    def overview(self, names: list[str], corpus_sentences: int) -> HeadOverview:
-        heads = tuple(
-            HeadSummary(head_label(layer, head), f"heads/{head_label(layer, head)}.html", layer, head,
-                        *self.roles.get((layer, head), ("", "")),
-                        tuple((s, self.stats.get((layer, head), {}).get(s)) for s in names),
-                        self._best(layer, head), self.nearest.get((layer, head)))
-            for layer in range(self.n_layers) for head in range(self.n_heads))
+    @functools.cached_property
+    def table1(self) -> tuple[Table1Row, ...]:
+        """Clark et al.'s Table 1: per relation (ROOT and punct left out) and direction, the most accurate head and
+        any head tied with it."""
         table1 = []
         relations: dict[str, int] = {}
         for rows in self.dep.values():
@@ -180,24 +200,36 @@ class HeadAnalyses:
                          if r.relation == relation and r.direction == direction]
                 acc, layer, head, row = max(found, key=lambda f: f[:3])
                 label = head_label(-layer, -head)
-                cells.append(Table1Cell(label, f"heads/{label}.html", row))
-            table1.append(Table1Row(relation, relations[relation], tuple(cells)))
-        map_chart = None
-        if self.map:
-            points = [{"l": p.layer, "h": p.head, "x": p.x, "y": p.y,
-                       "role": self.roles.get((p.layer, p.head), ("", ""))[0],
-                       "evidence": self.roles.get((p.layer, p.head), ("", ""))[1]} for p in self.map]
-            map_chart = headcharts.head_map(
-                points, self.n_layers,
-                f"Map of the {len(points)} heads: heads that attend alike are close (multidimensional scaling of "
-                f"the mean Jensen-Shannon distance between their attention). Colour: layer; shape: role. The "
-                f"table of heads names each head's most similar head.")
+                tied = tuple(Link(f"heads/{head_label(-l, -h)}.html", head_label(-l, -h))
+                             for a, l, h, _ in sorted(found, key=lambda f: (-f[1], -f[2]))
+                             if a == acc and (l, h) != (layer, head))
+                cells.append(Table1Cell(label, f"heads/{label}.html", row, tied))
+            table1.append(Table1Row(relation, RELATION_GLOSSES.get(relation, ""), relations[relation], tuple(cells)))
+        return tuple(table1)
+
+    def table1_best(self, layer: int, head: int) -> tuple[Table1Best, ...]:
+        """The Table 1 cells where a head is the best head (or tied for it), in Table 1's order."""
+        label = head_label(layer, head)
+        return tuple(Table1Best(row.relation, row.gloss, cell.row.direction, cell.row.significant,
+                                f"../index.html#table1-{row.relation}")
+                     for row in self.table1 for cell in row.cells
+                     if cell.label == label or any(t.label == label for t in cell.tied))
+
+    def overview(self, names: list[str], corpus_sentences: int) -> HeadOverview:
+        heads = tuple(
+            HeadSummary(head_label(layer, head), f"heads/{head_label(layer, head)}.html", layer, head,
+                        *self.roles.get((layer, head), ("", "")),
+                        tuple((s, self.stats.get((layer, head), {}).get(s)) for s in names),
+                        self._best(layer, head), self.nearest.get((layer, head)))
+            for layer in range(self.n_layers) for head in range(self.n_heads))
+        table1 = self.table1
+        map_view = head_map(self.store, self.roles, self.nearest, self.n_layers, self.n_heads)
         counts = defaultdict(int)
         for role, _ in self.roles.values():
             counts[role] += 1
         roles = tuple((r, ROLE_MEANINGS[r], counts[r]) for r in ROLES if counts[r])
         sample = min(int(self.meta.get("option.similarity_sentences", "1000")), corpus_sentences)
-        return HeadOverview(heads, tuple(table1), map_chart, roles, self.meta.get("option.min_dep_support", "100"),
+        return HeadOverview(heads, table1, map_view, roles, self.meta.get("option.min_dep_support", "100"),
                             f"{sample:,}")
 
     def head(self, layer: int, head: int, names: list[str]) -> HeadAnalysis:
@@ -226,4 +258,4 @@ class HeadAnalyses:
                 f"Bar chart of {label}'s dependency accuracy per relation, one panel per direction, each bar with "
                 f"a black tick at the accuracy of the best fixed offset. The table under it lists every value.")
         return HeadAnalysis(role, evidence, tuple(ranks), strips, dep, dep_chart,
-                            self.meta.get("option.min_dep_support", "100"))
+                            self.meta.get("option.min_dep_support", "100"), self.table1_best(layer, head))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...vocab import STAT_DESCRIPTIONS
+from ...vocab import ROLE_CODES, ROLES, STAT_DESCRIPTIONS
 from ..charts import overview as charts
 from .attribution import ModelAgreement
 from .common import Link, Report
-from .headanalysis import HeadOverview
+from ...patterns import special_names
+from .headanalysis import ROLE_MEANINGS, HeadOverview
+from .summary import Finding, findings
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class IndexPage:
     probes: tuple[tuple[int, str], ...]
     agreement: ModelAgreement | None = None  # attention against integrated gradients, every head
     studies: tuple[Link, ...] = ()  # the study pages the report has
+    findings: tuple[Finding, ...] = ()  # the written summary that opens the page (views/summary.py)
+    toc: tuple[Link, ...] = ()  # the page's sections
+    role_key: tuple[tuple[str, str, str], ...] = ()  # (code, role, meaning) of the heatmap's cell labels
 
     @property
     def overview_chart(self) -> dict:
@@ -56,7 +61,9 @@ def index_page(report: Report) -> IndexPage:
              ("heads per layer", m["n_heads"]), ("hidden size", m["d_model"]), ("head size", m["d_head"]),
              ("token limit", m["max_length"]))
     corpus = (("corpus sentences", f"{counts.sentences:,}"), ("corpus words", f"{counts.words:,}"),
-              ("corpus tokens", f"{counts.tokens:,}"), ("truncated sentences", str(counts.truncated)),
+              ("corpus tokens (special tokens included)", f"{counts.tokens:,}"),
+              ("of them special tokens ([CLS], [SEP], ...)", f"{counts.special_tokens:,}"),
+              ("truncated sentences", str(counts.truncated)),
               ("repeated sentences (kept)", str(counts.duplicates)),
               ("probe sentences", str(counts.probes)), ("matches kept per token and space", m["top_k"]))
     stats, names = report.stats, report.stat_names
@@ -66,8 +73,21 @@ def index_page(report: Report) -> IndexPage:
                   charts.overview(s, [(layer, head, values[s]) for (layer, head), values in sorted(stats.items())
                                       if s in values], report.n_layers, report.n_heads, roles))
         for s in names or ["entropy"])
-    return IndexPage("", f"reportgen · {m['model']}", model, corpus, statistics,
-                     report.head_analyses.overview(names, counts.sentences), tuple(report.probes),
-                     report.attributions.model(),
+    heads = report.head_analyses.overview(names, counts.sentences)
+    agreement = report.attributions.model()
+    targets = report.attributions.targets
+    written = findings(m, [t.target for t in targets.values()], {t.readout for t in targets.values()}, heads,
+                       stats, special_names(report.store.tokens_of(report.probes[0][0])) if report.probes else {},
+                       agreement, report.attributions.word_share(), report.study)
+    sections = [("#findings", "Findings"), ("#model", "Model and data"), ("#glance", "Every head at a glance"),
+                ("#roles", "Roles and the table of heads"), ("#table1", "Table 1: dependency relations"),
+                ("#head-map-section", "Map of the heads"), ("#agreement", "Attention and gradients"),
+                ("#studies", "Studies"), ("#probes", "Probe sentences")]
+    present = {"#table1": bool(heads.table1), "#head-map-section": heads.map is not None,
+               "#agreement": agreement is not None, "#studies": report.study is not None}
+    toc = tuple(Link(href, label) for href, label in sections if present.get(href, True))
+    return IndexPage("", f"reportgen · {m['model']}", model, corpus, statistics, heads, tuple(report.probes),
+                     agreement,
                      (Link("studies/edits.html", "Is the attention interpretable? Edit identification "
-                                                 "(Stevens & Su 2020)"),) if report.study else ())
+                                                 "(Stevens & Su 2020)"),) if report.study else (),
+                     written, toc, tuple((ROLE_CODES[r], r, ROLE_MEANINGS[r]) for r in ROLES))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ...vocab import head_label, layer_label
+from .attribution import HeadAgreement
 from .common import Link, Nav, Report, nav
-from .matches import Analysis, ProbeSection, page_sections, toc
+from .matches import Analysis, ProbeSection, page_sections, split_matches, toc
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,10 @@ class LayerPage:
     toc: tuple[Link, ...]
     analyses: tuple[Analysis, ...]
     probes: tuple[ProbeSection, ...]
-    data: dict
+    data: dict  # what the page script reads: the shown matches, the strip's chart, the match lists' file
+    rollout: HeadAgreement | None = None  # the rollout up to this layer against the gradients, per probe
+    # every space's match lists, written beside the page (matches.MATCHES_FILE, views.PAGES' files)
+    matches: dict = field(default_factory=dict, metadata={"template": False})
 
 
 def layer_page(report: Report, layer: int) -> LayerPage:
@@ -31,5 +35,10 @@ def layer_page(report: Report, layer: int) -> LayerPage:
     analyses, sections, data = page_sections(
         report, [("embedding", layer, None, "embedding", "Embedding space: the layer's output"),
                  ("context", layer, None, "context", "Context space, all heads")], None)
-    return LayerPage("../", f"Layer {layer} · {report.model}", layer, pager, toc(report, analyses), analyses,
-                     sections, data)
+    data, matches = split_matches(data, layer_label(layer))
+    rollout = report.attributions.layer(layer)
+    links = toc(report, analyses)
+    if rollout is not None:
+        links = (Link("#rollout", "Rollout and gradients"),) + links
+    return LayerPage("../", f"Layer {layer} · {report.model}", layer, pager, links, analyses, sections, data,
+                     rollout, matches)

@@ -199,6 +199,16 @@ def page_sections(report: Report, analyses: list[tuple[str, int, int | None, str
     return tuple(a for a, _, _ in built), tuple(sections), data
 
 
+MATCHES_FILE = "{label}/matches.js"  # a head or layer page's match lists, beside the page, loaded when asked for
+
+
+def split_matches(data: dict, label: str) -> tuple[dict, dict]:
+    """(what the page carries, the match lists of every space): the page names the file its match lists load
+    from (MATCHES_FILE, relative to the page) when the reader first opens a token or picks one."""
+    inline = {k: v for k, v in data.items() if k != "spaces"} | {"matches": MATCHES_FILE.format(label=label)}
+    return inline, data["spaces"]
+
+
 def toc(report: Report, analyses: tuple[Analysis, ...], first: tuple[Link, ...] = ()) -> tuple[Link, ...]:
     return first + tuple(Link(f"#{a.space}", a.heading) for a in analyses) + tuple(
         Link(f"#s{sid}", f"Sentence {sid}: {shorten(text)}") for sid, text in report.probes)

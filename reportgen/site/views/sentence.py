@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...align import attention_to_words, token_text, word_units
-from ...patterns import PATTERNS, dominant_patterns
-from ...vocab import head_label, layer_label
+from ...patterns import describe, headline, sentence_shares, special_names
+from ...vocab import ROLE_CODES, ROLES, head_label, layer_label
 from ..charts import sentence as charts
 from ..charts.base import token_labels
 from .attribution import SentenceAttribution, legend
 from .common import Link, Nav, Report, nav, shorten
+from .headanalysis import ROLE_MEANINGS
 
 NEURON_FILE = "neuron-L{l}.js"  # a sentence's neuron vectors of one layer, in sentences/<id>/
 ATTENTION_FLOOR = 0.005  # weights below this are invisible lines and are left out of the sentence pages
@@ -22,17 +23,19 @@ NOT_IN_TEMPLATE = {"template": False}  # a page field the renderer uses, not the
 
 @dataclass(frozen=True)
 class HeadPattern:
-    """One head's cell in a sentence page's table of heads: a link to the head's page at the sentence, and
-    what the head attends to most on the sentence (one of PATTERNS, a mean share of attention)."""
+    """One head's cell in a sentence page's table of heads: a link to the head's page at the sentence, and its
+    pattern on the sentence, named by the rules of the roles (patterns.describe: the same words and thresholds as
+    the overview's roles, without syntax), with the number that earned it."""
 
     label: str  # L3H7
     href: str
-    pattern: str  # a key of PATTERNS
+    role: str  # one of vocab.ROLES, not 'syntax'
     value: float
+    evidence: str
 
     @property
     def text(self) -> str:
-        return f"{self.pattern} {self.value:.2f}"
+        return f"{ROLE_CODES[self.role]} {self.value:.2f}"
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,9 @@ class SentencePage:
     neuron_view: dict
     heads: tuple[LayerPatterns, ...]  # layers as rows, heads as columns
     n_tokens: int  # the query tokens the patterns are means over
-    pattern_names: tuple[tuple[str, str], ...]  # PATTERNS: each pattern's name and what it means
+    role_key: tuple[tuple[str, str, str], ...]  # (code, role, what it means) of every role a cell can show
     attribution: SentenceAttribution | None = None  # integrated gradients, rollout, agreement with the heads
-    legend: tuple[str, ...] = legend()  # the attribution colours, most negative first
+    legend: tuple[tuple[str, str], ...] = legend()  # the attribution colours (class, shares), most negative first
     # the neuron view's vectors, one list of rows per layer: the page carries the first layer's, and a data file
     # per layer in the sentence's folder gives the others when the reader picks them (views.PAGES' files)
     neuron_layers: tuple[list[dict], ...] = field(default=(), metadata=NOT_IN_TEMPLATE)
@@ -75,17 +78,23 @@ class SentencePage:
 
 def _head_patterns(report: Report, sentence_id: int, tokens: list, words: list,
                    att: np.ndarray) -> tuple[LayerPatterns, ...]:
-    """The sentence page's table of heads: each head's link and dominant pattern on the sentence."""
+    """The sentence page's table of heads: each head's link and its pattern on the sentence."""
     punct_words = {w.word_idx for w in words if w.is_punct}
     special = np.array([bool(t.is_special) for t in tokens])
     punct = np.array([not t.is_special and t.word_idx in punct_words for t in tokens])
-    found = dominant_patterns(att, special, punct)
-    return tuple(
-        LayerPatterns(Link(f"../layers/{layer_label(layer)}.html", f"layer {layer}"), tuple(
-            HeadPattern(head_label(layer, head), f"../heads/{head_label(layer, head)}.html#s{sentence_id}",
-                        *found[layer][head])
-            for head in range(report.n_heads)))
-        for layer in range(report.n_layers))
+    shares = sentence_shares(att, special, punct, report.meta.get("causal") == "true")
+    names = special_names(tokens)
+    rows = []
+    for layer in range(report.n_layers):
+        cells = []
+        for head in range(report.n_heads):
+            value = {s: float(v[layer, head]) for s, v in shares.items()}
+            role, evidence = describe(value, names)
+            cells.append(HeadPattern(head_label(layer, head),
+                                     f"../heads/{head_label(layer, head)}.html#s{sentence_id}", role,
+                                     headline(role, value), evidence))
+        rows.append(LayerPatterns(Link(f"../layers/{layer_label(layer)}.html", f"layer {layer}"), tuple(cells)))
+    return tuple(rows)
 
 
 def _neuron_layers(found, n_layers: int) -> tuple[list[dict], ...]:
@@ -142,6 +151,7 @@ def sentence_page(report: Report, sentence_id: int) -> SentencePage:
                            f"Neuron view of {name}: for one layer, head and query token, the query vector, "
                            f"every key vector, their elementwise product, the scores q.k/sqrt(d) and their "
                            f"softmax, the head's attention from the query token."),
-        _head_patterns(report, sentence_id, tokens, words, att), n, tuple(PATTERNS.items()),
+        _head_patterns(report, sentence_id, tokens, words, att), n,
+        tuple((ROLE_CODES[r], r, ROLE_MEANINGS[r]) for r in ROLES if r != "syntax"),
         report.attributions.sentence(sentence_id, text, tokens, words, head_links),
         neuron_layers=neuron_layers)

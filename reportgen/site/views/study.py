@@ -64,6 +64,7 @@ class ExampleWord:
 class StudyExample:
     edit_type: str
     predicted: str
+    flagged: bool  # the classifier predicted it edited: counted in the page's figures (else only in 'all')
     words: tuple[ExampleWord, ...]
     tail: str
     interpretable: bool
@@ -127,7 +128,8 @@ def study_page(store, meta: dict[str, str]) -> StudyPage | None:
                    for l in range(n_layers) if layer_cell(l) is not None)
     examples: list[StudyExample] = []
     per_type: dict[str, int] = {}
-    for example in store.study_examples(STUDY):
+    # flagged sentences first (those the figures are over), then in the stored order
+    for example in sorted(store.study_examples(STUDY), key=lambda e: e.predicted != 1):
         kind, text = example.edit_type, example.text
         if per_type.get(kind, 0) >= EXAMPLES_PER_TYPE:
             continue
@@ -136,7 +138,8 @@ def study_page(store, meta: dict[str, str]) -> StudyPage | None:
         for w in store.study_words(STUDY, example.example_id):
             words.append(ExampleWord(text[at:w.char_start], w.text, bool(w.gold), w.attention_rank < 3))
             at = w.char_end
-        examples.append(StudyExample(kind, EDIT_LABELS.get(example.predicted, "not predicted"), tuple(words),
+        examples.append(StudyExample(kind, EDIT_LABELS.get(example.predicted, "not predicted"),
+                                     example.predicted == 1, tuple(words),
                                      text[at:], all(w.top for w in words if w.gold)))
     examples.sort(key=lambda e: kinds.index(e.edit_type) if e.edit_type in kinds else len(kinds))
     shown = {"accuracy": "accuracy", "f1": "F1 (edited = positive)", "precision": "precision", "recall": "recall",
