@@ -204,6 +204,32 @@ def table_contents(db: Path, tables) -> dict[str, list[tuple]]:
         return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
 
 
+# The head analysis and its pages on a dozen plain sentences (enough dependents per relation for dep_accuracy rows
+# with min_dep_support = 2): one site for the overview, findings and drawn-chart tests.
+ANALYSIS_SENTENCES = [
+    "The cat sat on the mat.", "A dog chased the red ball in the park.", "She gave him the keys to the car.",
+    "They will visit the old castle tomorrow.", "My brother plays the guitar every evening.",
+    "The children were playing quietly in the garden.", "He quickly finished his homework before dinner.",
+    "The weather has been cold and wet all week.", "We bought fresh bread at the small bakery.",
+    "The teacher explained the problem to the class.", "Birds sing loudly in the early morning.",
+    "The train arrived late because of the snow.",
+]
+
+
+@pytest.fixture(scope="session")
+def analysis_site(tmp_path_factory, bert_dir) -> Path:
+    return build_small_site(tmp_path_factory.mktemp("analysis"), bert_dir, sentences=ANALYSIS_SENTENCES, top_k=3,
+                            min_dep_support=2)
+
+
+def site_rows(site: Path, sql: str) -> list[tuple]:
+    """Rows of a query on a built site's database."""
+    from reportgen.store import Store
+
+    with Store(site / "report.duckdb", read_only=True) as store:
+        return query(store, sql)
+
+
 # Browser tests: Debian's Chromium through Playwright (installed by `make test`)
 
 CHROMIUM = os.environ.get("REPORTGEN_CHROMIUM", "/usr/bin/chromium")

@@ -10,24 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import browser_pages, build_small_site, drawn, query
+from conftest import browser_pages, drawn, site_rows
 
 from reportgen.store import Store
 from reportgen.vocab import ROLE_CODES
 
 pytestmark = pytest.mark.browser
 
-SENTENCES = [
-    "The cat sat on the mat.", "A dog chased the red ball in the park.", "She gave him the keys to the car.",
-    "They will visit the old castle tomorrow.", "My brother plays the guitar every evening.",
-    "The children were playing quietly in the garden.", "He quickly finished his homework before dinner.",
-    "The weather has been cold and wet all week.", "We bought fresh bread at the small bakery.",
-]
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, bert_dir) -> Path:
-    return build_small_site(tmp_path_factory.mktemp("drawn"), bert_dir, sentences=SENTENCES, top_k=3,
-                            min_dep_support=2)
+def site(analysis_site) -> Path:
+    return analysis_site
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +35,7 @@ def pages(browser, site):
 
 
 def _rows(site: Path, sql: str) -> list[tuple]:
-    with Store(site / "report.duckdb", read_only=True) as store:
-        return query(store, sql)
+    return site_rows(site, sql)
 
 
 def test_every_chart_of_every_page_type_draws_marks(pages):

@@ -11,31 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bs4 import BeautifulSoup
-from conftest import build_small_site, query
+from conftest import site_rows
 from scipy.stats import spearmanr
 
-from reportgen.store import Store
 from reportgen.vocab import RELATION_GLOSSES
 
-SENTENCES = [
-    "The cat sat on the mat.", "A dog chased the red ball in the park.", "She gave him the keys to the car.",
-    "They will visit the old castle tomorrow.", "My brother plays the guitar every evening.",
-    "The children were playing quietly in the garden.", "He quickly finished his homework before dinner.",
-    "The weather has been cold and wet all week.", "We bought fresh bread at the small bakery.",
-    "The teacher explained the problem to the class.", "Birds sing loudly in the early morning.",
-    "The train arrived late because of the snow.",
-]
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, bert_dir) -> Path:
-    return build_small_site(tmp_path_factory.mktemp("overview-heads"), bert_dir, sentences=SENTENCES, top_k=3,
-                            min_dep_support=3)
+def site(analysis_site) -> Path:
+    return analysis_site
 
 
 def _rows(site: Path, sql: str) -> list[tuple]:
-    with Store(site / "report.duckdb", read_only=True) as store:
-        return query(store, sql)
+    return site_rows(site, sql)
 
 
 def _page(site: Path, rel: str = "index.html") -> BeautifulSoup:
