@@ -332,7 +332,8 @@ def test_ties_at_the_cut_are_stated(report):
 def test_head_page_match_lists_hold_all_k(report):
     store, data = report
     page = head_page(Report(store, 3), 0, 1)
-    lists = page.data["spaces"]["context"]
+    lists = page.matches["context"]  # written beside the page, in the file the page data names
+    assert page.data["matches"] == "L0H1/matches.js" and "spaces" not in page.data
     for sid, idx, sp, la, he, rank, m_sid, m_tok, score, att in data["neighbours"]:
         if (sp, la, he) == ("context", 0, 1):
             flat = lists[f"{sid}:{idx}"]
@@ -423,7 +424,7 @@ def test_page_summary_states_where_the_corpus_attends_in_this_head(report):
                           "AND facet = 'offset' AND category = '-1'")
     total = 100 + sum(range(1, 10)) - 3  # the offsets' base counts are 1..9, '-1' raised from 3 to 100
     assert summary.startswith(f"In this head, {int(100 * 100 / total + 0.5)}% of the {total:,} corpus tokens "
-                              f"attend most to the previous token. Against that and the corpus, the matches of all "
+                              f"(special tokens left out) attend most to the previous token. Against that and the corpus, the matches of all "
                               f"probe tokens: ")
 
 
