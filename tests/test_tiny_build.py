@@ -20,8 +20,11 @@ def test_build_on_tiny_model(family, request, tmp_path, corpus_file, probes_file
     n_layers, n_heads = (int(con.execute("SELECT value FROM meta WHERE key = ?", [k]).fetchone()[0])
                          for k in ("n_layers", "n_heads"))
     assert n_layers == 2
-    heads = sorted(p.name for p in (out / "heads").iterdir())
+    heads = sorted(p.name for p in (out / "heads").glob("*.html"))
     assert heads == sorted(f"L{l}H{h}.html" for l in range(n_layers) for h in range(n_heads))
+    # each head page's match lists beside it
+    assert sorted(p.parent.name for p in (out / "heads").glob("*/matches.js")) == [h.removesuffix(".html")
+                                                                                  for h in heads]
     assert summary.counts.sentences == 8
     # every non-special token is aligned to a word
     assert con.execute("SELECT count(*) FROM tokens WHERE NOT is_special AND word_idx IS NULL").fetchone()[0] == 0
