@@ -12,7 +12,8 @@ For each corpus size (the first N sentences of the shipped corpus), each in its 
 It prints build / (forward + annotation), build / max(forward, annotation) (what annotating beside encoding
 could reach), the peak RSS of every size and its growth from the smallest to the largest, database MB per MB
 of corpus text, render seconds per page, the largest pages, and the corpus statistics as a share of the
-corpus pass ("of which statistics" / "encode and search corpus"; target: under 10%). Targets (issue 13):
+corpus pass ("of which statistics" / "encode and search corpus"; target: under 10%), and the heads' importance
+(the "head importance" stage) as a share of the corpus pass (target: at most 25%). Targets (issue 13):
 build / (forward + annotation) <= 1.15, build / max <= 1.4, peak RSS +20% at most for 4x the corpus, render
 at most 10% of the build.
 """
@@ -127,6 +128,9 @@ def main() -> None:
             statistics = times.get("of which statistics", 0.0)
             print(f"    statistics: {statistics:.1f} s of the corpus pass's {corpus_pass:.1f} s = "
                   f"{100 * statistics / corpus_pass:.1f}% (target: under 10%)")
+            importance = times.get("head importance", 0.0)
+            print(f"    head importance: {importance:.1f} s = {100 * importance / corpus_pass:.1f}% of the corpus pass "
+                  f"(target: at most 25%)")
     if len(peaks) > 1:
         small, large = min(peaks), max(peaks)
         print(f"peak RSS {peaks[small]:.0f} MiB at {small:,} sentences, {peaks[large]:.0f} MiB at {large:,}: "

@@ -48,6 +48,9 @@ def main() -> None:
 @click.option("--max-batch-tokens", type=int,
               help="Also at most N tokens per forward pass (sentences x the longest; default: no limit).")
 @click.option("--figures", help="Also write every chart as a file under <out>/figures/: svg or png.")
+@click.option("--importance-sentences", type=int,
+              help="Measure each head's importance (ablation) on the first N corpus sentences (default: 200; 0: "
+                   "none).")
 @click.option("--device", help="auto (default: a GPU when torch sees one), cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", help="auto (default: bfloat16 on a CUDA GPU that has it, else float32), float32, "
                               "bfloat16 or float16.")
@@ -58,7 +61,7 @@ def main() -> None:
               help="TOML file with any of these options (the command line wins).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit, batch_size, max_batch_tokens,
-          figures, device, dtype, ray, config_file, quiet) -> None:
+          figures, importance_sentences, device, dtype, ray, config_file, quiet) -> None:
     """Build the report: annotate, encode and search the corpus, store, render the site."""
     from .commands.build import build as run_build
     from .config import load_config
@@ -67,7 +70,7 @@ def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit
         config = load_config(config_file, model=model, corpus=tuple(corpus), probes=probes, out=out, db=db,
                              top_k=top_k, max_matches_per_sentence=max_matches_per_sentence, limit=limit,
                              batch_size=batch_size, max_batch_tokens=max_batch_tokens, figures=figures,
-                             device=device, dtype=dtype, ray=ray)
+                             importance_sentences=importance_sentences, device=device, dtype=dtype, ray=ray)
         summary = run_build(config, Bars(enabled=not quiet and sys.stderr.isatty()))
     for warning in summary.warnings:
         click.echo(f"reportgen: warning: {warning}", err=True)

@@ -37,6 +37,7 @@ class Config:
     target_class: str | int | None = None  # a classifier's class the attributions explain (None: the predicted)
     attribution_steps: int = 50  # integrated gradients' steps (Captum's n_steps)
     attribution_baseline: str = "auto"  # the token the baseline puts in place of the probe's tokens
+    importance_sentences: int = 200  # the first corpus sentences each head's ablation is measured on (0: none)
     device: str = "auto"  # auto (a GPU when torch sees one), cpu, cuda, cuda:N or mps
     dtype: str = "auto"  # auto (bfloat16 on a CUDA GPU that has it, else float32), float32, bfloat16, float16
     ray: str | None = None  # None: one process; 'auto' or a Ray cluster's address: the corpus pass on the cluster
@@ -91,7 +92,7 @@ BASELINES = ("auto", "pad", "mask", "unk", "eos", "bos")
 DTYPES = ("auto", "float32", "bfloat16", "float16")  # the model's precision (models.resolve_dtype)
 _INT_KEYS = {"top_k": 1, "batch_size": 1, "max_batch_tokens": 1, "limit": 1, "max_length": 2, "shown_matches": 1,
              "max_matches_per_sentence": 1, "min_dep_support": 1, "similarity_sentences": 1,
-             "attribution_steps": 1}
+             "attribution_steps": 1, "importance_sentences": 0}
 _KEYS = ({f.name for f in dataclasses.fields(Config)} - {"extra"}) | {"ray_address"}
 # options that take one of a few names
 _CHOICES = {"figures": FIGURE_FORMATS, "attribution_baseline": BASELINES, "dtype": DTYPES}

@@ -141,10 +141,29 @@ def _eager_attention(loaded: LoadedModel, name: str, make) -> Iterator[None]:
 _LAYERS = "reportgen_layers"
 
 
+def value_norms(value: torch.Tensor, out_proj, n_heads: int) -> torch.Tensor:
+    """|f_h(x_j)| for every head h and key token j, [B, H, T] float32: the norm of what head h moves from token j
+    into the output, f_h(x_j) = (x_j W_V^h + b_V^h) W_O^h (Kobayashi et al. 2020, "Attention is Not Only a Weight":
+    the value vector, its bias included, through the head's slice of the output projection, whose bias is not
+    part of any token's contribution). `value`: the attention function's values [B, H_kv, T, d_head] (grouped key
+    and value heads are repeated for the query heads that share them); `out_proj`: the output projection, an
+    nn.Linear ([out, in] weight) or GPT-2's Conv1D ([in, out] weight)."""
+    v = value.detach().float()
+    if v.shape[1] != n_heads:  # grouped-query attention: each value head serves n_heads / H_kv query heads
+        v = v.repeat_interleave(n_heads // v.shape[1], dim=1)
+    weight = out_proj.weight.detach().float()
+    w = weight.T if isinstance(out_proj, torch.nn.Linear) else weight  # [H * d_head, d_model]
+    d = v.shape[-1]
+    w = w.reshape(n_heads, d, w.shape[-1])
+    gram = w @ w.transpose(1, 2)  # [H, d, d]: |v W|^2 = v (W W^T) v^T
+    return torch.einsum("bhtd,hde,bhte->bht", v, gram, v).clamp(min=0).sqrt()
+
+
 def encode_layers(loaded: LoadedModel, batch: Sequence[Tokenized], on_attention, on_hidden) -> None:
     """One forward pass over a batch that hands each layer over as soon as it is computed, on the model's device
-    (float32 tensors): `on_attention(layer, attention, context)` with attention [B, H, T, T] and context
-    [B, T, H, d_head] (every head's softmax(QK^T/sqrt(d))V before the output projection), then
+    (float32 tensors): `on_attention(layer, attention, context, norms)` with attention [B, H, T, T], context
+    [B, T, H, d_head] (every head's softmax(QK^T/sqrt(d))V before the output projection) and norms [B, H, T] (the
+    norm of what each head moves from each token, `value_norms`), then
     `on_hidden(layer, hidden)` with the block's output hidden state [B, T, d_model] (as `output_hidden_states`
     gives it: the last block's after the model's final norm, where it has one). Nothing comes back to the CPU,
     and no layer's tensors are kept once its calls return: memory holds one layer, not every layer.
@@ -158,16 +177,17 @@ def encode_layers(loaded: LoadedModel, batch: Sequence[Tokenized], on_attention,
     def make(eager):
         def attend(module, query, key, value, attention_mask, *args, **kwargs):
             out, attention = eager(module, query, key, value, attention_mask, *args, **kwargs)
-            weights.append(attention)
+            weights.append((attention, value))
             return out, None  # the model keeps no attention of its own
         return attend
 
     def at_projection(layer: int):
-        def hook(_module, args):
-            attention = weights.pop()
+        def hook(module, args):
+            attention, value = weights.pop()
             b, t = attention.shape[0], attention.shape[-1]
             on_attention(layer, attention.float(),
-                         args[0].detach().float().reshape(b, t, info.n_heads, info.d_head))
+                         args[0].detach().float().reshape(b, t, info.n_heads, info.d_head),
+                         value_norms(value, module, info.n_heads))
         return hook
 
     def after_block(layer: int):

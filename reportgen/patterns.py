@@ -69,7 +69,8 @@ def describe(value: dict[str, float], names: dict[str, str]) -> tuple[str, str]:
     """(role, evidence) of a head from its shares and normalised entropy (one head's `value` of SHARES and
     'entropy_norm'), by the first rule that applies: a position above POSITIONAL (the largest), a sink above SINK
     (first, last, special tokens together, punctuation), broad attention (normalised entropy at least BROAD),
-    else mixed. `names`: the model's first and last special tokens ({'first': '[CLS]', 'last': '[SEP]'})."""
+    else mixed. `names`: the model's first and last special tokens ({'first': '[CLS]', 'last': '[SEP]'}). A sink's
+    evidence adds its share of what attention moves (`<stat>_by_norm`) where `value` has it."""
     positional = max((s for s in POSITIONS if s in value), key=lambda s: value[s], default=None)
     if positional is not None and value[positional] > POSITIONAL:
         key, words = POSITIONS[positional]
@@ -78,7 +79,9 @@ def describe(value: dict[str, float], names: dict[str, str]) -> tuple[str, str]:
                         ("last", f"{names.get('last') or 'last-token'} sink"),
                         ("special", "special-token sink"), ("punct", "punctuation")):
         if value.get(stat, 0.0) > SINK:
-            return stat, f"{words} ({value[stat]:.2f} of attention)"
+            moved = value.get(f"{stat}_by_norm")  # where the corpus pass measured what attention moves
+            return stat, (f"{words} ({value[stat]:.2f} of attention" +
+                          (f", {moved:.2f} of what it moves)" if moved is not None else ")"))
     if value["entropy_norm"] >= BROAD:
         return "broad", f"broad (normalised entropy {value['entropy_norm']:.2f})"
     largest = sorted((s for s in SHARES if s in value), key=lambda s: -value[s])[:2]

@@ -38,6 +38,15 @@ STAT_DESCRIPTIONS = {
     "punct": "mean attention to punctuation",
 }
 
+# the shares also measured on what attention moves (Kobayashi et al. 2020): each weight alpha_ij times the norm of
+# head h's f(x_j), as a share of the row's total; stored as `<stat>_by_norm`
+BY_NORM = ("self", "prev", "next", "first", "last", "special", "punct")
+NORM_SUFFIX = "_by_norm"
+NORM_STATS = tuple(f"{s}{NORM_SUFFIX}" for s in BY_NORM)
+STAT_DESCRIPTIONS |= {f"{s}{NORM_SUFFIX}": STAT_DESCRIPTIONS[s].replace("mean attention", "mean share of what "
+                                                                          "attention moves (by norm)")
+                      for s in BY_NORM}
+
 # ---- corpus base rates (analyses/baserates.py counts them; pages compare matches with them) ------------------
 
 FACETS = ("pos", "tag", "dep", "ent")

@@ -424,8 +424,8 @@ def test_page_summary_states_where_the_corpus_attends_in_this_head(report):
                           "AND facet = 'offset' AND category = '-1'")
     total = 100 + sum(range(1, 10)) - 3  # the offsets' base counts are 1..9, '-1' raised from 3 to 100
     assert summary.startswith(f"In this head, {int(100 * 100 / total + 0.5)}% of the {total:,} corpus tokens "
-                              f"(special tokens left out) attend most to the previous token. Against that and the corpus, the matches of all "
-                              f"probe tokens: ")
+                              f"(special tokens left out) attend most to the previous token. Against that and the "
+                              f"corpus, the matches of all probe tokens: ")
 
 
 def test_summary_without_matches():

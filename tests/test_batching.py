@@ -37,7 +37,8 @@ def test_a_sentence_over_the_budget_is_a_batch_of_its_own():
 TABLES = ("SELECT sentence_id, token_idx, space, layer, head, rank, match_sentence_id, match_token_idx, score "
           "FROM neighbours ORDER BY ALL",
           "SELECT layer, head, stat, value FROM head_stats ORDER BY ALL",
-          "SELECT layer, head, relation, direction, support, accuracy FROM dep_accuracy ORDER BY ALL")
+          "SELECT layer, head, relation, direction, support, accuracy FROM dep_accuracy ORDER BY ALL",
+          "SELECT layer, head, scope, sentence_id, method, value FROM head_importance ORDER BY ALL")
 
 
 def test_a_token_budget_gives_the_same_report(tmp_path_factory, bert_dir):

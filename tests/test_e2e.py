@@ -27,7 +27,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("e2e") / "site"
-    result = run_cli("build", "--limit", str(LIMIT), "--out", str(out), "--quiet")
+    result = run_cli("build", "--limit", str(LIMIT), "--out", str(out), "--importance-sentences", "20", "--quiet")
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -229,7 +229,7 @@ def test_rebuild_is_byte_identical(built, tmp_path):
     out, _ = built
     before = tmp_path / "before"
     shutil.copytree(out, before)
-    result = run_cli("build", "--limit", str(LIMIT), "--out", str(out), "--quiet")
+    result = run_cli("build", "--limit", str(LIMIT), "--out", str(out), "--importance-sentences", "20", "--quiet")
     assert result.returncode == 0, result.stderr
     pages = sorted(p.relative_to(before) for p in before.rglob("*.html"))
     assert pages == sorted(p.relative_to(out) for p in out.rglob("*.html"))

@@ -53,6 +53,9 @@ def test_every_number_in_the_findings_is_the_databases(site):
     expected["sinks"] = {str(len(sinks)), str(n), "0.6"}
     for role, count in Counter(roles[k] for k in sinks).items():
         expected["sinks"].add(str(count))
+    moved = dict(((l, h, s), v) for l, h, s, v in _rows(site, "SELECT layer, head, stat, value FROM head_stats"))
+    if sinks:  # how many take less than 0.10 of what their attention moves from the sink
+        expected["sinks"] |= {"0.10", str(sum(moved[(*k, roles[k] + "_by_norm")] < 0.10 for k in sinks))}
 
     broad = sum(r == "broad" for r in roles.values())
     mixed = sum(r == "mixed" for r in roles.values())
@@ -105,13 +108,30 @@ def test_every_number_in_the_findings_is_the_databases(site):
     for _, layer, head, best in sorted(margins)[:3]:
         assert f"L{layer}H{head} on {best[3]}" in found["syntax"]
 
+    imp = {(m, l, h): (v, lo, hi) for m, l, h, v, lo, hi in _rows(
+        site, "SELECT method, layer, head, value, ci_low, ci_high FROM head_importance WHERE scope = 'corpus'")}
+    ablated = sorted(((v[0], l, h) for (m, l, h), v in imp.items() if m == "ablation" and h is not None),
+                     key=lambda r: (-r[0], r[1], r[2]))
+    (_, tl, th), (_, ll, lh) = ablated[0], ablated[-1]
+    rho = spearmanr([v for v, _, _ in ablated], [imp[("gradient", l, h)][0] for _, l, h in ablated]).statistic
+    expected["importance"] = set(_numbers(" ".join(
+        f"{v:.3g} [{lo:.3g}, {hi:.3g}]" for v, lo, hi in (imp[("ablation", tl, th)], imp[("ablation", ll, lh)])))) | {
+        f"{rho:.2f}", str(min(len(_corpus_ids(site)), 200))}
+    assert f"removing L{tl}H{th} changes the output most" in found["importance"]
+    assert f"the least important is L{ll}H{lh} " in found["importance"]
+
     for rule, text in found.items():
+        text = text.replace(meta.get("importance_measure", "\0"), "")  # the measure in words: "1 - cos(...)"
         numbers = set(_numbers(text.replace(meta["model"], "").replace("Table 1", "")))
         if rule == "position" and not expected["position"]:
             assert not numbers, text  # no positional head, no number
             continue
         assert numbers and numbers <= expected[rule], (rule, text, numbers, expected[rule])
     assert set(found) >= {"kind", "sinks", "position", "syntax", "table1", "broad", "agreement", "map"}
+
+
+def _corpus_ids(site: Path) -> list[tuple]:
+    return _rows(site, "SELECT sentence_id FROM sentences WHERE role = 'corpus'")
 
 
 def test_every_link_in_the_findings_lands_on_a_page_or_a_section(site):
@@ -165,3 +185,11 @@ def test_the_syntax_rule_names_the_largest_margins_first():
     order = [p.text for p in finding.parts if p.href.startswith("heads/") and "#" not in p.href]
     assert order == ["L5H1", "L2H0", "L3H11"]  # margins 0.40, 0.32, 0.27; L4H6's 0.15 is not among the largest 3
     assert "heads/L5H1.html#syntax" in [p.href for p in finding.parts]  # the head's dependency accuracy
+
+
+def test_the_sink_rule_counts_the_sinks_that_move_little_from_their_sink():
+    heads = [_head(0, 0, "first"), _head(2, 1, "first"), _head(2, 3, "last")]
+    stats = {(0, 0): {"first_by_norm": 0.08}, (2, 1): {"first_by_norm": 0.30}, (2, 3): {"last_by_norm": 0.099}}
+    text = summary.sinks(_overview(heads), {"first": "[CLS]", "last": "[SEP]"}, stats).text
+    assert "; 2 of them take less than 0.10 of what their attention moves from that place" in text
+    assert "of what their attention moves" not in summary.sinks(_overview(heads), {}, {}).text  # no norms measured

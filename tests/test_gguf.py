@@ -42,7 +42,8 @@ def built(tmp_path_factory):
     probes.write_text(PROBES, encoding="utf-8")
     out = work / "site"
     result = CliRunner().invoke(main, ["build", "--model", str(_gguf()), "--corpus", str(corpus), "--probes",
-                                       str(probes), "--out", str(out), "--top-k", str(K), "--quiet"])
+                                       str(probes), "--out", str(out), "--top-k", str(K),
+                                       "--importance-sentences", "3", "--quiet"])
     assert result.exit_code == 0, result.output
     return out, duckdb.connect(str(out / "report.duckdb"), read_only=True)
 
@@ -147,3 +148,25 @@ def test_without_the_extra_the_error_names_it(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real(name, *a))
     with pytest.raises(ModelError, match=r"reportgen\[gguf\]"):
         load_model(str(_gguf()))
+
+
+def test_a_model_of_270_heads_is_ablated_on_the_proxys_extremes(built):
+    """SmolLM2 has 30 x 9 heads, more than importance.EXACT_LIMIT: the gradient proxy scores every head, and only
+    its 16 highest and 16 lowest heads (and every layer) are ablated exactly; the meta says so."""
+    from reportgen.analyses.importance import EXACT_LIMIT, EXTREMES
+
+    _, con = built
+    assert 30 * 9 > EXACT_LIMIT
+    gradient = dict(((l, h), v) for l, h, v in con.execute(
+        "SELECT layer, head, value FROM head_importance WHERE scope = 'corpus' AND method = 'gradient'").fetchall())
+    assert len(gradient) == 270
+    ablated = {(l, h) for l, h in con.execute("SELECT layer, head FROM head_importance WHERE scope = 'corpus' AND "
+                                              "method = 'ablation' AND head IS NOT NULL").fetchall()}
+    order = sorted(gradient, key=lambda k: (-gradient[k], k))
+    assert ablated == set(order[:EXTREMES]) | set(order[-EXTREMES:])
+    layers = con.execute("SELECT count(*) FROM head_importance WHERE scope = 'corpus' AND method = 'ablation' AND "
+                         "head IS NULL").fetchone()[0]
+    assert layers == 30
+    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    assert meta["importance_exact"].startswith(f"the {EXTREMES} heads the gradient proxy ranks highest")
+    assert meta["importance_measure"].startswith("the increase of the mean next-token loss")

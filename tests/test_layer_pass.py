@@ -31,7 +31,8 @@ def test_each_layer_equals_the_whole_model_encoding(family, request):
     whole = encode(loaded, batch)
     seen = []
 
-    def on_layer(layer, attention, context):
+    def on_layer(layer, attention, context, norms):
+        assert norms.dtype == torch.float32 and norms.shape == attention.shape[:3]
         assert attention.dtype == torch.float32 and context.dtype == torch.float32
         np.testing.assert_allclose(attention.numpy(), whole.attention[layer], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(context.numpy()[whole.mask], whole.context[layer][whole.mask], rtol=1e-5, atol=1e-6)
@@ -58,7 +59,7 @@ def test_a_layer_is_handed_over_before_the_next_one_is_computed_and_not_kept(ber
     gone = []  # per layer: whether the previous layer's attention had been freed when this one came
     previous = []
 
-    def on_layer(layer, attention, _context):
+    def on_layer(layer, attention, _context, _norms):
         events.append(("layer", layer))
         gone.append(previous[-1]() is None if previous else None)
         previous.append(weakref.ref(attention))  # a weak reference: this test keeps nothing alive

@@ -110,3 +110,19 @@ def test_the_map_states_its_fit_to_the_measured_distances_and_lists_its_points(s
     rows = [[c.get_text() for c in tr.select("th, td")] for tr in page.select("#map-table tbody tr")]
     roles = dict(((l, h), r) for l, h, r in _rows(site, "SELECT layer, head, role FROM head_roles"))
     assert [r[:4] for r in rows] == [[f"L{l}H{h}", f"{x:.3f}", f"{y:.3f}", roles[(l, h)]] for l, h, x, y in points]
+
+
+def test_head_pages_show_each_share_by_weight_and_by_what_it_moves(site):
+    stored = {(l, h, s): v for l, h, s, v in _rows(site, "SELECT layer, head, stat, value FROM head_stats")}
+    for layer, head in ((0, 0), (1, 2)):
+        rows = [[c.get_text() for c in tr.select("th, td")]
+                for tr in _page(site, f"heads/L{layer}H{head}.html").select("table.by-norm tbody tr")]
+        shares = [s for s in ("self", "prev", "next", "first", "last", "special", "punct")
+                  if (layer, head, f"{s}_by_norm") in stored]
+        assert len(shares) >= 6 and [r[0].split(":")[0] for r in rows] == shares
+        for share, row in zip(shares, rows):
+            assert row[1] == f"{stored[(layer, head, share)]:.3f}"
+            assert row[2] == f"{stored[(layer, head, share + '_by_norm')]:.3f}"
+            every = [v for (l, h, s), v in stored.items() if s == share + "_by_norm"]
+            above = sum(v > stored[(layer, head, share + "_by_norm")] for v in every)
+            assert row[3].startswith(("highest", "lowest", f"{above + 1}", "equal"))

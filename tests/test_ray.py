@@ -19,7 +19,7 @@ from reportgen.progress import Progress
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = SENTENCES * 8  # 64 sentences: windows of 16 at batch size 1, one window a shard: 4 shards
 TABLES = ("words", "tokens", "sentences", "neighbours", "cut_ties", "head_stats", "dep_accuracy", "head_distance",
-          "head_map", "head_roles", "base_counts", "attention", "attributions")
+          "head_map", "head_roles", "base_counts", "attention", "attributions", "head_importance")
 
 
 @pytest.fixture(scope="module")

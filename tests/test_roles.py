@@ -209,3 +209,11 @@ def test_a_previous_word_head_gets_no_syntax_role_from_real_dependency_results()
     assert not nmod.significant(4)[0, 0, 0]  # a margin of 0
     stats = _stats(prev=0.87)
     assert role_rows(stats, results, NAMES) == [(0, 0, "previous", "previous token (0.87 of attention)")]
+
+
+def test_a_sinks_evidence_gives_what_it_moves_where_measured():
+    from reportgen.patterns import describe
+
+    value = {"first": 0.73, "first_by_norm": 0.08, "entropy_norm": 0.2}
+    assert describe(value, {"first": "[CLS]"}) == ("first", "[CLS] sink (0.73 of attention, 0.08 of what it moves)")
+    assert describe({"first": 0.73, "entropy_norm": 0.2}, {"first": "[CLS]"})[1] == "[CLS] sink (0.73 of attention)"

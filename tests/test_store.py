@@ -42,6 +42,7 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 "attribution_targets": ["sentence_id", "target", "description", "value", "baseline_value", "delta",
                                         "readout"],
                 "class_probabilities": ["sentence_id", "class_index", "label", "probability"],
+                "head_importance": ["layer", "head", "scope", "sentence_id", "method", "value", "ci_low", "ci_high"],
                 "attributions": ["sentence_id", "method", "target", "token_idx", "score"],
                 "attribution_agreement": ["sentence_id", "method", "layer", "head", "spearman", "n_words",
                                           "word_share"],

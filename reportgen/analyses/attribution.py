@@ -239,7 +239,7 @@ class ProbeAttributions:
         """What the pages say of the attributions besides the tables: the baseline token by name."""
         return {"attribution_baseline_token": self.loaded.tokenizer.convert_ids_to_tokens(self.baseline)}
 
-    def run(self, probes: Probes, progress, warned: list[str]) -> dict[str, list[tuple]]:
+    def run(self, probes: Probes, progress, warned: list[str], corpus=()) -> dict[str, list[tuple]]:
         target_rows, score_rows, agreement, classes = [], [], [], []
         steps = self.config.attribution_steps
         with progress.stage("attribute", len(probes.sentences)) as advance:

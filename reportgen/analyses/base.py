@@ -106,14 +106,16 @@ def plain_info(mask: np.ndarray, special: np.ndarray, punct: np.ndarray, causal:
 class LayerBatch:
     """One layer of one batch: attention [B, H, T, T] (rows attend, columns are attended to), a float32 torch
     tensor on the model's device (numpy input is taken as a CPU tensor); the heads' contexts [B, T, H, d_head]
-    (softmax(QK^T/sqrt(d))V before the output projection) and the layer's output hidden state [B, T, d_model],
-    where the pass has them (analyses of the attention alone are fed without)."""
+    (softmax(QK^T/sqrt(d))V before the output projection), the layer's output hidden state [B, T, d_model] and
+    the norms of what each head moves from each token [B, H, T], where the pass has them (analyses of the
+    attention alone are fed without)."""
 
     layer: int
     attention: Any
     info: BatchInfo
     context: Any = None
     hidden: Any = None
+    value_norms: Any = None  # [B, H, T]: the norm of what each head moves from each key token (encode.value_norms)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):

@@ -16,6 +16,11 @@ statistic, such as a one-token sentence for `prev`, is left out of that statisti
                 (sentences that have one; a model without such a token has no `last` statistic);
   special       the weight on special tokens ([CLS], [SEP], ...);
   punct         the weight on tokens that belong to punctuation words.
+
+and, where the pass gives the norms of what each head moves from each token (|f_h(x_j)|, encode.value_norms), the
+same shares of what attention moves (Kobayashi et al. 2020, "Attention is Not Only a Weight"): each row's weights
+alpha_ij |f_h(x_j)| divided by their sum over the row, stored as `<stat>_by_norm` for the shares of vocab.BY_NORM
+(`first_by_norm`: the share of what a token's attention moves that comes from the first token).
 """
 
 from __future__ import annotations
@@ -23,8 +28,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..patterns import key_groups, last_special
-from ..vocab import STATS
+from ..vocab import BY_NORM, NORM_STATS, NORM_SUFFIX, STATS
 from .base import AnalysisSettings, LayerBatch, accumulation_dtype, in_inference_mode
+
+
+ALL = STATS + NORM_STATS
+assert all(s in STATS for s in BY_NORM)
 
 
 class HeadStats:
@@ -37,7 +46,7 @@ class HeadStats:
     def __init__(self, n_layers: int, n_heads: int):
         self.shape = (n_layers, n_heads)
         self._sums: dict = {}  # stat -> [L, H] tensor, made on the first batch's device
-        self.counts = {s: np.zeros(n_layers, dtype=np.int64) for s in STATS}
+        self.counts = {s: np.zeros(n_layers, dtype=np.int64) for s in ALL}
 
     @classmethod
     def create(cls, settings: AnalysisSettings, device) -> HeadStats:
@@ -62,7 +71,7 @@ class HeadStats:
     def sums(self) -> dict[str, np.ndarray]:
         """stat -> [L, H] float64 sums on the CPU."""
         return {s: (self._sums[s].double().cpu().numpy() if s in self._sums else np.zeros(self.shape))
-                for s in STATS}
+                for s in ALL}
 
     @in_inference_mode
     def update(self, batch: LayerBatch) -> None:
@@ -72,7 +81,7 @@ class HeadStats:
         import torch
 
         info = batch.info
-        mask, special, punct = info.mask, info.special, info.punct
+        mask = info.mask
         b, t = mask.shape
         positions = np.arange(t)
         on = lambda name, make: info.on(batch.device, name, make)  # noqa: E731
@@ -89,22 +98,37 @@ class HeadStats:
                   "stats_mask", lambda: mask)
         distance = on("stats_distance", lambda: np.abs(positions[:, None] - positions[None, :]).astype(np.float32))
         self._add(batch, "distance", (a * distance).sum(-1), "stats_mask", lambda: mask)
-        self._add(batch, "self", torch.diagonal(a, dim1=-2, dim2=-1), "stats_mask", lambda: mask)
-        self._add(batch, "prev", torch.diagonal(a, offset=-1, dim1=-2, dim2=-1), "stats_prev", lambda: mask[:, 1:])
-        self._add(batch, "next", torch.diagonal(a, offset=1, dim1=-2, dim2=-1), "stats_next",
+        self._shares(batch, a, "")
+        if batch.value_norms is not None:  # the same shares of what attention moves: alpha_ij |f(x_j)|, normalised
+            moved = a * batch.value_norms[:, :, None, :]
+            total = moved.sum(-1, keepdim=True)
+            self._shares(batch, torch.where(total > 0, moved / total.clamp(min=1e-30), 0.0), NORM_SUFFIX)
+
+    def _shares(self, batch: LayerBatch, a, suffix: str) -> None:
+        """The shares of `a` [B, H, T, T] (rows sum to 1) on the token itself, the previous and next token and the
+        groups of keys, as `<share><suffix>`."""
+        import torch
+
+        info = batch.info
+        mask, special, punct = info.mask, info.special, info.punct
+        on = lambda name, make: info.on(batch.device, name, make)  # noqa: E731
+        self._add(batch, f"self{suffix}", torch.diagonal(a, dim1=-2, dim2=-1), "stats_mask", lambda: mask)
+        self._add(batch, f"prev{suffix}", torch.diagonal(a, offset=-1, dim1=-2, dim2=-1), "stats_prev",
+                  lambda: mask[:, 1:])
+        self._add(batch, f"next{suffix}", torch.diagonal(a, offset=1, dim1=-2, dim2=-1), "stats_next",
                   lambda: mask[:, 1:] & mask[:, :-1])
         # attention to groups of keys (patterns.KEY_GROUPS), one matrix product: first token, last special token
         # (where it is not the first), special tokens, punctuation
         last = last_special(mask, special)
         to_groups = a @ on("stats_groups", lambda: key_groups(mask, special, punct)[:, None])  # [B, H, T, 4]
-        self._add(batch, "first", to_groups[..., 0], "stats_mask", lambda: mask)
-        self._add(batch, "last", to_groups[..., 1], "stats_last", lambda: mask & (last > 0)[:, None])
-        self._add(batch, "special", to_groups[..., 2], "stats_mask", lambda: mask)
-        self._add(batch, "punct", to_groups[..., 3], "stats_mask", lambda: mask)
+        self._add(batch, f"first{suffix}", to_groups[..., 0], "stats_mask", lambda: mask)
+        self._add(batch, f"last{suffix}", to_groups[..., 1], "stats_last", lambda: mask & (last > 0)[:, None])
+        self._add(batch, f"special{suffix}", to_groups[..., 2], "stats_mask", lambda: mask)
+        self._add(batch, f"punct{suffix}", to_groups[..., 3], "stats_mask", lambda: mask)
 
     @in_inference_mode
     def merge(self, other: HeadStats) -> None:
-        for stat in STATS:
+        for stat in ALL:
             if stat in other._sums:
                 theirs = other._sums[stat]
                 if stat in self._sums:
@@ -116,10 +140,11 @@ class HeadStats:
     def means(self) -> dict[str, np.ndarray]:
         """stat -> [L, H] means, for the statistics the corpus had tokens for."""
         sums = self.sums
-        return {s: sums[s] / self.counts[s][:, None] for s in STATS if self.counts[s].all()}
+        return {s: sums[s] / self.counts[s][:, None] for s in ALL if self.counts[s].all()}
 
     def rows(self) -> list[tuple[int, int, str, float]]:
-        """(layer, head, stat, value) for every head and statistic, by layer and head, statistics in STATS order."""
+        """(layer, head, stat, value) for every head and statistic, by layer and head, statistics in STATS order
+        then the shares by norm (NORM_STATS)."""
         means = self.means()
         n_layers, n_heads = self.shape
         return [(layer, head, stat, float(values[layer, head])) for layer in range(n_layers)

@@ -6,7 +6,8 @@ by name: a new analysis is a module in analyses/ (and its pages), added to one l
 - DERIVED: computed after the pass from the accumulators (and the stored corpus): `f(accumulators, store) ->
   tables`.
 - PROBE_ANALYSES: per probe, after the probes are encoded: `cls(loaded, probes, config)` checks its targets before
-  any work, `.run(probes, progress, warnings) -> tables`, `.meta() -> {key: value}` for the meta table.
+  any work, `.run(probes, progress, warnings, corpus) -> tables` (corpus: the corpus sentences, for an analysis
+  that measures some of them with the model), `.meta() -> {key: value}` for the meta table.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from .attribution import ProbeAttributions
 from .baserates import AttendedCounts, matched_base_counts
 from .depacc import DepAccuracy
 from .headstats import HeadStats
+from .importance import HeadImportance
 from .roles import head_roles
 from .search import TopK
 from .similarity import HeadDistances
 
 ACCUMULATORS = (TopK, HeadStats, DepAccuracy, HeadDistances, AttendedCounts)
 DERIVED = (head_roles, matched_base_counts)
-PROBE_ANALYSES = (ProbeAttributions,)
+PROBE_ANALYSES = (ProbeAttributions, HeadImportance)

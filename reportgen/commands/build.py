@@ -119,7 +119,7 @@ def _gather(store: Store, config: Config, loaded, annotator: Annotator, probes: 
     for analysis in probe_analyses:
         with clock(analysis.stage):
             store.insert_tables(analysis.run(Probes(probes, encoded.tokenized, encoded.attention, encoded.n_words),
-                                             progress, warned))
+                                             progress, warned, corpus))
             store.set_meta(analysis.meta())
 
     first = len(probes)

@@ -73,12 +73,12 @@ def run_batch(loaded, batch: Sequence[Tokenized], ids: list[int], words: dict[in
     info = batch_info(batch, words, ids, loaded.info.causal)
     pending: dict[int, tuple] = {}
 
-    def on_attention(layer: int, attention, context) -> None:
-        pending[layer] = (attention, context)
+    def on_attention(layer: int, attention, context, norms) -> None:
+        pending[layer] = (attention, context, norms)
 
     def on_hidden(layer: int, hidden) -> None:
-        attention, context = pending.pop(layer)
-        layer_batch = LayerBatch(layer, attention, info, context=context, hidden=hidden)
+        attention, context, norms = pending.pop(layer)
+        layer_batch = LayerBatch(layer, attention, info, context=context, hidden=hidden, value_norms=norms)
         for accumulator in accumulators:
             if accumulator.timing:
                 with clock(accumulator.timing):

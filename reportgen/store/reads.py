@@ -6,7 +6,7 @@ from typing import Any
 
 from ..corpus import SourceFile
 from .rows import (AgreementRow, AttentionColumns, ClassProbabilityRow, Counts, DepAccuracyRow, HeadDistanceRow,
-                   HeadStatRow, MapPoint, NearestHead,
+                   HeadStatRow, ImportanceRow, MapPoint, NearestHead,
                    NeuronColumns, RoleRow, ScoreRow, SentenceRow, StudyExampleRow, StudyFigureRow, StudyWordRow,
                    TargetRow, TokenRow, WordRow)
 from .schema import COLUMNS
@@ -137,6 +137,13 @@ class Reads:
     def attribution_scores(self) -> list[ScoreRow]:
         return self._named(ScoreRow, "SELECT sentence_id, method, token_idx, score FROM attributions "
                                      "ORDER BY sentence_id, method, token_idx")
+
+    def head_importance(self) -> list[ImportanceRow]:
+        """Every head's (and layer's) importance rows (none for a report built without them)."""
+        if not self.has_table("head_importance"):
+            return []
+        return self._named(ImportanceRow, f"SELECT {', '.join(COLUMNS['head_importance'])} FROM head_importance "
+                                          "ORDER BY scope, method, sentence_id NULLS FIRST, layer, head NULLS FIRST")
 
     def class_probabilities(self) -> list[ClassProbabilityRow]:
         """A classifier's probability of every class on each probe (none for other models, or older reports)."""

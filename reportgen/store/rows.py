@@ -126,6 +126,17 @@ class TargetRow(NamedTuple):
     readout: str
 
 
+class ImportanceRow(NamedTuple):
+    layer: int
+    head: int | None  # None: every head of the layer
+    scope: str  # 'corpus' or 'probe'
+    sentence_id: int | None  # the probe, for scope 'probe'
+    method: str  # 'ablation', 'flip' (a classifier's), 'gradient'
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+
+
 class ClassProbabilityRow(NamedTuple):
     sentence_id: int
     class_index: int

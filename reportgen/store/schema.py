@@ -48,6 +48,9 @@ SCHEMA = {
     # the attention rows the target is computed from (the read-out of the agreement and the rollout)
     "attribution_targets": ("sentence_id INTEGER, target VARCHAR, description VARCHAR, value DOUBLE, "
                             "baseline_value DOUBLE, delta DOUBLE, readout VARCHAR"),
+    # how much the model's output changes when one head (head NULL: every head of the layer) is removed
+    "head_importance": ("layer INTEGER, head INTEGER, scope VARCHAR, sentence_id INTEGER, method VARCHAR, "
+                        "value DOUBLE, ci_low DOUBLE, ci_high DOUBLE"),
     # a sequence classifier's probability of every class on each probe (the softmax of its logits)
     "class_probabilities": "sentence_id INTEGER, class_index INTEGER, label VARCHAR, probability DOUBLE",
     # a score per probe token: integrated gradients, or the rollout from the target position after the last layer

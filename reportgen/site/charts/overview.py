@@ -37,18 +37,19 @@ def stat_title(stat: str) -> str:
 
 
 def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int, n_heads: int,
-             roles: dict[tuple[int, int], tuple[str, str]] | None = None) -> dict:
+             roles: dict[tuple[int, int], tuple[str, str]] | None = None, title: str | None = None,
+             digits: int = 4, value_format: str = ".3f") -> dict:
     """The layers x heads grid coloured by one statistic (layer, head, value); the legend names the statistic.
     Share statistics (and the normalised entropy) use the fixed scale 0-1, others one from 0 to their largest
     value. Each cell is labelled with its head's role (`roles`: (layer, head) -> (role, evidence)), in short. A
     tooltip gives each cell's head, statistic, value and role; a click opens the head's page. The index page
     carries one such chart per statistic and its menu shows one."""
     roles = roles or {}
-    rows = [{"l": layer, "h": head, "v": round(value, 4),
+    rows = [{"l": layer, "h": head, "v": round(value, digits),
              **({"c": ROLE_CODES.get(roles[(layer, head)][0], ""), "r": roles[(layer, head)][1]}
                 if (layer, head) in roles else {})}
             for layer, head, value in values]
-    title = stat_title(stat)
+    title = title or stat_title(stat)
     if stat in UNIT_INTERVAL:
         scale = alt.Scale(domain=[0, 1], scheme="viridis")
         scale_text = ("on one fixed scale from 0 (none of the attention) to 1 (all of it)" if stat in SHARE_STATS
@@ -64,7 +65,7 @@ def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int,
         .transform_calculate(href="'heads/' + datum.label + '.html'")
         .encode(x=alt.X("h:O", title="head"), y=alt.Y("l:O", title="layer"), href="href:N",
                 tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("statistic:N", title="statistic"),
-                         alt.Tooltip("v:Q", title="value", format=".3f"), alt.Tooltip("r:N", title="role")])
+                         alt.Tooltip("v:Q", title="value", format=value_format), alt.Tooltip("r:N", title="role")])
     )
     cells = base.mark_rect(stroke="white").encode(
         color=alt.Color("v:Q", title=title, scale=scale,

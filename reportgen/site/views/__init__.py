@@ -47,7 +47,8 @@ def _head_figures(page: HeadPage) -> Figures:
 def _index_figures(page: IndexPage) -> Figures:
     return [("overview", page.overview_chart)] + (
         [("head-map", page.heads.map.chart)] if page.heads.map else []) + (
-        [("agreement-chart", page.agreement.chart)] if page.agreement and page.agreement.chart else [])
+        [("agreement-chart", page.agreement.chart)] if page.agreement and page.agreement.chart else []) + (
+        [("importance-chart", page.importance.chart)] if page.importance and page.importance.chart else [])
 
 
 def _sentence_figures(page: SentencePage) -> Figures:

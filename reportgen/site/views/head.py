@@ -9,6 +9,7 @@ from ...vocab import head_label, layer_label
 from .attribution import HeadAgreement
 from .common import Link, Nav, Report, nav
 from .headanalysis import HeadAnalysis
+from .importance import HeadImportanceView
 from .matches import Analysis, ProbeSection, page_sections, split_matches, toc
 
 
@@ -28,6 +29,7 @@ class HeadPage:
     probes: tuple[ProbeSection, ...]
     data: dict  # what the page script reads: the shown matches, the strip's chart, the match lists' file
     agreement: HeadAgreement | None = None  # with the integrated gradients, over the probes
+    importance: HeadImportanceView | None = None  # the change of the output when the head is removed
     # every space's match lists, written beside the page (matches.MATCHES_FILE, views.PAGES' files)
     matches: dict = field(default_factory=dict, metadata={"template": False})
 
@@ -50,8 +52,11 @@ def head_page(report: Report, layer: int, head: int) -> HeadPage:
                                    Link("#syntax", "Dependency accuracy")))
     data, matches = split_matches(data, label)
     agreement = report.attributions.head(layer, head)
+    importance = report.importance.head(layer, head)
+    if importance is not None:
+        links = links[:2] + (Link("#importance", "Importance: removing the head"),) + links[2:]
     if agreement is not None:
         links = links[:2] + (Link("#agreement", "Attention and gradients"),) + links[2:]
     return HeadPage("../", f"{label} · {report.model}", label, layer, head, pager, links,
                     report.head_analyses.head(layer, head, report.stat_names), analyses, sections, data, agreement,
-                    matches)
+                    importance, matches)

@@ -8,8 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...store import Store
-from ...vocab import (ALL_RELATIONS, DIRECTIONS, RELATION_GLOSSES, ROLES, STAT_DESCRIPTIONS, SYNTAX_FLOOR,
-                      SYNTAX_MARGIN, direction_words, head_label)
+from ...vocab import (ALL_RELATIONS, BY_NORM, DIRECTIONS, NORM_SUFFIX, RELATION_GLOSSES, ROLES, STAT_DESCRIPTIONS,
+                      SYNTAX_FLOOR, SYNTAX_MARGIN, direction_words, head_label)
 from ..charts import heads as headcharts
 from .headmap import HeadMap, head_map
 from .links import Link
@@ -86,6 +86,17 @@ class StatRank:
 
 
 @dataclass(frozen=True)
+class NormShare:
+    """One share of a head's attention by weight and by what it moves (the norm of f(x_j), Kobayashi et al.)."""
+
+    name: str  # 'first'
+    description: str
+    weight: float
+    norm: float
+    rank: str  # of the share by norm among the heads
+
+
+@dataclass(frozen=True)
 class HeadAnalysis:
     """A head page's part: its role, its statistics among all heads, its dependency accuracy."""
 
@@ -97,6 +108,7 @@ class HeadAnalysis:
     dep_chart: dict | None
     min_support: str
     table1: tuple[Table1Best, ...] = ()  # the relations this head is Table 1's best head for
+    by_norm: tuple[NormShare, ...] = ()  # each share by weight beside its share of what attention moves
 
 
 @dataclass(frozen=True)
@@ -257,5 +269,8 @@ class HeadAnalyses:
                              "b": round(r.baseline, 4), "o": r.baseline_offset, "n": r.support} for r in dep],
                 f"Bar chart of {label}'s dependency accuracy per relation, one panel per direction, each bar with "
                 f"a black tick at the accuracy of the best fixed offset. The table under it lists every value.")
+        by_norm = tuple(NormShare(s, STAT_DESCRIPTIONS.get(s, s), mine[s], mine[n],
+                                  rank_text(mine[n], [v[n] for v in self.stats.values() if n in v]))
+                        for s in BY_NORM if s in mine and (n := f"{s}{NORM_SUFFIX}") in mine)
         return HeadAnalysis(role, evidence, tuple(ranks), strips, dep, dep_chart,
-                            self.meta.get("option.min_dep_support", "100"), self.table1_best(layer, head))
+                            self.meta.get("option.min_dep_support", "100"), self.table1_best(layer, head), by_norm)

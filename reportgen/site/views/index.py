@@ -11,6 +11,7 @@ from .attribution import ModelAgreement
 from .common import Link, Report
 from ...patterns import special_names
 from .headanalysis import ROLE_MEANINGS, HeadOverview
+from .importance import ModelImportance
 from .summary import Finding, findings
 
 
@@ -42,6 +43,7 @@ class IndexPage:
     findings: tuple[Finding, ...] = ()  # the written summary that opens the page (views/summary.py)
     toc: tuple[Link, ...] = ()  # the page's sections
     role_key: tuple[tuple[str, str, str], ...] = ()  # (code, role, meaning) of the heatmap's cell labels
+    importance: ModelImportance | None = None  # which heads matter: ablation and the gradient proxy
 
     @property
     def overview_chart(self) -> dict:
@@ -76,18 +78,21 @@ def index_page(report: Report) -> IndexPage:
     heads = report.head_analyses.overview(names, counts.sentences)
     agreement = report.attributions.model()
     targets = report.attributions.targets
+    importance = report.importance.model()
     written = findings(m, [t.target for t in targets.values()], {t.readout for t in targets.values()}, heads,
                        stats, special_names(report.store.tokens_of(report.probes[0][0])) if report.probes else {},
-                       agreement, report.attributions.word_share(), report.study)
+                       agreement, report.attributions.word_share(), report.study, importance)
     sections = [("#findings", "Findings"), ("#model", "Model and data"), ("#glance", "Every head at a glance"),
                 ("#roles", "Roles and the table of heads"), ("#table1", "Table 1: dependency relations"),
-                ("#head-map-section", "Map of the heads"), ("#agreement", "Attention and gradients"),
+                ("#head-map-section", "Map of the heads"), ("#importance", "Which heads matter"),
+                ("#agreement", "Attention and gradients"),
                 ("#studies", "Studies"), ("#probes", "Probe sentences")]
     present = {"#table1": bool(heads.table1), "#head-map-section": heads.map is not None,
-               "#agreement": agreement is not None, "#studies": report.study is not None}
+               "#agreement": agreement is not None, "#studies": report.study is not None,
+               "#importance": importance is not None}
     toc = tuple(Link(href, label) for href, label in sections if present.get(href, True))
     return IndexPage("", f"reportgen · {m['model']}", model, corpus, statistics, heads, tuple(report.probes),
                      agreement,
                      (Link("studies/edits.html", "Is the attention interpretable? Edit identification "
                                                  "(Stevens & Su 2020)"),) if report.study else (),
-                     written, toc, tuple((ROLE_CODES[r], r, ROLE_MEANINGS[r]) for r in ROLES))
+                     written, toc, tuple((ROLE_CODES[r], r, ROLE_MEANINGS[r]) for r in ROLES), importance)

@@ -5,15 +5,18 @@ written by hand, and a rule with nothing to report says so or is left out.
 The rules, in the order the sentences appear:
 1. kind: what kind of model this is (from the attribution targets, else `meta.causal`) and which attention rows
    its output reads, so the reader knows what [CLS]-based and last-token-based readings can mean;
-2. sinks: the heads whose role is a sink (first, last, special, punct), by what they attend to, and their layers;
+2. sinks: the heads whose role is a sink (first, last, special, punct), by what they attend to, and their layers,
+   and how many of them take less than MOVES_LITTLE of what their attention moves from the sink (by norm);
 3. position: the previous-, next-token and self heads, each with its share of attention;
 4. syntax: the heads with the syntax role (a significant margin over position), the LARGEST with the biggest margins;
 5. table1: how many of Table 1's relation-direction cells have a best head significantly above position;
 6. broad: the broad and mixed heads;
-7. agreement: the head whose attention agrees most with the integrated gradients (mean rho over the probes where it
+7. importance: the head whose removal changes the output most and the one that changes it least (the ablation over
+   the first corpus sentences), and the gradient proxy's rank correlation with the ablation;
+8. agreement: the head whose attention agrees most with the integrated gradients (mean rho over the probes where it
    is compared) and the mean share of the read-out's attention that reaches the words;
-8. map: how faithful the map of the heads is (Spearman's rho of its distances with the measured ones);
-9. study: the edit study's headline, where the report has one.
+9. map: how faithful the map of the heads is (Spearman's rho of its distances with the measured ones);
+10. study: the edit study's headline, where the report has one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from ...vocab import head_label
 from .attribution import ModelAgreement
 from .headanalysis import HeadOverview
+from .importance import ModelImportance
 from .study import StudyPage
 
 LARGEST = 3  # syntax heads named with their margins
@@ -93,7 +97,11 @@ def model_kind(meta: dict[str, str], targets: list[str], readouts: set[str]) -> 
     return Finding("kind", (Part(text),))
 
 
-def sinks(overview: HeadOverview, names: dict[str, str]) -> Finding:
+MOVES_LITTLE = 0.10  # a sink that moves less than this share of its row's total from its sink, by norm
+
+
+def sinks(overview: HeadOverview, names: dict[str, str],
+          stats: dict[tuple[int, int], dict[str, float]] | None = None) -> Finding:
     heads = [h for h in overview.heads if h.role in SINKS]
     total = len(overview.heads)
     if not heads:
@@ -103,8 +111,13 @@ def sinks(overview: HeadOverview, names: dict[str, str]) -> Finding:
     by = Counter(h.role for h in heads)
     kinds = [[Part(f"{by[r]} to {names.get(r) or SINK_WORDS.get(r, r + ' token')}")] for r in SINKS if by[r]]
     parts = [Part(f"{len(heads)} of the {total} heads are sinks, giving more than 0.6 of their attention to one "
-                  f"place: ")] + _join(kinds) + [
-        Part(f"; they sit in {_layers(Counter(h.layer for h in heads))}. ")] + [Part("Roles", "#roles"), Part(".")]
+                  f"place: ")] + _join(kinds) + [Part(f"; they sit in {_layers(Counter(h.layer for h in heads))}")]
+    moved = [(stats or {}).get((h.layer, h.head), {}).get(f"{h.role}_by_norm") for h in heads]
+    if all(m is not None for m in moved):  # the corpus pass measured what attention moves
+        little = sum(m < MOVES_LITTLE for m in moved)
+        parts.append(Part(f"; {little} of them take less than {MOVES_LITTLE:.2f} of what their attention moves "
+                          f"from that place (weighting each weight by the norm of the vector it moves)"))
+    parts += [Part(". "), Part("Roles", "#roles"), Part(".")]
     return Finding("sinks", tuple(parts))
 
 
@@ -195,12 +208,27 @@ def study(page: StudyPage | None) -> Finding | None:
              f"rankings: {row.random[0].value:.2f}). "), Part("The study", "studies/edits.html"), Part(".")))
 
 
+def importance(found: ModelImportance | None) -> Finding | None:
+    if found is None or not found.most:
+        return None
+    top = found.most[0]
+    parts = [Part(f"Removing one head at a time (over the first {found.sentences} corpus sentences; {found.measure}): "
+                  f"removing "), Part(top.label, top.href), Part(f" changes the output most ({top.text}); the least "
+                                                                  f"important is "),
+             Part(found.least[0].label, found.least[0].href), Part(f" ({found.least[0].text})")]
+    if found.correlation is not None:
+        parts.append(Part(f"; the gradient proxy ranks the heads as the ablation does at Spearman's rho "
+                          f"{found.correlation:.2f}"))
+    return Finding("importance", tuple(parts + [Part(". "), Part("Which heads matter", "#importance"), Part(".")]))
+
+
 def findings(meta: dict[str, str], targets: list[str], readouts: set[str], overview: HeadOverview,
              stats: dict[tuple[int, int], dict[str, float]], names: dict[str, str], model: ModelAgreement | None,
-             word_share: float | None, page: StudyPage | None) -> tuple[Finding, ...]:
+             word_share: float | None, page: StudyPage | None,
+             heads_importance: ModelImportance | None = None) -> tuple[Finding, ...]:
     """Every rule's sentence, in order, those with nothing to say left out."""
-    found = [model_kind(meta, targets, readouts), sinks(overview, names), positional(overview, stats),
-             syntax(overview), table1(overview), broad(overview), agreement(model, word_share),
-             head_map(overview), study(page)]
+    found = [model_kind(meta, targets, readouts), sinks(overview, names, stats), positional(overview, stats),
+             syntax(overview), table1(overview), broad(overview), importance(heads_importance),
+             agreement(model, word_share), head_map(overview), study(page)]
     return tuple(f for f in found if f is not None)
 

@@ -1,0 +1,238 @@
+"""Which heads matter: the change of the model's output when one head (or a whole layer) is removed, and Michel et
+al.'s gradient proxy (2019, "Are Sixteen Heads Really Better than One?").
+
+Removing a head: its slice of the attention output, the input of the output projection (every head's context
+vector, head after head: models.Adapter.out_proj), is multiplied by 0; a forward pre-hook on that projection does
+it, so one module serves every architecture, and a batch of copies of one sentence removes a different head in
+each copy: one forward pass measures many ablations. Copies of one sentence need no padding, so every ablation
+sees exactly the sentence the intact model sees.
+
+What is measured, per sentence, against the intact model (`measure` below):
+- a model without a task head (a sentence encoder such as the default MiniLM): 1 - cos(the mean-pooled last hidden
+  state with the head removed, the intact one);
+- a sequence classifier: the drop of the intact prediction's logit (`ablation`), and whether the prediction
+  changes (`flip`, a share over sentences);
+- a causal LM: the increase of the mean next-token loss over the sentence's tokens (nats per token).
+
+The gradient proxy (`gradient`): a mask xi [L, H] at 1 multiplies every head's output; Michel et al.'s importance
+is |dL/dxi_h|, here per sentence, then averaged, with L the classifier's cross-entropy against its intact
+prediction or the LM's mean next-token loss. For a model without a task head, 1 - cos has no gradient at the intact
+model (it is its minimum), so the proxy is the first-order size of the change of the pooled embedding e, |de/dxi_h|
+/ |e|, estimated with PROJECTIONS random +-1 projections z (E (z . de/dxi_h)^2 = |de/dxi_h|^2): one backward pass
+per projection gives every head's value.
+
+`scope = 'corpus'`: the mean over the first `importance_sentences` corpus sentences, with a 95% bootstrap interval
+over sentences (RESAMPLES resamples, seed 0: the same in every build); `scope = 'probe'`: each probe sentence's
+value, the same measure on the probe's own text. A model with more than EXACT_LIMIT heads is ablated exactly only
+on the EXTREMES heads the proxy ranks highest and lowest (and every layer).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+from ..corpus import Sentence
+from ..models import device_of
+
+EXACT_LIMIT = 144  # heads: up to this many, every head is ablated exactly
+EXTREMES = 16  # above it, the proxy's this many highest and lowest heads are
+ROWS = 64  # copies of a sentence per forward pass
+RESAMPLES = 1000
+PROJECTIONS = 8
+
+
+@contextmanager
+def head_mask(loaded, mask):
+    """Multiply every head's output by `mask` [N, L, H] (a tensor: N copies of the input in the batch) while the
+    block is active."""
+    info = loaded.info
+    blocks = loaded.adapter.blocks(loaded.model)
+
+    def hook(layer: int):
+        def scale(_module, args):
+            x = args[0]
+            m = mask[:, layer].to(x.dtype).repeat_interleave(info.d_head, dim=-1)  # [N, H * d_head]
+            return (x * m[:, None, :],) + tuple(args[1:])
+        return scale
+
+    hooks = [loaded.adapter.out_proj(block).register_forward_pre_hook(hook(layer))
+             for layer, block in enumerate(blocks)]
+    try:
+        yield
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def _output(loaded, ids):
+    """The model's target output for copies of one sentence `ids` [N, T]: the mean-pooled last hidden state
+    [N, D] (no task head), the logits [N, C] (a classifier), or the mean next-token loss [N] (a causal LM)."""
+    import torch
+
+    kind = loaded.info.kind
+    if kind == "classifier":
+        return loaded.task(input_ids=ids).logits.float()
+    if kind == "causal_lm":
+        logits = loaded.task(input_ids=ids).logits.float()
+        return torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none"
+                                                 ).mean(1)
+    return loaded.model(input_ids=ids).last_hidden_state.float().mean(1)
+
+
+def measure(loaded, intact, changed) -> tuple[object, object | None]:
+    """(the change of the target per copy [N], the classifier's flips [N] or None) from the intact output (one
+    row) and the outputs of the copies."""
+    import torch
+
+    kind = loaded.info.kind
+    if kind == "classifier":
+        c = int(intact[0].argmax())
+        return intact[0, c] - changed[:, c], (changed.argmax(-1) != c).float()
+    if kind == "causal_lm":
+        return changed - intact[0], None
+    return 1 - torch.nn.functional.cosine_similarity(changed, intact[0][None], dim=-1), None
+
+
+def ablate(loaded, ids: list[int], masks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The change of one sentence's target under each mask [K, L, H] (1 keeps a head, 0 removes it), and a
+    classifier's flips, [K] each, in ROWS copies per forward pass."""
+    import torch
+
+    device = device_of(loaded)
+    with torch.inference_mode():
+        one = torch.tensor([ids], device=device)
+        intact = _output(loaded, one)
+        values, flips = [], []
+        for start in range(0, len(masks), ROWS):
+            chunk = torch.tensor(masks[start:start + ROWS], device=device, dtype=torch.float32)
+            with head_mask(loaded, chunk):
+                changed = _output(loaded, one.expand(len(chunk), -1))
+            value, flip = measure(loaded, intact, changed)
+            values.append(value.double().cpu().numpy())
+            if flip is not None:
+                flips.append(flip.double().cpu().numpy())
+    return np.concatenate(values), (np.concatenate(flips) if flips else None)
+
+
+def gradient(loaded, ids: list[int], seed: int = 0) -> np.ndarray:
+    """Michel et al.'s |dL/dxi| [L, H] for one sentence, xi at 1 (see the module's docstring for L)."""
+    import torch
+
+    info = loaded.info
+    device = device_of(loaded)
+    one = torch.tensor([ids], device=device)
+    xi = torch.ones(1, info.n_layers, info.n_heads, device=device, requires_grad=True)
+    with torch.enable_grad(), head_mask(loaded, xi):
+        out = _output(loaded, one)
+        if info.kind == "classifier":
+            loss = torch.nn.functional.cross_entropy(out, out.argmax(-1).detach())
+            (grad,) = torch.autograd.grad(loss, xi)
+            return grad[0].abs().double().cpu().numpy()
+        if info.kind == "causal_lm":
+            (grad,) = torch.autograd.grad(out.sum(), xi)
+            return grad[0].abs().double().cpu().numpy()
+        e = out[0]
+        z = torch.tensor(np.random.default_rng(seed).choice([-1.0, 1.0], size=(PROJECTIONS, e.shape[-1])),
+                         device=device, dtype=e.dtype)
+        squares = torch.zeros(info.n_layers, info.n_heads, device=device, dtype=torch.float64)
+        for k in range(PROJECTIONS):
+            (grad,) = torch.autograd.grad(e @ z[k], xi, retain_graph=k + 1 < PROJECTIONS)
+            squares += grad[0].double() ** 2
+        return ((squares / PROJECTIONS).sqrt() / float(e.detach().norm())).cpu().numpy()
+
+
+def masks_for(n_layers: int, n_heads: int, heads: list[tuple[int, int]]) -> tuple[np.ndarray, list]:
+    """One mask per head of `heads` removing that head, then one per layer removing all its heads; and the
+    (layer, head | None) each mask stands for."""
+    keys = list(heads) + [(layer, None) for layer in range(n_layers)]
+    masks = np.ones((len(keys), n_layers, n_heads), dtype=np.float32)
+    for i, (layer, head) in enumerate(keys):
+        if head is None:
+            masks[i, layer] = 0
+        else:
+            masks[i, layer, head] = 0
+    return masks, keys
+
+
+def bootstrap(values: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, 2.5th and 97.5th percentile of RESAMPLES resampled means) over the sentences (axis 0) of `values`
+    [S, ...]; the resamples are the same for every column."""
+    idx = np.random.default_rng(seed).integers(0, len(values), size=(RESAMPLES, len(values)))
+    means = values[idx].mean(1)
+    return values.mean(0), np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
+
+
+class HeadImportance:
+    """The registry's probe analysis that measures the heads' importance over the corpus's first sentences and on
+    each probe (`head_importance` rows)."""
+
+    stage = "head importance"
+
+    def __init__(self, loaded, probes, config):
+        self.loaded, self.config = loaded, config
+        self.n = config.importance_sentences
+        self.measured = 0  # corpus sentences measured (fewer than n in a smaller corpus)
+
+    def meta(self) -> dict[str, str]:
+        info = self.loaded.info
+        exact = ("every head" if info.n_layers * info.n_heads <= EXACT_LIMIT else
+                 f"the {EXTREMES} heads the gradient proxy ranks highest and the {EXTREMES} it ranks lowest")
+        what = {"classifier": "the drop of the intact prediction's logit",
+                "causal_lm": "the increase of the mean next-token loss (nats per token)"}.get(
+            info.kind, "1 - cos(the mean-pooled last hidden state, the intact one)")
+        return ({"importance_measure": what, "importance_exact": exact,
+                 "importance_sentences_measured": str(self.measured)} if self.n else {})
+
+    def _ids(self, text: str) -> list[int]:
+        ids = self.loaded.tokenizer(text, split_special_tokens=True)["input_ids"]
+        return list(ids[:self.loaded.info.max_length])
+
+    def run(self, probes, progress, warned: list[str], corpus: list[Sentence] = ()) -> dict[str, list[tuple]]:
+        if not self.n:
+            return {}
+        info = self.loaded.info
+        sample = list(corpus[:self.n])
+        self.measured = len(sample)
+        with progress.stage("importance", len(sample) + len(probes.sentences)) as advance:
+            grads = []
+            texts = [(s.sentence_id, self._ids(s.text)) for s in sample]
+            for _, ids in texts:
+                grads.append(gradient(self.loaded, ids))
+            grads = np.stack(grads) if grads else np.zeros((0, info.n_layers, info.n_heads))
+            heads = [(l, h) for l in range(info.n_layers) for h in range(info.n_heads)]
+            if len(heads) > EXACT_LIMIT and len(grads):
+                order = sorted(heads, key=lambda k: (-grads[:, k[0], k[1]].mean(), k))
+                heads = sorted(order[:EXTREMES] + order[-EXTREMES:])
+            masks, keys = masks_for(info.n_layers, info.n_heads, heads)
+            values, flips = [], []
+            for _, ids in texts:
+                value, flip = ablate(self.loaded, ids, masks)
+                values.append(value)
+                if flip is not None:
+                    flips.append(flip)
+                advance(1)
+            rows = []
+            if texts:
+                rows += _corpus_rows(keys, np.stack(values), "ablation")
+                if flips:
+                    rows += _corpus_rows(keys, np.stack(flips), "flip")
+                mean, low, high = bootstrap(grads)
+                rows += [(l, h, "corpus", None, "gradient", float(mean[l, h]), float(low[l, h]), float(high[l, h]))
+                         for l in range(info.n_layers) for h in range(info.n_heads)]
+            for s, tok in zip(probes.sentences, probes.tokenized):
+                value, flip = ablate(self.loaded, list(tok.input_ids), masks)
+                rows += [(l, h, "probe", s.sentence_id, "ablation", float(v), None, None)
+                         for (l, h), v in zip(keys, value)]
+                if flip is not None:
+                    rows += [(l, h, "probe", s.sentence_id, "flip", float(v), None, None)
+                             for (l, h), v in zip(keys, flip)]
+                advance(1)
+        return {"head_importance": rows}
+
+
+def _corpus_rows(keys: list, values: np.ndarray, method: str) -> list[tuple]:
+    mean, low, high = bootstrap(values)
+    return [(l, h, "corpus", None, method, float(m), float(lo), float(hi))
+            for (l, h), m, lo, hi in zip(keys, mean, low, high)]

@@ -1,0 +1,192 @@
+"""Head importance: ablation against a direct recomputation (each head removed by a hook written here, on the
+model's own output projection), the gradient proxy against finite differences of the head mask, and a built
+site's figures against both, on tiny BERT, BERT-classifier and GPT-2-LM models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import build_small_site, site_rows
+
+from reportgen.analyses import importance
+from reportgen.models import load_model
+
+TEXT = "The cat sat on the mat, and the dog slept."
+
+
+def _scaled(loaded, layer: int, head: int, factor: float):
+    """A hook (written here) that multiplies one head's slice of the output projection's input by `factor`."""
+    d = loaded.info.d_head
+    block = loaded.adapter.blocks(loaded.model)[layer]
+
+    def pre(_module, args):
+        x = args[0].clone()
+        x[..., head * d:(head + 1) * d] *= factor
+        return (x,)
+    return loaded.adapter.out_proj(block).register_forward_pre_hook(pre)
+
+
+def _target(loaded, ids):
+    """The model's target on one sentence, computed here: pooled embedding, logits, or mean next-token loss."""
+    with torch.no_grad():
+        if loaded.info.kind == "classifier":
+            return loaded.task(input_ids=ids).logits[0]
+        if loaded.info.kind == "causal_lm":
+            logits = loaded.task(input_ids=ids).logits[0]
+            return torch.nn.functional.cross_entropy(logits[:-1], ids[0, 1:])
+        return loaded.model(input_ids=ids).last_hidden_state[0].mean(0)
+
+
+def _change(loaded, intact, changed):
+    if loaded.info.kind == "classifier":
+        c = int(intact.argmax())
+        return float(intact[c] - changed[c]), float(changed.argmax() != c)
+    if loaded.info.kind == "causal_lm":
+        return float(changed - intact), None
+    return float(1 - torch.nn.functional.cosine_similarity(changed, intact, dim=0)), None
+
+
+@pytest.mark.parametrize("family", ["bert_dir", "bert_classifier_dir", "gpt2_lm_dir"])
+def test_ablation_equals_removing_the_head_by_hand(family, request):
+    loaded = load_model(str(request.getfixturevalue(family)))
+    ids = loaded.tokenizer(TEXT)["input_ids"]
+    one = torch.tensor([ids])
+    heads = [(l, h) for l in range(loaded.info.n_layers) for h in range(loaded.info.n_heads)]
+    masks, keys = importance.masks_for(loaded.info.n_layers, loaded.info.n_heads, heads)
+    values, flips = importance.ablate(loaded, ids, masks)
+    intact = _target(loaded, one)
+    for i, (layer, head) in enumerate(keys):
+        removed = range(loaded.info.n_heads) if head is None else [head]
+        hooks = [_scaled(loaded, layer, h, 0.0) for h in removed]
+        try:
+            want, flip = _change(loaded, intact, _target(loaded, one))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        assert values[i] == pytest.approx(want, rel=1e-4, abs=5e-6), (family, layer, head)  # float32 model
+        if flip is not None:
+            assert flips[i] == flip
+    assert (flips is None) == (loaded.info.kind != "classifier")
+    assert len(keys) == len(heads) + loaded.info.n_layers  # every head, then every layer
+
+
+@pytest.mark.parametrize("family", ["bert_classifier_dir", "gpt2_lm_dir", "bert_dir"])
+def test_the_gradient_proxy_equals_finite_differences_of_the_head_mask(family, request):
+    loaded = load_model(str(request.getfixturevalue(family)))
+    loaded.task.double()  # in float64, so that finite differences are exact enough (the base model shares it)
+    loaded.model.double()
+    ids = loaded.tokenizer(TEXT)["input_ids"]
+    one = torch.tensor([ids])
+    found = importance.gradient(loaded, ids)
+    intact = _target(loaded, one)
+    eps = 1e-5
+    z = np.random.default_rng(0).choice([-1.0, 1.0], size=(importance.PROJECTIONS, intact.shape[-1])) \
+        if loaded.info.kind == "encoder" else None
+    for layer in range(loaded.info.n_layers):
+        for head in range(loaded.info.n_heads):
+            outs = []
+            for factor in (1 + eps, 1 - eps):
+                hook = _scaled(loaded, layer, head, factor)
+                try:
+                    outs.append(_target(loaded, one).double())
+                finally:
+                    hook.remove()
+            if loaded.info.kind == "classifier":  # cross-entropy against the intact prediction
+                c = int(intact.argmax())
+                loss = [-torch.log_softmax(o, -1)[c] for o in outs]
+                want = abs(float(loss[0] - loss[1]) / (2 * eps))
+            elif loaded.info.kind == "causal_lm":
+                want = abs(float(outs[0] - outs[1]) / (2 * eps))
+            else:  # the pooled embedding's first-order change, through the same random projections
+                de = ((outs[0] - outs[1]) / (2 * eps)).numpy()
+                want = float(np.sqrt(np.mean((z @ de) ** 2)) / float(intact.norm()))
+            assert found[layer, head] == pytest.approx(want, rel=1e-3, abs=1e-7), (family, layer, head)
+
+
+def test_a_built_sites_importance_is_the_mean_over_its_first_sentences_with_a_bootstrap(tmp_path, bert_classifier_dir):
+    sentences = ["The cat sat on the mat.", "A dog chased the red ball.", "She gave him the keys.",
+                 "Birds sing in the morning.", "It rained all night."]
+    site = build_small_site(tmp_path, bert_classifier_dir, sentences=sentences, top_k=2, importance_sentences=4,
+                            attribution_steps=4)
+    loaded = load_model(str(bert_classifier_dir))
+    corpus = site_rows(site, "SELECT text FROM sentences WHERE role = 'corpus' ORDER BY sentence_id")[:4]
+    per = {}
+    for layer, head in ((0, 1), (1, 3), (1, None)):
+        values, flips = [], []
+        for (text,) in corpus:
+            ids = torch.tensor([loaded.tokenizer(text, split_special_tokens=True)["input_ids"]])
+            intact = _target(loaded, ids)
+            hooks = [_scaled(loaded, layer, h, 0.0) for h in (range(loaded.info.n_heads) if head is None else [head])]
+            try:
+                value, flip = _change(loaded, intact, _target(loaded, ids))
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            values.append(value)
+            flips.append(flip)
+        per[(layer, head)] = (np.array(values), np.array(flips))
+    rows = {(l, h, m): (v, lo, hi) for l, h, m, v, lo, hi in site_rows(
+        site, "SELECT layer, head, method, value, ci_low, ci_high FROM head_importance WHERE scope = 'corpus'")}
+    idx = np.random.default_rng(0).integers(0, 4, size=(1000, 4))  # the documented bootstrap: seed 0, 1,000
+    for (layer, head), (values, flips) in per.items():
+        value, low, high = rows[(layer, head, "ablation")]
+        assert value == pytest.approx(values.mean(), rel=1e-4, abs=1e-6)
+        means = values[idx].mean(1)
+        assert (low, high) == pytest.approx((np.percentile(means, 2.5), np.percentile(means, 97.5)), rel=1e-3,
+                                            abs=1e-6)
+        assert rows[(layer, head, "flip")][0] == pytest.approx(flips.mean())
+    n_heads = loaded.info.n_layers * loaded.info.n_heads
+    assert sum(1 for (_, h, m) in rows if m == "gradient" and h is not None) == n_heads
+    probes = site_rows(site, "SELECT count(DISTINCT sentence_id) FROM head_importance WHERE scope = 'probe'")[0][0]
+    assert probes == len(site_rows(site, "SELECT * FROM sentences WHERE role = 'probe'"))
+    assert dict(site_rows(site, "SELECT key, value FROM meta"))["option.importance_sentences"] == "4"
+
+
+def test_importance_sentences_zero_measures_nothing(tmp_path, bert_dir):
+    site = build_small_site(tmp_path, bert_dir, top_k=2, importance_sentences=0)
+    assert site_rows(site, "SELECT count(*) FROM head_importance")[0][0] == 0
+
+
+def test_the_overview_and_head_pages_show_the_databases_importance(analysis_site):
+    from bs4 import BeautifulSoup
+    from scipy.stats import spearmanr
+
+    site = analysis_site
+
+    def page(rel):
+        return BeautifulSoup((site / rel).read_text(encoding="utf-8"), "html.parser")
+
+    def text(v, lo, hi):
+        return f"{v:.3g} [{lo:.3g}, {hi:.3g}]"
+
+    rows = {(m, l, h): (v, lo, hi) for m, l, h, v, lo, hi in site_rows(
+        site, "SELECT method, layer, head, value, ci_low, ci_high FROM head_importance WHERE scope = 'corpus'")}
+    ablated = sorted(((v[0], l, h) for (m, l, h), v in rows.items() if m == "ablation" and h is not None),
+                     key=lambda r: (-r[0], r[1], r[2]))
+    index = page("index.html")
+    facts = dict(zip([dt.get_text() for dt in index.select("#importance-facts dt")],
+                     [dd.get_text() for dd in index.select("#importance-facts dd")]))
+    assert facts["most important"] == "; ".join(f"L{l}H{h} {text(*rows[('ablation', l, h)])}"
+                                                 for _, l, h in ablated[:5])
+    assert facts["least important"] == "; ".join(f"L{l}H{h} {text(*rows[('ablation', l, h)])}"
+                                                  for _, l, h in reversed(ablated[-5:]))
+    rho = spearmanr([v for v, _, _ in ablated], [rows[("gradient", l, h)][0] for _, l, h in ablated]).statistic
+    assert index.select_one("#importance-proxy-rho").get_text() == f"{rho:.2f}"
+    grid = index.select_one("table#head-grid")
+    at = [th.get_text() for th in grid.select("thead th")].index("importance [95%]") - 1
+    for tr in grid.select("tbody tr"):
+        layer, head = map(int, tr.select_one("th").get_text()[1:].split("H"))
+        assert tr.select("td")[at].get_text() == text(*rows[("ablation", layer, head)])
+    n = site_rows(site, "SELECT count(*) FROM sentences WHERE role = 'corpus'")[0][0]
+    assert f"the first {min(n, 200)} corpus sentences" in index.select_one("#importance").get_text()
+    for rank, (_, layer, head) in enumerate(ablated[:3], start=1):
+        head_page = page(f"heads/L{layer}H{head}.html")
+        assert head_page.select_one("#importance-value").get_text() == text(*rows[("ablation", layer, head)])
+        suffix = {1: "st", 2: "nd", 3: "rd"}[rank]
+        assert f"the {rank}{suffix} most important of the {len(ablated)} heads ablated" in \
+            head_page.select_one("#importance").get_text()
+        probes = dict(site_rows(site, f"SELECT sentence_id, value FROM head_importance WHERE scope = 'probe' AND "
+                                      f"method = 'ablation' AND layer = {layer} AND head = {head}"))
+        shown = [dd.get_text() for dd in head_page.select("#importance-probes dd")]
+        assert shown == [f"{probes[s]:.3g}" for s in sorted(probes)]
