@@ -9,7 +9,7 @@ from functools import cached_property
 
 from ...align import token_text
 from ...store import Store
-from ...vocab import BY_NORM, NORM_STATS, NORM_SUFFIX, STATS
+from ...vocab import NORM_STATS, STATS
 from .attribution import AttributionViews
 from .links import Link, Nav, nav  # noqa: F401 (pages import them from here)
 from .headanalysis import HeadAnalyses
@@ -89,15 +89,9 @@ class Report:
     @cached_property
     def stat_names(self) -> list[str]:
         """The statistics the database has: vocab.STATS' order, then any it does not list (a newer build's); the
-        shares by norm are shown beside their shares by weight instead (`norm_pairs`)."""
+        shares by norm are shown on the head pages beside their shares by weight instead."""
         found = {s for values in self.stats.values() for s in values} - set(NORM_STATS)
         return [s for s in STATS if s in found] + sorted(found - set(STATS))
-
-    @cached_property
-    def norm_pairs(self) -> list[tuple[str, str]]:
-        """(share, its share by norm) for every share the database has both of."""
-        found = {s for values in self.stats.values() for s in values}
-        return [(s, f"{s}{NORM_SUFFIX}") for s in BY_NORM if s in found and f"{s}{NORM_SUFFIX}" in found]
 
     @cached_property
     def head_analyses(self) -> HeadAnalyses:
