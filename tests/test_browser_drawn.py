@@ -197,3 +197,12 @@ def test_histograms_draw_the_matches_counts_of_every_probe_token(pages, site, re
         assert b["datum"]["n"] == stored[(b["datum"]["f"], b["datum"]["label"])], b["datum"]
         assert b["x"] == pytest.approx(0, abs=0.01)
     assert {b["datum"]["f"] for b in bars} == {f for f, _ in stored}
+
+
+def test_importance_heatmap_draws_each_heads_ablation(pages, site):
+    stored = {(l, h): v for l, h, v in _rows(site, "SELECT layer, head, value FROM head_importance WHERE scope = "
+                                                   "'corpus' AND method = 'ablation' AND head IS NOT NULL")}
+    cells = [i for i in drawn(pages("index.html"), "importance-chart") if i["mark"] == "rect"]
+    assert Counter((c["datum"]["l"], c["datum"]["h"]) for c in cells) == Counter(list(stored))
+    for c in cells:
+        assert c["datum"]["v"] == pytest.approx(stored[(c["datum"]["l"], c["datum"]["h"])], rel=1e-4, abs=1e-6)
