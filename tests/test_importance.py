@@ -47,7 +47,7 @@ def _change(loaded, intact, changed):
     return float(1 - torch.nn.functional.cosine_similarity(changed, intact, dim=0)), None
 
 
-@pytest.mark.parametrize("family", ["bert_dir", "bert_classifier_dir", "gpt2_lm_dir"])
+@pytest.mark.parametrize("family", ["bert_dir", "bert_classifier_dir", "gpt2_lm_dir", "llama_dir", "gpt2_dir"])
 def test_ablation_equals_removing_the_head_by_hand(family, request):
     loaded = load_model(str(request.getfixturevalue(family)))
     ids = loaded.tokenizer(TEXT)["input_ids"]

@@ -5,7 +5,8 @@ Removing a head: its slice of the attention output, the input of the output proj
 vector, head after head: models.Adapter.out_proj), is multiplied by 0; a forward pre-hook on that projection does
 it, so one module serves every architecture, and a batch of copies of one sentence removes a different head in
 each copy: one forward pass measures many ablations. Copies of one sentence need no padding, so every ablation
-sees exactly the sentence the intact model sees.
+sees exactly the sentence the intact model sees; and the blocks below the first layer a mask changes give their
+outputs from the intact pass instead of computing them again.
 
 What is measured, per sentence, against the intact model (`measure` below):
 - a model without a task head (a sentence encoder such as the default MiniLM): 1 - cos(the mean-pooled last hidden
@@ -95,25 +96,69 @@ def measure(loaded, intact, changed) -> tuple[object, object | None]:
     return 1 - torch.nn.functional.cosine_similarity(changed, intact[0][None], dim=-1), None
 
 
+def _copies(output, n: int):
+    """A block's output for one sentence (a tensor, or a tuple holding tensors) as n copies."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output.expand(n, *output.shape[1:]).contiguous() if output.shape[:1] == (1,) else output
+    if isinstance(output, tuple):
+        return type(output)(_copies(o, n) for o in output) if type(output) is tuple else output
+    return output
+
+
+@contextmanager
+def _from_layer(loaded, cached: list, first: int, n: int):
+    """Blocks below `first` give their intact outputs (`cached`, one sentence's) as n copies instead of computing
+    them: a mask that keeps every head below `first` changes nothing there."""
+    blocks = loaded.adapter.blocks(loaded.model)
+    for layer in range(first):
+        out = _copies(cached[layer], n)
+        blocks[layer].forward = lambda *args, _out=out, **kwargs: _out
+    try:
+        yield
+    finally:
+        for layer in range(first):
+            del blocks[layer].forward
+
+
 def ablate(loaded, ids: list[int], masks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The change of one sentence's target under each mask [K, L, H] (1 keeps a head, 0 removes it), and a
-    classifier's flips, [K] each, in ROWS copies per forward pass."""
+    classifier's flips, [K] each. The masks are run in groups that keep every head below the same layer, at most
+    ROWS copies of the sentence per forward pass, each group from that layer on (the blocks below give their
+    intact outputs, kept from the intact pass)."""
     import torch
 
     device = device_of(loaded)
+    blocks = loaded.adapter.blocks(loaded.model)
+    cached: list = [None] * len(blocks)
+    keep = [block.register_forward_hook(lambda _m, _a, out, layer=layer: cached.__setitem__(layer, out))
+            for layer, block in enumerate(blocks)]
+    removed = (masks < 1).any(-1)  # [K, L]
+    first = np.where(removed.any(-1), removed.argmax(-1), len(blocks))  # each mask's first changed layer
+    values = np.zeros(len(masks))
+    flips = np.zeros(len(masks))
+    has_flips = False
     with torch.inference_mode():
         one = torch.tensor([ids], device=device)
-        intact = _output(loaded, one)
-        values, flips = [], []
-        for start in range(0, len(masks), ROWS):
-            chunk = torch.tensor(masks[start:start + ROWS], device=device, dtype=torch.float32)
-            with head_mask(loaded, chunk):
-                changed = _output(loaded, one.expand(len(chunk), -1))
-            value, flip = measure(loaded, intact, changed)
-            values.append(value.double().cpu().numpy())
-            if flip is not None:
-                flips.append(flip.double().cpu().numpy())
-    return np.concatenate(values), (np.concatenate(flips) if flips else None)
+        try:
+            intact = _output(loaded, one)
+        finally:
+            for hook in keep:
+                hook.remove()
+        for layer in sorted(set(first.tolist())):
+            rows = np.flatnonzero(first == layer)
+            for start in range(0, len(rows), ROWS):
+                part = rows[start:start + ROWS]
+                chunk = torch.tensor(masks[part], device=device, dtype=torch.float32)
+                with head_mask(loaded, chunk), _from_layer(loaded, cached, min(layer, len(blocks)), len(part)):
+                    changed = _output(loaded, one.expand(len(part), -1))
+                value, flip = measure(loaded, intact, changed)
+                values[part] = value.double().cpu().numpy()
+                if flip is not None:
+                    flips[part] = flip.double().cpu().numpy()
+                    has_flips = True
+    return values, (flips if has_flips else None)
 
 
 def gradient(loaded, ids: list[int], seed: int = 0) -> np.ndarray:
