@@ -172,8 +172,8 @@ def test_filters_redraw_the_strip_and_the_histograms(open_page):
 def test_contents_links_land_below_the_sticky_picker(open_page):
     page = open_page("heads/L1H2.html")
     links = page.locator("nav.toc a")
-    # statistics, dependency accuracy, attention and gradients, the analysis, one per probe
-    assert links.count() == 4 + page.locator("section.probe").count()
+    # statistics, importance, dependency accuracy, attention and gradients, the analysis, one per probe
+    assert links.count() == 5 + page.locator("section.probe").count()
     page.locator("nav.toc a[href='#s1']").click()
     page.wait_for_timeout(300)
     picker = page.locator("#token-picker").bounding_box()
@@ -185,7 +185,8 @@ def test_layer_page_lists_both_spaces(open_page):
     page = open_page("layers/L1.html")
     assert page.locator("section.analysis").count() == 2
     details = page.locator("details.token").first
-    details.locator("summary").click()
+    details.locator("summary").click()  # the match lists load from the page's data file
+    _wait(page, "document.querySelectorAll('details.token .match-list').length === 2")
     assert details.locator(".match-list").count() == 2
     assert details.locator(".match-list h4").all_text_contents() == [
         "Embedding space: the layer's output", "Context space, all heads"]
