@@ -190,3 +190,19 @@ def test_the_overview_and_head_pages_show_the_databases_importance(analysis_site
                                       f"method = 'ablation' AND layer = {layer} AND head = {head}"))
         shown = [dd.get_text() for dd in head_page.select("#importance-probes dd")]
         assert shown == [f"{probes[s]:.3g}" for s in sorted(probes)]
+
+
+def test_a_constant_importance_has_no_rank_correlation():
+    """Heads whose removal changes nothing alike (a corpus of one repeated sentence, say): Spearman's rho is
+    undefined, and the overview says the proxy could not be compared instead of printing nan."""
+    from reportgen.site.views.importance import ImportanceViews
+    from reportgen.store.rows import ImportanceRow
+
+    class Store:
+        def head_importance(self):
+            return ([ImportanceRow(l, h, "corpus", None, "ablation", 0.5, 0.5, 0.5) for l in range(2) for h in range(2)]
+                    + [ImportanceRow(l, h, "corpus", None, "gradient", 0.1 * (2 * l + h), 0, 1)
+                       for l in range(2) for h in range(2)])
+
+    model = ImportanceViews(Store(), {"importance_measure": "m"}, 2, 2, {}).model()
+    assert model.correlation is None and model.compared == 4

@@ -103,7 +103,9 @@ class ImportanceViews:
                                 value_format=".3g")
         pairs = [(v, self.corpus[("gradient", l, h)][0]) for v, l, h in self.ablated
                  if ("gradient", l, h) in self.corpus]
-        rho = float(spearmanr(*zip(*pairs)).statistic) if len(pairs) >= 3 else None
+        # undefined (None) for fewer than 3 heads or a constant side (a head mask that changes nothing)
+        constant = len(pairs) < 3 or len({a for a, _ in pairs}) < 2 or len({b for _, b in pairs}) < 2
+        rho = None if constant else float(spearmanr(*zip(*pairs)).statistic)
         effects = [self._effect("ablation", l, h) for _, l, h in self.ablated]
         return ModelImportance(
             chart, self.meta.get("importance_measure", ""), self.meta.get("importance_exact", ""), self._sentences(),
