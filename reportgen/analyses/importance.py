@@ -102,8 +102,8 @@ def _copies(output, n: int):
 
     if isinstance(output, torch.Tensor):
         return output.expand(n, *output.shape[1:]).contiguous() if output.shape[:1] == (1,) else output
-    if isinstance(output, tuple):
-        return type(output)(_copies(o, n) for o in output) if type(output) is tuple else output
+    if type(output) is tuple:
+        return tuple(_copies(o, n) for o in output)
     return output
 
 
@@ -240,11 +240,13 @@ class HeadImportance:
         info = self.loaded.info
         sample = list(corpus[:self.n])
         self.measured = len(sample)
-        with progress.stage("importance", len(sample) + len(probes.sentences)) as advance:
+        # the bar counts each corpus sentence twice (its gradient, then its ablations) and each probe once
+        with progress.stage("importance", 2 * len(sample) + len(probes.sentences)) as advance:
             grads = []
             texts = [(s.sentence_id, self._ids(s.text)) for s in sample]
             for _, ids in texts:
                 grads.append(gradient(self.loaded, ids))
+                advance(1)
             grads = np.stack(grads) if grads else np.zeros((0, info.n_layers, info.n_heads))
             heads = [(l, h) for l in range(info.n_layers) for h in range(info.n_heads)]
             if len(heads) > EXACT_LIMIT and len(grads):
