@@ -93,6 +93,9 @@ def test_picker_switches_the_page_histograms_to_one_token(open_page, site):
     chart_all = page.locator("#context-matched svg").text_content()
     key = page.locator("details.token").nth(1).get_attribute("data-key")
     page.select_option("#token-select", key)
+    # the token's matches load from the page's data file the first time: the captions change once they are in
+    _wait(page, "before => before !== document.querySelector("
+                "'section.analysis figure.histograms ul.caption li').textContent", arg=all_tokens)
     assert caption.text_content().startswith(f"POS of the matched tokens ({K} matches): ")
     for cat, n in _token_counts(site, key, "pos").items():
         assert f" {cat} {n} (" in caption.text_content()
@@ -102,6 +105,26 @@ def test_picker_switches_the_page_histograms_to_one_token(open_page, site):
     assert caption.text_content() == all_tokens
     _wait(page, "before => before === document.querySelector('#context-matched svg').textContent",
                            arg=chart_all)
+
+
+def test_a_later_choice_of_the_picker_is_not_drawn_over_by_an_earlier_one(open_page, site):
+    page = open_page("heads/L1H2.html")
+    caption = page.locator("section.analysis figure.histograms ul.caption li").first
+    all_tokens = caption.text_content()
+    key = page.locator("details.token").nth(1).get_attribute("data-key")
+    # one token, then all tokens at once, while the token's matches are still loading
+    page.evaluate("""key => {
+        const select = document.getElementById('token-select');
+        for (const value of [key, 'all']) {
+            select.value = value;
+            select.dispatchEvent(new Event('change'));
+        }
+    }""", key)
+    # once the matches are in (an opened token's list draws from the same load, after the earlier choice's)
+    page.locator("details.token").nth(1).locator("summary").click()
+    _wait(page, "document.querySelectorAll('details[open] .match-lists table').length > 0")
+    assert page.locator("#token-select").input_value() == "all"
+    assert caption.text_content() == all_tokens
 
 
 def test_concordance_marks_the_word_the_piece_and_the_attended_token(open_page):

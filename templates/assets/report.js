@@ -198,9 +198,12 @@
     });
   }
 
+  // The token last chosen: a choice whose data arrive after a later choice is not drawn over it.
+  var chosenToken = "all";
   function chooseToken(key) {
+    chosenToken = key;
     if (key !== "all") {
-      return withSpaces(function (spaces) { showToken(key, spaces); });
+      return withSpaces(function (spaces) { if (chosenToken === key) { showToken(key, spaces); } });
     }
     showToken(key, null);
   }
