@@ -81,8 +81,8 @@ def test_the_gradient_proxy_equals_finite_differences_of_the_head_mask(family, r
     found = importance.gradient(loaded, ids)
     intact = _target(loaded, one)
     eps = 1e-5
-    z = np.random.default_rng(0).choice([-1.0, 1.0], size=(importance.PROJECTIONS, intact.shape[-1])) \
-        if loaded.info.kind == "encoder" else None
+    # the sentence's own standard-normal direction (seeded by its index in the sample, here 0)
+    z = np.random.default_rng([0, 0]).standard_normal(intact.shape[-1]) if loaded.info.kind == "encoder" else None
     for layer in range(loaded.info.n_layers):
         for head in range(loaded.info.n_heads):
             outs = []
@@ -98,10 +98,110 @@ def test_the_gradient_proxy_equals_finite_differences_of_the_head_mask(family, r
                 want = abs(float(loss[0] - loss[1]) / (2 * eps))
             elif loaded.info.kind == "causal_lm":
                 want = abs(float(outs[0] - outs[1]) / (2 * eps))
-            else:  # the pooled embedding's first-order change, through the same random projections
+            else:  # the pooled embedding's first-order change along z, scaled so its expectation is |de| / |e|
                 de = ((outs[0] - outs[1]) / (2 * eps)).numpy()
-                want = float(np.sqrt(np.mean((z @ de) ** 2)) / float(intact.norm()))
+                want = float(np.sqrt(np.pi / 2) * abs(z @ de) / float(intact.norm()))
             assert found[layer, head] == pytest.approx(want, rel=1e-3, abs=1e-7), (family, layer, head)
+
+
+def _outputs(loaded, ids):
+    """What a probe's attribution target is read from, computed here: a classifier's logits, an LM's
+    log-probabilities at every position, an encoder's mean-pooled embedding."""
+    with torch.no_grad():
+        if loaded.info.kind == "classifier":
+            return loaded.task(input_ids=ids).logits[0]
+        if loaded.info.kind == "causal_lm":
+            return torch.log_softmax(loaded.task(input_ids=ids).logits[0].double(), -1)
+        return loaded.model(input_ids=ids).last_hidden_state[0].mean(0)
+
+
+CASES = [("bert_classifier_dir", "", None), ("bert_classifier_dir", "", 1), ("gpt2_lm_dir", "", None),
+         ("gpt2_lm_dir", "sat down", None), ("bert_dir", "", None), ("bert_dir", "A dog slept.", None)]
+
+
+@pytest.mark.parametrize(("family", "extra", "target_class"), CASES)
+def test_a_probes_ablation_is_the_drop_of_its_attribution_target(family, extra, target_class, request):
+    from reportgen.analyses.attribution import make_target
+
+    loaded = load_model(str(request.getfixturevalue(family)))
+    text = "The cat sat on the mat."
+    probe = list(loaded.tokenizer(text, split_special_tokens=True)["input_ids"])
+    target = make_target(loaded, tuple(probe), extra, "probe test", target_class)
+    extra_ids = list(target.extra_ids)
+    ids = probe + (extra_ids if target.key == "continuation" else [])
+    heads = [(0, 0), (1, 1)]
+    masks, keys = importance.masks_for(loaded.info.n_layers, loaded.info.n_heads, heads)
+    values, flips = importance.ablate(loaded, ids, masks, target)
+    one = torch.tensor([ids])
+    n = len(probe)
+
+    def value(out):
+        # the target from its definition: the chosen (or predicted) class's logit, the predicted next token's
+        # or the continuation's summed log-probability, the cosine similarity with a fixed reference embedding
+        kind = loaded.info.kind
+        if kind == "classifier":
+            c = target_class if target_class is not None else int(intact.argmax())
+            return float(out[c])
+        if kind == "causal_lm":
+            if extra_ids:
+                return float(sum(out[n - 1 + i, t] for i, t in enumerate(extra_ids)))
+            return float(out[n - 1, int(intact[n - 1].argmax())])
+        if extra:
+            with torch.no_grad():
+                ref = loaded.model(input_ids=torch.tensor([extra_ids])).last_hidden_state[0].mean(0)
+        else:
+            ref = intact
+        return float(torch.nn.functional.cosine_similarity(out, ref, dim=0))
+
+    intact = _outputs(loaded, one)
+    for i, (layer, head) in enumerate(keys):
+        removed = range(loaded.info.n_heads) if head is None else [head]
+        hooks = [_scaled(loaded, layer, h, 0.0) for h in removed]
+        try:
+            changed = _outputs(loaded, one)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        assert values[i] == pytest.approx(value(intact) - value(changed), rel=1e-4, abs=5e-6), (family, layer, head)
+        if flips is not None:
+            assert flips[i] == float(changed.argmax() != intact.argmax())
+    assert (flips is None) == (loaded.info.kind != "classifier")
+
+
+@pytest.mark.parametrize("family", ["bert_dir", "gpt2_lm_dir"])
+def test_the_proxy_of_a_batch_of_sentences_of_different_lengths_is_each_sentences_own(family, request):
+    loaded = load_model(str(request.getfixturevalue(family)))
+    texts = ["The cat sat on the mat.", "Birds sing.", "A dog chased the red ball across the wide green park.",
+             "It rained all night.", "She gave him the keys to the old house by the river."]
+    sentences = [loaded.tokenizer(t)["input_ids"] for t in texts]
+    indices = [4, 0, 3, 1, 2]
+    together = importance.gradients(loaded, sentences, indices)
+    for ids, index, found in zip(sentences, indices, together):
+        alone = importance.gradient(loaded, ids, index)
+        assert found == pytest.approx(alone, rel=1e-4, abs=1e-7)
+    # a sentence's own direction: another index gives an encoder another value
+    if loaded.info.kind == "encoder":
+        assert not np.allclose(importance.gradient(loaded, sentences[0], 1), together[0])
+
+
+def test_the_encoders_proxy_averages_to_the_size_of_the_embeddings_change(bert_dir):
+    # over many directions, sqrt(pi/2) |z . de| / |e| averages to |de| / |e| (the finite-difference size)
+    loaded = load_model(str(bert_dir))
+    ids = loaded.tokenizer(TEXT)["input_ids"]
+    mean = np.mean([importance.gradient(loaded, ids, i) for i in range(400)], axis=0)
+    one = torch.tensor([ids])
+    intact = _target(loaded, one).double()
+    eps = 1e-3
+    for layer, head in [(0, 0), (1, 1)]:
+        outs = []
+        for factor in (1 + eps, 1 - eps):
+            hook = _scaled(loaded, layer, head, factor)
+            try:
+                outs.append(_target(loaded, one).double())
+            finally:
+                hook.remove()
+        size = float(((outs[0] - outs[1]) / (2 * eps)).norm() / intact.norm())
+        assert mean[layer, head] == pytest.approx(size, rel=0.1), (layer, head)
 
 
 def test_a_built_sites_importance_is_the_mean_over_its_first_sentences_with_a_bootstrap(tmp_path, bert_classifier_dir):

@@ -19,12 +19,14 @@ The gradient proxy (`gradient`): a mask xi [L, H] at 1 multiplies every head's o
 is |dL/dxi_h|, here per sentence, then averaged, with L the classifier's cross-entropy against its intact
 prediction or the LM's mean next-token loss. For a model without a task head, 1 - cos has no gradient at the intact
 model (it is its minimum), so the proxy is the first-order size of the change of the pooled embedding e, |de/dxi_h|
-/ |e|, estimated with PROJECTIONS random +-1 projections z (E (z . de/dxi_h)^2 = |de/dxi_h|^2): one backward pass
-per projection gives every head's value.
+/ |e|, averaged over the sentences, estimated like Michel et al.'s with one backward pass per batch: each sentence
+gets its own random standard-normal direction z, and sqrt(pi/2) |z . de/dxi_h| / |e| has the expectation
+|de/dxi_h| / |e| (for any fixed vector v, E |z . v| = sqrt(2/pi) |v|). One sentence's value is noisy (a half-normal
+spread); the mean over the sample is not.
 
 `scope = 'corpus'`: the mean over the first `importance_sentences` corpus sentences, with a 95% bootstrap interval
-over sentences (RESAMPLES resamples, seed 0: the same in every build); `scope = 'probe'`: each probe sentence's
-value, the same measure on the probe's own text. A model with more than EXACT_LIMIT heads is ablated exactly only
+over sentences (RESAMPLES resamples, seed 0: the same in every build); `scope = 'probe'`: each probe's value, the
+drop of its attribution target (`ProbeTarget`). A model with more than EXACT_LIMIT heads is ablated exactly only
 on the EXTREMES heads the proxy ranks highest and lowest (and every layer).
 """
 
@@ -36,12 +38,13 @@ import numpy as np
 
 from ..corpus import Sentence
 from ..models import device_of
+from .attribution import make_target
 
 EXACT_LIMIT = 144  # heads: up to this many, every head is ablated exactly
 EXTREMES = 16  # above it, the proxy's this many highest and lowest heads are
 ROWS = 64  # copies of a sentence per forward pass
 RESAMPLES = 1000
-PROJECTIONS = 8
+GRADIENT_BATCH = 8  # an encoder's sentences per backward pass of the proxy
 
 
 @contextmanager
@@ -96,6 +99,55 @@ def measure(loaded, intact, changed) -> tuple[object, object | None]:
     return 1 - torch.nn.functional.cosine_similarity(changed, intact[0][None], dim=-1), None
 
 
+class ProbeTarget:
+    """A probe's attribution target as an (output, change) pair for `ablate`: the drop of the target from the
+    intact model's value (analyses/attribution.py: a classifier's logit of the predicted or chosen class, with
+    the flips of the prediction; an LM's log-probability of its predicted next token or of the continuation,
+    summed; an encoder's cosine similarity with the probe's own embedding, held fixed, or with the reference
+    sentence's, computed once by the intact model)."""
+
+    def __init__(self, loaded, target, n: int):
+        import torch
+
+        self.loaded, self.target, self.n = loaded, target, n
+        self.reference = None
+        if loaded.info.kind == "encoder" and target.extra_ids:
+            with torch.inference_mode():
+                ref = torch.tensor([list(target.extra_ids)], device=device_of(loaded))
+                self.reference = loaded.model(input_ids=ref).last_hidden_state.float().mean(1)[0]
+
+    def __iter__(self):
+        return iter((self.output, self.change))
+
+    def output(self, loaded, ids):
+        import torch
+
+        kind = loaded.info.kind
+        if kind == "classifier":
+            return loaded.task(input_ids=ids).logits.float()
+        if kind == "causal_lm":  # the log-probabilities after the probe's last token (and the continuation's)
+            return torch.log_softmax(loaded.task(input_ids=ids).logits[:, self.n - 1:].float(), -1)
+        return loaded.model(input_ids=ids).last_hidden_state.float().mean(1)
+
+    def change(self, intact, changed):
+        import torch
+
+        kind, target = self.loaded.info.kind, self.target
+        if kind == "classifier":
+            predicted = int(intact[0].argmax())
+            c = predicted if target.class_index is None else target.class_index
+            return intact[0, c] - changed[:, c], (changed.argmax(-1) != predicted).float()
+        if kind == "causal_lm":
+            wanted = list(target.extra_ids) if target.key == "continuation" else [int(intact[0, 0].argmax())]
+            rows = torch.arange(len(wanted), device=intact.device)
+            index = torch.tensor(wanted, device=intact.device)
+            return intact[0, rows, index].sum() - changed[:, rows, index].sum(-1), None
+        if self.reference is None:
+            return 1 - torch.nn.functional.cosine_similarity(changed, intact[0][None], dim=-1), None
+        cos = torch.nn.functional.cosine_similarity
+        return cos(intact[0], self.reference, dim=-1) - cos(changed, self.reference[None], dim=-1), None
+
+
 def _copies(output, n: int):
     """A block's output for one sentence (a tensor, or a tuple holding tensors) as n copies."""
     import torch
@@ -122,12 +174,17 @@ def _from_layer(loaded, cached: list, first: int, n: int):
             del blocks[layer].forward
 
 
-def ablate(loaded, ids: list[int], masks: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def ablate(loaded, ids: list[int], masks: np.ndarray, target=None) -> tuple[np.ndarray, np.ndarray | None]:
     """The change of one sentence's target under each mask [K, L, H] (1 keeps a head, 0 removes it), and a
-    classifier's flips, [K] each. The masks are run in groups that keep every head below the same layer, at most
-    ROWS copies of the sentence per forward pass, each group from that layer on (the blocks below give their
-    intact outputs, kept from the intact pass)."""
+    classifier's flips, [K] each: the corpus's measure (`measure`), or with a probe's attribution target
+    (attribution.Target; `ids` then the probe's tokens, a continuation's after them) the drop of that target
+    (`ProbeTarget`). The masks are run in groups that keep every head below the same layer, at most ROWS copies
+    of the sentence per forward pass, each group from that layer on (the blocks below give their intact outputs,
+    kept from the intact pass)."""
     import torch
+
+    output, change = (_output, lambda i, c: measure(loaded, i, c)) if target is None else \
+        ProbeTarget(loaded, target, len(ids) - len(target.extra_ids if target.key == "continuation" else ()))
 
     device = device_of(loaded)
     blocks = loaded.adapter.blocks(loaded.model)
@@ -142,7 +199,7 @@ def ablate(loaded, ids: list[int], masks: np.ndarray) -> tuple[np.ndarray, np.nd
     with torch.inference_mode():
         one = torch.tensor([ids], device=device)
         try:
-            intact = _output(loaded, one)
+            intact = output(loaded, one)
         finally:
             for hook in keep:
                 hook.remove()
@@ -152,8 +209,8 @@ def ablate(loaded, ids: list[int], masks: np.ndarray) -> tuple[np.ndarray, np.nd
                 part = rows[start:start + ROWS]
                 chunk = torch.tensor(masks[part], device=device, dtype=torch.float32)
                 with head_mask(loaded, chunk), _from_layer(loaded, cached, min(layer, len(blocks)), len(part)):
-                    changed = _output(loaded, one.expand(len(part), -1))
-                value, flip = measure(loaded, intact, changed)
+                    changed = output(loaded, one.expand(len(part), -1))
+                value, flip = change(intact, changed)
                 values[part] = value.double().cpu().numpy()
                 if flip is not None:
                     flips[part] = flip.double().cpu().numpy()
@@ -161,31 +218,59 @@ def ablate(loaded, ids: list[int], masks: np.ndarray) -> tuple[np.ndarray, np.nd
     return values, (flips if has_flips else None)
 
 
-def gradient(loaded, ids: list[int], seed: int = 0) -> np.ndarray:
-    """Michel et al.'s |dL/dxi| [L, H] for one sentence, xi at 1 (see the module's docstring for L)."""
+def projection(index: int, size: int) -> np.ndarray:
+    """The random direction z [size] of the sample's sentence `index` for an encoder's proxy: standard normal, from
+    a seed of its own, so that a sentence's value does not depend on the sentences batched with it."""
+    return np.random.default_rng([0, index]).standard_normal(size)
+
+
+def _pooled(loaded, ids, mask):
+    """The mean-pooled last hidden state [B, D] of a padded batch, over each sentence's own tokens."""
+    hidden = loaded.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+    weight = mask[..., None].to(hidden.dtype)
+    return (hidden * weight).sum(1) / weight.sum(1)
+
+
+def gradients(loaded, sentences: list[list[int]], indices: list[int] | None = None) -> np.ndarray:
+    """Michel et al.'s |dL/dxi| [S, L, H] for each sentence, xi at 1 (see the module's docstring for L), one
+    backward pass per batch of GRADIENT_BATCH sentences. `indices`: each sentence's index in the sample (its
+    projection's seed; by default 0, 1, ...)."""
     import torch
 
     info = loaded.info
     device = device_of(loaded)
-    one = torch.tensor([ids], device=device)
-    xi = torch.ones(1, info.n_layers, info.n_heads, device=device, requires_grad=True)
-    with torch.enable_grad(), head_mask(loaded, xi):
-        out = _output(loaded, one)
-        if info.kind == "classifier":
-            loss = torch.nn.functional.cross_entropy(out, out.argmax(-1).detach())
-            (grad,) = torch.autograd.grad(loss, xi)
-            return grad[0].abs().double().cpu().numpy()
-        if info.kind == "causal_lm":
-            (grad,) = torch.autograd.grad(out.sum(), xi)
-            return grad[0].abs().double().cpu().numpy()
-        e = out[0]
-        z = torch.tensor(np.random.default_rng(seed).choice([-1.0, 1.0], size=(PROJECTIONS, e.shape[-1])),
-                         device=device, dtype=e.dtype)
-        squares = torch.zeros(info.n_layers, info.n_heads, device=device, dtype=torch.float64)
-        for k in range(PROJECTIONS):
-            (grad,) = torch.autograd.grad(e @ z[k], xi, retain_graph=k + 1 < PROJECTIONS)
-            squares += grad[0].double() ** 2
-        return ((squares / PROJECTIONS).sqrt() / float(e.detach().norm())).cpu().numpy()
+    out = np.zeros((len(sentences), info.n_layers, info.n_heads))
+    # an encoder's sentences go padded, several per pass (padding changes no real token's output there); a
+    # classifier's or an LM's output reads particular rows, so their sentences go one at a time
+    size = GRADIENT_BATCH if info.kind == "encoder" else 1
+    for start in range(0, len(sentences), size):
+        group = sentences[start:start + size]
+        width = max(len(ids) for ids in group)
+        pad = loaded.tokenizer.pad_token_id or 0
+        ids = torch.tensor([list(x) + [pad] * (width - len(x)) for x in group], device=device)
+        mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in group], device=device)
+        xi = torch.ones(len(group), info.n_layers, info.n_heads, device=device, requires_grad=True)
+        with torch.enable_grad(), head_mask(loaded, xi):
+            if info.kind == "encoder":
+                e = _pooled(loaded, ids, mask)
+                seeds = indices[start:start + size] if indices is not None else range(start, start + len(group))
+                z = torch.tensor(np.stack([projection(i, e.shape[-1]) for i in seeds]), device=device, dtype=e.dtype)
+                (grad,) = torch.autograd.grad((e * z).sum(), xi)
+                scale = np.sqrt(np.pi / 2) / e.detach().double().norm(dim=-1)
+                value = grad.double().abs() * scale[:, None, None]
+            else:
+                loss = _output(loaded, ids)
+                if info.kind == "classifier":
+                    loss = torch.nn.functional.cross_entropy(loss, loss.argmax(-1).detach())
+                (grad,) = torch.autograd.grad(loss.sum(), xi)
+                value = grad.double().abs()
+        out[start:start + len(group)] = value.cpu().numpy()
+    return out
+
+
+def gradient(loaded, ids: list[int], index: int = 0) -> np.ndarray:
+    """The proxy [L, H] of one sentence, the sample's sentence `index`."""
+    return gradients(loaded, [ids], [index])[0]
 
 
 def masks_for(n_layers: int, n_heads: int, heads: list[tuple[int, int]]) -> tuple[np.ndarray, list]:
@@ -219,6 +304,9 @@ class HeadImportance:
         self.loaded, self.config = loaded, config
         self.n = config.importance_sentences
         self.measured = 0  # corpus sentences measured (fewer than n in a smaller corpus)
+        tok = loaded.tokenizer
+        self.targets = [make_target(loaded, tuple(tok(s.text, split_special_tokens=True)["input_ids"]), s.extra,
+                                    f"probe {s.source}", config.target_class) for s in probes]
 
     def meta(self) -> dict[str, str]:
         info = self.loaded.info
@@ -242,12 +330,13 @@ class HeadImportance:
         self.measured = len(sample)
         # the bar counts each corpus sentence twice (its gradient, then its ablations) and each probe once
         with progress.stage("importance", 2 * len(sample) + len(probes.sentences)) as advance:
-            grads = []
             texts = [(s.sentence_id, self._ids(s.text)) for s in sample]
-            for _, ids in texts:
-                grads.append(gradient(self.loaded, ids))
-                advance(1)
-            grads = np.stack(grads) if grads else np.zeros((0, info.n_layers, info.n_heads))
+            grads = np.zeros((len(texts), info.n_layers, info.n_heads))
+            by_length = sorted(range(len(texts)), key=lambda i: (len(texts[i][1]), i))  # little padding
+            for start in range(0, len(texts), GRADIENT_BATCH):
+                part = by_length[start:start + GRADIENT_BATCH]
+                grads[part] = gradients(self.loaded, [texts[i][1] for i in part], part)
+                advance(len(part))
             heads = [(l, h) for l in range(info.n_layers) for h in range(info.n_heads)]
             if len(heads) > EXACT_LIMIT and len(grads):
                 order = sorted(heads, key=lambda k: (-grads[:, k[0], k[1]].mean(), k))
@@ -268,8 +357,9 @@ class HeadImportance:
                 mean, low, high = bootstrap(grads)
                 rows += [(l, h, "corpus", None, "gradient", float(mean[l, h]), float(low[l, h]), float(high[l, h]))
                          for l in range(info.n_layers) for h in range(info.n_heads)]
-            for s, tok in zip(probes.sentences, probes.tokenized):
-                value, flip = ablate(self.loaded, list(tok.input_ids), masks)
+            for s, tok, target in zip(probes.sentences, probes.tokenized, self.targets):
+                extra = list(target.extra_ids) if target.key == "continuation" else []
+                value, flip = ablate(self.loaded, list(tok.input_ids) + extra, masks, target)
                 rows += [(l, h, "probe", s.sentence_id, "ablation", float(v), None, None)
                          for (l, h), v in zip(keys, value)]
                 if flip is not None:
