@@ -306,3 +306,17 @@ def test_a_constant_importance_has_no_rank_correlation():
 
     model = ImportanceViews(Store(), {"importance_measure": "m"}, 2, 2, {}).model()
     assert model.correlation is None and model.compared == 4
+
+
+def test_one_minus_cos_is_exact_where_the_vectors_nearly_agree():
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal(384)
+    rows = np.stack([v + eps * rng.standard_normal(384) for eps in (1e-5, 1e-4, 1e-2)])
+    want = [1 - float(np.dot(r, v) / np.sqrt(np.dot(r, r) * np.dot(v, v))) for r in rows]  # float64, by hand
+    found = importance.one_minus_cos(torch.tensor(rows, dtype=torch.float32), torch.tensor(v, dtype=torch.float32))
+    # float32 inputs: the vectors themselves are rounded at 6e-8, which bounds the agreement
+    assert found.numpy() == pytest.approx(want, rel=0.05, abs=1e-10)
+    float32 = 1 - torch.nn.functional.cosine_similarity(torch.tensor(rows[:1], dtype=torch.float32),
+                                                         torch.tensor(v[None], dtype=torch.float32), dim=-1)
+    assert float(found[0]) > 0 and float(found[0]) == pytest.approx(want[0], rel=0.05)
+    assert abs(float(float32[0]) - want[0]) > abs(float(found[0]) - want[0])  # the plain float32 form is off
