@@ -38,6 +38,18 @@ def _target(loaded, ids):
         return loaded.model(input_ids=ids).last_hidden_state[0].mean(0)
 
 
+def _nudged(loaded, one, layer: int, head: int, eps: float) -> list:
+    """The target with one head's output scaled by 1 + eps, then by 1 - eps (for finite differences)."""
+    outs = []
+    for factor in (1 + eps, 1 - eps):
+        hook = _scaled(loaded, layer, head, factor)
+        try:
+            outs.append(_target(loaded, one).double())
+        finally:
+            hook.remove()
+    return outs
+
+
 def _change(loaded, intact, changed):
     if loaded.info.kind == "classifier":
         c = int(intact.argmax())
@@ -85,13 +97,7 @@ def test_the_gradient_proxy_equals_finite_differences_of_the_head_mask(family, r
     z = np.random.default_rng([0, 0]).standard_normal(intact.shape[-1]) if loaded.info.kind == "encoder" else None
     for layer in range(loaded.info.n_layers):
         for head in range(loaded.info.n_heads):
-            outs = []
-            for factor in (1 + eps, 1 - eps):
-                hook = _scaled(loaded, layer, head, factor)
-                try:
-                    outs.append(_target(loaded, one).double())
-                finally:
-                    hook.remove()
+            outs = _nudged(loaded, one, layer, head, eps)
             if loaded.info.kind == "classifier":  # cross-entropy against the intact prediction
                 c = int(intact.argmax())
                 loss = [-torch.log_softmax(o, -1)[c] for o in outs]
@@ -193,13 +199,7 @@ def test_the_encoders_proxy_averages_to_the_size_of_the_embeddings_change(bert_d
     intact = _target(loaded, one).double()
     eps = 1e-3
     for layer, head in [(0, 0), (1, 1)]:
-        outs = []
-        for factor in (1 + eps, 1 - eps):
-            hook = _scaled(loaded, layer, head, factor)
-            try:
-                outs.append(_target(loaded, one).double())
-            finally:
-                hook.remove()
+        outs = _nudged(loaded, one, layer, head, eps)
         size = float(((outs[0] - outs[1]) / (2 * eps)).norm() / intact.norm())
         assert mean[layer, head] == pytest.approx(size, rel=0.1), (layer, head)
 

@@ -88,8 +88,6 @@ def _output(loaded, ids):
 def measure(loaded, intact, changed) -> tuple[object, object | None]:
     """(the change of the target per copy [N], the classifier's flips [N] or None) from the intact output (one
     row) and the outputs of the copies."""
-    import torch
-
     kind = loaded.info.kind
     if kind == "classifier":
         c = int(intact[0].argmax())
