@@ -4,6 +4,8 @@ site's figures against both, on tiny BERT, BERT-classifier and GPT-2-LM models."
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -273,6 +275,11 @@ def test_the_overview_and_head_pages_show_the_databases_importance(analysis_site
                                                   for _, l, h in reversed(ablated[-5:]))
     rho = spearmanr([v for v, _, _ in ablated], [rows[("gradient", l, h)][0] for _, l, h in ablated]).statistic
     assert index.select_one("#importance-proxy-rho").get_text() == f"{rho:.2f}"
+    # the heatmap's tooltip names the statistic once, as its legend does
+    spec = json.loads(index.select_one('script[data-chart="importance-chart"]').get_text())
+    legend = spec["layer"][0]["encoding"]["color"]["title"]
+    named = {t["as"]: t["calculate"] for t in spec["layer"][0]["transform"]}["statistic"]
+    assert json.loads(named) == legend and legend.startswith("importance: ") and legend.count("importance") == 1
     grid = index.select_one("table#head-grid")
     at = [th.get_text() for th in grid.select("thead th")].index("importance [95%]") - 1
     for tr in grid.select("tbody tr"):

@@ -50,6 +50,7 @@ def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int,
                 if (layer, head) in roles else {})}
             for layer, head, value in values]
     title = title or stat_title(stat)
+    named = title if title.startswith(f"{stat}:") else f"{stat}: {title}"  # the tooltip's name of the statistic
     if stat in UNIT_INTERVAL:
         scale = alt.Scale(domain=[0, 1], scheme="viridis")
         scale_text = ("on one fixed scale from 0 (none of the attention) to 1 (all of it)" if stat in SHARE_STATS
@@ -61,7 +62,7 @@ def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int,
         scale_text = f"on its own scale from 0 to {top:.2f}, the largest value of any head"
     base = (
         alt.Chart(alt.Data(values=rows))
-        .transform_calculate(label=HEAD_LABEL_EXPR, statistic=json.dumps(f"{stat}: {title}"))
+        .transform_calculate(label=HEAD_LABEL_EXPR, statistic=json.dumps(named))
         .transform_calculate(href="'heads/' + datum.label + '.html'")
         .encode(x=alt.X("h:O", title="head"), y=alt.Y("l:O", title="layer"), href="href:N",
                 tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("statistic:N", title="statistic"),
