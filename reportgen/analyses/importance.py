@@ -107,7 +107,7 @@ def one_minus_cos(changed, intact):
 
 
 class ProbeTarget:
-    """A probe's attribution target as an (output, change) pair for `ablate`: the drop of the target from the
+    """A probe's attribution target for `ablate` (its `output` and its `change`): the drop of the target from the
     intact model's value (analyses/attribution.py: a classifier's logit of the predicted or chosen class, with
     the flips of the prediction; an LM's log-probability of its predicted next token or of the continuation,
     summed; an encoder's cosine similarity with the probe's own embedding, held fixed, or with the reference
@@ -120,21 +120,16 @@ class ProbeTarget:
         self.reference = None
         if loaded.info.kind == "encoder" and target.extra_ids:
             with torch.inference_mode():
-                ref = torch.tensor([list(target.extra_ids)], device=device_of(loaded))
-                self.reference = loaded.model(input_ids=ref).last_hidden_state.float().mean(1)[0]
-
-    def __iter__(self):
-        return iter((self.output, self.change))
+                self.reference = _output(loaded, torch.tensor([list(target.extra_ids)], device=device_of(loaded)))[0]
 
     def output(self, loaded, ids):
+        """A classifier's logits and an encoder's pooled embedding as for the corpus; an LM's log-probabilities
+        after the probe's last token (and the continuation's)."""
         import torch
 
-        kind = loaded.info.kind
-        if kind == "classifier":
-            return loaded.task(input_ids=ids).logits.float()
-        if kind == "causal_lm":  # the log-probabilities after the probe's last token (and the continuation's)
+        if loaded.info.kind == "causal_lm":
             return torch.log_softmax(loaded.task(input_ids=ids).logits[:, self.n - 1:].float(), -1)
-        return loaded.model(input_ids=ids).last_hidden_state.float().mean(1)
+        return _output(loaded, ids)
 
     def change(self, intact, changed):
         import torch
@@ -191,8 +186,11 @@ def ablate(loaded, ids: list[int], masks: np.ndarray, target=None) -> tuple[np.n
     kept from the intact pass)."""
     import torch
 
-    output, change = (_output, lambda i, c: measure(loaded, i, c)) if target is None else \
-        ProbeTarget(loaded, target, len(ids) - len(target.extra_ids if target.key == "continuation" else ()))
+    if target is None:
+        output, change = _output, lambda intact, changed: measure(loaded, intact, changed)
+    else:
+        probe = ProbeTarget(loaded, target, len(ids) - len(target.extra_ids if target.key == "continuation" else ()))
+        output, change = probe.output, probe.change
 
     device = device_of(loaded)
     blocks = loaded.adapter.blocks(loaded.model)
