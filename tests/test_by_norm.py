@@ -72,7 +72,7 @@ def test_shares_by_norm_equal_a_direct_loop(family, request, tmp_path):
             value, w_out = _values_and_out(model, family, layer, out.hidden_states[layer][0])
             attention = out.attentions[layer][0]
             for head in range(attention.shape[0]):
-                norm = [float(torch.linalg.vector_norm(value[j, head] @ w_out[head])) for j in range(n)]
+                norm = [float(torch.linalg.vector_norm(value[j, head] @ w_out[head]).detach()) for j in range(n)]
                 shares = defaultdict(list)
                 for i in range(n):
                     moved = [float(attention[head, i, j]) * norm[j] for j in range(n)]
