@@ -74,7 +74,7 @@ def tokenize(loaded: LoadedModel, text: str, words: Sequence[Word], *, strict: b
 def encode(loaded: LoadedModel, batch: Sequence[Tokenized]) -> Encoded:
     """One forward pass over a batch (right-padded), with a hook on every attention output projection."""
     info = loaded.info
-    ids, mask = _ids_and_mask(loaded, batch)
+    ids, mask = ids_and_mask(loaded, [t.input_ids for t in batch])
     captured: list[torch.Tensor] = []
     hooks = [
         loaded.adapter.out_proj(block).register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
@@ -104,15 +104,15 @@ def sequence_attention(loaded: LoadedModel, input_ids: Sequence[int]) -> np.ndar
     return torch.stack(out.attentions)[:, 0].float().cpu().numpy()
 
 
-def _ids_and_mask(loaded: LoadedModel, batch: Sequence[Tokenized]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded input ids and attention mask [B, T] of a batch, on the model's device."""
-    length = max(len(t.input_ids) for t in batch)
+def ids_and_mask(loaded: LoadedModel, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded input ids and attention mask [B, T] of a batch of token id sequences, on the model's device."""
+    length = max(len(x) for x in sequences)
     pad = loaded.tokenizer.pad_token_id or 0
-    ids = torch.full((len(batch), length), pad, dtype=torch.long)
-    mask = torch.zeros((len(batch), length), dtype=torch.long)
-    for row, t in enumerate(batch):
-        ids[row, : len(t.input_ids)] = torch.tensor(t.input_ids)
-        mask[row, : len(t.input_ids)] = 1
+    ids = torch.full((len(sequences), length), pad, dtype=torch.long)
+    mask = torch.zeros((len(sequences), length), dtype=torch.long)
+    for row, x in enumerate(sequences):
+        ids[row, : len(x)] = torch.tensor(list(x))
+        mask[row, : len(x)] = 1
     device = device_of(loaded)
     return ids.to(device), mask.to(device)
 
@@ -195,7 +195,7 @@ def encode_layers(loaded: LoadedModel, batch: Sequence[Tokenized], on_attention,
             on_hidden(layer, (output[0] if isinstance(output, tuple) else output).float())
         return hook
 
-    ids, mask = _ids_and_mask(loaded, batch)
+    ids, mask = ids_and_mask(loaded, [t.input_ids for t in batch])
     blocks = loaded.adapter.blocks(loaded.model)
     hooks = [loaded.adapter.out_proj(block).register_forward_pre_hook(at_projection(layer))
              for layer, block in enumerate(blocks)]

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..corpus import Sentence
+from ..encode import ids_and_mask
 from ..models import device_of
 from .attribution import make_target
 
@@ -251,10 +252,7 @@ def gradients(loaded, sentences: list[list[int]], indices: list[int] | None = No
     size = GRADIENT_BATCH if info.kind == "encoder" else 1
     for start in range(0, len(sentences), size):
         group = sentences[start:start + size]
-        width = max(len(ids) for ids in group)
-        pad = loaded.tokenizer.pad_token_id or 0
-        ids = torch.tensor([list(x) + [pad] * (width - len(x)) for x in group], device=device)
-        mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in group], device=device)
+        ids, mask = ids_and_mask(loaded, group)
         xi = torch.ones(len(group), info.n_layers, info.n_heads, device=device, requires_grad=True)
         with torch.enable_grad(), head_mask(loaded, xi):
             if info.kind == "encoder":
