@@ -10,12 +10,13 @@ from reportgen.vocab import RELATION_GLOSSES
 
 
 def _rank_by_loops(value, values):
-    """The rule written out: count the heads above and below; the rest (less this one) are tied with it."""
+    """The rule written out: count the heads above and below as the page shows them (3 decimals); the rest (less
+    this one) are tied with it."""
     above = below = 0
     for v in values:
-        if v > value:
+        if round(v, 3) > round(value, 3):
             above += 1
-        elif v < value:
+        elif round(v, 3) < round(value, 3):
             below += 1
     return above, below, len(values) - above - below - 1
 
@@ -29,6 +30,10 @@ def _rank_by_loops(value, values):
     (0.1, [0.5, 0.1, 0.1, 0.1], "lowest of 4 heads, with 2 others"),  # a tie at the bottom
     (0.3, [0.9, 0.3, 0.3, 0.1], "2nd highest of 4 heads, with 1 other"),
     (0.7, [0.7], "the only head"),
+    # equal as shown (3 decimals): the last bits, which differ from machine to machine, make no rank
+    (2.3682000001, [2.3682000001, 2.3681999999, 2.1], "highest of 3 heads, with 1 other"),
+    (2.3681999999, [2.3682000001, 2.3681999999, 2.1], "highest of 3 heads, with 1 other"),
+    (0.0944, [0.0946, 0.0944, 0.09441, 0.0931], "2nd highest of 4 heads, with 1 other"),
 ])
 def test_rank_text_at_the_maximum_the_minimum_and_with_ties(value, values, expected):
     assert rank_text(value, values) == expected

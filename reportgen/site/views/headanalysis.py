@@ -30,14 +30,17 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def rank_text(value: float, values: list[float]) -> str:
+def rank_text(value: float, values: list[float], digits: int = 3) -> str:
     """Where `value` stands among `values` (its own included): 'highest of 72 heads', '3rd highest of 72
-    heads', 'lowest of 72 heads', 'equal for all 72 heads'; equal values share the better rank, and a shared top or
-    bottom says so ('highest of 72 heads, with 2 others')."""
+    heads', 'lowest of 72 heads', 'equal for all 72 heads'; values that are equal as the page shows them (to `digits`
+    decimals) share the better rank, and a shared top or bottom says so ('highest of 72 heads, with 2 others'). The
+    last bits of a statistic differ between machines, so exact equality would make the words differ too."""
+    shown = [round(v, digits) for v in values]
+    mine = round(value, digits)
     n = len(values)
-    above = sum(v > value for v in values)
-    below = sum(v < value for v in values)
-    tied = n - above - below - 1  # others with the same value
+    above = sum(v > mine for v in shown)
+    below = sum(v < mine for v in shown)
+    tied = n - above - below - 1  # others shown with the same value
     if above == 0 and below == 0:
         return f"equal for all {n} heads" if n > 1 else "the only head"
     others = f", with {tied} other{'s' if tied != 1 else ''}" if tied else ""
