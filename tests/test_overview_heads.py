@@ -126,3 +126,12 @@ def test_head_pages_show_each_share_by_weight_and_by_what_it_moves(site):
             every = [v for (l, h, s), v in stored.items() if s == share + "_by_norm"]
             above = sum(v > stored[(layer, head, share + "_by_norm")] for v in every)
             assert row[3].startswith(("highest", "lowest", f"{above + 1}", "equal"))
+
+
+@pytest.mark.parametrize("rel", ["index.html", "heads/L0H0.html", "heads/L1H3.html", "layers/L1.html"])
+def test_the_table_of_contents_lists_the_sections_in_the_page_order(site, rel):
+    page = _page(site, rel)
+    listed = [a["href"].removeprefix("#") for a in page.select("nav.toc a")]
+    assert len(listed) >= 4 and len(set(listed)) == len(listed)
+    anchors = [node for node in page.find_all(id=True) if node["id"] in listed]
+    assert [node["id"] for node in anchors] == listed  # every entry is on the page, in the order it appears

@@ -48,15 +48,14 @@ def head_page(report: Report, layer: int, head: int) -> HeadPage:
     pager = nav(layer * n_heads + head, n_layers * n_heads, link, Link("../index.html", "overview"), tuple(related))
     analyses, sections, data = page_sections(
         report, [("context", layer, head, "context", f"What the matches of {label} have in common")], (layer, head))
-    links = toc(report, analyses, (Link("#statistics", "Statistics over the corpus"),
-                                   Link("#syntax", "Dependency accuracy")))
     data, matches = split_matches(data, label)
     agreement = report.attributions.head(layer, head)
     importance = report.importance.head(layer, head)
-    if importance is not None:
-        links = links[:2] + (Link("#importance", "Importance: removing the head"),) + links[2:]
-    if agreement is not None:
-        links = links[:2] + (Link("#agreement", "Attention and gradients"),) + links[2:]
+    # in the page's order
+    links = toc(report, analyses, (Link("#statistics", "Statistics over the corpus"),)
+                + ((Link("#importance", "Importance: removing the head"),) if importance is not None else ())
+                + (Link("#syntax", "Dependency accuracy"),)
+                + ((Link("#agreement", "Attention and gradients"),) if agreement is not None else ()))
     return HeadPage("../", f"{label} · {report.model}", label, layer, head, pager, links,
                     report.head_analyses.head(layer, head, report.stat_names), analyses, sections, data, agreement,
                     importance, matches)
