@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _build(out: Path, limit: int, ray: str | None, shard_windows: int):
     from reportgen.commands.build import build
-    from reportgen.config import load_config
+    from reportgen.analyses.registry import load_config
     from reportgen.corpus_pass.spec import Tuning
     from reportgen.progress import Progress
 

@@ -37,7 +37,7 @@ def build_once(out: Path, limit: int, importance: int, device: str, dtype: str) 
     import torch
 
     from reportgen.commands.build import build
-    from reportgen.config import load_config
+    from reportgen.analyses.registry import load_config
 
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()

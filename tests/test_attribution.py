@@ -34,7 +34,7 @@ def _write_inputs(folder: Path, probes: str) -> tuple[Path, Path]:
 def _build(folder: Path, model_dir: Path, probes: str, **options):
     """Build a site and return (site folder, the build's Summary)."""
     from reportgen.commands.build import build
-    from reportgen.config import load_config
+    from reportgen.analyses.registry import load_config
 
     corpus, probes_file = _write_inputs(folder, probes)
     out = folder / "site"
@@ -781,12 +781,14 @@ def test_probe_jsonl_lines_are_split_too(tmp_path):
 
 
 def test_attribution_options_defaults_and_validation():
-    from reportgen.config import Config, load_config
+    from reportgen.analyses.attribution import AttributionOptions
+    from reportgen.analyses.registry import load_config
     from reportgen.errors import ConfigError
 
-    assert (Config().attribution_steps, Config().attribution_baseline, Config().target_class) == (50, "auto", None)
+    defaults = load_config(None).of(AttributionOptions)
+    assert (defaults.attribution_steps, defaults.attribution_baseline, defaults.target_class) == (50, "auto", None)
     config = load_config(None, attribution_steps=7, attribution_baseline="unk", target_class=2)
-    assert (config.attribution_steps, config.attribution_baseline, config.target_class) == (7, "unk", 2)
+    assert (config["attribution_steps"], config["attribution_baseline"], config["target_class"]) == (7, "unk", 2)
     for bad in ({"attribution_steps": 0}, {"attribution_steps": 1.5}, {"attribution_baseline": "zeros"},
                 {"target_class": ""}, {"target_class": 1.0}, {"target_class": False}):
         with pytest.raises(ConfigError, match=next(iter(bad))):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reportgen.config import DEFAULT_MODEL, Config, load_config
+from reportgen.analyses.registry import UNITS, load_config, options_of
+from reportgen.config import DEFAULT_MODEL, Config
 from reportgen.errors import ConfigError, ReportgenError
 
 
@@ -27,8 +28,8 @@ def _error(*args, **kwargs) -> str:
 def test_defaults_without_file_or_overrides(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config(None)
-    assert config == Config()
-    assert config.model == DEFAULT_MODEL and config.top_k == 50 and config.out == Path("site")
+    assert config == Config(analyses=tuple(options() for options in options_of(UNITS)))
+    assert config.model == DEFAULT_MODEL and config["top_k"] == 50 and config.out == Path("site")
     assert config.db_path == Path("site") / "report.duckdb"
 
 
@@ -36,7 +37,7 @@ def test_cli_style_none_means_not_given(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config(None, model=None, corpus=(), probes=None, out=None, db=None, top_k=None, limit=None,
                          batch_size=None)
-    assert config == Config()
+    assert config == load_config(None)
 
 
 @pytest.mark.parametrize("sep", ["-", "_"])
@@ -55,7 +56,8 @@ db = "x.duckdb"
 """)
     config = load_config(path)
     assert config.model == "some/model"
-    assert (config.top_k, config.batch_size, config.limit, config.max_length, config.shown_matches) == (7, 3, 11, 128, 4)
+    assert (config["top_k"], config.batch_size, config.limit, config.max_length, config["shown_matches"]) == \
+        (7, 3, 11, 128, 4)
     assert config.corpus == (Path("a.txt"), Path("b"))
     assert config.probes == Path("p.txt")
     assert config.out == tmp_path / "out"
@@ -70,7 +72,7 @@ def test_corpus_as_a_single_string(tmp_path):
 def test_cli_overrides_win(tmp_path):
     path = _toml(tmp_path, 'top-k = 7\nlimit = 11\nmodel = "file-model"\ncorpus = ["file.txt"]\nbatch_size = 2\n')
     config = load_config(path, top_k=3, model="cli-model", corpus=(Path("cli.txt"),), limit=None, batch_size=None)
-    assert config.top_k == 3
+    assert config["top_k"] == 3
     assert config.model == "cli-model"
     assert config.corpus == (Path("cli.txt"),)
     # not given on the command line: the file's values stay
@@ -79,7 +81,7 @@ def test_cli_overrides_win(tmp_path):
 
 def test_cli_override_replaces_a_bad_file_value(tmp_path):
     config = load_config(_toml(tmp_path, "top_k = 0\n"), top_k=5)
-    assert config.top_k == 5
+    assert config["top_k"] == 5
 
 
 def test_cli_values_are_validated_too(tmp_path):

@@ -21,7 +21,7 @@ import pytest
 from conftest import SENTENCES
 
 from reportgen.commands.build import build
-from reportgen.config import load_config
+from reportgen.analyses.registry import load_config
 
 GOLDEN = Path(__file__).parent / "golden"
 EXTRA = ["Attention is all you need, they said.", "Nobody expected the storm to last a week.",

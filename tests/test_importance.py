@@ -306,6 +306,9 @@ def test_a_constant_importance_has_no_rank_correlation():
     from reportgen.store.rows import ImportanceRow
 
     class Store:
+        def has_table(self, name):
+            return True
+
         def head_importance(self):
             return ([ImportanceRow(l, h, "corpus", None, "ablation", 0.5, 0.5, 0.5) for l in range(2) for h in range(2)]
                     + [ImportanceRow(l, h, "corpus", None, "gradient", 0.1 * (2 * l + h), 0, 1)

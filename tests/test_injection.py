@@ -8,7 +8,7 @@ from bs4 import BeautifulSoup
 from conftest import HOSTILE
 
 from reportgen.commands.build import build
-from reportgen.config import load_config
+from reportgen.analyses.registry import load_config
 
 PAYLOADS = HOSTILE
 

@@ -16,7 +16,9 @@ from bs4 import BeautifulSoup
 from conftest import build_small_site, query
 
 from reportgen.site.charts import overview as charts
+from reportgen.analyses.search import SearchOptions
 from reportgen.config import DEFAULT_MODEL, Config
+from reportgen.options import option
 from reportgen.vocab import STAT_DESCRIPTIONS as DESCRIPTIONS
 from reportgen.vocab import NORM_STATS, STATS
 from reportgen.models import default_model_path, model_files
@@ -154,7 +156,8 @@ def test_about_shows_the_option_values_actually_used(built, bert_dir):
     assert options["corpus"] == "corpus.txt" and options["probes"] == "probes.txt"
     assert options["limit"] == "all" and options["figures"] == "none" and options["top_k"] == "3"
     assert options["max_length"] == meta["max_length"] == "64"  # the tiny model's own limit, not "(default)"
-    assert options["batch_size"] == str(Config.batch_size) and options["shown_matches"] == str(Config.shown_matches)
+    assert options["batch_size"] == str(Config.batch_size)
+    assert options["shown_matches"] == str(SearchOptions.shown_matches)
     for html in site.rglob("*.html"):
         assert "(default)" not in html.read_text(encoding="utf-8"), html
 
@@ -258,11 +261,11 @@ def test_options_show_meanings_not_defaults_and_no_paths():
 
 def test_an_optional_number_added_later_shows_no_limit():
     @dataclasses.dataclass(frozen=True)
-    class Later(Config):
-        max_matches_per_sentence: int | None = None
+    class Later:
+        later_limit: int | None = option(None, "An option an analysis added later.", minimum=1)
 
-    assert Later().options()["max_matches_per_sentence"] == "no limit"
-    assert Later(max_matches_per_sentence=3).options()["max_matches_per_sentence"] == "3"
+    assert Config(analyses=(Later(),)).options()["later_limit"] == "no limit"
+    assert Config(analyses=(Later(later_limit=3),)).options()["later_limit"] == "3"
 
 
 def test_about_of_an_older_database_hides_where_it_was_written(tmp_path):

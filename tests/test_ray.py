@@ -40,7 +40,7 @@ def _build(folder: Path, bert_dir, progress=None, **options) -> Path:
     if progress is None:
         return build_small_site(folder, bert_dir, sentences=CORPUS, batch_size=1, tuning=SMALL_SHARDS, **options)
     from reportgen.commands.build import build
-    from reportgen.config import load_config
+    from reportgen.analyses.registry import load_config
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "corpus.txt").write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
@@ -137,7 +137,7 @@ def test_without_ray_installed_the_error_names_the_extra(tmp_path, monkeypatch, 
 
 
 def test_ray_options_in_the_config_file(tmp_path):
-    from reportgen.config import load_config
+    from reportgen.analyses.registry import load_config
 
     (tmp_path / "a.toml").write_text("ray = true\n")
     (tmp_path / "b.toml").write_text('ray_address = "10.0.0.5:6379"\n')

@@ -84,7 +84,7 @@ def test_builds_in_other_folders_from_other_working_directories_are_identical(tm
     from conftest import SENTENCES, SPLIT_WORD_PROBES
 
     from reportgen.commands.build import build
-    from reportgen.config import load_config
+    from reportgen.analyses.registry import load_config
 
     inputs = tmp_path / "inputs"
     inputs.mkdir()

@@ -13,6 +13,7 @@ from altair.vegalite.v6.schema.core import load_schema
 from bs4 import BeautifulSoup
 from conftest import SENTENCES, build_small_site
 
+from reportgen.analyses.registry import UNITS
 from reportgen.store import Store
 from reportgen.align import attention_to_words, word_units
 from reportgen.site.render import render
@@ -309,8 +310,8 @@ def test_a_pool_of_render_processes_writes_the_same_site(built, tmp_path):
 
     out, store, _views = built
     one, two = tmp_path / "one", tmp_path / "two"
-    sizes_one = render(store, one, Progress(), 10, "svg", workers=1)
-    sizes_two = render(store, two, Progress(), 10, "svg", workers=2)
+    sizes_one = render(store, one, Progress(), UNITS, "svg", workers=1)
+    sizes_two = render(store, two, Progress(), UNITS, "svg", workers=2)
     assert sizes_one == sizes_two and list(sizes_one) == list(sizes_two)
     files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from reportgen.commands.build import build
-from reportgen.config import load_config
+from reportgen.analyses.registry import load_config
 
 
 @pytest.mark.parametrize("family", ["bert_dir", "gpt2_dir", "llama_dir"])

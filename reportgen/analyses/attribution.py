@@ -23,14 +23,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import BASELINES
 from ..corpus import SEPARATOR
 from ..errors import ConfigError, InputError
-from ..encode import sequence_attention
 from ..models import device_of
+from ..options import option
 from ..vocab import converged
 from .agreement import Readout, agreement_rows, readout_rows
 from .base import Probes
+
+# the token the attribution baseline puts in place of the probe's words (baseline_token)
+BASELINES = ("auto", "pad", "mask", "unk", "eos", "bos")
+
+
+def _check_class(key: str, value, errors: list[str]):
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        errors.append(f"{key}: expected a class label or index, got {value!r}")
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class AttributionOptions:
+    target_class: str | int | None = option(
+        None, "A sequence classifier's class the attributions explain, by label or index (default: the predicted "
+              "class; classifiers only).", check=_check_class, unset="the predicted class (classifiers only)")
+    attribution_steps: int = option(50, "Integrated gradients' steps, Captum's n_steps (default: 50).", minimum=1)
+    attribution_baseline: str = option(
+        "auto", "The token the attributions' baseline puts in place of the probe's words: auto (the model's pad "
+                "token, else its mask token, else its end token), pad, mask, unk, eos or bos.", choices=BASELINES)
 
 
 
@@ -230,10 +250,11 @@ class ProbeAttributions:
     stage = "attribute probes"
 
     def __init__(self, loaded, sentences: list, config):
-        self.loaded, self.config = loaded, config
-        self.baseline = baseline_token(loaded, config.attribution_baseline)  # a baseline the model lacks fails here
+        self.loaded, self.options = loaded, config.of(AttributionOptions)
+        # a baseline the model lacks fails here
+        self.baseline = baseline_token(loaded, self.options.attribution_baseline)
         self.targets = [make_target(loaded, tuple(loaded.tokenizer(s.text, split_special_tokens=True)["input_ids"]),
-                                    s.extra, f"probe {s.source}", config.target_class) for s in sentences]
+                                    s.extra, f"probe {s.source}", self.options.target_class) for s in sentences]
 
     def meta(self) -> dict[str, str]:
         """What the pages say of the attributions besides the tables: the baseline token by name."""
@@ -241,7 +262,7 @@ class ProbeAttributions:
 
     def run(self, probes: Probes, progress, warned: list[str], corpus=()) -> dict[str, list[tuple]]:
         target_rows, score_rows, agreement, classes = [], [], [], []
-        steps = self.config.attribution_steps
+        steps = self.options.attribution_steps
         with progress.stage("attribute", len(probes.sentences)) as advance:
             for s, tok, target in zip(probes.sentences, probes.tokenized, self.targets):
                 special = [t.is_special for t in tok.tokens]
@@ -253,6 +274,8 @@ class ProbeAttributions:
                                   f"{steps}")
                 n = len(tok.input_ids)
                 # the attention the target is computed over: the probe's, or with its continuation after it
+                from ..encode import sequence_attention  # torch: loaded only when the analysis runs
+
                 attention = (sequence_attention(self.loaded, tok.input_ids + target.extra_ids)
                              if target.readout == "continuation" else probes.attention[s.sentence_id])
                 read = Readout.of(attention, readout_rows(target.readout, n, len(target.extra_ids)), n)

@@ -2,7 +2,8 @@
 
 Every accumulator has `update(batch: LayerBatch)` (one layer of one batch, on the model's device), `merge(other)`
 (exact: a shard's result into the total) and `tables() -> {table name: rows}`, and is made by
-`create(settings, device)`. The corpus pass holds a list of them (analyses/registry.py) and knows none by name.
+`create(inputs, options, device)` (options: its registry entry's options, None where it has none). The corpus pass
+holds a list of them (the registry's entries, analyses/registry.py) and knows none by name.
 """
 
 from __future__ import annotations
@@ -20,16 +21,13 @@ from ..vocab import FACETS
 
 
 @dataclass(frozen=True)
-class AnalysisSettings:
-    """What the accumulators of one corpus pass are made with: the model's shape, the search's probe vectors and
-    options, and the statistics' options."""
+class PassInputs:
+    """What every accumulator of one corpus pass is made with besides its own options: the model's shape, the id of
+    the first corpus sentence (the probes' ids come before it) and the probes' searchable vectors."""
 
     n_layers: int
     n_heads: int
-    top_k: int
-    max_per_sentence: int | None
-    min_dep_support: int
-    sample: frozenset[int]  # the head map's sample sentences
+    first_corpus_id: int
     probe_embedding: Any  # [L, P, d_model] float32 numpy: the probes' searchable tokens
     probe_context: Any  # [L, P, H, d_head]
     probe_keys: tuple[tuple[int, int], ...]  # (sentence_id, token_idx) of each of those P tokens
@@ -210,7 +208,7 @@ class Accumulator(Protocol):
     timing: str
 
     @classmethod
-    def create(cls, settings: AnalysisSettings, device) -> Self: ...
+    def create(cls, inputs: PassInputs, options: Any, device) -> Self: ...
 
     def update(self, batch: LayerBatch) -> None: ...
 

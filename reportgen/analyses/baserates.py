@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..vocab import FACETS, OFFSETS, SPECIAL
-from .base import AnalysisSettings, BatchInfo, LayerBatch, in_inference_mode
+from .base import BatchInfo, LayerBatch, PassInputs, in_inference_mode
 
 
 def token_categories(info: BatchInfo, vocab: dict[str, dict[str, int]]) -> np.ndarray:
@@ -49,8 +49,8 @@ class AttendedCounts:
         self.counts: dict = {}  # facet -> [L, H + 1, categories] tensor
 
     @classmethod
-    def create(cls, settings: AnalysisSettings, device) -> AttendedCounts:
-        return cls(settings.n_layers, settings.n_heads)
+    def create(cls, inputs: PassInputs, options: None, device) -> AttendedCounts:
+        return cls(inputs.n_layers, inputs.n_heads)
 
     def update(self, batch: LayerBatch) -> None:
         """One layer of one corpus batch: the token each searchable token attends to most (per head and for the

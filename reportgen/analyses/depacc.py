@@ -24,10 +24,19 @@ error, m the head's relation-direction cells) lies above 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from ..options import option
 from ..vocab import ALL_RELATIONS, DIRECTIONS
-from .base import AnalysisSettings, LayerBatch, in_inference_mode
+from .base import LayerBatch, PassInputs, in_inference_mode
+
+
+@dataclass(frozen=True)
+class DepOptions:
+    min_dep_support: int = option(100, "The fewest arcs a dependency relation needs in the corpus to get a "
+                                       "dependency accuracy (default: 100).", minimum=1)
 
 OFFSETS = (-3, -2, -1, 0, 1, 2)
 ROOT = -1  # the gold head of a root, and the baseline's prediction before the first word
@@ -61,8 +70,8 @@ class DepAccuracy:
         self.baseline = np.zeros((0, len(OFFSETS), BLOCKS), dtype=np.int64)
 
     @classmethod
-    def create(cls, settings: AnalysisSettings, device) -> DepAccuracy:
-        return cls(settings.n_layers, settings.n_heads, settings.min_dep_support)
+    def create(cls, inputs: PassInputs, options: DepOptions, device) -> DepAccuracy:
+        return cls(inputs.n_layers, inputs.n_heads, options.min_dep_support)
 
     @property
     def correct(self) -> np.ndarray:

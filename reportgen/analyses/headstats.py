@@ -29,7 +29,7 @@ import numpy as np
 
 from ..patterns import key_groups, last_special
 from ..vocab import BY_NORM, NORM_STATS, NORM_SUFFIX, STATS
-from .base import AnalysisSettings, LayerBatch, accumulation_dtype, in_inference_mode
+from .base import LayerBatch, PassInputs, accumulation_dtype, in_inference_mode
 
 
 ALL = STATS + NORM_STATS
@@ -49,8 +49,8 @@ class HeadStats:
         self.counts = {s: np.zeros(n_layers, dtype=np.int64) for s in ALL}
 
     @classmethod
-    def create(cls, settings: AnalysisSettings, device) -> HeadStats:
-        return cls(settings.n_layers, settings.n_heads)
+    def create(cls, inputs: PassInputs, options: None, device) -> HeadStats:
+        return cls(inputs.n_layers, inputs.n_heads)
 
     def _add(self, batch: LayerBatch, stat: str, values, valid: str, make) -> None:
         # values: [B, H, Q] tensor; valid: the name of a [B, Q] mask of the batch, made by `make` once per batch

@@ -33,13 +33,14 @@ on the EXTREMES heads the proxy ranks highest and lowest (and every layer).
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..corpus import Sentence
-from ..encode import ids_and_mask
 from ..models import device_of
-from .attribution import make_target
+from ..options import option
+from .attribution import AttributionOptions, make_target
 
 EXACT_LIMIT = 144  # heads: up to this many, every head is ablated exactly
 EXTREMES = 16  # above it, the proxy's this many highest and lowest heads are
@@ -105,6 +106,12 @@ def one_minus_cos(changed, intact):
     u = changed.double() / changed.double().norm(dim=-1, keepdim=True)
     v = intact.double() / intact.double().norm()
     return ((u - v[None]) ** 2).sum(-1) / 2
+
+
+@dataclass(frozen=True)
+class ImportanceOptions:
+    importance_sentences: int = option(200, "Measure each head's importance (ablation) on the first N corpus "
+                                            "sentences (default: 200; 0: none).", minimum=0)
 
 
 class ProbeTarget:
@@ -252,6 +259,8 @@ def gradients(loaded, sentences: list[list[int]], indices: list[int] | None = No
     size = GRADIENT_BATCH if info.kind == "encoder" else 1
     for start in range(0, len(sentences), size):
         group = sentences[start:start + size]
+        from ..encode import ids_and_mask  # torch: loaded only when the analysis runs
+
         ids, mask = ids_and_mask(loaded, group)
         xi = torch.ones(len(group), info.n_layers, info.n_heads, device=device, requires_grad=True)
         with torch.enable_grad(), head_mask(loaded, xi):
@@ -305,12 +314,12 @@ class HeadImportance:
     stage = "head importance"
 
     def __init__(self, loaded, probes, config):
-        self.loaded, self.config = loaded, config
-        self.n = config.importance_sentences
+        self.loaded = loaded
+        self.n = config.of(ImportanceOptions).importance_sentences
         self.measured = 0  # corpus sentences measured (fewer than n in a smaller corpus)
         tok = loaded.tokenizer
         self.targets = [make_target(loaded, tuple(tok(s.text, split_special_tokens=True)["input_ids"]), s.extra,
-                                    f"probe {s.source}", config.target_class) for s in probes]
+                                    f"probe {s.source}", config.of(AttributionOptions).target_class) for s in probes]
 
     def meta(self) -> dict[str, str]:
         info = self.loaded.info

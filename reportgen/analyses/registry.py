@@ -1,26 +1,62 @@
-"""The one place an analysis is registered. The build and the corpus pass hold these lists and know no analysis
-by name: a new analysis is a module in analyses/ (and its pages), added to one list here.
+"""The one place an analysis is registered: one entry (unit.Unit) per analysis, holding everything it declares (its
+options, its accumulator, derived or per-probe computation, its tables and its page sections). The build, the corpus
+pass, the command line, the configuration, the database and the pages take what they need from these entries and
+name no analysis. A new analysis is a module in analyses/ (and its sections in site/sections/), added here once.
 
-- ACCUMULATORS: fed one layer of one corpus batch at a time (analyses/base.py's protocol: `create`, `update`,
-  `merge`, `tables`); their tables are written in this order after the pass.
-- DERIVED: computed after the pass from the accumulators (and the stored corpus): `f(accumulators, store) ->
-  tables`.
-- PROBE_ANALYSES: per probe, after the probes are encoded: `cls(loaded, probes, config)` checks its targets before
-  any work, `.run(probes, progress, warnings, corpus) -> tables` (corpus: the corpus sentences, for an analysis
-  that measures some of them with the model), `.meta() -> {key: value}` for the meta table.
-"""
+Order matters where it shows: per-probe analyses run in this order before the corpus pass, accumulators' tables are
+written in this order after it, then the derived analyses run in this order; pages place sections by their own
+`order`."""
 
 from __future__ import annotations
 
-from .attribution import ProbeAttributions
-from .baserates import AttendedCounts, matched_base_counts
-from .depacc import DepAccuracy
-from .headstats import HeadStats
-from .importance import HeadImportance
-from .roles import head_roles
-from .search import TopK
-from .similarity import HeadDistances
+from pathlib import Path
+from typing import Any
 
-ACCUMULATORS = (TopK, HeadStats, DepAccuracy, HeadDistances, AttendedCounts)
-DERIVED = (head_roles, matched_base_counts)
-PROBE_ANALYSES = (ProbeAttributions, HeadImportance)
+from ..config import Config
+from ..config import load_config as load_with
+from ..store import schema
+from ..unit import Unit
+from .attribution import AttributionOptions, ProbeAttributions
+from .baserates import AttendedCounts, matched_base_counts
+from .depacc import DepAccuracy, DepOptions
+from .headstats import HeadStats
+from .importance import HeadImportance, ImportanceOptions
+from .roles import head_roles
+from .search import SearchOptions, TopK
+from .similarity import HeadDistances, SimilarityOptions
+
+UNITS: tuple[Unit, ...] = (
+    Unit("search", "exBERT's search: each probe token's closest corpus contexts per layer and head",
+         options=SearchOptions, tables=(schema.NEIGHBOURS, schema.CUT_TIES), accumulator=TopK, sections="search"),
+    Unit("headstats", "Clark et al.'s head statistics, by weight and by what attention moves (Kobayashi et al.)",
+         tables=(schema.HEAD_STATS,), accumulator=HeadStats, sections="headstats"),
+    Unit("depacc", "Clark et al.'s dependency accuracy against the best fixed offset, with bootstrap intervals",
+         options=DepOptions, tables=(schema.DEP_ACCURACY,), accumulator=DepAccuracy, sections="depacc"),
+    Unit("similarity", "the distances between heads' attention and the map of the heads",
+         options=SimilarityOptions, tables=(schema.HEAD_DISTANCE, schema.HEAD_MAP), accumulator=HeadDistances,
+         sections="similarity"),
+    Unit("baserates", "the corpus base rates the match histograms are read against",
+         tables=(schema.BASE_COUNTS,), accumulator=AttendedCounts, derived=matched_base_counts),
+    Unit("roles", "each head's role, from its statistics and its dependency accuracy",
+         tables=(schema.HEAD_ROLES,), derived=head_roles, sections="roles"),
+    Unit("attribution", "integrated gradients and rollout on each probe, and where attention agrees with them",
+         options=AttributionOptions, tables=(schema.ATTRIBUTION_TARGETS, schema.CLASS_PROBABILITIES,
+                                             schema.ATTRIBUTIONS, schema.ATTRIBUTION_AGREEMENT),
+         probe=ProbeAttributions, sections="attribution"),
+    Unit("importance", "which heads matter: each head and layer removed (Michel et al.), and the gradient proxy",
+         options=ImportanceOptions, tables=(schema.HEAD_IMPORTANCE,), probe=HeadImportance, sections="importance"),
+)
+
+
+def options_of(units: tuple[Unit, ...] = UNITS) -> list[type]:
+    """The options dataclasses of these analyses, in order."""
+    return [u.options for u in units if u.options is not None]
+
+
+def tables_of(units: tuple[Unit, ...] = UNITS) -> tuple[schema.Table, ...]:
+    return tuple(t for u in units for t in u.tables)
+
+
+def load_config(config_file: Path | None = None, units: tuple[Unit, ...] = UNITS, **overrides: Any) -> Config:
+    """config.load_config with the options of these analyses (by default every registered one)."""
+    return load_with(config_file, options_of(units), **overrides)

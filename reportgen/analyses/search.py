@@ -28,11 +28,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import AnalysisSettings, LayerBatch, in_inference_mode
+from ..options import option
+from .base import LayerBatch, PassInputs, in_inference_mode
 
 EPS = 1e-12
 TIE_SEED = 0x5EED_2019  # fixed: the tie sample is part of what makes two builds byte-identical
 _NO_KEY = np.iinfo(np.uint64).max
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    top_k: int = option(50, "Matches kept per probe token and search space (default: 50).", minimum=1)
+    max_matches_per_sentence: int | None = option(
+        None, "At most N matches per corpus sentence for each probe token and space (default: no limit).", minimum=1)
+    shown_matches: int = option(10, "Matches a page lists before 'show all' (default: 10).", minimum=1)
 
 
 def tie_key(position: np.ndarray) -> np.ndarray:
@@ -188,9 +197,9 @@ class TopK(KeptMatches):
         self.tied_seen = torch.zeros(shape[:3], dtype=torch.int64, device=self.device)
 
     @classmethod
-    def create(cls, settings: AnalysisSettings, device) -> TopK:
-        return cls(settings.probe_embedding, settings.probe_context, settings.top_k, settings.max_per_sentence,
-                   device=device, probe_keys=settings.probe_keys)
+    def create(cls, inputs: PassInputs, options: SearchOptions, device) -> TopK:
+        return cls(inputs.probe_embedding, inputs.probe_context, options.top_k, options.max_matches_per_sentence,
+                   device=device, probe_keys=inputs.probe_keys)
 
     def update(self, batch: LayerBatch) -> None:
         """One layer of one corpus batch: its head and whole-layer spaces from the heads' contexts, its embedding

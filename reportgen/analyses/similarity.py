@@ -9,9 +9,18 @@ disjoint ones. A pair's distance is the mean over every real query token of the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .base import AnalysisSettings, LayerBatch, accumulation_dtype, in_inference_mode
+from ..options import option
+from .base import LayerBatch, PassInputs, accumulation_dtype, in_inference_mode
+
+
+@dataclass(frozen=True)
+class SimilarityOptions:
+    similarity_sentences: int = option(1000, "How many corpus sentences (the first ones) the head distances and the "
+                                             "map are measured on (default: 1000).", minimum=1)
 
 MDS_SEED = 0
 DECIMALS = 6  # the map's coordinates, rounded: the same layout wherever the build runs
@@ -74,8 +83,9 @@ class HeadDistances:
         self._pending = None
 
     @classmethod
-    def create(cls, settings: AnalysisSettings, device) -> HeadDistances:
-        return cls(settings.n_layers, settings.n_heads, set(settings.sample))
+    def create(cls, inputs: PassInputs, options: SimilarityOptions, device) -> HeadDistances:
+        first = inputs.first_corpus_id
+        return cls(inputs.n_layers, inputs.n_heads, set(range(first, first + options.similarity_sentences)))
 
     def settle(self) -> None:
         """Wait for the distances computed in the background (before the state is sent elsewhere)."""

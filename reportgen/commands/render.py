@@ -11,11 +11,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..analyses.registry import UNITS
 from ..config import FIGURE_FORMATS
 from ..errors import InputError
 from ..site.output import staged_output
-from ..site.render import render, rendering_options, write_timings
+from ..site.render import render, write_timings
 from ..store import open_report
+from ..unit import Unit
 
 
 @dataclass
@@ -26,14 +28,15 @@ class Rendered:
     seconds: float
 
 
-def render_database(db: Path, out: Path, figures: str | None, progress) -> Rendered:
-    """Write the site of `db` into `out` (replaced only when complete). A database inside `out` is carried
-    into the new site; one elsewhere stays where it is. `figures` None: as the build that made it."""
+def render_database(db: Path, out: Path, figures: str | None, progress, units: tuple[Unit, ...] = UNITS) -> Rendered:
+    """Write the site of `db` into `out` (replaced only when complete) with the sections of `units` (the registry's
+    entries). A database inside `out` is carried into the new site; one elsewhere stays where it is. `figures`
+    None: as the build that made it."""
     if figures is not None and figures not in FIGURE_FORMATS:
         raise InputError(f"--figures {figures}: expected one of {', '.join(FIGURE_FORMATS)}")
     start = time.perf_counter()
     with open_report(db) as store, staged_output(out) as staged:
-        pages = render(store, staged.folder, progress, *rendering_options(store.meta(), figures))
+        pages = render(store, staged.folder, progress, units, figures)
         if db.resolve().parent == out.resolve():
             shutil.copyfile(db, staged.folder / db.name)
         seconds = time.perf_counter() - start

@@ -12,16 +12,18 @@ import numpy as np
 from ..annotate import load_pipeline
 from ..errors import InputError
 from ..site.output import staged_output
-from ..site.render import render, rendering_options, write_timings
-from ..store import STUDY_TABLES, Store
+from ..analyses.registry import UNITS
+from ..site.render import render, write_timings
+from ..store import STUDIES, STUDY_TABLES, Store
 from ..studies import measure
 from ..studies.data import read_jsonl
 from ..studies.edits import (StudyConfig, StudySummary, check_model, figures, fine_tune, load_classifier,
                              measure_examples, predict, report_examples)
+from ..unit import Unit
 from ..vocab import DELTA_SHARE, STUDY
 
 
-def run(config: StudyConfig, progress) -> StudySummary:
+def run(config: StudyConfig, progress, units: tuple[Unit, ...] = UNITS) -> StudySummary:
     """Run the study and write it into the report: a new database and site replace the old ones only when
     complete."""
     from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
@@ -93,7 +95,7 @@ def run(config: StudyConfig, progress) -> StudySummary:
         rank[measure.ranking(m.attention[-1].sum(0))] = np.arange(len(m.words))
         word_rows += [(STUDY, m.example.example_id, w.word_idx, w.text, w.char_start, w.char_end,
                        w.word_idx in m.gold, int(rank[w.word_idx])) for w in m.words]
-    _write(config, progress, meta, metrics, study_meta, rows, example_rows, word_rows, timings)
+    _write(config, progress, units, metrics, study_meta, rows, example_rows, word_rows, timings)
     timings["total"] = time.perf_counter() - start
     return StudySummary(metrics, rows, timings, warnings)
 
@@ -101,7 +103,7 @@ def run(config: StudyConfig, progress) -> StudySummary:
 
 
 
-def _write(config: StudyConfig, progress, meta, metrics, study_meta, rows, example_rows, word_rows, timings):
+def _write(config: StudyConfig, progress, units, metrics, study_meta, rows, example_rows, word_rows, timings):
     """Copy the database, put the study in the copy, render the site from it into a staging folder, then put
     both in place; on any error the old site and database stay as they were."""
     out, db = config.out, config.db_path
@@ -113,7 +115,7 @@ def _write(config: StudyConfig, progress, meta, metrics, study_meta, rows, examp
             staged.leftovers.append(work)
         shutil.copyfile(db, work)
         with Store(work) as store:
-            store.ensure_tables(STUDY_TABLES)
+            store.ensure_tables(STUDIES)
             for table in STUDY_TABLES:
                 store.delete_study(table, STUDY)
             store.insert("study_metrics", [(STUDY, k, v) for k, v in sorted(metrics.items())])
@@ -124,7 +126,7 @@ def _write(config: StudyConfig, progress, meta, metrics, study_meta, rows, examp
             store.finish()
         t = time.perf_counter()
         with Store(work, read_only=True) as finished:  # read-only: render processes open it too
-            render(finished, staging, progress, *rendering_options(meta))
+            render(finished, staging, progress, units)
         timings["render"] = time.perf_counter() - t
         old_timings = out / "assets" / "timings.js"
         if old_timings.is_file():

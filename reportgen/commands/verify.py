@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import load_config
-from ..provenance import epoch_of
+from ..analyses.registry import UNITS, load_config
 from ..store import Store
 from .archive import MANIFEST, ROOT, BadArchive, sha256
 from .build import build
 from .render import render_database
+from ..unit import Unit
 
 
 @dataclass
@@ -59,8 +58,9 @@ def _is_page(name: str) -> bool:
     return name.startswith("site/") and not name.endswith(".duckdb") and not name.startswith("site/figures/")
 
 
-def verify(archive: Path, pages_only: bool, model: str | None, progress) -> Verdict:
-    """Regenerate the archived site (re-render its database, or rebuild from its inputs) and compare every page."""
+def verify(archive: Path, pages_only: bool, model: str | None, progress, units: tuple[Unit, ...] = UNITS) -> Verdict:
+    """Regenerate the archived site (re-render its database, or rebuild from its inputs, with the analyses
+    `units`) and compare every page."""
     files = read_archive(archive)
     with tempfile.TemporaryDirectory(prefix="reportgen-verify-") as work:
         work = Path(work)
@@ -69,28 +69,18 @@ def verify(archive: Path, pages_only: bool, model: str | None, progress) -> Verd
             (work / name).write_bytes(data)
         out = work / "regenerated"
         if pages_only:
-            render_database(work / "site" / "report.duckdb", out, None, progress)
+            render_database(work / "site" / "report.duckdb", out, None, progress, units)
         else:
             options = json.loads(files.get("config.json", b"{}"))
             names, probe_name = options.pop("corpus", []), options.pop("probes", None)
             corpus = tuple(work / "inputs" / "corpus" / name for name in names)
             if not corpus or not all(p.exists() for p in corpus):
                 raise BadArchive(f"{archive}: archived without its corpus (--no-corpus); check it with --pages-only")
-            meta_date = _epoch_of(work / "site" / "report.duckdb")
-            saved = os.environ.get("SOURCE_DATE_EPOCH")
-            try:
-                if meta_date is not None:
-                    os.environ["SOURCE_DATE_EPOCH"] = str(meta_date)
-                else:
-                    os.environ.pop("SOURCE_DATE_EPOCH", None)
-                build(load_config(None, **{**options, "model": model or options.get("model"), "corpus": corpus,
-                                           "probes": work / "inputs" / "probes" / probe_name, "out": out}),
-                      progress)
-            finally:
-                if saved is None:
-                    os.environ.pop("SOURCE_DATE_EPOCH", None)
-                else:
-                    os.environ["SOURCE_DATE_EPOCH"] = saved
+            with Store(work / "site" / "report.duckdb", read_only=True) as archived:
+                date = archived.meta().get("build_date", "")  # the rebuild records the same build date
+            build(load_config(None, units, **{**options, "model": model or options.get("model"), "corpus": corpus,
+                                              "probes": work / "inputs" / "probes" / probe_name, "out": out}),
+                  progress, units=units, date=date)
         regenerated = {f"site/{p.relative_to(out).as_posix()}": p.read_bytes() for p in out.rglob("*") if p.is_file()}
     verdict = Verdict([], [])
     for name in sorted(n for n in files if _is_page(n)):
@@ -100,12 +90,6 @@ def verify(archive: Path, pages_only: bool, model: str | None, progress) -> Verd
         else:
             verdict.differing.append((name, _first_difference(files[name], theirs)))
     return verdict
-
-
-def _epoch_of(db: Path) -> int | None:
-    """The build date the archived database records, as seconds since 1970 (None where it records none)."""
-    with Store(db, read_only=True) as store:
-        return epoch_of(store.meta().get("build_date", ""))
 
 
 def _first_difference(archived: bytes, regenerated: bytes | None) -> str:

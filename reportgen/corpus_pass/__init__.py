@@ -1,3 +1,77 @@
 """The corpus pass: the corpus streamed once through the model in windows and batches, each layer handed to every
-accumulator of analyses/registry.py while the forward pass runs; in shards of contiguous windows whose states merge
-exactly, computed in turn in this process (`local`) or on a Ray cluster (`ray`)."""
+accumulator while the forward pass runs; in shards of contiguous windows whose states merge exactly, computed in
+turn in this process or on a Ray cluster. Its one entry is `start`: the windows, the shards, spaCy (in a process of
+its own beside the model for a large corpus) and Ray stay inside."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..corpus import Sentence
+from ..models import device_of
+from ..progress import Clock, Progress
+from .annotator import Annotator
+from .shards import run_local, shards_of, windows_of
+from .spec import PassSpec, Tuning
+from .state import PassState
+
+__all__ = ["CorpusPass", "PassResult", "PassSpec", "Tuning", "start"]
+
+
+@dataclass
+class PassResult:
+    """What a corpus pass returns: the merged state of its accumulators, whether spaCy ran beside the model, and
+    with Ray each shard's (index, sentences, tokens, seconds on its worker)."""
+
+    state: PassState
+    annotated_beside: bool
+    shard_seconds: list[tuple[int, int, int, float]] = field(default_factory=list)
+
+
+class CorpusPass:
+    """A corpus pass to come. Entered, it starts annotating (spaCy beside the model for a large corpus, so that it
+    runs while the probes are encoded and attributed); `run` then streams the corpus once."""
+
+    def __init__(self, corpus: Sequence[Sentence], nlp, batch_size: int, ray: str | None, tuning: Tuning):
+        self.ray, self.tuning = ray, tuning
+        self.size = len(corpus)
+        self.windows = windows_of(corpus, batch_size, tuning)
+        self.beside = len(corpus) >= tuning.annotate_beside and (os.cpu_count() or 1) > 1 and not ray
+        self.annotator = Annotator(self.windows, nlp, self.beside, tuning.annotate)
+
+    def __enter__(self) -> CorpusPass:
+        self.annotator.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.annotator.__exit__(*exc)
+
+    def run(self, loaded, spec: PassSpec, write: Callable[[str, list], None], clock: Clock,
+            progress: Progress) -> PassResult:
+        """Annotate, encode and search the corpus; `write(table, rows)` takes each window's `words`, `sentences`
+        and `tokens` rows as soon as they are known. Returns the merged state."""
+        total = PassState.new(spec.accumulators, spec.inputs, device_of(loaded))
+        shards = shards_of(self.windows, self.tuning)
+        result = PassResult(total, self.beside)
+        with progress.stage("encode", self.size) as advance:
+            if self.ray:
+                from .ray import run_shards  # Ray is imported only with --ray
+
+                results = run_shards(spec, shards, self.ray, advance, result.shard_seconds)
+            else:  # the same shards in turn, each window stored as soon as it is searched
+                results = run_local(loaded, spec, self.annotator, shards, clock, advance, self.tuning)
+            for word_rows, sentence_rows, token_rows, state in results:
+                write("words", word_rows)
+                write("sentences", sentence_rows)
+                write("tokens", token_rows)
+                if state is not None:
+                    total.merge(state)
+        return result
+
+
+def start(corpus: Sequence[Sentence], nlp, batch_size: int, ray: str | None = None,
+          tuning: Tuning = Tuning()) -> CorpusPass:
+    """The corpus pass over `corpus`, to be entered (`with start(...) as corpus_pass:`) and then run."""
+    return CorpusPass(corpus, nlp, batch_size, ray, tuning)

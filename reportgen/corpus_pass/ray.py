@@ -22,10 +22,6 @@ WORKER_NAME = "reportgen-shard-worker-{}"  # named actors: one per worker, kille
 MAX_RESTARTS = 1  # a worker whose process dies is started again once ...
 MAX_TASK_RETRIES = 2  # ... and a shard whose task was lost (or raised) is run again up to this many times
 
-# (shard, sentences, tokens, seconds on its worker) of the last pass, for benchmarks/bench_ray.py
-last_shards: list[tuple[int, int, int, float]] = []
-
-
 def connect(address: str):
     """ray.init for `--ray auto` (a running cluster if there is one, else a local one on this machine's cores) or
     `--ray ADDRESS`; a Ray already started in this process is used as it is."""
@@ -70,13 +66,13 @@ def _worker_class(ray, num_cpus: float, num_gpus: float):
     return ShardWorker
 
 
-def run_shards(spec: PassSpec, shards: Sequence[list[list]], address: str,
-               advance: Callable[[int], None]) -> Iterator[tuple]:
+def run_shards(spec: PassSpec, shards: Sequence[list[list]], address: str, advance: Callable[[int], None],
+               timings: list[tuple[int, int, int, float]]) -> Iterator[tuple]:
     """Each shard's (words, sentences, tokens rows, PassState), in shard order, computed on the cluster's workers;
-    `advance` moves the progress bar by a shard's sentences as each finishes, in any order. A shard that still
-    fails after Ray's retries stops the pass with an error naming its sentences."""
+    `advance` moves the progress bar by a shard's sentences as each finishes, in any order, and `timings` gets each
+    shard's (index, sentences, tokens, seconds on its worker). A shard that still fails after Ray's retries stops
+    the pass with an error naming its sentences."""
     ray = connect(address)
-    last_shards.clear()
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     n_workers = max(1, min(len(shards), gpus if gpus else int(resources.get("CPU", 1))))
@@ -105,7 +101,7 @@ def run_shards(spec: PassSpec, shards: Sequence[list[list]], address: str,
             except ray.exceptions.RayError as exc:
                 raise ModelError(_failure(shards, index, exc)) from None
             done[index] = result
-            last_shards.append((index, len(result[1]), len(result[2]), seconds))
+            timings.append((index, len(result[1]), len(result[2]), seconds))
             advance(sum(len(w) for w in shards[index]))
             give(worker)
             while emitted in done:

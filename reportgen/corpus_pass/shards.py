@@ -53,7 +53,7 @@ def run_shard(loaded, nlp, spec: PassSpec, windows: list[Sequence[Sentence]],
               tuning: Tuning = Tuning()) -> tuple[list, list, list, PassState]:
     """One shard on a worker (corpus_pass/ray.py): annotate and search its windows with a fresh state; its
     `words`, `sentences` and `tokens` rows and its state, ready to send back."""
-    state = PassState.new(spec.settings, device_of(loaded))
+    state = PassState.new(spec.accumulators, spec.inputs, device_of(loaded))
     words, sentences, tokens = [], [], []
     for window in windows:
         rows = tuning.annotate([(s.sentence_id, s.text) for s in window], nlp)
@@ -70,7 +70,7 @@ def run_local(loaded, spec: PassSpec, annotator: Annotator, shards: list[list[Se
     tokens rows, None) per window, then (.., .., .., the shard's state) once per shard with empty rows."""
     annotated = iter(annotator)
     for shard in shards:
-        state = PassState.new(spec.settings, device_of(loaded))
+        state = PassState.new(spec.accumulators, spec.inputs, device_of(loaded))
         for _ in shard:
             window, word_rows = next(annotated)
             sentence_rows, token_rows = run_window(loaded, state, spec, window, word_rows, clock, advance, tuning)

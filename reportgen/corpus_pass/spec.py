@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..analyses.base import AnalysisSettings
+from typing import Any
+
+from ..analyses.base import PassInputs
 from ..annotate import annotate_rows
 
 
 @dataclass(frozen=True)
 class PassSpec:
-    """What every worker needs besides the shards: the model, the batching and the accumulators' settings."""
+    """What every worker needs besides the shards: the model, the batching, and the accumulators to make (each
+    class with its options) and what they are made with."""
 
     model: str
     max_length: int | None
@@ -20,7 +23,8 @@ class PassSpec:
     dtype: str
     batch_size: int
     max_batch_tokens: int | None
-    settings: AnalysisSettings
+    inputs: PassInputs
+    accumulators: tuple[tuple[type, Any], ...]
     threads: int = 0  # torch's threads on the CPU: the driver's, so that sums and products are done alike (0: torch's)
 
 

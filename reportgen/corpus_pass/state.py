@@ -1,23 +1,26 @@
-"""The state of a corpus pass over some sentences (a shard): one instance of every registered accumulator."""
+"""The state of a corpus pass over some sentences (a shard): one instance of every accumulator of the registry's
+entries it was given."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..analyses.base import AnalysisSettings, to_cpu
-from ..analyses.registry import ACCUMULATORS
+from typing import Any
+
+from ..analyses.base import PassInputs, to_cpu
 
 
 @dataclass
 class PassState:
-    """The accumulators of ACCUMULATORS, in order. States of disjoint shards merge exactly; the build merges its
-    shards' states in order, wherever they were computed."""
+    """The accumulators, in registry order. States of disjoint shards merge exactly; the build merges its shards'
+    states in order, wherever they were computed."""
 
     accumulators: list
 
     @classmethod
-    def new(cls, settings: AnalysisSettings, device) -> PassState:
-        return cls([kind.create(settings, device) for kind in ACCUMULATORS])
+    def new(cls, accumulators: tuple[tuple[type, Any], ...], inputs: PassInputs, device) -> PassState:
+        """A fresh state: each (accumulator class, its options) made with the pass's inputs on `device`."""
+        return cls([kind.create(inputs, options, device) for kind, options in accumulators])
 
     def merge(self, other: PassState) -> None:
         for mine, theirs in zip(self.accumulators, other.accumulators):

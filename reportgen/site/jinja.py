@@ -16,9 +16,12 @@ def templates_dir() -> Path:
     return found
 
 
-def environment() -> jinja2.Environment:
+def environment(units: tuple = ()) -> jinja2.Environment:
+    """The environment of the shipped templates, and of the templates the analyses `units` give as text (a unit's
+    `templates`, for sections whose macros are not files under templates/)."""
+    given = {name: source for unit in units for name, source in unit.templates.items()}
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir()),
+        loader=jinja2.ChoiceLoader([jinja2.DictLoader(given), jinja2.FileSystemLoader(templates_dir())]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

@@ -1,5 +1,5 @@
 """Writing every page of one database, in this process or in a pool of render processes (each with its own
-read-only connection), through the page types of views.PAGES."""
+read-only connection), through the page types of views.PAGES and the sections of the analyses it is given."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from pathlib import Path
 
 from ..config import FIGURE_FORMATS
 from ..store import Store
+from ..unit import Unit
 from .assets import write_assets, write_contexts, write_data_file, write_timings
 from .figures import write_figures
 from .jinja import environment
-from .views import PAGE_TYPES, PAGES, Report
+from .sections import sections_of
+from .views import CORE_SECTIONS, PAGE_TYPES, PAGES, Report
 from .views.matches import contexts
 
 __all__ = ["POOL_PAGES", "render", "rendering_options", "write_timings"]
+
+POOL_PAGES = 40  # from this many pages on, pages are written by a pool of processes (`render`'s workers)
 
 
 def rendering_options(meta: dict[str, str], figures: str | None = None) -> tuple[int, str | None]:
@@ -27,10 +31,11 @@ def rendering_options(meta: dict[str, str], figures: str | None = None) -> tuple
 class Renderer:
     """Writes pages of one database: what a render process holds (the Jinja environment and the report)."""
 
-    def __init__(self, store: Store, out: Path, shown: int, figures: str | None):
-        self.env = environment()
-        self.report = Report(store, shown)
-        self.out, self.figures = out, figures
+    def __init__(self, store: Store, out: Path, units: tuple[Unit, ...], figures: str | None):
+        self.env = environment(units)
+        shown, self.figures = rendering_options(store.meta(), figures)
+        self.report = Report(store, shown, sections_of(units, CORE_SECTIONS))
+        self.out = out
 
     def tasks(self) -> list[tuple]:
         """Every page as (page type, key), in the order of the progress bar: index, each layer's heads then the
@@ -53,29 +58,23 @@ class Renderer:
         return path, len(html.encode("utf-8")), exported
 
 
-_WORKER: Renderer | None = None
-POOL_PAGES = 40  # from this many pages on, pages are written by a pool of processes
+def render_share(db: str, out: str, units: tuple[Unit, ...], figures: str | None,
+                 tasks: list[tuple[int, tuple]]) -> list[tuple[int, str, int, list]]:
+    """What a render process does: open the database read-only and write its share of the pages."""
+    with Store(Path(db), read_only=True) as store:
+        renderer = Renderer(store, Path(out), units, figures)
+        return [(i, *renderer(task)) for i, task in tasks]
 
 
-def _start_worker(db: str, out: str, shown: int, figures: str | None) -> None:
-    global _WORKER
-    _WORKER = Renderer(Store(Path(db), read_only=True), Path(out), shown, figures)
-
-
-def _render_share(tasks: list[tuple[int, tuple]]) -> list[tuple[int, str, int, list]]:
-    return [(i, *_WORKER(task)) for i, task in tasks]
-
-
-def render(store: Store, out: Path, progress, shown: int, figures: str | None = None,
+def render(store: Store, out: Path, progress, units: tuple[Unit, ...], figures: str | None = None,
            workers: int | None = None) -> dict[str, int]:
-    """Write every page into `out` (and with `figures`, 'svg' or 'png', every chart into out/figures/);
-    returns each page's path and size in bytes.
+    """Write every page into `out` (and with `figures`, 'svg' or 'png', every chart into out/figures/; None: as the
+    build chose) with the sections of `units` (the registry's entries); returns each page's path and size in bytes.
 
-    With many pages (POOL_PAGES) and several cores, a pool of processes (`workers`; by default one per core,
-    at most 4) writes them, each from its own read-only connection to the database: `store` must then be
-    read-only, as no other process can open a file that one is writing. Pages do not depend on which
-    process wrote them."""
-    renderer = Renderer(store, out, shown, figures)
+    With many pages (POOL_PAGES) and several cores, `workers` processes (by default one per core, at most 4) write
+    them, each from its own read-only connection to the database: `store` must then be read-only, as no other
+    process can open a file that one is writing. Pages do not depend on which process wrote them."""
+    renderer = Renderer(store, out, units, figures)
     tasks = renderer.tasks()
     if workers is None:
         workers = min(os.cpu_count() or 1, 4) if len(tasks) >= POOL_PAGES else 1
@@ -86,13 +85,13 @@ def render(store: Store, out: Path, progress, shown: int, figures: str | None = 
             from concurrent.futures import ProcessPoolExecutor
 
             numbered = list(enumerate(tasks))
-            shares = [numbered[i :: workers * 4] for i in range(workers * 4)]  # interleaved: heavy pages spread
+            shares = [numbered[i :: workers] for i in range(workers)]  # interleaved: heavy pages spread
             # spawn, not fork: the parent may hold torch's and BLAS's threads
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_start_worker,
-                                     initargs=(str(store.path), str(out), shown, figures)) as pool:
-                for share, result in zip(shares, pool.map(_render_share, shares)):
-                    done += result
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                pending = [pool.submit(render_share, str(store.path), str(out), units, renderer.figures, share)
+                           for share in shares]
+                for share, future in zip(shares, pending):
+                    done += future.result()
                     advance(len(share))
         else:
             for i, task in enumerate(tasks):
@@ -101,6 +100,6 @@ def render(store: Store, out: Path, progress, shown: int, figures: str | None = 
     done.sort(key=lambda r: r[0])
     write_assets(out)
     write_contexts(out, contexts(renderer.report))
-    if figures:
-        write_figures(out / "figures", [e for *_, exported in done for e in exported], figures, progress)
+    if renderer.figures:
+        write_figures(out / "figures", [e for *_, exported in done for e in exported], renderer.figures, progress)
     return {path: size for _i, path, size, _e in done}

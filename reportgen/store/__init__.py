@@ -1,28 +1,38 @@
 """The DuckDB file: every SQL statement reportgen runs lives in this package (schema, writes, reads). Data go in as
-parameters or Arrow tables; reads come back as named rows (store/rows.py)."""
+parameters or Arrow tables; reads come back as named rows (store/rows.py). DuckDB and Arrow are imported when a
+database is opened, not with the package: the command line's help and the table declarations need neither."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
 from ..errors import InputError
 from .matches import MatchReads
 from .reads import Reads
-from .schema import COLUMNS, SCHEMA, SCHEMA_VERSION, STUDY_TABLES, StoreWriteError
+from .schema import COLUMNS, CORE, SCHEMA_VERSION, STUDIES, STUDY_TABLES, Table
 from .writes import StudiesNotCopied, Writes
 
-__all__ = ["COLUMNS", "SCHEMA", "SCHEMA_VERSION", "STUDY_TABLES", "Store", "StoreWriteError", "StudiesNotCopied",
-           "open_report"]
+__all__ = ["COLUMNS", "CORE", "SCHEMA_VERSION", "STUDIES", "STUDY_TABLES", "Store", "StoreWriteError",
+           "StudiesNotCopied", "Table", "open_report"]
+
+
+def __getattr__(name: str):
+    if name == "StoreWriteError":  # the database file could not be written (full disk, no permission)
+        import duckdb
+
+        return duckdb.IOException
+    raise AttributeError(name)
 
 
 class Store(Writes, Reads, MatchReads):
     """One open DuckDB file."""
 
     def __init__(self, path: Path, read_only: bool = False):
+        import duckdb
+
         self.path = path
         self.con = duckdb.connect(str(path), read_only=read_only)
+        self.known_columns: dict[str, list[str]] = {}
 
     def close(self) -> None:
         self.con.close()
@@ -36,6 +46,8 @@ class Store(Writes, Reads, MatchReads):
 
 def open_report(db: Path) -> Store:
     """The database, read-only, checked: a DuckDB file that reportgen wrote, of this schema version."""
+    import duckdb
+
     if not db.is_file():
         raise InputError(f"{db}: no such database; give the report.duckdb of a report (reportgen build writes one)")
     try:

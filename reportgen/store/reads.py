@@ -9,7 +9,7 @@ from .rows import (AgreementRow, AttentionColumns, ClassProbabilityRow, Counts, 
                    HeadStatRow, ImportanceRow, MapPoint, NearestHead,
                    NeuronColumns, RoleRow, ScoreRow, SentenceRow, StudyExampleRow, StudyFigureRow, StudyWordRow,
                    TargetRow, TokenRow, WordRow)
-from .schema import COLUMNS
+from .schema import COLUMNS, Table
 
 WORDS = ", ".join(COLUMNS["words"])
 TOKENS = ", ".join(COLUMNS["tokens"])
@@ -30,6 +30,21 @@ class Reads:
         """One query's result as named numpy columns (its select list names the type's fields, in order)."""
         found = self.con.execute(sql, list(params)).fetchnumpy()
         return columns_type(*(found[name] for name in columns_type._fields))
+
+    def rows(self, table: Table, **equal: Any) -> list:
+        """Every row of a table an analysis declared, as its named row type, in the order of its columns; `equal`
+        keeps the rows whose columns have these values (`rows(table, layer=3, head=7)`). Empty where the database
+        has no such table (a report built without the analysis)."""
+        if not self.has_table(table.name):
+            return []
+        wrong = sorted(set(equal) - set(table.columns))
+        if wrong:
+            raise KeyError(f"{table.name} has no column {wrong[0]!r}")
+        where = " AND ".join(f"{c} = ?" for c in equal)  # column names checked above: never data
+        columns = ", ".join(table.columns)
+        return self._named(table.row_type, f"SELECT {columns} FROM {table.name}"
+                                           f"{' WHERE ' + where if where else ''} ORDER BY {columns}",
+                           tuple(equal.values()))
 
     def meta(self) -> dict[str, str]:
         return dict(self._rows("SELECT key, value FROM meta ORDER BY key"))

@@ -7,9 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from .schema import COLUMNS, SCHEMA, SCHEMA_VERSION, STUDY_TABLES
+from .schema import ANALYSES, COLUMNS, CORE, SCHEMA_VERSION, STUDIES, STUDY_TABLES, Table
 
 
 class StudiesNotCopied(Exception):
@@ -17,15 +15,33 @@ class StudiesNotCopied(Exception):
 
 
 class Writes:
-    """The writing half of a Store (`self.con`: an open DuckDB connection)."""
+    """The writing half of a Store (`self.con`: an open DuckDB connection; `self.known_columns`: each table's columns
+    once looked up)."""
 
-    def create(self) -> None:
-        for table, ddl in SCHEMA.items():
-            self.con.execute(f"CREATE TABLE {table} ({ddl})")  # table names are constants, not data
+    def create(self, tables: Iterable[Table] | None = None) -> None:
+        """The tables every report has, the study tables, and `tables`: the analyses' own, in registry order (None:
+        every table declared in store/schema.py, for a database made by hand)."""
+        tables = ANALYSES if tables is None else tuple(tables)
+        for table in CORE + tables + STUDIES:
+            self.con.execute(f"CREATE TABLE {table.name} ({table.ddl})")  # table names are constants, not data
+
+    def _columns_of(self, table: str) -> list[str]:
+        """A table's columns in their order, as the database has them (any table an analysis declared)."""
+        known = self.known_columns
+        if table not in known:
+            found = [name for (name,) in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? AND table_catalog = "
+                "current_database() ORDER BY ordinal_position", [table]).fetchall()]
+            if not found:
+                raise KeyError(f"no table {table!r} in the database")
+            known[table] = found
+        return known[table]
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]] | dict[str, Sequence[Any]]) -> None:
         """Bulk-insert rows (tuples in column order) or columns (name -> values) through Arrow."""
-        cols = COLUMNS[table]
+        import pyarrow as pa
+
+        cols = self._columns_of(table)
         if not isinstance(rows, dict):
             if not rows:
                 return
@@ -44,10 +60,10 @@ class Writes:
         for table, rows in tables.items():
             self.insert(table, rows)
 
-    def ensure_tables(self, tables: Iterable[str]) -> None:
+    def ensure_tables(self, tables: Iterable[Table]) -> None:
         """Create any of these tables the file lacks (a database written by an older reportgen)."""
         for table in tables:
-            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({SCHEMA[table]})")
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({table.ddl})")
 
     def delete_study(self, table: str, study: str) -> None:
         self.con.execute(f"DELETE FROM {table} WHERE study = ?", [study])  # table: one of STUDY_TABLES

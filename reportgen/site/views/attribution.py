@@ -86,6 +86,7 @@ class SentenceAttribution:
     top: float  # the sentence's largest |attribution|: the shades are relative to it
     baseline_token: str  # the token the baseline puts in place of the words
     classes: tuple[tuple[str, float], ...]  # a classifier's most probable classes (label, probability)
+    legend: tuple[tuple[str, str], ...] = ()  # the colours (class, shares), most negative first (`legend()`)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class HeadAgreement:
     mean: Agreement  # over the probes where the head is compared, with its interval and n
     rank: str  # 'the 3rd highest of 72 heads'
     per_probe: tuple[Agreement, ...]  # one per probe, linked to its sentence page
+    layer: int | None = None  # the layer, for a layer page's rollout
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,8 @@ class AttributionViews:
         return SentenceAttribution(t.target, t.description, t.value, t.baseline_value, t.delta,
                                    converged(t.delta, t.value, t.baseline_value), readout, tuple(scored),
                                    text[at:], chart, tuple(ranked[:TOP_HEADS]), layers, special,
-                                   sum(not a.compared for a in heads), top, self.baseline_token, tuple(classes))
+                                   sum(not a.compared for a in heads), top, self.baseline_token, tuple(classes),
+                                   legend())
 
     def head(self, layer: int, head: int) -> HeadAgreement | None:
         if not self.targets:
@@ -259,7 +262,7 @@ class AttributionViews:
                     and mean.rho is not None and m > mean.rho)
         rank = ("undefined on every probe" if mean.rho is None
                 else f"the {_ordinal(above + 1)} highest of the {self.n_layers} layers")
-        return HeadAgreement(mean, rank, per_probe)
+        return HeadAgreement(mean, rank, per_probe, layer)
 
     def _rollout_mean(self, layer: int) -> float | None:
         found = [self.agreement[(sid, "rollout")][(layer, None)].spearman for sid in self.probes

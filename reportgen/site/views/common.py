@@ -9,11 +9,7 @@ from functools import cached_property
 
 from ...align import token_text
 from ...store import Store
-from ...vocab import NORM_STATS, STATS
-from .attribution import AttributionViews
-from .links import Link, Nav, nav  # noqa: F401 (pages import them from here)
-from .headanalysis import HeadAnalyses
-from .importance import ImportanceViews
+from ..links import Link, Nav, nav  # noqa: F401 (pages import them from here)
 from .study import StudyPage, study_page
 
 
@@ -49,12 +45,15 @@ class ProbeToken:
 
 
 class Report:
-    """One open database as every page reads it: its meta, the model's shape, the probes and their tokens, and the
-    tables read once for many pages (head statistics, the head analysis, attributions, the study)."""
+    """One open database as every page reads it: its meta, the model's shape, the probes and their tokens, the
+    sections the pages place (by page kind, site.sections.sections_of) and what those sections read once for many
+    pages (`shared`, site.sections.cached)."""
 
-    def __init__(self, store: Store, shown: int):
+    def __init__(self, store: Store, shown: int, sections: dict[str, tuple] | None = None):
         self.store = store
         self.shown = shown
+        self.sections = sections or {}
+        self.shared: dict = {}
         self.meta = store.meta()
         self.n_layers = int(self.meta["n_layers"])
         self.n_heads = int(self.meta["n_heads"])
@@ -77,33 +76,6 @@ class Report:
     def matched_base(self) -> dict[str, dict[str, int]]:
         """The categories of every non-special corpus token: the base rates of the matched tokens."""
         return base_rates(self.store.base_counts("matched"))
-
-    @cached_property
-    def stats(self) -> dict[tuple[int, int], dict[str, float]]:
-        """(layer, head) -> statistic -> value."""
-        out: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
-        for r in self.store.head_stats():
-            out[(r.layer, r.head)][r.stat] = r.value
-        return out
-
-    @cached_property
-    def stat_names(self) -> list[str]:
-        """The statistics the database has: vocab.STATS' order, then any it does not list (a newer build's); the
-        shares by norm are shown on the head pages beside their shares by weight instead."""
-        found = {s for values in self.stats.values() for s in values} - set(NORM_STATS)
-        return [s for s in STATS if s in found] + sorted(found - set(STATS))
-
-    @cached_property
-    def head_analyses(self) -> HeadAnalyses:
-        return HeadAnalyses(self.store, self.meta, self.stats, self.n_layers, self.n_heads)
-
-    @cached_property
-    def attributions(self) -> AttributionViews:
-        return AttributionViews(self.store, self.meta, self.n_layers, self.n_heads)
-
-    @cached_property
-    def importance(self) -> ImportanceViews:
-        return ImportanceViews(self.store, self.meta, self.n_layers, self.n_heads, self.head_analyses.roles)
 
     @cached_property
     def study(self) -> StudyPage | None:

@@ -1,21 +1,21 @@
-"""heads/L{l}H{h}.html: one head's statistics among all heads, its role and dependency accuracy, its agreement with
-the gradients, its attention on each probe, and what its context-space matches have in common."""
+"""heads/L{l}H{h}.html: one head's page. Its parts are the sections the analyses add (site/sections): its role,
+its statistics among all heads, its importance, its dependency accuracy, its agreement with the gradients, its
+attention on each probe and what its context-space matches have in common."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ...vocab import head_label, layer_label
-from .attribution import HeadAgreement
+from ..sections import Placed, placed
 from .common import Link, Nav, Report, nav
-from .headanalysis import HeadAnalysis
-from .importance import HeadImportanceView
-from .matches import Analysis, ProbeSection, page_sections, split_matches, toc
+
+NOT_IN_TEMPLATE = {"template": False}  # a page field the renderer uses, not the template
 
 
 @dataclass(frozen=True)
 class HeadPage:
-    """heads/L{l}H{h}.html: the head's attention on each probe, its context-space matches and their aggregates."""
+    """heads/L{l}H{h}.html: the sections above the table of contents and those of the page's body."""
 
     root: str
     title: str
@@ -24,14 +24,11 @@ class HeadPage:
     head: int
     nav: Nav
     toc: tuple[Link, ...]
-    heads: HeadAnalysis  # role, statistics among all heads, dependency accuracy
-    analyses: tuple[Analysis, ...]
-    probes: tuple[ProbeSection, ...]
-    data: dict  # what the page script reads: the shown matches, the strip's chart, the match lists' file
-    agreement: HeadAgreement | None = None  # with the integrated gradients, over the probes
-    importance: HeadImportanceView | None = None  # the change of the output when the head is removed
-    # every space's match lists, written beside the page (matches.MATCHES_FILE, views.PAGES' files)
-    matches: dict = field(default_factory=dict, metadata={"template": False})
+    above: tuple[Placed, ...]
+    body: tuple[Placed, ...]
+    data: dict  # what the page script reads (the sections' data)
+    charts: tuple = field(default=(), metadata=NOT_IN_TEMPLATE)  # (DOM id, spec) of each chart, for --figures
+    files: dict = field(default_factory=dict, metadata=NOT_IN_TEMPLATE)  # data files written beside the page
 
 
 def head_page(report: Report, layer: int, head: int) -> HeadPage:
@@ -46,16 +43,6 @@ def head_page(report: Report, layer: int, head: int) -> HeadPage:
     related += [Link(f"{head_label(n, head)}.html", f"{head_label(n, head)} ({where} layer)")
                 for n, where in ((layer - 1, "previous"), (layer + 1, "next")) if 0 <= n < n_layers]
     pager = nav(layer * n_heads + head, n_layers * n_heads, link, Link("../index.html", "overview"), tuple(related))
-    analyses, sections, data = page_sections(
-        report, [("context", layer, head, "context", f"What the matches of {label} have in common")], (layer, head))
-    data, matches = split_matches(data, label)
-    agreement = report.attributions.head(layer, head)
-    importance = report.importance.head(layer, head)
-    # in the page's order
-    links = toc(report, analyses, (Link("#statistics", "Statistics over the corpus"),)
-                + ((Link("#importance", "Importance: removing the head"),) if importance is not None else ())
-                + (Link("#syntax", "Dependency accuracy"),)
-                + ((Link("#agreement", "Attention and gradients"),) if agreement is not None else ()))
-    return HeadPage("../", f"{label} · {report.model}", label, layer, head, pager, links,
-                    report.head_analyses.head(layer, head, report.stat_names), analyses, sections, data, agreement,
-                    importance, matches)
+    parts = placed(report.sections.get("head", ()), report, layer, head)
+    return HeadPage("../", f"{label} · {report.model}", label, layer, head, pager, parts.toc, parts.above,
+                    parts.body, parts.data, parts.charts, parts.files)

@@ -12,7 +12,7 @@ from ...vocab import (ALL_RELATIONS, BY_NORM, DIRECTIONS, NORM_SUFFIX, RELATION_
                       SYNTAX_FLOOR, SYNTAX_MARGIN, direction_words, head_label)
 from ..charts import heads as headcharts
 from .headmap import HeadMap, head_map
-from .links import Link
+from ..links import Link
 
 TABLE1_LEFT_OUT = ("ROOT", "punct")  # Clark et al.'s Table 1 has no row for these
 ROLE_MEANINGS = {
@@ -112,6 +112,7 @@ class HeadAnalysis:
     min_support: str
     table1: tuple[Table1Best, ...] = ()  # the relations this head is Table 1's best head for
     by_norm: tuple[NormShare, ...] = ()  # each share by weight beside its share of what attention moves
+    label: str = ""  # L3H7
 
 
 @dataclass(frozen=True)
@@ -179,9 +180,11 @@ class HeadAnalyses:
     def __init__(self, store: Store, meta: dict[str, str], stats: dict[tuple[int, int], dict[str, float]],
                  n_layers: int, n_heads: int):
         self.meta, self.stats, self.n_layers, self.n_heads = meta, stats, n_layers, n_heads
-        self.roles = {(r.layer, r.head): (r.role, r.evidence) for r in store.head_roles()}
+        # a report without one of these analyses (its tables absent) shows nothing of it
+        self.roles = {(r.layer, r.head): (r.role, r.evidence) for r in store.head_roles()} \
+            if store.has_table("head_roles") else {}
         self.dep: dict[tuple[int, int], list[DepRow]] = defaultdict(list)
-        for r in store.dep_accuracy():
+        for r in (store.dep_accuracy() if store.has_table("dep_accuracy") else ()):
             self.dep[(r.layer, r.head)].append(DepRow(r.relation, direction_words(r.direction), r.support,
                                                       r.accuracy, r.baseline_offset, r.baseline_accuracy,
                                                       r.accuracy_low, r.accuracy_high, r.margin_low, r.margin_high,
@@ -189,7 +192,7 @@ class HeadAnalyses:
         self.store = store
         self.nearest = {(n.layer, n.head): (head_label(n.near_layer, n.near_head),
                                             f"heads/{head_label(n.near_layer, n.near_head)}.html", n.distance)
-                        for n in store.nearest_heads()}
+                        for n in (store.nearest_heads() if store.has_table("head_distance") else ())}
 
     def _best(self, layer: int, head: int) -> DepRow | None:
         """The relation cell the head finds best against the baseline among those that earn the syntax role, or
@@ -276,4 +279,5 @@ class HeadAnalyses:
                                   rank_text(mine[n], [v[n] for v in self.stats.values() if n in v]))
                         for s in BY_NORM if s in mine and (n := f"{s}{NORM_SUFFIX}") in mine)
         return HeadAnalysis(role, evidence, tuple(ranks), strips, dep, dep_chart,
-                            self.meta.get("option.min_dep_support", "100"), self.table1_best(layer, head), by_norm)
+                            self.meta.get("option.min_dep_support", "100"), self.table1_best(layer, head), by_norm,
+                            label)

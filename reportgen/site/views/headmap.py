@@ -52,7 +52,7 @@ def fit(xy: np.ndarray, distances: np.ndarray) -> tuple[float, float, np.ndarray
 
 def head_map(store, roles: dict, nearest: dict, n_layers: int, n_heads: int) -> HeadMap | None:
     """The map of every head, or None where the report has none."""
-    found = store.head_map()
+    found = store.head_map() if store.has_table("head_map") else []
     if len(found) < 3:
         return None
     index = {(p.layer, p.head): i for i, p in enumerate(found)}

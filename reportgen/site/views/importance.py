@@ -38,6 +38,7 @@ class HeadImportanceView:
     flips: float | None  # a classifier's share of sentences whose prediction flips
     probes: tuple[Effect, ...]  # per probe
     sentences: str  # how many corpus sentences
+    role: str = ""  # the head's role with its evidence, where it has one
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class ImportanceViews:
         self.n_layers, self.n_heads, self.meta, self.roles = n_layers, n_heads, meta, roles
         self.corpus: dict[tuple[str, int, int | None], tuple[float, float | None, float | None]] = {}
         self.probe: dict[tuple[int, int | None], dict[int, float]] = defaultdict(dict)
-        for r in store.head_importance():
+        for r in (store.head_importance() if store.has_table("head_importance") else ()):
             if r.scope == "corpus":
                 self.corpus[(r.method, r.layer, r.head)] = (r.value, r.ci_low, r.ci_high)
             elif r.method == "ablation":
@@ -127,4 +128,4 @@ class ImportanceViews:
                        for sid, v in sorted(self.probe.get((layer, head), {}).items()))
         return HeadImportanceView(self.meta.get("importance_measure", ""), value, rank,
                                   self._effect("gradient", layer, head, "../"), flips[0] if flips else None, probes,
-                                  self._sentences())
+                                  self._sentences(), self.roles.get((layer, head), ("", ""))[1])

@@ -1,30 +1,29 @@
-"""layers/L{l}.html: the layer's embedding-space and whole-layer context-space matches."""
+"""layers/L{l}.html: one layer's page. Its parts are the sections the analyses add (site/sections): the rollout up
+to the layer against the gradients, and the layer's embedding-space and whole-layer context-space matches."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ...vocab import head_label, layer_label
-from .attribution import HeadAgreement
+from ..sections import Placed, placed
 from .common import Link, Nav, Report, nav
-from .matches import Analysis, ProbeSection, page_sections, split_matches, toc
+from .head import NOT_IN_TEMPLATE
 
 
 @dataclass(frozen=True)
 class LayerPage:
-    """layers/L{l}.html: the layer's embedding-space and whole-layer context-space matches."""
+    """layers/L{l}.html: the sections of the page's body."""
 
     root: str
     title: str
     layer: int
     nav: Nav
     toc: tuple[Link, ...]
-    analyses: tuple[Analysis, ...]
-    probes: tuple[ProbeSection, ...]
-    data: dict  # what the page script reads: the shown matches, the strip's chart, the match lists' file
-    rollout: HeadAgreement | None = None  # the rollout up to this layer against the gradients, per probe
-    # every space's match lists, written beside the page (matches.MATCHES_FILE, views.PAGES' files)
-    matches: dict = field(default_factory=dict, metadata={"template": False})
+    body: tuple[Placed, ...]
+    data: dict  # what the page script reads (the sections' data)
+    charts: tuple = field(default=(), metadata=NOT_IN_TEMPLATE)  # (DOM id, spec) of each chart, for --figures
+    files: dict = field(default_factory=dict, metadata=NOT_IN_TEMPLATE)  # data files written beside the page
 
 
 def layer_page(report: Report, layer: int) -> LayerPage:
@@ -32,13 +31,6 @@ def layer_page(report: Report, layer: int) -> LayerPage:
                 Link("../index.html", "overview"),
                 tuple(Link(f"../heads/{head_label(layer, h)}.html", head_label(layer, h))
                       for h in range(report.n_heads)))
-    analyses, sections, data = page_sections(
-        report, [("embedding", layer, None, "embedding", "Embedding space: the layer's output"),
-                 ("context", layer, None, "context", "Context space, all heads")], None)
-    data, matches = split_matches(data, layer_label(layer))
-    rollout = report.attributions.layer(layer)
-    links = toc(report, analyses)
-    if rollout is not None:
-        links = (Link("#rollout", "Rollout and gradients"),) + links
-    return LayerPage("../", f"Layer {layer} · {report.model}", layer, pager, links, analyses, sections, data,
-                     rollout, matches)
+    parts = placed(report.sections.get("layer", ()), report, layer)
+    return LayerPage("../", f"Layer {layer} · {report.model}", layer, pager, parts.toc, parts.body, parts.data,
+                     parts.charts, parts.files)

@@ -12,7 +12,7 @@ from ...patterns import describe, headline, sentence_shares, special_names
 from ...vocab import ROLE_CODES, ROLES, head_label, layer_label
 from ..charts import sentence as charts
 from ..charts.base import token_labels
-from .attribution import SentenceAttribution, legend
+from ..sections import Placed, placed
 from .common import Link, Nav, Report, nav, shorten
 from .headanalysis import ROLE_MEANINGS
 
@@ -64,8 +64,8 @@ class SentencePage:
     heads: tuple[LayerPatterns, ...]  # layers as rows, heads as columns
     n_tokens: int  # the query tokens the patterns are means over
     role_key: tuple[tuple[str, str, str], ...]  # (code, role, what it means) of every role a cell can show
-    attribution: SentenceAttribution | None = None  # integrated gradients, rollout, agreement with the heads
-    legend: tuple[tuple[str, str], ...] = legend()  # the attribution colours (class, shares), most negative first
+    body: tuple[Placed, ...] = ()  # the analyses' sections (the attributions), above the attention views
+    charts: tuple = field(default=(), metadata=NOT_IN_TEMPLATE)  # the sections' charts, for --figures
     # the neuron view's vectors, one list of rows per layer: the page carries the first layer's, and a data file
     # per layer in the sentence's folder gives the others when the reader picks them (views.PAGES' files)
     neuron_layers: tuple[list[dict], ...] = field(default=(), metadata=NOT_IN_TEMPLATE)
@@ -134,6 +134,7 @@ def sentence_page(report: Report, sentence_id: int) -> SentencePage:
     causal = report.meta.get("causal") == "true"
     grid = f"{n_layers} layers by {n_heads} heads"
     head_links = f"../heads/{head_label('{l}', '{h}')}.html#s{sentence_id}"
+    parts = placed(report.sections.get("sentence", ()), report, sentence_id)
     return SentencePage(
         "../", f"Sentence {sentence_id}: “{shorten(text)}” · {report.model}",
         sentence_id, text, pager, tuple(pieces), causal,
@@ -152,6 +153,5 @@ def sentence_page(report: Report, sentence_id: int) -> SentencePage:
                            f"every key vector, their elementwise product, the scores q.k/sqrt(d) and their "
                            f"softmax, the head's attention from the query token."),
         _head_patterns(report, sentence_id, tokens, words, att), n,
-        tuple((ROLE_CODES[r], r, ROLE_MEANINGS[r]) for r in ROLES if r != "syntax"),
-        report.attributions.sentence(sentence_id, text, tokens, words, head_links),
+        tuple((ROLE_CODES[r], r, ROLE_MEANINGS[r]) for r in ROLES if r != "syntax"), parts.body, parts.charts,
         neuron_layers=neuron_layers)

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from ...patterns import special_names
+from ...unit import Section
 from ...vocab import head_label
 from .attribution import ModelAgreement
 from .headanalysis import HeadOverview
@@ -222,13 +224,20 @@ def importance(found: ModelImportance | None) -> Finding | None:
     return Finding("importance", tuple(parts + [Part(". "), Part("Which heads matter", "#importance"), Part(".")]))
 
 
-def findings(meta: dict[str, str], targets: list[str], readouts: set[str], overview: HeadOverview,
-             stats: dict[tuple[int, int], dict[str, float]], names: dict[str, str], model: ModelAgreement | None,
-             word_share: float | None, page: StudyPage | None,
-             heads_importance: ModelImportance | None = None) -> tuple[Finding, ...]:
-    """Every rule's sentence, in order, those with nothing to say left out."""
-    found = [model_kind(meta, targets, readouts), sinks(overview, names, stats), positional(overview, stats),
-             syntax(overview), table1(overview), broad(overview), importance(heads_importance),
-             agreement(model, word_share), head_map(overview), study(page)]
-    return tuple(f for f in found if f is not None)
+def probe_special_names(report) -> dict[str, str]:
+    """The names of the first probe's first and last special tokens ('[CLS]', '[SEP]'), which the sinks are named
+    after."""
+    return special_names(report.store.tokens_of(report.probes[0][0])) if report.probes else {}
 
+
+def kind(report) -> Finding:
+    """The kind of model, from the attribution targets where the report has them, else from meta.causal."""
+    targets = report.store.attribution_targets() if report.store.has_table("attribution_targets") else []
+    return model_kind(report.meta, [t.target for t in targets], {t.readout for t in targets})
+
+
+# the rules that are the report's own, beside those the analyses add ('findings' sections)
+SECTIONS = (
+    Section("findings", "kind", "", "", "", 10, kind),
+    Section("findings", "study", "", "", "", 100, lambda report: study(report.study)),
+)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..annotate import words_by_sentence
-from ..corpus import Sentence
-from ..encode import Tokenized, encode, queries_keys, tokenize
+from .annotate import words_by_sentence
+from .corpus import Sentence
+from .encode import Tokenized, encode, queries_keys, tokenize
 
 
 @dataclass

@@ -1,0 +1,55 @@
+"""Dependency accuracy on the pages: the line under a head page's title naming the Table 1 cells it is best for, a
+head page's accuracy per relation against the best fixed offset, the overview's Table 1 and its Finding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...unit import Section
+from ..views import summary
+from ..views.headanalysis import DepRow, Table1Best, Table1Row
+from .readers import head_analyses
+from .roles import head_overview
+
+TEMPLATE = "sections/depacc.html"
+
+
+@dataclass(frozen=True)
+class HeadDependencies:
+    """A head page's dependency accuracy: per relation and direction, against the best fixed offset."""
+
+    label: str
+    dep: tuple[DepRow, ...]  # 'all' first, then relations by name
+    dep_chart: dict | None
+    min_support: str
+
+
+@dataclass(frozen=True)
+class Table1:
+    """Clark et al.'s Table 1 on the overview."""
+
+    rows: tuple[Table1Row, ...]
+    min_support: str
+
+
+def best_for(report, layer: int, head: int) -> tuple[Table1Best, ...] | None:
+    return head_analyses(report).table1_best(layer, head) or None
+
+
+def head_view(report, layer: int, head: int) -> HeadDependencies:
+    part = head_analyses(report).head(layer, head, [])
+    return HeadDependencies(part.label, part.dep, part.dep_chart, part.min_support)
+
+
+def table1(report) -> Table1 | None:
+    overview = head_overview(report)
+    return Table1(overview.table1, overview.min_support) if overview.table1 else None
+
+
+SECTIONS = (
+    Section("head", "table1-best", "", TEMPLATE, "head_line", -20, best_for),
+    Section("head", "syntax", "Dependency accuracy", TEMPLATE, "head", 30, head_view,
+            figures=lambda v: [("dep-accuracy", v.dep_chart)] if v.dep_chart is not None else []),
+    Section("index", "table1", "Table 1: dependency relations", TEMPLATE, "index", 40, table1),
+    Section("findings", "table1", "", "", "", 50, lambda r: summary.table1(head_overview(r))),
+)
