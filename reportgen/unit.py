@@ -13,7 +13,8 @@ How an analysis is computed, one or more of:
 
 Its pages: `sections`, a tuple of Section, or the name of a module of reportgen/site/sections/ whose SECTIONS they
 are (site.sections.sections_of loads it when pages are written: the site's modules import the page libraries,
-which the computation does not need). `templates` gives template sources by name for sections whose macros are not files under templates/.
+which the computation does not need). `templates` gives template sources by name, for sections whose macros are
+not files under templates/.
 """
 
 from __future__ import annotations

@@ -52,3 +52,21 @@ def test_a_failing_annotation_stops_the_build_and_keeps_the_old_site(tmp_path, b
 def failing_annotation(window, nlp):
     """Run in the spaCy process in place of the annotation (found there by this module's name)."""
     raise RuntimeError(f"spaCy failed on sentence {window[0][0]}")
+
+
+def test_a_spacy_process_that_dies_stops_the_build_with_one_line(tmp_path, bert_dir):
+    """A spaCy process killed mid-corpus (out of memory, say) is noticed: the build stops with a one-line error
+    instead of waiting for it forever, and leaves no staging behind."""
+    from reportgen.errors import ModelError
+
+    dying = Tuning(annotate_beside=1, annotate=dying_annotation)
+    with pytest.raises(ModelError, match=r"the spaCy process stopped \(exit code 3\)"):
+        build_small_site(tmp_path, bert_dir, sentences=SENTENCES * 4, batch_size=1, tuning=dying)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
+
+
+def dying_annotation(window, nlp):
+    """Run in the spaCy process: it ends the process at once, as the system would kill it."""
+    import os
+
+    os._exit(3)

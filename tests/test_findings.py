@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 from conftest import site_rows
 from scipy.stats import spearmanr
 
-from reportgen.site.views import summary
+from reportgen.site.sections import roles as summary
 from reportgen.site.views.headanalysis import DepRow, HeadOverview, HeadSummary
 
 

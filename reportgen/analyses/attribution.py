@@ -274,7 +274,9 @@ class ProbeAttributions:
                                   f"{steps}")
                 n = len(tok.input_ids)
                 # the attention the target is computed over: the probe's, or with its continuation after it
-                from ..encode import sequence_attention  # torch: loaded only when the analysis runs
+                from ..encode import (
+                    sequence_attention,  # torch: loaded only when the analysis runs
+                )
 
                 attention = (sequence_attention(self.loaded, tok.input_ids + target.extra_ids)
                              if target.readout == "continuation" else probes.attention[s.sentence_id])

@@ -31,7 +31,6 @@ from ..patterns import key_groups, last_special
 from ..vocab import BY_NORM, NORM_STATS, NORM_SUFFIX, STATS
 from .base import LayerBatch, PassInputs, accumulation_dtype, in_inference_mode
 
-
 ALL = STATS + NORM_STATS
 assert all(s in STATS for s in BY_NORM)
 

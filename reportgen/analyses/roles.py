@@ -32,7 +32,6 @@ from .depacc import DepAccuracy
 from .headstats import HeadStats
 
 
-
 def syntax_cells(dep: dict, layer: int, head: int) -> list[tuple[float, str, str, float, float]]:
     """(margin, relation, direction, accuracy, baseline) of every relation cell of a head that earns the syntax
     role (see the module's docstring), largest margin first."""

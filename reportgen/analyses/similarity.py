@@ -53,24 +53,13 @@ def js_distances(attention, mask: np.ndarray):
     return out + out.T, int(np.asarray(mask).sum())
 
 
-_WORKER = None
-
-
-def _worker():
-    """One background thread for the distances: torch releases the GIL, so they are computed while the main
-    thread merges the top-k lists and encodes the next batch."""
-    global _WORKER
-    if _WORKER is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reportgen-distances")
-    return _WORKER
-
-
 class HeadDistances:
     """The accumulator. It keeps the sample rows of the current batch until the batch's last layer has been
     seen (layers come in order, one batch after the other), then adds their pairwise distances: computed in the
-    background while the next batch is encoded, added in batch order (one batch at most is pending)."""
+    background while the next batch is encoded, added in batch order (one batch at most is pending). The
+    background is one thread of its own (torch releases the GIL, so the distances are computed while the main thread
+    merges the top-k lists and encodes the next batch), started with its first sample batch and stopped once
+    nothing is pending."""
 
     timing = "of which statistics"
 
@@ -81,6 +70,7 @@ class HeadDistances:
         self._tokens = 0
         self._layers: list[np.ndarray] = []
         self._pending = None
+        self._thread = None  # a ThreadPoolExecutor of one thread, while a batch's distances are pending
 
     @classmethod
     def create(cls, inputs: PassInputs, options: SimilarityOptions, device) -> HeadDistances:
@@ -88,8 +78,12 @@ class HeadDistances:
         return cls(inputs.n_layers, inputs.n_heads, set(range(first, first + options.similarity_sentences)))
 
     def settle(self) -> None:
-        """Wait for the distances computed in the background (before the state is sent elsewhere)."""
+        """Wait for the distances computed in the background and stop its thread (before the state is sent
+        elsewhere, or once the pass is over)."""
         self._collect()
+        if self._thread is not None:
+            self._thread.shutdown()
+            self._thread = None
 
     def update(self, batch: LayerBatch) -> None:
         rows = np.isin(batch.info.sentence_ids, self.sample)
@@ -100,9 +94,13 @@ class HeadDistances:
         self._layers.append(batch.attention[batch.info.on(batch.device, "similarity_rows", lambda: rows)])
         if batch.layer == self.n_layers - 1:
             self._collect()
+            from concurrent.futures import ThreadPoolExecutor
+
             import torch
 
-            self._pending = _worker().submit(js_distances, torch.cat(self._layers, dim=1), batch.info.mask[rows])
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reportgen-distances")
+            self._pending = self._thread.submit(js_distances, torch.cat(self._layers, dim=1), batch.info.mask[rows])
             self._layers = []
 
     def _collect(self) -> None:
@@ -126,13 +124,13 @@ class HeadDistances:
         return self._tokens
 
     def __getstate__(self) -> dict:
-        self._collect()
-        return {k: v for k, v in self.__dict__.items() if k != "_pending"} | {"_pending": None}
+        self.settle()
+        return dict(self.__dict__)
 
     @in_inference_mode
     def merge(self, other: HeadDistances) -> None:
         self._collect()
-        other._collect()
+        other.settle()
         if other._sums is not None:
             self._sums = other._sums.clone() if self._sums is None else self._sums + other._sums.to(self._sums.device)
         self._tokens += other.tokens
@@ -143,7 +141,7 @@ class HeadDistances:
         return self.sums / max(self.tokens, 1)
 
     def tables(self) -> dict[str, list[tuple]]:
-        self._collect()
+        self.settle()
         if not self.tokens:
             return {"head_distance": [], "head_map": []}
         d = self.distances()

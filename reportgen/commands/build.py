@@ -14,7 +14,13 @@ from ..analyses.base import PassInputs, Probes
 from ..analyses.registry import UNITS, tables_of
 from ..annotate import annotate, load_pipeline
 from ..config import Config
-from ..corpus import Sentence, SourceFile, default_corpus, default_probes, read_sentences
+from ..corpus import (
+    Sentence,
+    SourceFile,
+    default_corpus,
+    default_probes,
+    read_sentences,
+)
 from ..models import LoadedModel, load_model, model_files, resolve_device, resolve_dtype
 from ..probe_pass import encode_probes
 from ..progress import Clock, Progress

@@ -9,16 +9,25 @@ import time
 
 import numpy as np
 
+from ..analyses.registry import UNITS
 from ..annotate import load_pipeline
 from ..errors import InputError
 from ..site.output import staged_output
-from ..analyses.registry import UNITS
 from ..site.render import render, write_timings
 from ..store import STUDIES, STUDY_TABLES, Store
 from ..studies import measure
 from ..studies.data import read_jsonl
-from ..studies.edits import (StudyConfig, StudySummary, check_model, figures, fine_tune, load_classifier,
-                             measure_examples, predict, report_examples)
+from ..studies.edits import (
+    StudyConfig,
+    StudySummary,
+    check_model,
+    figures,
+    fine_tune,
+    load_classifier,
+    measure_examples,
+    predict,
+    report_examples,
+)
 from ..unit import Unit
 from ..vocab import DELTA_SHARE, STUDY
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from ..analyses.registry import UNITS, load_config
 from ..store import Store
+from ..unit import Unit
 from .archive import MANIFEST, ROOT, BadArchive, sha256
 from .build import build
 from .render import render_database
-from ..unit import Unit
 
 
 @dataclass

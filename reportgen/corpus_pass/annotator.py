@@ -3,19 +3,23 @@ for a large corpus in a spawned process that runs ahead of the encoding."""
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable, Iterator, Sequence
 
 from ..annotate import load_pipeline
 from ..corpus import Sentence
+from ..errors import ModelError
 
-_NLP = None  # the spaCy process's own pipeline
 
-
-def _in_spacy_process(annotate: Callable, window: list[tuple[int, str]]) -> list[tuple]:
-    """What the spaCy process runs: `annotate` with the process's pipeline (loaded once)."""
-    global _NLP
-    _NLP = _NLP or load_pipeline()
-    return annotate(window, _NLP)
+def serve(annotate: Callable, requests, replies) -> None:
+    """The spaCy process: load the pipeline once, then annotate each window it is sent, in order, until it is sent
+    None. An error goes back to the build as the reply to its window (the build raises it)."""
+    nlp = load_pipeline()
+    for window in iter(requests.get, None):
+        try:
+            replies.put(("rows", annotate(window, nlp)))
+        except Exception as exc:  # noqa: BLE001 (the build raises it: nothing is swallowed)
+            replies.put(("error", exc))
 
 
 class Annotator:
@@ -27,39 +31,59 @@ class Annotator:
     it by name)."""
 
     AHEAD = 2
+    POLL = 1.0  # seconds between checks that the spaCy process is still alive while waiting for it
 
     def __init__(self, windows: list[Sequence[Sentence]], nlp, beside: bool, annotate: Callable):
         self.windows = windows
         self.nlp, self.beside, self.annotate = nlp, beside, annotate
-        self.pool = None
-        self.pending: list = []
+        self.process = self.requests = self.replies = None
 
     def _submit(self, i: int) -> None:
         if i < len(self.windows):
-            self.pending.append(self.pool.submit(_in_spacy_process, self.annotate,
-                                                 [(s.sentence_id, s.text) for s in self.windows[i]]))
+            self.requests.put([(s.sentence_id, s.text) for s in self.windows[i]])
+
+    def _receive(self) -> list[tuple]:
+        while True:
+            try:
+                kind, found = self.replies.get(timeout=self.POLL)
+            except queue.Empty:
+                if not self.process.is_alive():
+                    raise ModelError(f"the spaCy process stopped (exit code {self.process.exitcode}) before "
+                                     f"annotating the corpus; nothing was changed") from None
+                continue
+            if kind == "error":
+                raise found
+            return found
 
     def __enter__(self) -> Annotator:
         if self.beside:
             import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
 
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            context = multiprocessing.get_context("spawn")  # the parent may hold torch's and BLAS's threads
+            self.requests, self.replies = context.Queue(), context.Queue()
+            self.process = context.Process(target=serve, args=(self.annotate, self.requests, self.replies),
+                                           name="reportgen-spacy", daemon=True)
+            self.process.start()
             for i in range(self.AHEAD + 1):
                 self._submit(i)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool, self.pending = None, []
+        if self.process is not None:
+            if self.process.is_alive():
+                self.requests.put(None)
+                self.process.join(timeout=5)
+            if self.process.is_alive():  # still annotating windows nobody will read: stop it
+                self.process.terminate()
+                self.process.join()
+            self.process = None
 
     def __iter__(self) -> Iterator[tuple[Sequence[Sentence], list[tuple]]]:
         """(window, its words rows) in order."""
         for i, window in enumerate(self.windows):
-            if self.pool is None:
+            if self.process is None:
                 yield window, self.annotate([(s.sentence_id, s.text) for s in window], self.nlp)
                 continue
-            rows = self.pending.pop(0).result()
+            rows = self._receive()
             self._submit(i + self.AHEAD + 1)
             yield window, rows

@@ -4,7 +4,6 @@ entries it was given."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Any
 
 from ..analyses.base import PassInputs, to_cpu

@@ -12,7 +12,6 @@ import altair as alt
 from ...vocab import HEAD_LABEL_EXPR, ROLES
 from .base import spec
 
-
 # one distinct shape per role (vocab.ROLES order), and one distinct colour per layer where there are few layers
 # (filled, and wide enough to point at: no wedge or stroke; the pentagon and the star are SVG paths in Vega's
 # unit square)

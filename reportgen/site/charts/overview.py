@@ -10,7 +10,6 @@ import altair as alt
 from ...vocab import HEAD_LABEL_EXPR, ROLE_CODES, STAT_DESCRIPTIONS
 from .base import spec
 
-
 # How each statistic of the overview is coloured. The attention shares are fractions of a token's attention, so
 # they share one fixed 0-1 scale (the same colour is the same number in every statistic); a statistic with a
 # unit of its own gets its own scale, from 0 to the largest value of any head. A statistic in neither set

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from ...unit import Section
 from ...vocab import head_label
-from ..views import summary
 from ..views.attribution import HeadAgreement, ModelAgreement, SentenceAttribution
+from ..views.summary import Finding, Part
 from .readers import attributions
 
 TEMPLATE = "sections/attribution.html"
@@ -34,7 +34,23 @@ def model_view(report) -> ModelAgreement | None:
 
 def finding(report):
     views = attributions(report)
-    return summary.agreement(views.model(), views.word_share())
+    return agreement(views.model(), views.word_share())
+
+
+
+def agreement(model: ModelAgreement | None, share: float | None) -> Finding | None:
+    if model is None or share is None:
+        return None
+    parts = [Part(f"On average {share:.0%} of the read-out's attention reaches the probes' words (the rest goes to "
+                  f"special tokens). ")]
+    if model.best:
+        top = model.best[0]
+        parts += [Part("The attention that agrees most with the integrated gradients is "),
+                  Part(top.label, top.href),
+                  Part(f"'s (mean Spearman's rho {top.rho:+.2f} over {top.n} probe{'s' if top.n != 1 else ''}). ")]
+    else:
+        parts.append(Part("No head sends enough attention to the words to be compared with the gradients. "))
+    return Finding("agreement", tuple(parts + [Part("Attention and gradients", "#agreement"), Part(".")]))
 
 
 SECTIONS = (

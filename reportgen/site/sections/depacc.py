@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...unit import Section
-from ..views import summary
-from ..views.headanalysis import DepRow, Table1Best, Table1Row
+from ..views.headanalysis import DepRow, HeadOverview, Table1Best, Table1Row
+from ..views.summary import Finding, Part
 from .readers import head_analyses
 from .roles import head_overview
 
@@ -46,10 +46,21 @@ def table1(report) -> Table1 | None:
     return Table1(overview.table1, overview.min_support) if overview.table1 else None
 
 
+
+def table1_finding(overview: HeadOverview) -> Finding | None:
+    cells = [c for row in overview.table1 if row.relation != "all" for c in row.cells]
+    if not cells:
+        return None
+    beat = sum(c.row.significant for c in cells)
+    return Finding("table1", (Part(f"In Table 1, the best head beats the best fixed offset significantly in {beat} "
+                                   f"of the {len(cells)} relation-direction cells; in the others its margin over "
+                                   f"position is not significant. "), Part("Table 1", "#table1"), Part(".")))
+
+
 SECTIONS = (
     Section("head", "table1-best", "", TEMPLATE, "head_line", -20, best_for),
     Section("head", "syntax", "Dependency accuracy", TEMPLATE, "head", 30, head_view,
             figures=lambda v: [("dep-accuracy", v.dep_chart)] if v.dep_chart is not None else []),
     Section("index", "table1", "Table 1: dependency relations", TEMPLATE, "index", 40, table1),
-    Section("findings", "table1", "", "", "", 50, lambda r: summary.table1(head_overview(r))),
+    Section("findings", "table1", "", "", "", 50, lambda r: table1_finding(head_overview(r))),
 )

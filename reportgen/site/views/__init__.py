@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...vocab import head_label, layer_label
+from . import index, summary
 from .about import AboutPage, about_page
 from .common import Report
 from .head import HeadPage, head_page
-from . import index, summary
 from .index import IndexPage, index_page
 from .layer import LayerPage, layer_page
 from .sentence import NEURON_FILE, SentencePage, sentence_page

@@ -8,11 +8,22 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...store import Store
-from ...vocab import (ALL_RELATIONS, BY_NORM, DIRECTIONS, NORM_SUFFIX, RELATION_GLOSSES, ROLES, STAT_DESCRIPTIONS,
-                      SYNTAX_FLOOR, SYNTAX_MARGIN, direction_words, head_label)
+from ...vocab import (
+    ALL_RELATIONS,
+    BY_NORM,
+    DIRECTIONS,
+    NORM_SUFFIX,
+    RELATION_GLOSSES,
+    ROLES,
+    STAT_DESCRIPTIONS,
+    SYNTAX_FLOOR,
+    SYNTAX_MARGIN,
+    direction_words,
+    head_label,
+)
 from ..charts import heads as headcharts
-from .headmap import HeadMap, head_map
 from ..links import Link
+from .headmap import HeadMap, head_map
 
 TABLE1_LEFT_OUT = ("ROOT", "punct")  # Clark et al.'s Table 1 has no row for these
 ROLE_MEANINGS = {

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...vocab import ALL_EDITS, EDIT_LABELS, EDIT_TYPES, MEASURES, PAPER, STUDY, head_label, layer_label
+from ...vocab import (
+    ALL_EDITS,
+    EDIT_LABELS,
+    EDIT_TYPES,
+    MEASURES,
+    PAPER,
+    STUDY,
+    head_label,
+    layer_label,
+)
 from ..charts.study import heatmap
 
 EXAMPLES_PER_TYPE = 2
