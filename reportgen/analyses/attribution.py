@@ -46,7 +46,8 @@ def _check_class(key: str, value, errors: list[str]):
 class AttributionOptions:
     target_class: str | int | None = option(
         None, "A sequence classifier's class the attributions explain, by label or index (default: the predicted "
-              "class; classifiers only).", check=_check_class, unset="the predicted class (classifiers only)")
+              "class; classifiers only).", check=_check_class, unset="the predicted class (classifiers only)",
+        values="a label (text) or an index (integer)")
     attribution_steps: int = option(50, "Integrated gradients' steps, Captum's n_steps (default: 50).", minimum=1)
     attribution_baseline: str = option(
         "auto", "The token the attributions' baseline puts in place of the probe's words: auto (the model's pad "

@@ -1,7 +1,9 @@
-"""The database's tables: the schema section of the docs in code. Table names are constants, never data.
+"""The database's tables: the schema reference of the docs in code (docs/generate.py writes it from here). Table
+names are constants, never data.
 
-The tables every report has are here (CORE, and the study tables that `reportgen study` adds); each analysis's
-registry entry (analyses/registry.py) names its own tables, and an analysis may declare new ones in its own module.
+The tables every report has are here (CORE, and the study tables that `reportgen study` adds), with those of the
+analyses reportgen ships, which their registry entries name (analyses/registry.py); an analysis may declare new
+tables in its own module.
 """
 
 from __future__ import annotations
@@ -15,17 +17,21 @@ SCHEMA_VERSION = "6"
 
 @dataclass(frozen=True)
 class Table:
-    """One table: its name, its columns as SQL (`ddl`), what one row of it is, and the type its rows are read as
-    (`row`: a NamedTuple of its columns; by default one made from them)."""
+    """One table: its name, what one row of it is, each column as (name, SQL type, meaning), and the type its rows
+    are read as (`row`: a NamedTuple of its columns; by default one made from them)."""
 
     name: str
-    ddl: str
-    about: str = ""
+    about: str
+    definition: tuple[tuple[str, str, str], ...]
     row: type | None = None
 
     @property
     def columns(self) -> list[str]:
-        return [c.strip().split()[0] for c in self.ddl.split(",") if not c.strip().startswith("PRIMARY")]
+        return [name for name, _type, _meaning in self.definition]
+
+    @property
+    def ddl(self) -> str:
+        return ", ".join(f"{name} {sql}" for name, sql, _meaning in self.definition)
 
     @functools.cached_property
     def row_type(self) -> type:
@@ -35,90 +41,288 @@ class Table:
         return collections.namedtuple("".join(p.title() for p in self.name.split("_")) + "Row", self.columns)
 
 
-META = Table("meta", "key VARCHAR PRIMARY KEY, value VARCHAR")
+META = Table("meta", "one fact about the report: a key and its value", (
+    ("key", "VARCHAR PRIMARY KEY", "schema_version, reportgen_version, model, architecture, n_layers, n_heads, "
+                                   "d_model, d_head, max_length, causal, top_k, corpus_sha256, probes_sha256, "
+                                   "model_sha256 (each the sha256 of its files' hex sha256 values joined without "
+                                   "separators, in reading order; the model's files by name), library versions, "
+                                   "`build_date` (from `SOURCE_DATE_EPOCH`; empty when it is not set), "
+                                   "`attribution_baseline_token` (the token the attributions' baseline puts in place "
+                                   "of the probe's words, by name: `[PAD]` for `attribution_baseline = \"auto\"` on "
+                                   "the default model), `option.*` (each build option with the value used: the "
+                                   "model's name, the corpus and probe file names as in `source_files`, `limit` "
+                                   "`all` or N, `max_length` the model's actual token limit, `device` and `dtype` "
+                                   "the device type and precision used, `figures` `none`, an unset optional number "
+                                   "`no limit`; `out`, `db` and `ray` are not recorded), `config` (the options a "
+                                   "rebuild needs besides its inputs, as JSON with their raw values and the model by "
+                                   "its name: `reportgen archive` writes it as `config.json`), "
+                                   "`importance_sentences_measured`, `importance_measure` and `importance_exact` "
+                                   "(what the heads' importance measured, and on which heads exactly), "
+                                   "`study.edits.classifier`, `study.edits.data`, `study.edits.settings` (after "
+                                   "`reportgen study edits`)"),
+    ("value", "VARCHAR", "the key's value, as text"),
+))
 
-SENTENCES = Table("sentences", "sentence_id INTEGER, role VARCHAR, source VARCHAR, text VARCHAR, truncated BOOLEAN")
+SENTENCES = Table("sentences", "one probe or corpus sentence", (
+    ("sentence_id", "INTEGER", "the sentence's id, 0-based"),
+    ("role", "VARCHAR", "'probe' or 'corpus'"),
+    ("source", "VARCHAR", "where it comes from: `file:line`"),
+    ("text", "VARCHAR", "the sentence"),
+    ("truncated", "BOOLEAN", "whether the sentence was longer than the model's token limit and was truncated"),
+))
 
-WORDS = Table("words", ("sentence_id INTEGER, word_idx INTEGER, text VARCHAR, lemma VARCHAR, pos VARCHAR, tag VARCHAR, "
-                    "dep VARCHAR, head_word_idx INTEGER, ent_type VARCHAR, is_punct BOOLEAN, "
-                    "char_start INTEGER, char_end INTEGER"))
+WORDS = Table("words", "one spaCy token (a word) of a sentence", (
+    ("sentence_id", "INTEGER", "the sentence"),
+    ("word_idx", "INTEGER", "the word's place in the sentence, 0-based"),
+    ("text", "VARCHAR", "the word"),
+    ("lemma", "VARCHAR", "its lemma"),
+    ("pos", "VARCHAR", "its coarse part of speech"),
+    ("tag", "VARCHAR", "its fine tag"),
+    ("dep", "VARCHAR", "its dependency relation"),
+    ("head_word_idx", "INTEGER", "the word its dependency arc attaches to"),
+    ("ent_type", "VARCHAR", "its entity type (NULL outside entities)"),
+    ("is_punct", "BOOLEAN", "whether it is punctuation"),
+    ("char_start", "INTEGER", "where it starts in the sentence's text, in characters"),
+    ("char_end", "INTEGER", "where it ends in the sentence's text, in characters"),
+))
 
-TOKENS = Table("tokens", ("sentence_id INTEGER, token_idx INTEGER, text VARCHAR, word_idx INTEGER, is_special BOOLEAN, "
-                    "char_start INTEGER, char_end INTEGER"))
+TOKENS = Table("tokens", "one model token of a sentence", (
+    ("sentence_id", "INTEGER", "the sentence"),
+    ("token_idx", "INTEGER", "the token's place in the model's input, 0-based"),
+    ("text", "VARCHAR", "the token"),
+    ("word_idx", "INTEGER", "the word it belongs to (NULL for special tokens)"),
+    ("is_special", "BOOLEAN", "whether it is a special token (`[CLS]`, `[SEP]`, ...)"),
+    ("char_start", "INTEGER", "where it starts in the sentence's text, in characters"),
+    ("char_end", "INTEGER", "where it ends in the sentence's text, in characters"),
+))
 
-NEIGHBOURS = Table("neighbours", ("sentence_id INTEGER, token_idx INTEGER, space VARCHAR, layer INTEGER, head INTEGER, "
-                    "rank INTEGER, match_sentence_id INTEGER, match_token_idx INTEGER, score DOUBLE, "
-                    "match_max_attended_token_idx INTEGER"))
+ATTENTION = Table("attention", "one attention weight of a probe", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head"),
+    ("from_token_idx", "INTEGER", "the attending token"),
+    ("to_token_idx", "INTEGER", "the attended token"),
+    ("weight", "DOUBLE", "the attention weight"),
+))
 
-ATTENTION = Table("attention", ("sentence_id INTEGER, layer INTEGER, head INTEGER, from_token_idx INTEGER, "
-                    "to_token_idx INTEGER, weight DOUBLE"))
+NEURON = Table("neuron", "one dimension of a query or key vector of a probe token: the vectors the head's "
+                         "attention uses (after rotary embeddings; a grouped key head repeated for each query head "
+                         "that shares it), so that softmax(q.k/sqrt(d_head)) over the allowed keys gives "
+                         "`attention.weight`", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head"),
+    ("token_idx", "INTEGER", "the token"),
+    ("vector", "VARCHAR", "'query' or 'key'"),
+    ("dim", "INTEGER", "the dimension"),
+    ("value", "DOUBLE", "the vector's value in that dimension"),
+))
 
-HEAD_STATS = Table("head_stats", "layer INTEGER, head INTEGER, stat VARCHAR, value DOUBLE")
+SOURCE_FILES = Table("source_files", "one input file of the report", (
+    ("role", "VARCHAR", "'probe', 'corpus' or 'model'"),
+    ("name", "VARCHAR", "relative: the file's name, a corpus folder's name and the path inside it, a model file's "
+                        "path inside the model folder"),
+    ("sha256", "VARCHAR", "of the file's bytes"),
+    ("sentences", "INTEGER", "how many sentences it gave (NULL for model files)"),
+    ("source", "VARCHAR", "where the file comes from"),
+    ("licence", "VARCHAR", "its licence (for model files: the model's name, and the `license` of its model card if "
+                           "it states one)"),
+))
 
-NEURON = Table("neuron", ("sentence_id INTEGER, layer INTEGER, head INTEGER, token_idx INTEGER, vector VARCHAR, dim INTEGER, "
-                    "value DOUBLE"))
+NEIGHBOURS = Table("neighbours", "one corpus match of a probe token in one search space", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("token_idx", "INTEGER", "the probe token"),
+    ("space", "VARCHAR", "'embedding' or 'context'"),
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "NULL = whole layer or embedding"),
+    ("rank", "INTEGER", "0 = best"),
+    ("match_sentence_id", "INTEGER", "the matched corpus sentence"),
+    ("match_token_idx", "INTEGER", "the matched corpus token"),
+    ("score", "DOUBLE", "the cosine (for the whole-layer space: the sum over heads of the per-head cosines, each "
+                        "weighted by the norm of the probe's own context of that head)"),
+    ("match_max_attended_token_idx", "INTEGER", "the corpus token the match attends to most (in that head for a "
+                                                "head space, in the mean over the layer's heads for the embedding "
+                                                "and whole-layer spaces)"),
+))
 
-SOURCE_FILES = Table("source_files", ("role VARCHAR, name VARCHAR, sha256 VARCHAR, sentences INTEGER, source VARCHAR, "
-                    "licence VARCHAR"))
+HEAD_STATS = Table("head_stats", "one head statistic of one head, a mean over every real query token of the "
+                                 "corpus (the statistics are defined on the schema page)", (
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head"),
+    ("stat", "VARCHAR", "the statistic's name (`entropy`, `entropy_norm`, `distance`, `self`, `prev`, `next`, "
+                        "`first`, `last`, `special`, `punct`, and `<share>_by_norm` for each of the seven shares)"),
+    ("value", "DOUBLE", "its value"),
+))
 
-# corpus base rates: how often each category occurs among all non-special corpus tokens ('matched', layer
-# and head NULL) and among the tokens they attend to most ('attended', per head; head NULL = the mean of
-# the layer's heads); facets pos, tag, dep, ent, and offset for 'attended'
-BASE_COUNTS = Table("base_counts", ("population VARCHAR, layer INTEGER, head INTEGER, facet VARCHAR, category VARCHAR, "
-                    "n BIGINT"))
+BASE_COUNTS = Table("base_counts", "one corpus base rate of the histograms: how many tokens of a population fall "
+                                   "in one category", (
+    ("population", "VARCHAR", "'matched': every non-special corpus token, `layer` and `head` NULL; 'attended': the "
+                              "token each of those attends to most, per `layer` and `head`"),
+    ("layer", "INTEGER", "the block ('attended' only)"),
+    ("head", "INTEGER", "the head ('attended' only; NULL = the mean of the layer's heads)"),
+    ("facet", "VARCHAR", "'pos', 'tag', 'dep', 'ent', and 'offset' for 'attended'"),
+    ("category", "VARCHAR", "the category"),
+    ("n", "BIGINT", "how many tokens"),
+))
 
-# where the k-th score of a probe token's matches is tied with corpus contexts that were not kept
-CUT_TIES = Table("cut_ties", ("sentence_id INTEGER, token_idx INTEGER, space VARCHAR, layer INTEGER, head INTEGER, "
-                    "score DOUBLE, tied_kept INTEGER, tied_dropped BIGINT"))
+CUT_TIES = Table("cut_ties", "one probe token and space whose last kept score is tied with corpus contexts that "
+                             "were not kept; one row only where `tied_dropped` > 0", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("token_idx", "INTEGER", "the probe token"),
+    ("space", "VARCHAR", "as in `neighbours`"),
+    ("layer", "INTEGER", "as in `neighbours`"),
+    ("head", "INTEGER", "as in `neighbours`"),
+    ("score", "DOUBLE", "the last kept score"),
+    ("tied_kept", "INTEGER", "kept matches with that score"),
+    ("tied_dropped", "BIGINT", "corpus contexts with that score that were not kept"),
+))
 
-# Clark et al.'s dependency accuracy per head, relation ('all': every word) and direction, with the best
-# fixed-offset baseline, bootstrap intervals of the accuracy and of its margin over the baseline, and whether
-# the margin is significant (Bonferroni over the head's cells)
-DEP_ACCURACY = Table("dep_accuracy", ("layer INTEGER, head INTEGER, relation VARCHAR, direction VARCHAR, support BIGINT, "
-                    "accuracy DOUBLE, baseline_offset INTEGER, baseline_accuracy DOUBLE, accuracy_low DOUBLE, "
-                    "accuracy_high DOUBLE, margin_low DOUBLE, margin_high DOUBLE, significant BOOLEAN"))
+DEP_ACCURACY = Table("dep_accuracy", "Clark et al.'s dependency accuracy of one head for one relation and "
+                                     "direction, with the best fixed-offset baseline", (
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head"),
+    ("relation", "VARCHAR", "a spaCy dependency label, `ROOT` and `punct` included, with at least "
+                            "`min_dep_support` dependents, or 'all': every word"),
+    ("direction", "VARCHAR", "'dependent_to_head': the word the dependent attends to most; 'head_to_dependent': "
+                             "the word that attends to the dependent most"),
+    ("support", "BIGINT", "dependents"),
+    ("accuracy", "DOUBLE", "of the predicted heads against the gold ones"),
+    ("baseline_offset", "INTEGER", "the best fixed offset, -3..+2, one baseline for both directions"),
+    ("baseline_accuracy", "DOUBLE", "its accuracy"),
+    ("accuracy_low", "DOUBLE", "95% bootstrap interval of `accuracy`: lower end"),
+    ("accuracy_high", "DOUBLE", "95% bootstrap interval of `accuracy`: upper end"),
+    ("margin_low", "DOUBLE", "95% bootstrap interval of `accuracy - baseline_accuracy`, the head and the baseline "
+                             "on the same resamples of sentence blocks: lower end"),
+    ("margin_high", "DOUBLE", "the same interval's upper end"),
+    ("significant", "BOOLEAN", "the margin's interval, Bonferroni-corrected over the head's relation-direction "
+                               "cells, lies above 0"),
+))
 
-# the mean Jensen-Shannon distance between two heads' attention over the sample sentences (both orders)
-HEAD_DISTANCE = Table("head_distance", "layer_a INTEGER, head_a INTEGER, layer_b INTEGER, head_b INTEGER, distance DOUBLE")
+HEAD_DISTANCE = Table("head_distance", "the distance between two heads: the mean Jensen-Shannon distance (base 2, "
+                                       "0 to 1) between the two heads' attention, over every token of the first "
+                                       "`similarity_sentences` corpus sentences; both orders, no head with itself", (
+    ("layer_a", "INTEGER", "the first head's block"),
+    ("head_a", "INTEGER", "the first head"),
+    ("layer_b", "INTEGER", "the second head's block"),
+    ("head_b", "INTEGER", "the second head"),
+    ("distance", "DOUBLE", "the mean Jensen-Shannon distance"),
+))
 
-# the heads laid out in 2-D by multidimensional scaling of head_distance
-HEAD_MAP = Table("head_map", "layer INTEGER, head INTEGER, x DOUBLE, y DOUBLE")
+HEAD_MAP = Table("head_map", "one head in 2-D: scikit-learn's metric MDS of `head_distance` (seed 0, 4 starts, "
+                             "rounded to 6 decimals)", (
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head"),
+    ("x", "DOUBLE", "its first coordinate"),
+    ("y", "DOUBLE", "its second coordinate"),
+))
 
-HEAD_ROLES = Table("head_roles", "layer INTEGER, head INTEGER, role VARCHAR, evidence VARCHAR")
+HEAD_ROLES = Table("head_roles", "the role of one head", (
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head"),
+    ("role", "VARCHAR", "syntax, previous, next, self, first, last, special, punct, broad or mixed"),
+    ("evidence", "VARCHAR", "the role in words with the numbers that earned it"),
+))
 
-# what each probe's attributions explain: f at the input and at the baseline, Captum's convergence delta, and
-# the attention rows the target is computed from (the read-out of the agreement and the rollout)
-ATTRIBUTION_TARGETS = Table("attribution_targets", ("sentence_id INTEGER, target VARCHAR, description VARCHAR, value DOUBLE, "
-                    "baseline_value DOUBLE, delta DOUBLE, readout VARCHAR"))
+ATTRIBUTION_TARGETS = Table("attribution_targets", "what one probe's attributions explain", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("target", "VARCHAR", "the number the attributions explain (see the attributions' page)"),
+    ("description", "VARCHAR", "the target in words"),
+    ("value", "DOUBLE", "f on the probe"),
+    ("baseline_value", "DOUBLE", "f on the baseline"),
+    ("delta", "DOUBLE", "Captum's convergence delta: the attributions' sum minus `value - baseline_value`"),
+    ("readout", "VARCHAR", "the attention rows the target is computed from, which the agreement and the rollout "
+                           "read: 'first' ([CLS]), 'last' (the last token), 'continuation' (the rows that predict "
+                           "the continuation's tokens) or 'mean' (every row, for a mean-pooled embedding)"),
+))
 
-# how much the model's output changes when one head (head NULL: every head of the layer) is removed
-HEAD_IMPORTANCE = Table("head_importance", ("layer INTEGER, head INTEGER, scope VARCHAR, sentence_id INTEGER, method VARCHAR, "
-                    "value DOUBLE, ci_low DOUBLE, ci_high DOUBLE"))
+HEAD_IMPORTANCE = Table("head_importance", "how much the model's output changes when one head (or a whole layer) "
+                                           "is removed", (
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head (NULL: every head of the layer removed at once)"),
+    ("scope", "VARCHAR", "'corpus': the mean over the first `importance_sentences` corpus sentences; 'probe': one "
+                         "probe"),
+    ("sentence_id", "INTEGER", "the probe; NULL for 'corpus'"),
+    ("method", "VARCHAR", "'ablation': the change of the output with the head's output set to zero; 'flip': a "
+                          "classifier's share of sentences whose prediction changes; 'gradient': Michel et al.'s "
+                          "proxy"),
+    ("value", "DOUBLE", "the change"),
+    ("ci_low", "DOUBLE", "95% bootstrap interval over the sentences, seed 0: lower end; NULL for 'probe'"),
+    ("ci_high", "DOUBLE", "the same interval's upper end; NULL for 'probe'"),
+))
 
-# a sequence classifier's probability of every class on each probe (the softmax of its logits)
-CLASS_PROBABILITIES = Table("class_probabilities", "sentence_id INTEGER, class_index INTEGER, label VARCHAR, probability DOUBLE")
+CLASS_PROBABILITIES = Table("class_probabilities", "one class of a sequence classifier on one probe; empty for "
+                                                   "other models", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("class_index", "INTEGER", "the class"),
+    ("label", "VARCHAR", "the model's `id2label`"),
+    ("probability", "DOUBLE", "the softmax of the logits"),
+))
 
-# a score per probe token: integrated gradients, or the rollout from the target position after the last layer
-ATTRIBUTIONS = Table("attributions", "sentence_id INTEGER, method VARCHAR, target VARCHAR, token_idx INTEGER, score DOUBLE")
+ATTRIBUTIONS = Table("attributions", "one probe token's score under one attribution method", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("method", "VARCHAR", "'integrated_gradients', or 'rollout': the row of the target position after the last layer"),
+    ("target", "VARCHAR", "as in `attribution_targets`"),
+    ("token_idx", "INTEGER", "the token"),
+    ("score", "DOUBLE", "its score (0 for special tokens under integrated gradients)"),
+))
 
-# Spearman's rho over a probe's words between |integrated gradients| and the attention of the read-out rows:
-# per head ('attention'), or per layer for the rollout up to that layer ('rollout', head NULL), with the share
-# of the read-out's attention that reaches the probe's words
-ATTRIBUTION_AGREEMENT = Table("attribution_agreement", ("sentence_id INTEGER, method VARCHAR, layer INTEGER, head INTEGER, spearman DOUBLE, "
-                    "n_words INTEGER, word_share DOUBLE"))
+ATTRIBUTION_AGREEMENT = Table("attribution_agreement", "how far one head's (or one layer's rollout's) attention "
+                                                       "agrees with the integrated gradients on one probe", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("method", "VARCHAR", "'attention': per `layer` and `head`; 'rollout': per `layer`, the rollout up to it, "
+                          "`head` NULL"),
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head (NULL for 'rollout')"),
+    ("spearman", "DOUBLE", "rho over the probe's words between |integrated gradients| and the read-out's "
+                           "attention; NULL where undefined"),
+    ("n_words", "INTEGER", "the probe's words"),
+    ("word_share", "DOUBLE", "the share of the read-out's attention that reaches the probe's words rather than its "
+                             "special tokens"),
+))
 
-# `reportgen study edits` (Stevens & Su 2020): the classifier's test metrics, every interpretability figure,
-# the examples, and the words of the measured ones with their gold flag and attention rank
-STUDY_METRICS = Table("study_metrics", "study VARCHAR, metric VARCHAR, value DOUBLE")
+STUDY_METRICS = Table("study_metrics", "one figure of a study's classifier", (
+    ("study", "VARCHAR", "'edits'"),
+    ("metric", "VARCHAR", "accuracy, f1, precision, recall on the test split; n_train, n_validation, n_test, "
+                          "n_measured, epochs, seed"),
+    ("value", "DOUBLE", "its value"),
+))
 
-STUDY_FIGURES = Table("study_figures", ("study VARCHAR, subset VARCHAR, edit_type VARCHAR, source VARCHAR, layer INTEGER, "
-                    "head INTEGER, measure VARCHAR, value DOUBLE, ci_low DOUBLE, ci_high DOUBLE, n INTEGER"))
+STUDY_FIGURES = Table("study_figures", "one interpretability figure of a study", (
+    ("study", "VARCHAR", "'edits'"),
+    ("subset", "VARCHAR", "'flagged': the edited test sentences the classifier predicted as edited, as Stevens & "
+                          "Su measure; 'all': every measured edited sentence"),
+    ("edit_type", "VARCHAR", "an edit type, or 'all'"),
+    ("source", "VARCHAR", "'cls_sum', 'layer', 'head', 'integrated_gradients', 'random'"),
+    ("layer", "INTEGER", "NULL where the source has none; `cls_sum` has the last layer"),
+    ("head", "INTEGER", "NULL where the source has none"),
+    ("measure", "VARCHAR", "'interpretable', 'exact_match', 'jaccard'"),
+    ("value", "DOUBLE", "share of the subset's sentences"),
+    ("ci_low", "DOUBLE", "95% interval: lower end"),
+    ("ci_high", "DOUBLE", "95% interval: upper end"),
+    ("n", "INTEGER", "sentences"),
+))
 
-STUDY_EXAMPLES = Table("study_examples", ("study VARCHAR, example_id INTEGER, split VARCHAR, edit_type VARCHAR, label INTEGER, "
-                    "predicted INTEGER, text VARCHAR"))
+STUDY_EXAMPLES = Table("study_examples", "one example sentence of a study", (
+    ("study", "VARCHAR", "'edits'"),
+    ("example_id", "INTEGER", "the example"),
+    ("split", "VARCHAR", "'train', 'validation' or 'test'"),
+    ("edit_type", "VARCHAR", "'none' for unedited"),
+    ("label", "INTEGER", "1 edited, 0 not"),
+    ("predicted", "INTEGER", "the classifier's prediction (test split only, else NULL)"),
+    ("text", "VARCHAR", "the sentence"),
+))
 
-STUDY_WORDS = Table("study_words", ("study VARCHAR, example_id INTEGER, word_idx INTEGER, text VARCHAR, char_start INTEGER, "
-                    "char_end INTEGER, gold BOOLEAN, attention_rank INTEGER"))
+STUDY_WORDS = Table("study_words", "one word of a measured example of a study", (
+    ("study", "VARCHAR", "'edits'"),
+    ("example_id", "INTEGER", "a measured example"),
+    ("word_idx", "INTEGER", "the word's place in the example"),
+    ("text", "VARCHAR", "the word"),
+    ("char_start", "INTEGER", "where it starts in the example's text, in characters"),
+    ("char_end", "INTEGER", "where it ends in the example's text, in characters"),
+    ("gold", "BOOLEAN", "whether it is a gold (edited) word"),
+    ("attention_rank", "INTEGER", "0 = most attended by `cls_sum`"),
+))
+
 
 # the tables of every report, whatever its analyses (the probes' attention and vectors are what the sentence pages
 # draw); the analyses' tables follow them in registry order
