@@ -41,8 +41,6 @@ def main() -> None:
 
     import ray
 
-    from reportgen.corpus_pass import ray as cluster
-
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     single_wall, single = _build(work / "single", args.limit, None, args.shard_windows)
     start = time.perf_counter()
@@ -52,7 +50,7 @@ def main() -> None:
     ray_wall, clustered = _build(work / "ray", args.limit, "auto", args.shard_windows)
     ray.shutdown()
 
-    shards = sorted(cluster.last_shards)
+    shards = sorted(clustered.shards)  # the build returns each shard's timing on its worker
     tokens = sum(t for _, _, t, _ in shards)
     busy = sum(s for *_, s in shards)
     pass_single = single.timings["encode and search corpus"]
