@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "reportgen"
 LEVELS = {
     "reportgen": 1, "reportgen.errors": 1, "reportgen.vocab": 1, "reportgen.progress": 1, "reportgen.resources": 1,
     "reportgen.config": 2, "reportgen.options": 2,
-    "reportgen.corpus": 3, "reportgen.unit": 3, "reportgen.annotate": 3, "reportgen.align": 3, "reportgen.patterns": 3,
+    "reportgen.corpus": 3, "reportgen.unit": 3, "reportgen.ranking": 3, "reportgen.annotate": 3, "reportgen.align": 3, "reportgen.patterns": 3,
     "reportgen.store": 3,
     "reportgen.models": 4, "reportgen.encode": 4, "reportgen.provenance": 4,
     "reportgen.analyses": 5, "reportgen.studies": 5,
