@@ -134,6 +134,24 @@ def test_model_view_links_every_cell_to_its_head_page(built):
     assert "../heads/L" in href and "#s0" in href
 
 
+def test_model_view_draws_weights_under_the_floor_as_zero_not_as_holes(built):
+    """Weights under ATTENTION_FLOOR are left out of the data; every cell's background is the colour Vega draws for
+    weight 0, so the grid has no white holes."""
+    import json
+
+    from reportgen.site.charts.sentence import ZERO_FILL
+
+    zero = vl_convert.vegalite_to_svg(json.dumps({
+        "data": {"values": [{"w": 0}]}, "mark": "rect",
+        "encoding": {"color": {"field": "w", "type": "quantitative", "scale": {"domain": [0, 1], "scheme": "blues"}}}}))
+    r, g, b = (int(ZERO_FILL[i:i + 2], 16) for i in (1, 3, 5))
+    assert f"rgb({r}, {g}, {b})" in zero  # ZERO_FILL is what Vega draws for weight 0
+    _out, _store, views = built
+    svg = vl_convert.vegalite_to_svg(sentence_page(views, 0).model_view)
+    backgrounds = re.findall(rf'<path[^>]*fill="{ZERO_FILL}"', svg, flags=re.I)
+    assert len(backgrounds) >= views.n_layers * views.n_heads  # one per cell: under every left-out weight
+
+
 def test_sentence_pages_are_linked_and_figures_written(built):
     out, _store, views = built
     index = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
@@ -319,3 +337,28 @@ def test_a_pool_of_render_processes_writes_the_same_site(built, tmp_path):
     for f in files:
         assert (one / f).read_bytes() == (two / f).read_bytes(), f
     assert len(sizes_one) == len(list(out.rglob("*.html")))
+
+
+def test_statistics_strips_draw_labels_that_do_not_collide():
+    """Each strip's axis labels, as vl-convert draws them, are few and apart (the widest label's width at least between
+    two), whatever the range of the values: a strip of shares in [0, 0.7] once drew 15 labels 30 px apart."""
+    import json
+
+    import numpy as np
+
+    from reportgen.site.charts.heads import stat_strips
+
+    rng = np.random.default_rng(0)
+    ranges = {"entropy": (0.5, 3.6), "next": (0.0, 0.71), "self": (0.0944, 0.0956), "distance": (0.0, 13.4),
+              "first": (0.0001, 0.0012)}
+    values = {s: [float(v) for v in np.round(rng.uniform(low, high, 72), 4)] for s, (low, high) in ranges.items()}
+    svg = vl_convert.vegalite_to_svg(json.dumps(stat_strips(list(values), values, 3, 12, "strips")))
+    axes = re.findall(r'<g class="mark-text role-axis-label"[^>]*>(.*?)</g>', svg, re.S)
+    assert len(axes) == len(values)
+    for axis in axes:
+        drawn = [(float(x), text) for tag, x, text in
+                 re.findall(r'(<text[^>]*transform="translate\(([-\d.]+),[-\d.]+\)"[^>]*>)([^<]*)</text>', axis)
+                 if 'opacity="0"' not in tag]  # a label Vega hides to avoid an overlap is not drawn
+        assert 2 <= len(drawn) <= 8, drawn
+        widest = 6.5 * max(len(t) for _, t in drawn)  # 10 px labels: at most 6.5 px a character
+        assert all(b - a >= widest for (a, _), (b, _) in zip(drawn, drawn[1:])), drawn

@@ -55,6 +55,9 @@ def stat_strips(stats: Sequence[str], values: dict[str, list[float]], me: int, n
     return out
 
 
+STRIP_TICKS = 5  # the ticks Vega aims at on each statistic's strip
+
+
 @functools.lru_cache(maxsize=8)
 def _strips_chart(stats: tuple[str, ...]) -> dict:
     me = alt.param(name="me", value=-1)
@@ -66,7 +69,8 @@ def _strips_chart(stats: tuple[str, ...]) -> dict:
         .transform_calculate(label="'L' + floor(datum.h / n_heads) + 'H' + (datum.h % n_heads)", mine=mine)
         .mark_tick(thickness=2)
         .encode(
-            x=alt.X("v:Q", title=None),
+            # few ticks, and labels that would overlap hidden: a strip is 420 px for any range of values
+            x=alt.X("v:Q", title=None, axis=alt.Axis(tickCount=STRIP_TICKS, labelOverlap=True, labelFlush=True)),
             color=alt.condition(mine, alt.value("#c2410c"), alt.value("#8a94a6")),
             size=alt.condition(mine, alt.value(22), alt.value(12)),
             opacity=alt.condition(mine, alt.value(1), alt.value(0.6)),

@@ -56,6 +56,9 @@ def head_colours(n_heads: int) -> list[str]:
     return [HEAD_COLOURS[h % len(HEAD_COLOURS)] for h in range(n_heads)]
 
 
+ZERO_FILL = "#cfe1f2"  # the "blues" scheme's colour at 0 (what Vega draws for weight 0 on the domain [0, 1])
+
+
 def model_view_cell(n_heads: int, n_units: int) -> int:
     """The side of one cell of the model view in px: the grid of `n_heads` columns fits CONTENT_WIDTH, and a
     short sentence does not get cells larger than 8 px per unit."""
@@ -173,7 +176,9 @@ def model_view(labels: dict[str, list[str]], rows: list[dict], n_heads: int, lin
                      alt.Tooltip("from:N", title="from"), alt.Tooltip("to:N", title="to"),
                      alt.Tooltip("w:Q", title="weight", format=".3f")],
         )
-        .properties(width=cell, height=cell)
+        # each cell's background is the colour of weight 0, so that a weight under ATTENTION_FLOOR (left out of the
+        # data) reads as the near-zero it is, not as a white hole
+        .properties(width=cell, height=cell, view=alt.ViewBackground(fill=ZERO_FILL, stroke=None))
         .facet(row=alt.Row("l:O", title="layer"), column=alt.Column("h:O", title="head"),
                spacing=MODEL_VIEW_SPACING)
         # transforms of the whole grid: inside the facet, a filter on a param is not allowed
