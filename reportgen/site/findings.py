@@ -46,6 +46,9 @@ class Histogram:
 
     title: str
     bars: tuple[Bar, ...]
+    # the probe tokens' own share of each category, where the histogram is of all probe tokens' matched tokens: what
+    # the shares would be if every match shared its probe token's category (the probe set's own mix)
+    own: Mapping[str, float] | None = None
 
     @property
     def total(self) -> int:
@@ -70,8 +73,16 @@ class Histogram:
             return f"{self.title}: no matches."
         total = self.total
         return f"{self.title} ({matches(total)}): " + ", ".join(
-            f"{b.label} {b.n:,} ({percent(b.n, total)}; corpus {_base(b.base)}, {times(self.lift(b))})"
-            for b in self.bars) + "."
+            f"{b.label} {b.n:,} ({percent(b.n, total)}; corpus {_base(b.base)}, {times(self.lift(b))}"
+            f"{self._own(b)})" for b in self.bars) + "."
+
+    def _own(self, bar: Bar) -> str:
+        """'; probes' own 16%, ×1.0': the bar against the probe set's own mix, where the histogram has one."""
+        if self.own is None:
+            return ""
+        own = self.own.get(bar.label, 0.0)
+        lift = bar.n / self.total / own if own > 0 else float("inf")
+        return f"; probes' own {_base(own)}, {times(lift)}"
 
 
 def _base(share: float) -> str:
@@ -79,9 +90,10 @@ def _base(share: float) -> str:
 
 
 def histogram(title: str, counts: Sequence[tuple[str, int]], base: Mapping[str, int],
-              order: Sequence[str] | None = None) -> Histogram:
+              order: Sequence[str] | None = None, own: Mapping[str, int] | None = None) -> Histogram:
     """Counts (category, n) and the population's counts (category -> n) -> a histogram with base rates;
-    `order` fixes the order of the bars (the offsets), otherwise largest first."""
+    `order` fixes the order of the bars (the offsets), otherwise largest first; `own` (category -> n): the probe
+    set's own mix the matches are also compared with (shares rounded as the base rates are)."""
     population = sum(base.values())
     # rounded as the page data carry them, so that the page script's captions read the same
     bars = [Bar(label, n, round(base.get(label, 0) / population, 5) if population else 0.0) for label, n in counts]
@@ -90,7 +102,11 @@ def histogram(title: str, counts: Sequence[tuple[str, int]], base: Mapping[str, 
         bars.sort(key=lambda b: rank[b.label])
     else:
         bars.sort(key=lambda b: (-b.n, b.label))
-    return Histogram(title, tuple(bars))
+    mix = None
+    if own is not None:
+        whole = sum(own.values())
+        mix = {label: round(n / whole, 5) if whole else 0.0 for label, n in own.items()}
+    return Histogram(title, tuple(bars), mix)
 
 
 def matches(n: int) -> str:
@@ -113,7 +129,9 @@ def summarise(offsets: Histogram, matched: Histogram, attended: Histogram) -> st
         found = hist.over_represented()
         if found:
             total = hist.total
-            parts.append(" and ".join(f"{b.label} ({percent(b.n, total)} = {b.n:,}/{total:,}; corpus {_base(b.base)})"
+            own = hist.own or {}
+            parts.append(" and ".join(f"{b.label} ({percent(b.n, total)} = {b.n:,}/{total:,}; corpus {_base(b.base)}"
+                                      + (f"; probes' own {_base(own.get(b.label, 0.0))}" if hist.own else "") + ")"
                                       for b in found)
                          + f" {'is' if len(found) == 1 else 'are'} over-represented among {whose}")
         else:
@@ -155,3 +173,10 @@ def ties(n_matches: int, score: float, tied_kept: int, tied_dropped: int) -> str
     who = f"all {tied_kept:,}" if tied_kept == n_matches else f"the last {tied_kept:,}"
     return (f"Ties at the cut: {who} tie at {score:.3f} with {tied_dropped:,} more corpus contexts that were not "
             f"kept; the ones shown are a pseudo-random sample of them, not the best")
+
+
+def same_form(same: int, every: int) -> str:
+    """How many of a space's matches are the probe token's own word form: such a match says the space keeps the
+    word, not what else it encodes."""
+    return (f"{percent(same, every)} of these {every:,} matches ({same:,}) are the probe token's own word form "
+            f"(the same word, case aside): those say the space keeps the word itself, not what else it encodes.")

@@ -134,22 +134,32 @@
 
   // The captions of a histogram chart for one of its rows; the same wording as reportgen's own captions.
   function captions(spec, row) {
-    var names = {}, base = {};
+    var names = {}, base = {}, own = null;
     spec.datasets.names.forEach(function (r) { names[r.c] = r.label; });
     spec.datasets.base.forEach(function (r) { base[r.fc] = r.b; });
+    if (row && row.k === "all" && spec.datasets.own) {  // all probe tokens: the probe set's own mix too
+      own = {};
+      spec.datasets.own.forEach(function (r) { own[r.fc] = r.b; });
+    }
     return spec.datasets.titles.map(function (t) {
       var bars = [], total = 0;
       if (row) {
         row.f.forEach(function (facet, i) {
-          if (facet === t.f) { bars.push([names[row.c[i]], row.n[i], base[facet + ":" + row.c[i]] || 0]); total += row.n[i]; }
+          if (facet === t.f) {
+            var fc = facet + ":" + row.c[i];
+            bars.push([names[row.c[i]], row.n[i], base[fc] || 0, own ? own[fc] || 0 : null]);
+            total += row.n[i];
+          }
         });
       }
       if (!bars.length) { return t.title + ": no matches."; }
       return t.title + " (" + total.toLocaleString("en-US") + (total === 1 ? " match): " : " matches): ") +
         bars.map(function (b) {
         var lift = b[2] > 0 ? times(b[1] / total / b[2]) : "\u00d7\u221e";
+        var mix = b[3] === null ? "" : "; probes' own " + baseText(b[3]) + ", " +
+          (b[3] > 0 ? times(b[1] / total / b[3]) : "\u00d7\u221e");
         return b[0] + " " + b[1].toLocaleString("en-US") + " (" + percent(b[1], total) + "; corpus " +
-          baseText(b[2]) + ", " + lift + ")";
+          baseText(b[2]) + ", " + lift + mix + ")";
       }).join(", ") + ".";
     });
   }

@@ -78,6 +78,10 @@ def histograms(found: Sequence, order: Sequence[str] | None = None, description:
     out["datasets"] = {"counts": [{"k": "all", "f": f, "c": c, "n": n}] if f else [],
                        "names": [{"c": i, "label": label} for label, i in names.items()],
                        "base": base, "titles": [{"f": i, "title": t} for i, t in enumerate(titles)]}
+    if any(h.own is not None for h in found):  # the probe set's own mix, which the captions of all tokens name
+        out["datasets"]["own"] = [{"fc": f"{facet}:{names.setdefault(label, len(names))}", "b": share}
+                                  for facet, h in enumerate(found) for label, share in sorted((h.own or {}).items())]
+        out["datasets"]["names"] = [{"c": i, "label": label} for label, i in names.items()]
     return out
 
 

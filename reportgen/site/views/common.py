@@ -42,6 +42,8 @@ class ProbeToken:
     is_special: bool
     pos: str
     dep: str
+    # its categories in the base rates' facets (pos, tag, dep, ent), as the corpus's matched tokens are counted
+    categories: tuple[str, str, str, str] = ("special",) * 4
 
 
 class Report:
@@ -64,9 +66,12 @@ class Report:
         self.probe_tokens: dict[int, list[ProbeToken]] = defaultdict(list)
         for t in store.probe_tokens():
             w = words.get((t.sentence_id, t.word_idx))
+            # as the base rates count a corpus token (Writes.fill_matched_base_counts): SQL's coalesce
+            categories = (tuple("special" if v is None else v for v in (w.pos, w.tag, w.dep))
+                          + ("none" if w.ent_type is None else w.ent_type,) if w else ("special",) * 4)
             self.probe_tokens[t.sentence_id].append(ProbeToken(
                 t.token_idx, token_text(texts[t.sentence_id], t.text, t.is_special, t.char_start, t.char_end),
-                t.is_special, (w.pos if w else None) or "", (w.dep if w else None) or ""))
+                t.is_special, (w.pos if w else None) or "", (w.dep if w else None) or "", categories))
 
     @property
     def model(self) -> str:

@@ -71,14 +71,26 @@ class ProbeSection:
 
 
 def _histograms(rows, titles: dict[str, str], base: dict[str, dict[str, int]],
-                order: tuple[str, ...] | None = None) -> dict[str, list[Histogram]]:
+                order: tuple[str, ...] | None = None,
+                own_of: dict[str, dict[str, str]] | None = None) -> dict[str, list[Histogram]]:
     """CategoryCount rows -> token key (or ALL_TOKENS) -> one histogram per facet, each category with its base
-    rate from `base` (facet -> category -> count in the corpus population)."""
+    rate from `base` (facet -> category -> count in the corpus population). With `own_of` (token key -> facet ->
+    the probe token's own category), the histograms of all probe tokens also carry the probe set's own mix: each
+    probe token's category counted once per match it has, the shares the matches would have if every match shared
+    its probe token's category."""
     bars: dict[str, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         key = ALL_TOKENS if r.sentence_id is None else token_key(r.sentence_id, r.token_idx)
         bars[key][r.facet].append((r.category, r.n))
-    return {key: [findings.histogram(title, found[facet], base.get(facet, {}), order)
+    own: dict[str, dict[str, int]] | None = None
+    if own_of is not None:
+        own = {facet: defaultdict(int) for facet in titles}
+        for key, found in bars.items():
+            if key in own_of:
+                for facet in titles:
+                    own[facet][own_of[key][facet]] += sum(n for _, n in found.get(facet, ()))
+    return {key: [findings.histogram(title, found[facet], base.get(facet, {}), order,
+                                     own[facet] if own is not None and key == ALL_TOKENS else None)
                   for facet, title in titles.items()]
             for key, found in bars.items()}
 
@@ -111,8 +123,11 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
     )
     found: dict[str, dict[str, list[Histogram]]] = {}
     blocks = []
+    # each probe token's own categories, for the matched tokens' histograms of all probe tokens
+    own_of = {token_key(sid, t.token_idx): dict(zip(BASE_FACETS, t.categories))
+              for sid, _ in report.probes for t in report.probe_tokens[sid] if not t.is_special}
     for name, title, titles, rows, base, order, population in parts:
-        found[name] = _histograms(rows, titles, base, order)
+        found[name] = _histograms(rows, titles, base, order, own_of if name == "matched" else None)
         every = found[name].get(ALL_TOKENS) or [Histogram(t, ()) for t in titles.values()]
         description = (f"Bar charts of the {', '.join(titles.values())}, as shares of the matches, each "
                        f"with its corpus base rate (the share among {population})")
@@ -152,6 +167,9 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
     few = sum(1 for key in keys if findings.diversity(len(lists.get(key, ())) // 4,
                                                       len(sentences.get(key, ())))[1])
     notes = []
+    same, every = report.store.same_form(space, layer, head)
+    if every:
+        notes.append(findings.same_form(same, every))
     if tied:
         notes.append(f"{len(tied)} of {len(keys)} probe tokens have ties at the cut: their last matches share "
                      f"one score with corpus contexts that were not kept, and are a pseudo-random sample.")
