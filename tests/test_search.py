@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reportgen.analyses.search import Candidates, TopK, tie_key
+from reportgen.analyses.search import Candidates, TopK, signed_key, tie_key
 
 L, H, D_MODEL, D_HEAD = 2, 3, 6, 4
 SPACES = H + 2  # embedding, one per head, whole layer
@@ -416,3 +416,41 @@ def test_tie_key_is_a_bijection_on_positions():
     keys = tie_key(positions)
     assert len(np.unique(keys)) == len(positions)
     assert not np.array_equal(np.argsort(keys), positions)  # not the corpus order
+
+
+def test_scores_fewer_than_eight_float32_steps_apart_are_tied():
+    """Scores are compared at 20 bits of mantissa (rounded to a multiple of 8 float32 steps): two contexts whose
+    cosines differ only in the last float32 steps (the arithmetic's noise) tie, are ordered by the tie key and
+    counted as ties at the cut; scores 8 steps or more apart never share a bucket."""
+    import struct
+
+    import torch
+
+    from reportgen.analyses.search import quantise, tie_key
+
+    def by_hand(x: float) -> float:  # the float32 bits, rounded to a multiple of 8 (half up, in magnitude)
+        bits = struct.unpack("<i", struct.pack("<f", x))[0]
+        return struct.unpack("<f", struct.pack("<i", (bits + 4) & ~7))[0]
+
+    values = np.array([1.0, 0.99999994, 0.9999997, 0.99999905, 0.5, -0.25000003, 0.123456, 0.0], dtype=np.float32)
+    assert quantise(torch.tensor(values)).tolist() == [by_hand(float(v)) for v in values]
+    assert by_hand(1.0) == by_hand(0.99999994)  # 1 step below 1: the same bucket
+    assert by_hand(0.9999997) != by_hand(1.0)  # 5 steps below: the next bucket down (a boundary between them)
+    assert by_hand(0.99999905) != by_hand(1.0)  # 16 steps below: apart
+
+    # a probe token and three candidates: two whose raw cosines differ by a few float32 steps, one far below
+    probe = np.zeros((1, 1, 4), dtype=np.float32)
+    probe[0, 0, 0] = 1.0
+    topk = TopK(probe, np.zeros((1, 1, 1, 2), dtype=np.float32), k=1)
+    emb = torch.tensor([[1.0, 0.0, 0.0, 0.0], [1.0, 6e-4, 0.0, 0.0], [0.2, 1.0, 0.0, 0.0]])
+    raw = (torch.tensor(probe[0]) @ (emb / emb.norm(dim=-1, keepdim=True)).T)[0]
+    assert raw[0] != raw[1] and quantise(raw[0]) == quantise(raw[1])  # apart only in the last steps
+    sid, tok = torch.tensor([7, 8, 9]), torch.tensor([0, 0, 0])
+    keys = torch.tensor(signed_key(tie_key((np.array([7, 8, 9]) << 20))))
+    topk.update_layer(0, sid, tok, keys, torch.zeros((2, 3), dtype=torch.int64), embedding=emb)
+    ties = topk.ties()
+    row = [i for i in range(len(ties["space"])) if ties["space"][i] == 0]
+    assert len(row) == 1 and (ties["tied_kept"][row[0]], ties["tied_dropped"][row[0]]) == (1, 1)
+    winner = int(topk.sentence_id[0, 0, 0, 0])
+    by_key = min((7, 8), key=lambda s: int(tie_key(np.array([s << 20]))[0]))
+    assert winner == by_key  # of the two tied, the smaller tie key, not the last float32 step

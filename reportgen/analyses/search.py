@@ -63,6 +63,21 @@ def normalise(x):
     return x / x.norm(dim=-1, keepdim=True).clamp_min(EPS)
 
 
+QUANTUM_BITS = 3  # the last bits of a float32 score's mantissa that are rounded away before scores are compared
+
+
+def quantise(scores):
+    """float32 scores rounded to 20 bits of mantissa (float32 keeps 23): two scores that differ by fewer than 8
+    float32 steps are equal here. Such differences are the arithmetic's noise (another batch size, thread count or
+    CPU changes them), not an order of the matches: equal scores are ordered by the tie key and counted as ties at
+    the cut. The rounding is of the magnitude, half up, so it is the same for a score and its negative."""
+    import torch
+
+    bits = scores.float().contiguous().view(torch.int32)
+    half, low = 1 << (QUANTUM_BITS - 1), (1 << QUANTUM_BITS) - 1
+    return ((bits + half) & ~low).view(torch.float32)
+
+
 def _best(scores, keys, k: int):
     """[R, k] positions of each row's k best by (score descending, tie key ascending), best first: everything
     above the k-th score, then the tied ones with the smallest keys."""
@@ -260,7 +275,7 @@ class TopK(KeptMatches):
         score, kept_order, sid, tok, matt = (a[layer, spaces].reshape(n_rows, k) for a in (
             self.score, self.order, self.sentence_id, self.token_idx, self.max_attended))
         seen = self.tied_seen[layer, spaces].reshape(n_rows)
-        new = new.reshape(n_rows, n)
+        new = quantise(new.reshape(n_rows, n))
         if self.max_per_sentence is not None:
             new = self._cap(new, sentence_id, order)
         # only the candidates that reach their row's k-th score (an equal score may win on its tie key) need work:
