@@ -52,17 +52,19 @@ class MatchReads:
             "ORDER BY sentence_id NULLS FIRST, token_idx NULLS FIRST, bucket",
             (space, layer, head))
 
-    def same_form(self, space: str, layer: int, head: int | None) -> tuple[int, int]:
-        """(matches whose matched token belongs to a word of the same form as the probe token's word, every
-        match): the form is the word's text, case left aside; a token outside any word has no form."""
+    def same_form(self) -> dict[tuple[str, int, int | None], tuple[int, int]]:
+        """(space, layer, head) -> (matches whose matched token belongs to a word of the same form as the probe
+        token's word, every match), for every space at once: the form is the word's text, case left aside; a token
+        outside any word has no form."""
         found = self._rows(
-            "SELECT count(*) FILTER (WHERE lower(pw.text) = lower(mw.text)), count(*) FROM neighbours n "
+            "SELECT n.space, n.layer, n.head, count(*) FILTER (WHERE lower(pw.text) = lower(mw.text)), count(*) "
+            "FROM neighbours n "
             "JOIN tokens pt ON pt.sentence_id = n.sentence_id AND pt.token_idx = n.token_idx "
             "LEFT JOIN words pw ON pw.sentence_id = pt.sentence_id AND pw.word_idx = pt.word_idx "
             "JOIN tokens mt ON mt.sentence_id = n.match_sentence_id AND mt.token_idx = n.match_token_idx "
             "LEFT JOIN words mw ON mw.sentence_id = mt.sentence_id AND mw.word_idx = mt.word_idx "
-            "WHERE n.space = ? AND n.layer = ? AND n.head IS NOT DISTINCT FROM ?", (space, layer, head))
-        return int(found[0][0] or 0), int(found[0][1] or 0)
+            "GROUP BY n.space, n.layer, n.head ORDER BY ALL")
+        return {(space, layer, head): (int(same), int(every)) for space, layer, head, same, every in found}
 
     def base_counts(self, population: str, layer: int | None = None,
                     head: int | None = None) -> list[BaseCount]:

@@ -83,5 +83,10 @@ class Report:
         return base_rates(self.store.base_counts("matched"))
 
     @cached_property
+    def same_form(self) -> dict[tuple[str, int, int | None], tuple[int, int]]:
+        """Per search space, how many of its matches are the probe token's own word form, and how many it has."""
+        return self.store.same_form()
+
+    @cached_property
     def study(self) -> StudyPage | None:
         return study_page(self.store, self.meta)

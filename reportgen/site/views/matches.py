@@ -167,7 +167,7 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
     few = sum(1 for key in keys if findings.diversity(len(lists.get(key, ())) // 4,
                                                       len(sentences.get(key, ())))[1])
     notes = []
-    same, every = report.store.same_form(space, layer, head)
+    same, every = report.same_form.get((space, layer, head), (0, 0))
     if every:
         notes.append(findings.same_form(same, every))
     if tied:
