@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from .errors import ReportgenError
-from .progress import Bars
+from .progress import for_command_line
 
 
 @contextlib.contextmanager
@@ -72,7 +72,7 @@ def make_cli(units: tuple) -> click.Group:
         with _user_errors():
             options["corpus"] = tuple(options.get("corpus") or ())
             config = load_config(config_file, options_of(units), **options)
-            summary = run_build(config, Bars(enabled=not quiet and sys.stderr.isatty()), units=units)
+            summary = run_build(config, for_command_line(quiet), units=units)
         for warning in summary.warnings:
             click.echo(f"reportgen: warning: {warning}", err=True)
         stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in summary.timings.items())
@@ -104,13 +104,13 @@ def _add_commands(main: click.Group, units: tuple) -> None:
                   help="Output folder; replaced as a whole when the new site is complete.")
     @click.option("--figures",
                   help="Also write every chart as svg or png under <out>/figures/ (default: as the build).")
-    @click.option("--quiet", is_flag=True, help="No progress bars.")
+    @click.option("--quiet", is_flag=True, help="No progress (bars on a terminal, plain lines elsewhere).")
     def render(db, out, figures, quiet) -> None:
         """Write the site again from a report's database alone (no model, no spaCy): the build's pages."""
         from .commands.render import render_database
 
         with _user_errors():
-            done = render_database(db, out, figures, Bars(enabled=not quiet and sys.stderr.isatty()), units)
+            done = render_database(db, out, figures, for_command_line(quiet), units)
         click.echo(f"Rendered {done.out}/ from {done.db}: {len(done.pages)} pages in {done.seconds:.1f} s.")
 
     @main.command()
@@ -136,14 +136,14 @@ def _add_commands(main: click.Group, units: tuple) -> None:
     @click.argument("archive_file", metavar="ARCHIVE", type=click.Path(path_type=Path))
     @click.option("--pages-only", is_flag=True, help="Only render the pages again from the archived database.")
     @click.option("--model", help="The model to rebuild with (default: the one the report names).")
-    @click.option("--quiet", is_flag=True, help="No progress bars.")
+    @click.option("--quiet", is_flag=True, help="No progress (bars on a terminal, plain lines elsewhere).")
     def verify(archive_file, pages_only, model, quiet) -> None:
         """Check an archive: its manifest, then every page against a rebuild (or a re-render) of it.
         Exit 0: every page identical; 1: a page differs; 2: a bad archive."""
         from .commands.verify import verify as check
 
         with _user_errors():  # a bad archive is a user error: one line, exit 2
-            verdict = check(archive_file, pages_only, model, Bars(enabled=not quiet and sys.stderr.isatty()),
+            verdict = check(archive_file, pages_only, model, for_command_line(quiet),
                             units)
         for page in verdict.identical:
             click.echo(f"identical  {page}")
@@ -173,7 +173,7 @@ def _add_commands(main: click.Group, units: tuple) -> None:
                   help="Seed of the data, the splits and the training.")
     @click.option("--attribution-steps", type=click.IntRange(min=1), default=20, show_default=True,
                   help="Integrated gradients' steps (Captum's n_steps) for each measured sentence.")
-    @click.option("--quiet", is_flag=True, help="No progress bars.")
+    @click.option("--quiet", is_flag=True, help="No progress (bars on a terminal, plain lines elsewhere).")
     def edits(model, out, db, data, classifier, examples, epochs, seed, attribution_steps, quiet) -> None:
         """Stevens & Su's edit-identification study: is the attention interpretable? (studies/edits.html)"""
         from .commands.study import run
@@ -183,7 +183,7 @@ def _add_commands(main: click.Group, units: tuple) -> None:
         config = StudyConfig(model=model or DEFAULT_MODEL, out=out, db=db, data=data, classifier=classifier,
                              examples=examples, epochs=epochs, seed=seed, attribution_steps=attribution_steps)
         with _user_errors():
-            summary = run(config, Bars(enabled=not quiet and sys.stderr.isatty()), units)
+            summary = run(config, for_command_line(quiet), units)
         for warning in summary.warnings:
             click.echo(f"reportgen: warning: {warning}", err=True)
         m = summary.metrics

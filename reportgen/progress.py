@@ -1,10 +1,13 @@
-"""Progress reporting and stage timing: quiet by default (tests, libraries), bars on a terminal (the CLI)."""
+"""Progress reporting and stage timing: quiet by default (tests, libraries); on the command line, bars on a
+terminal and plain log lines elsewhere (a log file, a CI job, a pipe)."""
 
 from __future__ import annotations
 
 import contextlib
 import time
+import sys
 from collections.abc import Callable, Iterator
+from typing import TextIO
 
 
 class Progress:
@@ -41,6 +44,45 @@ class Bars(Progress):
                       transient=False) as bars:
             task = bars.add_task(name, total=total)
             yield lambda n: bars.advance(task, n)
+
+
+class Lines(Progress):
+    """Progress as plain lines on a stream (stderr when it is not a terminal): each stage's start, then its
+    count, share and elapsed time at most every `every` seconds, then its end. `clock` is time.monotonic (tests
+    give their own)."""
+
+    def __init__(self, stream: TextIO | None = None, every: float = 5.0, clock: Callable[[], float] = time.monotonic):
+        self.stream, self.every, self.clock = stream, every, clock
+
+    def _write(self, text: str) -> None:
+        stream = self.stream or sys.stderr
+        stream.write(f"reportgen: {text}\n")
+        stream.flush()
+
+    @contextlib.contextmanager
+    def stage(self, name: str, total: int) -> Iterator[Callable[[int], None]]:
+        start = last = self.clock()
+        done = 0
+        self._write(f"{name} 0/{total:,}")
+
+        def advance(n: int) -> None:
+            nonlocal done, last
+            done += n
+            now = self.clock()
+            if now - last >= self.every and done < total:
+                last = now
+                self._write(f"{name} {done:,}/{total:,} ({100 * done / max(total, 1):.0f}%), {now - start:.0f} s")
+
+        yield advance
+        self._write(f"{name} {done:,}/{total:,} done in {self.clock() - start:.1f} s")
+
+
+def for_command_line(quiet: bool, stream: TextIO | None = None) -> Progress:
+    """What a command shows: nothing with --quiet, bars on a terminal, plain lines otherwise."""
+    stream = stream or sys.stderr
+    if quiet:
+        return Progress()
+    return Bars(enabled=True) if stream.isatty() else Lines(stream)
 
 
 class Clock:

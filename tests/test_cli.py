@@ -219,3 +219,17 @@ def test_interrupt_or_full_disk_mid_build_keeps_the_old_site_and_a_rerun_works(
 def test_limit_below_one_on_the_command_line(old_site):
     assert_clean_failure(invoke("build", "--limit", "-1", "--out", str(old_site)), "limit")
     assert_untouched(old_site)
+
+
+def test_a_build_off_a_terminal_logs_its_progress_as_plain_lines(tmp_path, bert_dir, corpus_file, probes_file):
+    """Without a terminal (a log file, CI), each stage says it starts and ends on stderr, as plain lines."""
+    result = CliRunner().invoke(main, ["build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes",
+                                       str(probes_file), "--out", str(tmp_path / "site"), "--top-k", "2",
+                                       "--importance-sentences", "2", "--attribution-steps", "2"])
+    assert result.exit_code == 0, result.output
+    logged = [line for line in result.stderr.splitlines() if line.startswith("reportgen: ")]
+    for stage in ("annotate", "attribute", "encode", "render"):
+        assert any(line.startswith(f"reportgen: {stage} 0/") for line in logged), stage
+        assert any(line.startswith(f"reportgen: {stage} ") and " done in " in line for line in logged), stage
+    assert "\x1b[" not in result.stderr  # no terminal control codes in a log
+    assert result.stdout.startswith("Built ")
