@@ -20,8 +20,10 @@ from reportgen.options import option
 from reportgen.store import Table
 from reportgen.unit import Section, Unit
 
-PEAK = Table("head_peak", "layer INTEGER, head INTEGER, peak DOUBLE, above BOOLEAN",
-             about="each head's largest attention weight over the corpus, and whether it reaches peak_floor")
+PEAK = Table("head_peak", "each head's largest attention weight over the corpus, and whether it reaches peak_floor", (
+    ("layer", "INTEGER", "the block"), ("head", "INTEGER", "the head"),
+    ("peak", "DOUBLE", "the largest weight it gives, over every real corpus token"),
+    ("above", "BOOLEAN", "whether peak is at least peak_floor hundredths")))
 
 
 @dataclass(frozen=True)
