@@ -57,6 +57,19 @@ def order(scores, n: int) -> list[int]:
     return sorted(range(n), key=lambda i: (-float(scores[i]), i))
 
 
+def word_orders(sentence_id: int, gradients, rollout, texts: list[str], attention=None) -> dict[str, list[list[int]]]:
+    """Each ranking's order(s) of one probe's words (see the module's docstring), from the words' integrated
+    gradients (signed), rollout, texts and, where a head is chosen, its attention."""
+    n = len(texts)
+    rng = np.random.default_rng([SEED, sentence_id])
+    orders = {"integrated_gradients": [order(gradients, n)], "rollout": [order(rollout, n)],
+              "length": [order([len(t) for t in texts], n)],
+              "random": [[int(i) for i in rng.permutation(n)] for _ in range(DRAWS)]}
+    if attention is not None:
+        orders["attention"] = [order(attention, n)]
+    return orders
+
+
 def removals(ids: list[int], word_of: list[int | None], replaceable: list[bool], top: list[int],
              baseline_id: int) -> tuple[list[int], list[int]]:
     """(the input without the `top` words, the input with only them) of one probe: a removed word's tokens become
@@ -160,16 +173,12 @@ class Faithfulness:
                     return to_words(np.array([scores[(sid, method)].get(i, 0.0) for i in range(n)]), word_of,
                                     n_words)
 
-                texts = [w.text for w in store.words_of(sid, sid)]
-                rng = np.random.default_rng([SEED, sid])
-                orders = {"integrated_gradients": [order(words("integrated_gradients"), n_words)],
-                          "rollout": [order(words("rollout"), n_words)],
-                          "length": [order([len(t) for t in texts], n_words)],
-                          "random": [[int(i) for i in rng.permutation(n_words)] for _ in range(DRAWS)]}
+                attention = None
                 if head is not None:
                     read = readout_of(self.loaded, probes, s, tok, target)
                     attention = to_words(read.attention[head[0], head[1]], word_of, n_words)
-                    orders["attention"] = [order(attention, n_words)]
+                orders = word_orders(sid, words("integrated_gradients"), words("rollout"),
+                                     [w.text for w in store.words_of(sid, sid)], attention)
                 ids = model_input(tok.input_ids, target)
                 replaceable = [not t.is_special for t in tok.tokens] + [False] * (len(ids) - n)
                 measured = deletion(self._target(ids, target), ids, word_of + [None] * (len(ids) - n), replaceable,
