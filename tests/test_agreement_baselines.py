@@ -259,6 +259,18 @@ def test_bins_order_and_the_aopc():
     assert rows[0] == (3, "integrated_gradients", None, None, 1, 1, 1.0, 0.5)
 
 
+def test_each_rankings_order_of_the_words():
+    texts = ["The", "unbelievably", "cat", "sat"]
+    orders = faithfulness.word_orders(4, [0.5, -2.0, 0.1, 0.5], [0.1, 0.2, 0.3, 0.05], texts, [0.0, 0.1, 0.6, 0.2])
+    assert orders["integrated_gradients"] == [[0, 3, 2, 1]]  # signed: the word that pushes the target down last
+    assert orders["rollout"] == [[2, 1, 0, 3]]
+    assert orders["attention"] == [[2, 3, 1, 0]]
+    assert orders["length"] == [[1, 0, 2, 3]]  # ties in the order of the words
+    rng = np.random.default_rng([0, 4])
+    assert orders["random"] == [list(rng.permutation(4)) for _ in range(10)]
+    assert "attention" not in faithfulness.word_orders(4, [0.0] * 4, [0.0] * 4, texts)
+
+
 def test_the_attention_ranking_is_the_head_with_the_highest_mean_rho():
     rows = [Row(0, "attention", 0, 0, 0.5, 5, 0.8), Row(1, "attention", 0, 0, 0.5, 5, 0.8),
             Row(0, "attention", 1, 1, 0.9, 5, 0.05),  # too little on the words: not compared

@@ -162,10 +162,9 @@ def _word_scores(site, sid: int, method: str, tokens) -> dict[int, float]:
     return out
 
 
-@pytest.mark.parametrize("ranking,k", [("length", 50), ("integrated_gradients", 1), ("integrated_gradients", 20),
-                                       ("rollout", 10)])
-def test_a_removal_measured_again_with_the_model(site, bert_dir, ranking, k):
-    """Probe 0's comprehensiveness and sufficiency at one bin of one ranking (word length, longest first; the
+@pytest.mark.parametrize("ranking", ["length", "integrated_gradients", "rollout"])
+def test_each_removal_measured_again_with_the_model(site, bert_dir, ranking):
+    """Each probe's comprehensiveness and sufficiency at each bin of one ranking (word length, longest first; the
     integrated gradients' signed scores, highest first; the rollout): its top words' tokens replaced by [PAD] (the
     default baseline token), and the target (the cosine of the mean-pooled embedding with the intact probe's)
     computed here with transformers."""
@@ -174,27 +173,29 @@ def test_a_removal_measured_again_with_the_model(site, bert_dir, ranking, k):
 
     model = BertModel.from_pretrained(bert_dir).eval()
     tok = AutoTokenizer.from_pretrained(bert_dir)
-    ((text,),) = site_rows(site, "SELECT text FROM sentences WHERE sentence_id = 0")
-    words, tokens, _ = _probe_words(site)[0]
-    ids = tok(text)["input_ids"]
-    assert len(ids) == len(tokens)
-    m = max(1, k * len(words) // 100)
-    score = ({i: len(w) for i, w in enumerate(words)} if ranking == "length"
-             else _word_scores(site, 0, ranking, tokens))
-    top = set(sorted(range(len(words)), key=lambda i: (-score[i], i))[:m])
-    without = [tok.pad_token_id if w is not None and w in top else i for i, (_, w) in zip(ids, tokens)]
-    only = [i if w is None or w in top else tok.pad_token_id for i, (_, w) in zip(ids, tokens)]
-    with torch.no_grad():
-        pooled = [model(input_ids=torch.tensor([x])).last_hidden_state[0].mean(0) for x in (ids, without, only)]
-    f = [float(torch.nn.functional.cosine_similarity(p, pooled[0], dim=0)) for p in pooled]
-    ((words_removed, comprehensiveness, sufficiency),) = site_rows(
-        site, "SELECT words, comprehensiveness, sufficiency FROM faithfulness WHERE sentence_id = 0 "
-              f"AND ranking = '{ranking}' AND k = {k}")
-    assert words_removed == m
-    assert comprehensiveness == pytest.approx(f[0] - f[1], abs=2e-6)
-    assert sufficiency == pytest.approx(f[0] - f[2], abs=2e-6)
-    ((value,),) = site_rows(site, "SELECT value FROM attribution_targets WHERE sentence_id = 0")
-    assert value == pytest.approx(1.0, abs=1e-5)  # the target the attributions explain: 1 on the probe itself
+    for sid, (words, tokens, _) in _probe_words(site).items():
+        ((text,),) = site_rows(site, f"SELECT text FROM sentences WHERE sentence_id = {sid}")
+        ids = tok(text)["input_ids"]
+        assert len(ids) == len(tokens)
+        score = ({i: len(w) for i, w in enumerate(words)} if ranking == "length"
+                 else _word_scores(site, sid, ranking, tokens))
+        for k in (1, 5, 10, 20, 50):
+            m = max(1, k * len(words) // 100)
+            top = set(sorted(range(len(words)), key=lambda i: (-score[i], i))[:m])
+            without = [tok.pad_token_id if w is not None and w in top else i for i, (_, w) in zip(ids, tokens)]
+            only = [i if w is None or w in top else tok.pad_token_id for i, (_, w) in zip(ids, tokens)]
+            with torch.no_grad():
+                pooled = [model(input_ids=torch.tensor([x])).last_hidden_state[0].mean(0)
+                          for x in (ids, without, only)]
+            f = [float(torch.nn.functional.cosine_similarity(p, pooled[0], dim=0)) for p in pooled]
+            ((words_removed, comprehensiveness, sufficiency),) = site_rows(
+                site, "SELECT words, comprehensiveness, sufficiency FROM faithfulness WHERE sentence_id = "
+                      f"{sid} AND ranking = '{ranking}' AND k = {k}")
+            assert words_removed == m
+            assert comprehensiveness == pytest.approx(f[0] - f[1], abs=2e-6), (sid, k)
+            assert sufficiency == pytest.approx(f[0] - f[2], abs=2e-6), (sid, k)
+        ((value,),) = site_rows(site, f"SELECT value FROM attribution_targets WHERE sentence_id = {sid}")
+        assert value == pytest.approx(1.0, abs=1e-5)  # the target the attributions explain: 1 on the probe itself
 
 
 def test_the_stored_rankings_and_the_aopc(site):
