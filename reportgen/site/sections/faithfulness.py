@@ -24,7 +24,7 @@ def finding(model: ModelFaithfulness | None) -> Finding | None:
         return None
     aopc = ", ".join(f"{r.name} {r.comprehensiveness.text}" for r in model.rankings)
     parts = [Part(f"Removing each explanation's top words from the {model.probes} probes (ERASER's "
-                  f"comprehensiveness, the target's fall, AOPC over 1-50% of the words with 95% intervals): {aopc}. "
+                  f"comprehensiveness, the target's fall, AOPC over 1 to 50% of the words with 95% intervals): {aopc}. "
                   f"Most comprehensive first, tied where a paired bootstrap does not separate neighbours: "
                   f"{groups_text(model.comprehensive)}. "),
              Part(model.verdict.short[0].upper() + model.verdict.short[1:] + ". ") if model.verdict else Part(""),

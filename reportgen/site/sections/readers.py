@@ -1,6 +1,7 @@
 """Reads that several analyses' sections share, made once per report (sections.cached): the head statistics, the
 head analysis (roles, dependency accuracy, the nearest heads and the map), the attributions, the faithfulness test
-and the importance. Each returns what the report's database holds; a database without an analysis's tables gives empty reads."""
+and the importance. Each returns what the report's database holds; a database without an analysis's tables gives
+empty reads."""
 
 from __future__ import annotations
 
