@@ -41,7 +41,7 @@ from .attribution import AttributionOptions, baseline_token, make_target, model_
 from .base import Probes
 
 BINS = (1, 5, 10, 20, 50)  # percent of the probe's words
-DRAWS = 10  # random orders per probe
+DRAWS = 5  # random orders per probe
 SEED = 0
 ROWS = 256  # inputs per forward pass
 RANKINGS = ("integrated_gradients", "rollout", "attention", "length", "random")

@@ -321,7 +321,7 @@ FAITHFULNESS = Table("faithfulness", "what removing a probe's top-ranked words d
                            "'rollout' (the read-out's rollout after the last layer), 'attention' (the read-out's "
                            "attention in the head of `layer` and `head`: the head with the highest mean rho in "
                            "`attribution_agreement`), 'length' (characters, longest first) or 'random' (the mean "
-                           "over 10 seeded random orders); ties in the order of the words"),
+                           "over 5 seeded random orders); ties in the order of the words"),
     ("layer", "INTEGER", "the head's block for 'attention'; NULL otherwise"),
     ("head", "INTEGER", "the head for 'attention'; NULL otherwise"),
     ("k", "INTEGER", "the bin, in percent of the probe's words: 1, 5, 10, 20 or 50; NULL for the AOPC (the mean over "
