@@ -264,3 +264,37 @@ def test_the_pages_show_the_stored_figures_and_the_verdict_rests_on_the_test(sit
                                                      f"WHERE sentence_id = {sid}"):
                 column = 5 if k is None else (1, 5, 10, 20, 50).index(k)
                 assert cells[names[ranking]][column] == f"{value:+.3g}"
+
+
+def test_the_overview_orders_the_rankings_in_tie_groups_of_a_paired_bootstrap(site):
+    from reportgen.ranking import rank
+
+    aopc = {}
+    for sid, ranking, comp, suff in site_rows(site, "SELECT sentence_id, ranking, comprehensiveness, sufficiency "
+                                                    "FROM faithfulness WHERE k IS NULL"):
+        aopc[(ranking, sid)] = (comp, suff)
+    ((layer, head),) = site_rows(site, "SELECT DISTINCT layer, head FROM faithfulness WHERE ranking = 'attention'")
+    names = dict(RANKING_WORDS, attention=f"L{layer}H{head}'s attention")
+    order = ["integrated_gradients", "rollout", "attention", "length", "random"]
+    probes = sorted({sid for _, sid in aopc})
+    idx = np.random.default_rng(0).integers(0, len(probes), size=(1000, len(probes)))
+    shown = _page(site, "index.html").select("#faithfulness-order dd")
+    for measure, dd in zip((0, 1), shown):
+        values = [[aopc[(r, s)][measure] for r in order] for s in probes]
+        resampled = np.array([[sum(values[j][i] for j in row) / len(probes) for i in range(len(order))]
+                              for row in idx])
+        means = [sum(v[i] for v in values) / len(probes) for i in range(len(order))]
+        groups = rank(means, resampled, descending=measure == 0).groups
+        expected = "; ".join(", ".join(names[order[i]] for i in g) + (" (tied)" if len(g) > 1 else "")
+                             for g in groups)
+        assert dd.get_text() == expected
+
+
+def test_a_layer_page_compares_the_rollout_with_the_best_baselines(site):
+    for layer in range(2):
+        text = _page(site, f"layers/L{layer}.html").select_one("#agreement-baselines").get_text(" ", strip=True)
+        for name, n, difference, low, high in site_rows(
+                site, "SELECT baseline, n_probes, difference, ci_low, ci_high FROM agreement_tests "
+                      f"WHERE method = 'rollout' AND layer = {layer} AND best"):
+            assert (f"{difference:+.2f} [{low:+.2f}, {high:+.2f}] over {n} probes against "
+                    f"{BASELINE_WORDS[name]}") in text
