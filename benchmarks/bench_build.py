@@ -13,7 +13,8 @@ It prints build / (forward + annotation), build / max(forward, annotation) (what
 could reach), the peak RSS of every size and its growth from the smallest to the largest, database MB per MB
 of corpus text, render seconds per page, the largest pages, and the corpus statistics as a share of the
 corpus pass ("of which statistics" / "encode and search corpus"; target: under 10%), and the heads' importance
-(the "head importance" stage) as a share of the corpus pass (target: at most 25%). Targets (issue 13):
+(the "head importance" stage) as a share of the corpus pass (target: at most 25%), and the faithfulness test (the
+"faithfulness" stage) as a share of the build (target: at most 10%). Targets (issue 13):
 build / (forward + annotation) <= 1.15, build / max <= 1.4, peak RSS +20% at most for 4x the corpus, render
 at most 10% of the build.
 """
@@ -131,6 +132,9 @@ def main() -> None:
             importance = times.get("head importance", 0.0)
             print(f"    head importance: {importance:.1f} s = {100 * importance / corpus_pass:.1f}% of the corpus pass "
                   f"(target: at most 25%)")
+        faithfulness = times.get("faithfulness", 0.0)
+        print(f"    faithfulness: {faithfulness:.1f} s = {100 * faithfulness / build:.1f}% of the build (target: at most "
+              f"10%); the attributions it reads: {times.get('attribute probes', 0.0):.1f} s")
     if len(peaks) > 1:
         small, large = min(peaks), max(peaks)
         print(f"peak RSS {peaks[small]:.0f} MiB at {small:,} sentences, {peaks[large]:.0f} MiB at {large:,}: "

@@ -112,3 +112,35 @@ def bootstrap_means(per_unit: np.ndarray, resamples: int = 1000, seed: int = 0) 
     counts = (~np.isnan(drawn)).sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, np.nansum(drawn, axis=1) / counts, np.nan)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """One item against another over the units (sentences, probes) where both are defined: the mean of the paired
+    differences a - b, its percentile interval at `level` over bootstrap resamples of those units (None under 2
+    units), and whether `rank` separates them: a above b, or a below b (neither: tied)."""
+
+    n: int
+    difference: float | None
+    low: float | None
+    high: float | None
+    above: bool
+    below: bool
+
+
+def paired(a: Sequence[float | None], b: Sequence[float | None], resamples: int = 1000, seed: int = 0,
+           level: float = LEVEL) -> Paired:
+    """a against b, each one value per unit (None or NaN: undefined there), paired over the units where both are
+    defined (see Paired); the interval is the one `rank` decides by."""
+    pairs = np.array([(x, y) for x, y in zip(a, b) if x is not None and y is not None
+                      and not (np.isnan(x) or np.isnan(y))], dtype=np.float64).reshape(-1, 2)
+    if len(pairs) == 0:
+        return Paired(0, None, None, None, False, False)
+    difference = float((pairs[:, 0] - pairs[:, 1]).mean())
+    if len(pairs) < 2:
+        return Paired(1, difference, None, None, False, False)
+    resampled = bootstrap_means(pairs, resamples, seed)
+    tail = (1 - level) / 2
+    low, high = (float(v) for v in np.quantile(resampled[:, 0] - resampled[:, 1], [tail, 1 - tail]))
+    first = rank(pairs.mean(0), resampled, level=level).first
+    return Paired(len(pairs), difference, low, high, first == (0,), first == (1,))

@@ -113,6 +113,9 @@ READOUT_WORDS = {
 # a head whose read-out sends less than this share of its attention to the probe's words (the rest to special
 # tokens) is not compared with the gradients on that probe: its ranking of the words rests on crumbs
 WORD_SHARE_FLOOR = 0.10
+# a comparison over the probes (a head against a baseline, one ranking of words against another) is claimed over no
+# fewer probes: a bootstrap over fewer says little
+MIN_PROBES = 5
 
 
 def converged(delta: float, value: float, baseline_value: float) -> bool:

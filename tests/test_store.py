@@ -46,6 +46,12 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 "attributions": ["sentence_id", "method", "target", "token_idx", "score"],
                 "attribution_agreement": ["sentence_id", "method", "layer", "head", "spearman", "n_words",
                                           "word_share"],
+                # schema v7: the agreement's baselines and paired tests, and the deletion test of the explanations
+                "agreement_baselines": ["sentence_id", "baseline", "spearman", "n_words"],
+                "agreement_tests": ["method", "layer", "head", "baseline", "best", "n_probes", "difference", "ci_low",
+                                    "ci_high", "beats"],
+                "faithfulness": ["sentence_id", "ranking", "layer", "head", "k", "words", "comprehensiveness",
+                                 "sufficiency"],
                 # schema v5: `reportgen study edits`
                 "study_metrics": ["study", "metric", "value"],
                 "study_figures": ["study", "subset", "edit_type", "source", "layer", "head", "measure", "value",

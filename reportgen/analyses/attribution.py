@@ -19,6 +19,7 @@ completeness axiom, they sum to f(input) - f(baseline) up to Captum's convergenc
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,35 +175,43 @@ def _mean_pooled(model, ids):
     return hidden.mean(1)
 
 
-def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, special: list[bool],
-                         n_steps: int = 50) -> Attribution:
-    """Layer integrated gradients on the input embeddings for one probe (see the module's docstring)."""
+@dataclass(frozen=True)
+class Objective:
+    """The number a probe's attributions explain, as a function of its input: `forward(ids [B, T]) -> f [B]` (ids
+    the probe's tokens, a continuation's after them), fixed by the intact probe (the predicted class or next token,
+    the reference embedding); `key` and `description` name it (the `target` column, and in words)."""
+
+    key: str
+    description: str
+    forward: Callable
+
+
+def model_input(probe_ids: tuple[int, ...], target: Target) -> list[int]:
+    """What the model is given for a probe: its tokens, and a continuation's after them."""
+    return list(probe_ids) + list(target.extra_ids if target.key == "continuation" else ())
+
+
+def objective(loaded, ids, target: Target) -> Objective:
+    """The target f of one probe (see the module's docstring), fixed by the intact input `ids` [1, T]."""
     import torch
-    from captum.attr import LayerIntegratedGradients
 
     task = loaded.task
     tok = loaded.tokenizer
-    device = device_of(loaded)
-    n = len(input_ids)
-    ids = torch.tensor([list(input_ids) + list(target.extra_ids if target.key == "continuation" else ())],
-                       device=device)
-    base = ids.clone()
-    base[0, :n] = torch.where(torch.tensor(special, device=device), ids[0, :n], baseline_id)
+    device = ids.device
+    n = ids.shape[1] - (len(target.extra_ids) if target.key == "continuation" else 0)
     kind = loaded.info.kind
-    description = ""
     if kind == "classifier":
         with torch.no_grad():
             logits = task(input_ids=ids).logits[0]
         index = int(logits.argmax()) if target.class_index is None else target.class_index
         label = task.config.id2label.get(index, str(index))
-        key = f"class:{label}"
+        how = "predicted" if target.class_index is None else "chosen"
 
         def forward(x):
             return task(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, index].float()
 
-        how = "predicted" if target.class_index is None else "chosen"
-        description = f"the logit of the {how} class {label!r}"
-    elif kind == "causal_lm":
+        return Objective(f"class:{label}", f"the logit of the {how} class {label!r}", forward)
+    if kind == "causal_lm":
         if target.key == "next_token":
             with torch.no_grad():
                 next_id = int(task(input_ids=ids).logits[0, -1].argmax())
@@ -213,35 +222,62 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
             wanted = list(target.extra_ids)
             description = (f"the log-probability of the continuation {' ' + target.extra_text!r} "
                            f"({len(wanted)} token{'s' if len(wanted) != 1 else ''}, summed)")
-        key = target.key
         pos_t, want_t = torch.tensor(positions, device=device), torch.tensor(wanted, device=device)
 
         def forward(x):
             logits = task(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, pos_t]  # [b, P, V]
             return torch.log_softmax(logits.float(), -1)[:, torch.arange(len(wanted), device=device), want_t].sum(-1)
-    else:
-        with torch.no_grad():
-            reference = _mean_pooled(task, torch.tensor([list(target.extra_ids)], device=device)
-                                     if target.extra_ids else ids)
-        key = target.key
-        description = ("the cosine similarity of the sentence's mean-pooled embedding with that of the reference "
-                       f"{target.extra_text!r}" if target.extra_ids else
-                       "the cosine similarity of the sentence's mean-pooled embedding with the probe's own embedding, "
-                       "held fixed (so 1 on the probe itself): how far the embedding moves away from where the "
-                       "probe puts it when its words are replaced by the baseline token")
 
-        def forward(x):
-            return torch.nn.functional.cosine_similarity(_mean_pooled(task, x).float(), reference.float(), dim=-1)
+        return Objective(target.key, description, forward)
+    with torch.no_grad():
+        reference = _mean_pooled(task, torch.tensor([list(target.extra_ids)], device=device)
+                                 if target.extra_ids else ids)
+    description = ("the cosine similarity of the sentence's mean-pooled embedding with that of the reference "
+                   f"{target.extra_text!r}" if target.extra_ids else
+                   "the cosine similarity of the sentence's mean-pooled embedding with the probe's own embedding, "
+                   "held fixed (so 1 on the probe itself): how far the embedding moves away from where the "
+                   "probe puts it when its words are replaced by the baseline token")
 
-    lig = LayerIntegratedGradients(forward, task.get_input_embeddings())
+    def forward(x):
+        return torch.nn.functional.cosine_similarity(_mean_pooled(task, x).float(), reference.float(), dim=-1)
+
+    return Objective(target.key, description, forward)
+
+
+def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, special: list[bool],
+                         n_steps: int = 50) -> Attribution:
+    """Layer integrated gradients on the input embeddings for one probe (see the module's docstring)."""
+    import torch
+    from captum.attr import LayerIntegratedGradients
+
+    device = device_of(loaded)
+    n = len(input_ids)
+    ids = torch.tensor([model_input(input_ids, target)], device=device)
+    base = ids.clone()
+    base[0, :n] = torch.where(torch.tensor(special, device=device), ids[0, :n], baseline_id)
+    f = objective(loaded, ids, target)
+    lig = LayerIntegratedGradients(f.forward, loaded.task.get_input_embeddings())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Captum's notes on requires_grad of the inputs
         scores, delta = lig.attribute(ids, baselines=base, n_steps=n_steps, internal_batch_size=min(n_steps, 25),
                                       return_convergence_delta=True)
     with torch.no_grad():
-        value, baseline_value = (float(v) for v in forward(torch.cat([ids, base])))
+        value, baseline_value = (float(v) for v in f.forward(torch.cat([ids, base])))
     token_scores = scores.detach().double().sum(-1)[0, :n].cpu().numpy()
-    return Attribution(key, description, token_scores, value, baseline_value, float(delta.reshape(-1)[0]))
+    return Attribution(f.key, f.description, token_scores, value, baseline_value, float(delta.reshape(-1)[0]))
+
+
+def readout_of(loaded, probes: Probes, sentence, tokenized, target: Target) -> Readout:
+    """The read-out of one probe (agreement.Readout): its attention, or, for a continuation, the attention over the
+    probe followed by its continuation, read from the rows the target is computed from."""
+    n = len(tokenized.input_ids)
+    if target.readout == "continuation":
+        from ..encode import sequence_attention  # torch: loaded only when the analysis runs
+
+        attention = sequence_attention(loaded, tokenized.input_ids + target.extra_ids)
+    else:
+        attention = probes.attention[sentence.sentence_id]
+    return Readout.of(attention, readout_rows(target.readout, n, len(target.extra_ids)), n)
 
 
 class ProbeAttributions:
@@ -261,7 +297,7 @@ class ProbeAttributions:
         """What the pages say of the attributions besides the tables: the baseline token by name."""
         return {"attribution_baseline_token": self.loaded.tokenizer.convert_ids_to_tokens(self.baseline)}
 
-    def run(self, probes: Probes, progress, warned: list[str], corpus=()) -> dict[str, list[tuple]]:
+    def run(self, probes: Probes, progress, warned: list[str], corpus=(), store=None) -> dict[str, list[tuple]]:
         target_rows, score_rows, agreement, classes = [], [], [], []
         steps = self.options.attribution_steps
         with progress.stage("attribute", len(probes.sentences)) as advance:
@@ -273,15 +309,7 @@ class ProbeAttributions:
                                   f"{result.delta:+.3g} against f(input) - f(baseline) = "
                                   f"{result.value - result.baseline_value:+.3g}); raise attribution_steps above "
                                   f"{steps}")
-                n = len(tok.input_ids)
-                # the attention the target is computed over: the probe's, or with its continuation after it
-                from ..encode import (
-                    sequence_attention,  # torch: loaded only when the analysis runs
-                )
-
-                attention = (sequence_attention(self.loaded, tok.input_ids + target.extra_ids)
-                             if target.readout == "continuation" else probes.attention[s.sentence_id])
-                read = Readout.of(attention, readout_rows(target.readout, n, len(target.extra_ids)), n)
+                read = readout_of(self.loaded, probes, s, tok, target)
                 target_rows.append((s.sentence_id, result.target, result.description, result.value,
                                     result.baseline_value, result.delta, target.readout))
                 score_rows += [(s.sentence_id, "integrated_gradients", result.target, i, float(v))

@@ -335,7 +335,8 @@ class HeadImportance:
         ids = self.loaded.tokenizer(text, split_special_tokens=True)["input_ids"]
         return list(ids[:self.loaded.info.max_length])
 
-    def run(self, probes, progress, warned: list[str], corpus: list[Sentence] = ()) -> dict[str, list[tuple]]:
+    def run(self, probes, progress, warned: list[str], corpus: list[Sentence] = (),
+            store=None) -> dict[str, list[tuple]]:
         if not self.n:
             return {}
         info = self.loaded.info

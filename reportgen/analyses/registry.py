@@ -17,8 +17,10 @@ from ..config import load_config as load_with
 from ..store import schema
 from ..unit import Unit
 from .attribution import AttributionOptions, ProbeAttributions
+from .baselines import agreement_baselines
 from .baserates import AttendedCounts, matched_base_counts
 from .depacc import DepAccuracy, DepOptions
+from .faithfulness import Faithfulness
 from .headstats import HeadStats
 from .importance import HeadImportance, ImportanceOptions
 from .roles import head_roles
@@ -39,10 +41,15 @@ UNITS: tuple[Unit, ...] = (
          tables=(schema.BASE_COUNTS,), accumulator=AttendedCounts, derived=matched_base_counts),
     Unit("roles", "each head's role, from its statistics and its dependency accuracy",
          tables=(schema.HEAD_ROLES,), derived=head_roles, sections="roles"),
-    Unit("attribution", "integrated gradients and rollout on each probe, and where attention agrees with them",
+    Unit("attribution", "integrated gradients and rollout on each probe, and where attention agrees with them more "
+                        "than baselines that need no attention do",
          options=AttributionOptions, tables=(schema.ATTRIBUTION_TARGETS, schema.CLASS_PROBABILITIES,
-                                             schema.ATTRIBUTIONS, schema.ATTRIBUTION_AGREEMENT),
-         probe=ProbeAttributions, sections="attribution"),
+                                             schema.ATTRIBUTIONS, schema.ATTRIBUTION_AGREEMENT,
+                                             schema.AGREEMENT_BASELINES, schema.AGREEMENT_TESTS),
+         probe=ProbeAttributions, derived=agreement_baselines, sections="attribution"),
+    Unit("faithfulness", "whether the words each explanation ranks highest are those the output depends on: "
+                         "ERASER's comprehensiveness and sufficiency (DeYoung et al.)",
+         tables=(schema.FAITHFULNESS,), probe=Faithfulness, sections="faithfulness"),
     Unit("importance", "which heads matter: each head and layer removed (Michel et al.), and the gradient proxy",
          options=ImportanceOptions, tables=(schema.HEAD_IMPORTANCE,), probe=HeadImportance, sections="importance"),
 )

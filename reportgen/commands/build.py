@@ -135,8 +135,9 @@ def _gather(store: Store, loaded: Loaded, corpus_run: corpus_pass.CorpusPass, cl
         encoded = encode_probes(store, model, probes, config.batch_size)
     for analysis in loaded.probe_analyses:
         with clock(analysis.stage):
+            # the store holds the tables of the analyses before it (an analysis may read them)
             store.insert_tables(analysis.run(Probes(probes, encoded.tokenized, encoded.attention, encoded.n_words),
-                                             progress, warned, loaded.corpus))
+                                             progress, warned, loaded.corpus, store))
             store.set_meta(analysis.meta())
 
     info = model.info

@@ -91,6 +91,11 @@ class Reads:
             "(SELECT count(*) FROM tokens t JOIN sentences s USING (sentence_id) "
             "WHERE s.role = 'corpus' AND t.is_special)")[0])
 
+    def word_form_counts(self) -> dict[str, int]:
+        """How often each word form (the word's text, lowercased) occurs among the corpus's words."""
+        return dict(self._rows("SELECT lower(w.text), count(*) FROM words w JOIN sentences s USING (sentence_id) "
+                               "WHERE s.role = 'corpus' GROUP BY 1 ORDER BY 1"))
+
     def source_files(self) -> list[SourceFile]:
         return self._named(SourceFile, f"SELECT {', '.join(COLUMNS['source_files'])} FROM source_files "
                                        "ORDER BY role DESC, name")

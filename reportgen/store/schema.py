@@ -12,7 +12,7 @@ import collections
 import functools
 from dataclasses import dataclass
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 
 
 @dataclass(frozen=True)
@@ -280,6 +280,59 @@ ATTRIBUTION_AGREEMENT = Table("attribution_agreement", "how far one head's (or o
                              "special tokens"),
 ))
 
+AGREEMENT_BASELINES = Table("agreement_baselines", "how far a ranking of a probe's words that needs no attention "
+                                                   "agrees with the integrated gradients: the same rho as "
+                                                   "`attribution_agreement`'s", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("baseline", "VARCHAR", "'length': the word's length in characters; 'rarity': how rare its form (lowercased) is "
+                            "among the corpus's words, log((N + 1) / (c + 1)) for a form seen c times in N words (an "
+                            "inverse frequency over word occurrences); 'position': its index in the probe; "
+                            "'uniform': its number of tokens, what attention spread evenly over the tokens gives a "
+                            "word"),
+    ("spearman", "DOUBLE", "rho over the probe's words between |integrated gradients| and the baseline's value; NULL "
+                           "where undefined (under 3 words, or a constant side)"),
+    ("n_words", "INTEGER", "the probe's words"),
+))
+
+AGREEMENT_TESTS = Table("agreement_tests", "one head's (or one layer's rollout's) agreement with the integrated "
+                                           "gradients against one baseline's, paired over the probes where both are "
+                                           "compared", (
+    ("method", "VARCHAR", "'attention' or 'rollout', as in `attribution_agreement`"),
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head (NULL for 'rollout')"),
+    ("baseline", "VARCHAR", "as in `agreement_baselines`"),
+    ("best", "BOOLEAN", "whether the baseline is among the best baselines: the first tie group of the baselines "
+                        "ranked by mean rho over the probes (reportgen.ranking, paired bootstrap over the probes)"),
+    ("n_probes", "INTEGER", "the probes where the head is compared (at least 10% of its read-out on the words, rho "
+                            "defined) and the baseline's rho is defined"),
+    ("difference", "DOUBLE", "the mean over those probes of the head's rho minus the baseline's"),
+    ("ci_low", "DOUBLE", "95% percentile interval of that mean over 1,000 bootstrap resamples of those probes, seed "
+                         "0: lower end; NULL under 2 probes"),
+    ("ci_high", "DOUBLE", "the same interval's upper end"),
+    ("beats", "BOOLEAN", "whether the head's rho is above the baseline's: the interval above 0, over at least 5 "
+                         "probes. A head agrees with the gradients where it beats every best baseline"),
+))
+
+FAITHFULNESS = Table("faithfulness", "what removing a probe's top-ranked words does to the attribution target "
+                                     "(DeYoung et al. 2020, ERASER): removed words' tokens are replaced by the "
+                                     "attribution baseline token", (
+    ("sentence_id", "INTEGER", "a probe"),
+    ("ranking", "VARCHAR", "how the words are ranked: 'integrated_gradients' (by signed score, highest first), "
+                           "'rollout' (the read-out's rollout after the last layer), 'attention' (the read-out's "
+                           "attention in the head of `layer` and `head`: the head with the highest mean rho in "
+                           "`attribution_agreement`), 'length' (characters, longest first) or 'random' (the mean "
+                           "over 5 seeded random orders); ties in the order of the words"),
+    ("layer", "INTEGER", "the head's block for 'attention'; NULL otherwise"),
+    ("head", "INTEGER", "the head for 'attention'; NULL otherwise"),
+    ("k", "INTEGER", "the bin, in percent of the probe's words: 1, 5, 10, 20 or 50; NULL for the AOPC (the mean over "
+                     "the bins, as ERASER's code averages them)"),
+    ("words", "INTEGER", "the top words removed (kept, for sufficiency): k% of the probe's words rounded down, at "
+                         "least 1; NULL for the AOPC"),
+    ("comprehensiveness", "DOUBLE", "f(probe) - f(probe without those words): f the target of "
+                                    "`attribution_targets`"),
+    ("sufficiency", "DOUBLE", "f(probe) - f(only those words: every other word of the probe removed)"),
+))
+
 STUDY_METRICS = Table("study_metrics", "one figure of a study's classifier", (
     ("study", "VARCHAR", "'edits'"),
     ("metric", "VARCHAR", "accuracy, f1, precision, recall on the test split; n_train, n_validation, n_test, "
@@ -331,7 +384,8 @@ STUDIES = (STUDY_METRICS, STUDY_FIGURES, STUDY_EXAMPLES, STUDY_WORDS)
 STUDY_TABLES = tuple(t.name for t in STUDIES)
 # the tables of the analyses reportgen ships (their registry entries name them)
 ANALYSES = (NEIGHBOURS, HEAD_STATS, BASE_COUNTS, CUT_TIES, DEP_ACCURACY, HEAD_DISTANCE, HEAD_MAP, HEAD_ROLES,
-            ATTRIBUTION_TARGETS, HEAD_IMPORTANCE, CLASS_PROBABILITIES, ATTRIBUTIONS, ATTRIBUTION_AGREEMENT)
+            ATTRIBUTION_TARGETS, HEAD_IMPORTANCE, CLASS_PROBABILITIES, ATTRIBUTIONS, ATTRIBUTION_AGREEMENT,
+            AGREEMENT_BASELINES, AGREEMENT_TESTS, FAITHFULNESS)
 # every table declared here, by name, for the store's own reads
 KNOWN = {t.name: t for t in CORE + ANALYSES + STUDIES}
 COLUMNS = {name: table.columns for name, table in KNOWN.items()}

@@ -1,13 +1,16 @@
 """Reads that several analyses' sections share, made once per report (sections.cached): the head statistics, the
-head analysis (roles, dependency accuracy, the nearest heads and the map), the attributions and the importance.
-Each returns what the report's database holds; a database without an analysis's tables gives empty reads."""
+head analysis (roles, dependency accuracy, the nearest heads and the map), the attributions, the faithfulness test
+and the importance. Each returns what the report's database holds; a database without an analysis's tables gives
+empty reads."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from ...store.schema import FAITHFULNESS
 from ...vocab import NORM_STATS, STATS
 from ..views.attribution import AttributionViews
+from ..views.faithfulness import FaithfulnessViews
 from ..views.headanalysis import HeadAnalyses
 from ..views.importance import ImportanceViews
 from . import cached
@@ -41,6 +44,10 @@ def head_analyses(report) -> HeadAnalyses:
 def attributions(report) -> AttributionViews:
     return cached(report, "attributions", lambda: AttributionViews(report.store, report.meta, report.n_layers,
                                                                    report.n_heads))
+
+
+def faithfulness(report) -> FaithfulnessViews:
+    return cached(report, "faithfulness", lambda: FaithfulnessViews(report.store.rows(FAITHFULNESS)))
 
 
 def importance(report) -> ImportanceViews:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +88,8 @@ class SentenceAttribution:
     baseline_token: str  # the token the baseline puts in place of the words
     classes: tuple[tuple[str, float], ...]  # a classifier's most probable classes (label, probability)
     legend: tuple[tuple[str, str], ...] = ()  # the colours (class, shares), most negative first (`legend()`)
+    baselines: tuple[tuple[str, float | None], ...] = ()  # each baseline's rho here (views/baselines.py)
+    faithfulness: str = ""  # whether the test over the probes shows the gradients pick the words that matter
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class HeadAgreement:
     rank: str  # 'the 3rd highest of 72 heads'
     per_probe: tuple[Agreement, ...]  # one per probe, linked to its sentence page
     layer: int | None = None  # the layer, for a layer page's rollout
+    versus: Any = None  # views/baselines.Versus: against the best baselines, where the report has them
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,10 @@ class ModelAgreement:
     methods: tuple[tuple[int, str, str, str], ...]  # (sentence_id, target, description, read-out) of each probe
     compared: int  # heads compared on at least one probe
     every: tuple[Agreement, ...]  # every head's mean, in order: the heatmap's text alternative
+    baselines: tuple[Agreement, ...] = ()  # each baseline's mean rho over the probes (views/baselines.py)
+    best_baselines: tuple[Agreement, ...] = ()  # the best of them (a tie group)
+    agreeing: tuple[tuple[Agreement, ...], ...] = ()  # the heads that beat the best baselines, in tie groups
+    every_versus: tuple[str, ...] = ()  # beside `every`: each head against the best baselines, in words
 
 
 def level(score: float, top: float) -> str:
@@ -177,7 +185,7 @@ class AttributionViews:
         for r in store.attribution_agreement():
             self.agreement[(r.sentence_id, r.method)][(r.layer, r.head)] = r
         self.probes = sorted(self.targets)
-        self.head_means = {(l, h): mean_interval([self._rho(sid, l, h) for sid in self.probes], head_label(l, h),
+        self.head_means = {(l, h): mean_interval([self.rho(sid, l, h) for sid in self.probes], head_label(l, h),
                                                  f"heads/{head_label(l, h)}.html#agreement")
                            for l in range(n_layers) for h in range(n_heads)}
 
@@ -187,7 +195,7 @@ class AttributionViews:
                  for r in rows.values() if r.word_share is not None]
         return float(np.mean(found)) if found else None
 
-    def _rho(self, sid: int, layer: int, head: int) -> float | None:
+    def rho(self, sid: int, layer: int, head: int) -> float | None:
         """A head's rho on a probe, None where undefined or where the head is not compared (too little on words)."""
         r = self.agreement[(sid, "attention")].get((layer, head))
         return None if r is None or r.word_share < WORD_SHARE_FLOOR else r.spearman
