@@ -44,7 +44,8 @@ UNITS: tuple[Unit, ...] = (
                                              schema.ATTRIBUTIONS, schema.ATTRIBUTION_AGREEMENT),
          probe=ProbeAttributions, sections="attribution"),
     Unit("importance", "which heads matter: each head and layer removed (Michel et al.), and the gradient proxy",
-         options=ImportanceOptions, tables=(schema.HEAD_IMPORTANCE,), probe=HeadImportance, sections="importance"),
+         options=ImportanceOptions, probe=HeadImportance, sections="importance",
+         tables=(schema.HEAD_IMPORTANCE, schema.HEAD_IMPORTANCE_SENTENCES, schema.IMPORTANCE_REFERENCE)),
 )
 
 

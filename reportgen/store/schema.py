@@ -12,7 +12,7 @@ import collections
 import functools
 from dataclasses import dataclass
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 
 
 @dataclass(frozen=True)
@@ -243,11 +243,44 @@ HEAD_IMPORTANCE = Table("head_importance", "how much the model's output changes 
                          "probe"),
     ("sentence_id", "INTEGER", "the probe; NULL for 'corpus'"),
     ("method", "VARCHAR", "'ablation': the change of the output with the head's output set to zero; 'flip': a "
-                          "classifier's share of sentences whose prediction changes; 'gradient': Michel et al.'s "
-                          "proxy"),
+                          "classifier's share of sentences whose prediction changes; Michel et al.'s gradient proxy, "
+                          "a head mask xi at 1: 'gradient' the mean over sentences of |dL/dxi_h| (reportgen's: the "
+                          "absolute value per sentence), 'gradient_token' the sum of |dL/dxi_h,t| over every token "
+                          "divided by the number of tokens (their code's: the absolute value per token), and "
+                          "'gradient_normalised', 'gradient_token_normalised' each divided by the L2 norm of its "
+                          "layer's values (their code's per-layer normalisation; the latter is their I_h)"),
     ("value", "DOUBLE", "the change"),
-    ("ci_low", "DOUBLE", "95% bootstrap interval over the sentences, seed 0: lower end; NULL for 'probe'"),
+    ("ci_low", "DOUBLE", "95% bootstrap interval over the sentences, seed 0, the same resamples for every head and "
+                         "method (a normalised proxy's normalises each resample): lower end; NULL for 'probe'"),
     ("ci_high", "DOUBLE", "the same interval's upper end; NULL for 'probe'"),
+    ("rank", "INTEGER", "for 'corpus' 'ablation': 1 + the number of heads (for a layer, layers) ranked above it, "
+                        "highest value first; heads with the same rank are tied: a head is ranked below the one "
+                        "before it only where the paired difference over the same resampled sentences has a 95% "
+                        "interval above 0 (reportgen.ranking); NULL otherwise"),
+))
+
+HEAD_IMPORTANCE_SENTENCES = Table("head_importance_sentences", "the change of one corpus sentence's output when one "
+                                                               "head (or a whole layer) is removed: what the "
+                                                               "'corpus' means, intervals and ranks are made of", (
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head (NULL: every head of the layer removed at once)"),
+    ("sentence_id", "INTEGER", "a corpus sentence among the first `importance_sentences`"),
+    ("method", "VARCHAR", "'ablation'"),
+    ("value", "DOUBLE", "the change, as `head_importance.value`"),
+))
+
+IMPORTANCE_REFERENCE = Table("importance_reference", "a value on the ablation's own measure that gives its figures a "
+                                                     "scale", (
+    ("reference", "VARCHAR", "'between_sentences': the measure between the intact outputs of two different "
+                             "sentences of the sample, as if one were the other with heads removed (an encoder: "
+                             "1 - cos of their mean-pooled outputs; a classifier: the drop of one's predicted class's "
+                             "logit on the other; a causal LM: the absolute difference of their mean next-token "
+                             "losses), the mean over every pair"),
+    ("value", "DOUBLE", "the reference value"),
+    ("ci_low", "DOUBLE", "95% bootstrap interval over the sentences, seed 0, the same resamples as the heads' "
+                         "(within a resample, the pairs of different sentences): lower end"),
+    ("ci_high", "DOUBLE", "the same interval's upper end"),
+    ("definition", "VARCHAR", "what the value is, in words, for this model"),
 ))
 
 CLASS_PROBABILITIES = Table("class_probabilities", "one class of a sequence classifier on one probe; empty for "
@@ -331,7 +364,8 @@ STUDIES = (STUDY_METRICS, STUDY_FIGURES, STUDY_EXAMPLES, STUDY_WORDS)
 STUDY_TABLES = tuple(t.name for t in STUDIES)
 # the tables of the analyses reportgen ships (their registry entries name them)
 ANALYSES = (NEIGHBOURS, HEAD_STATS, BASE_COUNTS, CUT_TIES, DEP_ACCURACY, HEAD_DISTANCE, HEAD_MAP, HEAD_ROLES,
-            ATTRIBUTION_TARGETS, HEAD_IMPORTANCE, CLASS_PROBABILITIES, ATTRIBUTIONS, ATTRIBUTION_AGREEMENT)
+            ATTRIBUTION_TARGETS, HEAD_IMPORTANCE, HEAD_IMPORTANCE_SENTENCES, IMPORTANCE_REFERENCE,
+            CLASS_PROBABILITIES, ATTRIBUTIONS, ATTRIBUTION_AGREEMENT)
 # every table declared here, by name, for the store's own reads
 KNOWN = {t.name: t for t in CORE + ANALYSES + STUDIES}
 COLUMNS = {name: table.columns for name, table in KNOWN.items()}
