@@ -150,7 +150,8 @@ HEAD_STATS = Table("head_stats", "one head statistic of one head, a mean over ev
     ("layer", "INTEGER", "the block"),
     ("head", "INTEGER", "the head"),
     ("stat", "VARCHAR", "the statistic's name (`entropy`, `entropy_norm`, `distance`, `self`, `prev`, `next`, "
-                        "`first`, `last`, `special`, `punct`, and `<share>_by_norm` for each of the seven shares)"),
+                        "`first`, `last`, `special`, `punct`, `<share>_by_norm` for each of the seven shares, and "
+                        "`<share>_moved` for each of them and `comma_period` in the hidden state's units)"),
     ("value", "DOUBLE", "its value"),
 ))
 
