@@ -58,6 +58,13 @@ META = Table("meta", "one fact about the report: a key and its value", (
                                    "its name: `reportgen archive` writes it as `config.json`), "
                                    "`importance_sentences_measured`, `importance_measure` and `importance_exact` "
                                    "(what the heads' importance measured, and on which heads exactly), "
+                                   "`model_upstream`, `model_upstream_revision`, `model_upstream_source` (the "
+                                   "model's Hugging Face hub id and commit where its files say, and where they were "
+                                   "read; `not recorded` otherwise), `spacy_model`, `spacy_model_version` (the spaCy "
+                                   "pipeline's name and version from its package's meta.json), `report_sha256` (the "
+                                   "sha256 of the JSON object of `config`, the three input hashes, "
+                                   "`reportgen_version`, `schema_version`, `spacy_model` and `spacy_model_version`, "
+                                   "keys sorted, no spaces: reportgen.citation), "
                                    "`study.edits.classifier`, `study.edits.data`, `study.edits.settings` (after "
                                    "`reportgen study edits`)"),
     ("value", "VARCHAR", "the key's value, as text"),
