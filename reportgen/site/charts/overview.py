@@ -53,8 +53,9 @@ def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int,
     title = title or stat_title(stat)
     named = title if title.startswith(f"{stat}:") else f"{stat}: {title}"  # the tooltip's name of the statistic
     light_from = None  # where role codes turn from white to black
+    legend = title
     if log and rows:
-        scale, scale_text, title, light_from = _log_scale([r["v"] for r in rows], title)
+        scale, scale_text, legend, light_from = _log_scale([r["v"] for r in rows], title)
         top = 1.0
     elif stat in UNIT_INTERVAL:
         scale = alt.Scale(domain=[0, 1], scheme="viridis")
@@ -74,7 +75,7 @@ def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int,
                          alt.Tooltip("v:Q", title="value", format=value_format), alt.Tooltip("r:N", title="role")])
     )
     cells = base.mark_rect(stroke="white").encode(
-        color=alt.Color("v:Q", title=title, scale=scale,
+        color=alt.Color("v:Q", title=legend, scale=scale,
                         legend=alt.Legend(orient="top", direction="horizontal", titleLimit=700,
                                           gradientLength=max(200, 32 * n_heads))))
     # role codes in black on the light half of the scale, in white on the dark half
