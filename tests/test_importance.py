@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import build_small_site, site_rows
 
-from reportgen.analyses import importance
+from reportgen.analyses import ablation, importance
 from reportgen.models import load_model
 
 TEXT = "The cat sat on the mat, and the dog slept."
@@ -183,7 +183,7 @@ def test_the_proxy_of_a_batch_of_sentences_of_different_lengths_is_each_sentence
              "It rained all night.", "She gave him the keys to the old house by the river."]
     sentences = [loaded.tokenizer(t)["input_ids"] for t in texts]
     indices = [4, 0, 3, 1, 2]
-    together = importance.gradients(loaded, sentences, indices)
+    together = importance.gradients(loaded, sentences, indices).sentence
     for ids, index, found in zip(sentences, indices, together):
         alone = importance.gradient(loaded, ids, index)
         assert found == pytest.approx(alone, rel=1e-4, abs=1e-7)
@@ -264,22 +264,40 @@ def test_the_overview_and_head_pages_show_the_databases_importance(analysis_site
 
     rows = {(m, l, h): (v, lo, hi) for m, l, h, v, lo, hi in site_rows(
         site, "SELECT method, layer, head, value, ci_low, ci_high FROM head_importance WHERE scope = 'corpus'")}
+    ranks = dict(((l, h), r) for l, h, r in site_rows(site, "SELECT layer, head, rank FROM head_importance WHERE "
+                                                            "scope = 'corpus' AND method = 'ablation' AND head IS NOT NULL"))
     ablated = sorted(((v[0], l, h) for (m, l, h), v in rows.items() if m == "ablation" and h is not None),
-                     key=lambda r: (-r[0], r[1], r[2]))
+                     key=lambda r: (ranks[(r[1], r[2])], -r[0], r[1], r[2]))
+    groups = [[(l, h) for _, l, h in ablated if ranks[(l, h)] == r] for r in sorted(set(ranks.values()))]
+
+    def listed(groups):  # the groups up to the one holding the fifth head, a tie marked as one
+        out, count = [], 0
+        for g in groups:
+            if count >= 5:
+                break
+            entries = ", ".join(f"L{l}H{h} {text(*rows[('ablation', l, h)])}" for l, h in g)
+            out.append(("tied: " if len(g) > 1 else "") + entries)
+            count += len(g)
+        return "; ".join(out)
+
     index = page("index.html")
     facts = dict(zip([dt.get_text() for dt in index.select("#importance-facts dt")],
                      [dd.get_text() for dd in index.select("#importance-facts dd")]))
-    assert facts["most important"] == "; ".join(f"L{l}H{h} {text(*rows[('ablation', l, h)])}"
-                                                 for _, l, h in ablated[:5])
-    assert facts["least important"] == "; ".join(f"L{l}H{h} {text(*rows[('ablation', l, h)])}"
-                                                  for _, l, h in reversed(ablated[-5:]))
-    rho = spearmanr([v for v, _, _ in ablated], [rows[("gradient", l, h)][0] for _, l, h in ablated]).statistic
-    assert index.select_one("#importance-proxy-rho").get_text() == f"{rho:.2f}"
-    # the heatmap's tooltip names the statistic once, as its legend does
+    assert len(groups) > 1  # the tiny model's heads are told apart somewhere
+    assert facts["most important"] == listed(groups)
+    top = {k for g in groups if ranks[g[0]] <= 5 for k in g}  # the groups listed as most important
+    assert facts["least important"] == listed([list(reversed(g)) for g in reversed(groups) if not set(g) & top])
+    proxies = {tr.select_one("th").get_text(): tr.select("td")[-1].get_text()
+               for tr in index.select("#importance-proxies tbody tr")}
+    for method in ("gradient_token_normalised", "gradient_token", "gradient", "gradient_normalised"):
+        rho = spearmanr([v for v, _, _ in ablated], [rows[(method, l, h)][0] for _, l, h in ablated]).statistic
+        assert proxies[method] == f"{rho:.2f}"
+    # the heatmap's tooltip names the statistic once, as its legend does, which says its scale is logarithmic
     spec = json.loads(index.select_one('script[data-chart="importance-chart"]').get_text())
     legend = spec["layer"][0]["encoding"]["color"]["title"]
     named = {t["as"]: t["calculate"] for t in spec["layer"][0]["transform"]}["statistic"]
-    assert json.loads(named) == legend and legend.startswith("importance: ") and legend.count("importance") == 1
+    assert legend == json.loads(named) + " (logarithmic scale)" and legend.startswith("importance: ")
+    assert legend.count("importance") == 1 and spec["layer"][0]["encoding"]["color"]["scale"]["type"] == "log"
     grid = index.select_one("table#head-grid")
     at = [th.get_text() for th in grid.select("thead th")].index("importance [95%]") - 1
     for tr in grid.select("tbody tr"):
@@ -287,12 +305,18 @@ def test_the_overview_and_head_pages_show_the_databases_importance(analysis_site
         assert tr.select("td")[at].get_text() == text(*rows[("ablation", layer, head)])
     n = site_rows(site, "SELECT count(*) FROM sentences WHERE role = 'corpus'")[0][0]
     assert f"the first {min(n, 200)} corpus sentences" in index.select_one("#importance").get_text()
-    for rank, (_, layer, head) in enumerate(ablated[:3], start=1):
+    for _, layer, head in ablated:
         head_page = page(f"heads/L{layer}H{head}.html")
         assert head_page.select_one("#importance-value").get_text() == text(*rows[("ablation", layer, head)])
-        suffix = {1: "st", 2: "nd", 3: "rd"}[rank]
-        assert f"the {rank}{suffix} most important of the {len(ablated)} heads ablated" in \
-            head_page.select_one("#importance").get_text()
+        rank, group = ranks[(layer, head)], next(g for g in groups if (layer, head) in g)
+        words = head_page.select_one("#importance-rank").get_text()
+        if len(group) == 1:
+            assert words.endswith(f"most important of the {len(ablated)} heads ablated") or \
+                words == f"the least important of the {len(ablated)} heads ablated"
+            assert (rank == 1) == (words == f"the most important of the {len(ablated)} heads ablated")
+        else:
+            assert words.startswith("tied with ") and f"for places {rank} to {rank + len(group) - 1} of" in words
+            assert all(f"L{l}H{h}" in words for l, h in group if (l, h) != (layer, head))
         probes = dict(site_rows(site, f"SELECT sentence_id, value FROM head_importance WHERE scope = 'probe' AND "
                                       f"method = 'ablation' AND layer = {layer} AND head = {head}"))
         shown = [dd.get_text() for dd in head_page.select("#importance-probes dd")]
@@ -309,13 +333,16 @@ def test_a_constant_importance_has_no_rank_correlation():
         def has_table(self, name):
             return True
 
+        def rows(self, table, **equal):
+            return []
+
         def head_importance(self):
             return ([ImportanceRow(l, h, "corpus", None, "ablation", 0.5, 0.5, 0.5) for l in range(2) for h in range(2)]
                     + [ImportanceRow(l, h, "corpus", None, "gradient", 0.1 * (2 * l + h), 0, 1)
                        for l in range(2) for h in range(2)])
 
     model = ImportanceViews(Store(), {"importance_measure": "m"}, 2, 2, {}).model()
-    assert model.correlation is None and model.compared == 4
+    assert all(p.correlation is None for p in model.proxies) and model.compared == 4
 
 
 def test_one_minus_cos_is_exact_where_the_vectors_nearly_agree():
@@ -323,7 +350,7 @@ def test_one_minus_cos_is_exact_where_the_vectors_nearly_agree():
     v = rng.standard_normal(384)
     rows = np.stack([v + eps * rng.standard_normal(384) for eps in (1e-5, 1e-4, 1e-2)])
     want = [1 - float(np.dot(r, v) / np.sqrt(np.dot(r, r) * np.dot(v, v))) for r in rows]  # float64, by hand
-    found = importance.one_minus_cos(torch.tensor(rows, dtype=torch.float32), torch.tensor(v, dtype=torch.float32))
+    found = ablation.one_minus_cos(torch.tensor(rows, dtype=torch.float32), torch.tensor(v, dtype=torch.float32))
     # float32 inputs: the vectors themselves are rounded at 6e-8, which bounds the agreement
     assert found.numpy() == pytest.approx(want, rel=0.05, abs=1e-10)
     float32 = 1 - torch.nn.functional.cosine_similarity(torch.tensor(rows[:1], dtype=torch.float32),

@@ -53,7 +53,8 @@ class BatchInfo:
     word's syntactic head (its own index for a root), -1 past the sentence's words; deps [B, W] each word's
     dependency label ('' past the sentence's words); causal: a token attends only to itself and earlier ones;
     annotations [facets, B, W] each word's category of each of FACETS (pos, tag, dep, entity; None past the
-    sentence's words), for the base rates.
+    sentence's words), for the base rates; comma_period [B, T] the tokens of the words "," and "." (Kobayashi et
+    al.'s punctuation; None: no such token).
     """
 
     sentence_ids: np.ndarray
@@ -65,6 +66,7 @@ class BatchInfo:
     deps: np.ndarray
     causal: bool = False
     annotations: np.ndarray | None = None
+    comma_period: np.ndarray | None = None
     _on_device: dict = field(default_factory=dict, repr=False, compare=False)
 
     def on(self, device, name: str, make: Callable[[], np.ndarray]):

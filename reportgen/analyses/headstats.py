@@ -20,7 +20,11 @@ statistic, such as a one-token sentence for `prev`, is left out of that statisti
 and, where the pass gives the norms of what each head moves from each token (|f_h(x_j)|, encode.value_norms), the
 same shares of what attention moves (Kobayashi et al. 2020, "Attention is Not Only a Weight"): each row's weights
 alpha_ij |f_h(x_j)| divided by their sum over the row, stored as `<stat>_by_norm` for the shares of vocab.BY_NORM
-(`first_by_norm`: the share of what a token's attention moves that comes from the first token).
+(`first_by_norm`: the share of what a token's attention moves that comes from the first token); and, as Kobayashi
+et al.'s figures average them (their `re-examine.py`), the same sums over a group's keys of alpha_ij |f_h(x_j)|
+without that division, in the units of the hidden state, stored as `<stat>_moved` for vocab.MOVED_GROUPS: the
+shares' groups and their punctuation, the tokens of the words "," and "." (`comma_period_moved`; a sentence
+without one counts 0, as theirs).
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..patterns import key_groups, last_special
-from ..vocab import BY_NORM, NORM_STATS, NORM_SUFFIX, STATS
+from ..vocab import BY_NORM, MOVED_STATS, MOVED_SUFFIX, NORM_STATS, NORM_SUFFIX, STATS
 from .base import LayerBatch, PassInputs, accumulation_dtype, in_inference_mode
 
-ALL = STATS + NORM_STATS
+ALL = STATS + NORM_STATS + MOVED_STATS
 assert all(s in STATS for s in BY_NORM)
 
 
@@ -102,6 +106,11 @@ class HeadStats:
             moved = a * batch.value_norms[:, :, None, :]
             total = moved.sum(-1, keepdim=True)
             self._shares(batch, torch.where(total > 0, moved / total.clamp(min=1e-30), 0.0), NORM_SUFFIX)
+            self._shares(batch, moved, MOVED_SUFFIX)  # Kobayashi et al.'s figures: the norms themselves
+            cp = info.comma_period if info.comma_period is not None else np.zeros_like(mask)
+            keys = on("stats_comma_period", lambda: cp.astype(np.float32))  # [B, T]
+            self._add(batch, f"comma_period{MOVED_SUFFIX}", torch.einsum("bhqk,bk->bhq", moved, keys), "stats_mask",
+                      lambda: mask)
 
     def _shares(self, batch: LayerBatch, a, suffix: str) -> None:
         """The shares of `a` [B, H, T, T] (rows sum to 1) on the token itself, the previous and next token and the
@@ -143,7 +152,7 @@ class HeadStats:
 
     def rows(self) -> list[tuple[int, int, str, float]]:
         """(layer, head, stat, value) for every head and statistic, by layer and head, statistics in STATS order
-        then the shares by norm (NORM_STATS)."""
+        then the shares by norm (NORM_STATS) and what attention moves (MOVED_STATS)."""
         means = self.means()
         n_layers, n_heads = self.shape
         return [(layer, head, stat, float(values[layer, head])) for layer in range(n_layers)

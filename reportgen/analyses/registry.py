@@ -51,7 +51,8 @@ UNITS: tuple[Unit, ...] = (
                          "ERASER's comprehensiveness and sufficiency (DeYoung et al.)",
          tables=(schema.FAITHFULNESS,), probe=Faithfulness, sections="faithfulness"),
     Unit("importance", "which heads matter: each head and layer removed (Michel et al.), and the gradient proxy",
-         options=ImportanceOptions, tables=(schema.HEAD_IMPORTANCE,), probe=HeadImportance, sections="importance"),
+         options=ImportanceOptions, probe=HeadImportance, sections="importance",
+         tables=(schema.HEAD_IMPORTANCE, schema.HEAD_IMPORTANCE_SENTENCES, schema.IMPORTANCE_REFERENCE)),
 )
 
 

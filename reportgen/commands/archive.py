@@ -4,7 +4,7 @@ verify`, commands/verify.py).
 The archive holds, under `report/`: `site/` (the pages and the database), `inputs/corpus/` and `inputs/probes/`
 (the files the report was built from, unless `--no-corpus`; their sha256 stay in the database and the manifest's
 header), `config.json` (the options that reproduce the build), `environment.txt` (Python and every installed
-package), `CITATION.cff` and `MANIFEST.sha256` (every other file's sha256). Entries are sorted, with fixed modes,
+package), `CITATION.cff` (reportgen.citation: the about page shows the same) and `MANIFEST.sha256` (every other file's sha256). Entries are sorted, with fixed modes,
 no owner names and the time of SOURCE_DATE_EPOCH (or 1970), and gzip's header carries no name or time: the same
 site and inputs give the same bytes.
 """
@@ -19,6 +19,7 @@ import os
 import tarfile
 from pathlib import Path
 
+from ..citation import citation_cff
 from ..corpus import SOURCES_FILE, SourceFile, default_corpus, default_probes, expand
 from ..errors import InputError, ReportgenError
 from ..provenance import source_epoch
@@ -65,22 +66,6 @@ def _environment() -> str:
     return (f"python {platform.python_version()}\n" + "".join(f"{name}=={version}\n" for name, version in packages))
 
 
-def _citation(meta: dict[str, str]) -> str:
-    date = meta.get("build_date", "")[:10]
-    lines = ["cff-version: 1.2.0",
-             "message: \"If you use this report, please cite it as below.\"",
-             "type: dataset",
-             f"title: {json.dumps('reportgen report: what the attention heads of ' + meta.get('model', '') + ' do')}",
-             "authors:", "  - name: \"The report's authors (fill in)\"",
-             f"version: {json.dumps(meta.get('reportgen_version', ''))}"]
-    if date:
-        lines.append(f"date-released: {date}")
-    lines += ["keywords:", "  - attention", "  - interpretability", "  - transformer",
-              "references:", "  - type: software", "    title: reportgen",
-              f"    version: {json.dumps(meta.get('reportgen_version', ''))}"]
-    return "\n".join(lines) + "\n"
-
-
 def make_archive(site: Path, out: Path, corpus: tuple[Path, ...], probes: Path | None, no_corpus: bool) -> int:
     """Write the archive of the site `site` into `out`; returns the number of files in it."""
     db = site / "report.duckdb"
@@ -111,7 +96,7 @@ def make_archive(site: Path, out: Path, corpus: tuple[Path, ...], probes: Path |
     entries["config.json"] = (json.dumps(json.loads(meta.get("config", "{}")), indent=2, sort_keys=True)
                               + "\n").encode()
     entries["environment.txt"] = _environment().encode()
-    entries["CITATION.cff"] = _citation(meta).encode()
+    entries["CITATION.cff"] = citation_cff(meta).encode()
     header = "".join(f"# input {f.role} {f.name} sha256 {f.sha256}\n" for f in files if f.role != "model")
     entries[MANIFEST] = (header + "".join(f"{sha256(data)}  {name}\n" for name, data in sorted(entries.items()))
                          ).encode()

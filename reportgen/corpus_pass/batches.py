@@ -46,6 +46,7 @@ def batch_info(batch: Sequence[Tokenized], words: dict[int, tuple[Word, ...]], i
     n_words = max(len(words[sid]) for sid in ids)
     special = np.zeros((len(batch), length), dtype=bool)
     punct = np.zeros((len(batch), length), dtype=bool)
+    comma_period = np.zeros((len(batch), length), dtype=bool)  # Kobayashi et al.'s punctuation
     word_of = np.full((len(batch), length), -1, dtype=np.int64)
     heads = np.full((len(batch), n_words), -1, dtype=np.int64)
     deps = np.full((len(batch), n_words), "", dtype=object)
@@ -55,13 +56,14 @@ def batch_info(batch: Sequence[Tokenized], words: dict[int, tuple[Word, ...]], i
             special[row, t.token_idx] = t.is_special
             if t.word_idx is not None and not t.is_special:
                 punct[row, t.token_idx] = words[sid][t.word_idx].is_punct
+                comma_period[row, t.token_idx] = words[sid][t.word_idx].text in (",", ".")
                 word_of[row, t.token_idx] = t.word_idx
         for w in words[sid]:
             heads[row, w.word_idx] = w.head_word_idx
             deps[row, w.word_idx] = w.dep
             annotations[:, row, w.word_idx] = (w.pos, w.tag, w.dep, w.ent_type or NO_ENTITY)
     return BatchInfo(np.asarray(ids, dtype=np.int64), mask, special, punct, word_of, heads, deps, causal,
-                     annotations)
+                     annotations, comma_period)
 
 
 def run_batch(loaded, batch: Sequence[Tokenized], ids: list[int], words: dict[int, tuple[Word, ...]],

@@ -131,10 +131,11 @@ class ImportanceRow(NamedTuple):
     head: int | None  # None: every head of the layer
     scope: str  # 'corpus' or 'probe'
     sentence_id: int | None  # the probe, for scope 'probe'
-    method: str  # 'ablation', 'flip' (a classifier's), 'gradient'
+    method: str  # 'ablation', 'flip' (a classifier's), 'gradient' and its variants (importance_stats.PROXY_METHODS)
     value: float
     ci_low: float | None
     ci_high: float | None
+    rank: int | None = None  # 'corpus' 'ablation': 1 + the heads ranked above it; tied heads share it
 
 
 class ClassProbabilityRow(NamedTuple):

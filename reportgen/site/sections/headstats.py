@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...unit import Section
-from ...vocab import ROLE_CODES, ROLES, STAT_DESCRIPTIONS
+from ...vocab import MOVED_GROUPS, MOVED_SUFFIX, ROLE_CODES, ROLES, STAT_DESCRIPTIONS
 from ..charts import overview as charts
 from ..views.headanalysis import ROLE_MEANINGS, NormShare, StatRank
 from .readers import head_analyses, stat_names, stats
@@ -15,13 +15,25 @@ TEMPLATE = "sections/headstats.html"
 
 
 @dataclass(frozen=True)
+class Moved:
+    """What a head's attention moves from a group of keys, in the hidden state's units (Kobayashi et al.'s figures:
+    the mean over query tokens of the sum over the group's keys of |alpha_ij f(x_j)|)."""
+
+    name: str  # as in head_stats.stat: 'first_moved'
+    description: str
+    value: float
+
+
+@dataclass(frozen=True)
 class HeadStatistics:
-    """A head page's statistics: its value and rank of each, every head's as strips, the shares by norm."""
+    """A head page's statistics: its value and rank of each, every head's as strips, the shares by norm, and what
+    attention moves in norm units."""
 
     label: str
     ranks: tuple[StatRank, ...]
     strips: dict | None  # chart of every head's statistics, this head's highlighted
     by_norm: tuple[NormShare, ...]  # each share by weight beside its share of what attention moves
+    moved: tuple[Moved, ...] = ()  # Kobayashi et al.'s absolute norms (`<share>_moved`)
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,10 @@ def statistics(report) -> tuple[Statistic, ...]:
 
 def head_view(report, layer: int, head: int) -> HeadStatistics:
     part = head_analyses(report).head(layer, head, stat_names(report))
-    return HeadStatistics(part.label, part.ranks, part.strips, part.by_norm)
+    mine = stats(report).get((layer, head), {})
+    moved = tuple(Moved(n, STAT_DESCRIPTIONS.get(n, n), mine[n]) for g in MOVED_GROUPS
+                  if (n := f"{g}{MOVED_SUFFIX}") in mine)
+    return HeadStatistics(part.label, part.ranks, part.strips, part.by_norm, moved)
 
 
 def glance(report) -> Glance:

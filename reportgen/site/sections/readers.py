@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ...store.schema import FAITHFULNESS
-from ...vocab import NORM_STATS, STATS
+from ...vocab import MOVED_STATS, NORM_STATS, STATS
 from ..views.attribution import AttributionViews
 from ..views.faithfulness import FaithfulnessViews
 from ..views.headanalysis import HeadAnalyses
@@ -31,8 +31,8 @@ def stats(report) -> dict[tuple[int, int], dict[str, float]]:
 
 def stat_names(report) -> list[str]:
     """The statistics the database has: vocab.STATS' order, then any it does not list (a newer build's); the
-    shares by norm are shown on the head pages beside their shares by weight instead."""
-    found = {s for values in stats(report).values() for s in values} - set(NORM_STATS)
+    shares by norm and what attention moves are shown on the head pages beside their shares by weight instead."""
+    found = {s for values in stats(report).values() for s in values} - set(NORM_STATS) - set(MOVED_STATS)
     return [s for s in STATS if s in found] + sorted(found - set(STATS))
 
 
