@@ -8,37 +8,9 @@ tables in its own module.
 
 from __future__ import annotations
 
-import collections
-import functools
-from dataclasses import dataclass
+from .table import Table
 
-SCHEMA_VERSION = "6"
-
-
-@dataclass(frozen=True)
-class Table:
-    """One table: its name, what one row of it is, each column as (name, SQL type, meaning), and the type its rows
-    are read as (`row`: a NamedTuple of its columns; by default one made from them)."""
-
-    name: str
-    about: str
-    definition: tuple[tuple[str, str, str], ...]
-    row: type | None = None
-
-    @property
-    def columns(self) -> list[str]:
-        return [name for name, _type, _meaning in self.definition]
-
-    @property
-    def ddl(self) -> str:
-        return ", ".join(f"{name} {sql}" for name, sql, _meaning in self.definition)
-
-    @functools.cached_property
-    def row_type(self) -> type:
-        """The named row its reads return."""
-        if self.row is not None:
-            return self.row
-        return collections.namedtuple("".join(p.title() for p in self.name.split("_")) + "Row", self.columns)
+SCHEMA_VERSION = "7"
 
 
 META = Table("meta", "one fact about the report: a key and its value", (
@@ -195,7 +167,20 @@ DEP_ACCURACY = Table("dep_accuracy", "Clark et al.'s dependency accuracy of one 
                              "on the same resamples of sentence blocks: lower end"),
     ("margin_high", "DOUBLE", "the same interval's upper end"),
     ("significant", "BOOLEAN", "the margin's interval, Bonferroni-corrected over the head's relation-direction "
-                               "cells, lies above 0"),
+                               "cells (`margin_low_corrected`), lies above 0"),
+    ("margin_low_corrected", "DOUBLE", "the margin's interval Bonferroni-corrected over the head's relation-direction "
+                                       "cells m (every relation but 'all', both directions): margin - z se, z the "
+                                       "normal quantile at 1 - 0.05/(2m), se the bootstrap's standard error; the "
+                                       "interval `significant` and `below` rest on: lower end"),
+    ("margin_high_corrected", "DOUBLE", "the same corrected interval's upper end"),
+    ("below", "BOOLEAN", "the corrected interval lies below 0: the head predicts the heads significantly worse than "
+                         "the best fixed offset"),
+    ("table1_lead", "BOOLEAN", "the head leads Table 1 for this relation and direction: the most accurate head, or "
+                               "one that no paired test over the same block resamples separates from it (the 95% "
+                               "interval of the accuracies' difference holds 0; ties chain)"),
+    ("syntax_lead", "BOOLEAN", "the cell earns the head's syntax role (significant, a margin of at least 0.10, an "
+                               "accuracy of at least 0.30) with the largest margin among the head's cells that do, or "
+                               "no paired test over the block resamples separates its margin from that one's"),
 ))
 
 HEAD_DISTANCE = Table("head_distance", "the distance between two heads: the mean Jensen-Shannon distance (base 2, "
@@ -216,11 +201,32 @@ HEAD_MAP = Table("head_map", "one head in 2-D: scikit-learn's metric MDS of `hea
     ("y", "DOUBLE", "its second coordinate"),
 ))
 
-HEAD_ROLES = Table("head_roles", "the role of one head", (
+HEAD_ROLES = Table("head_roles", "the role of one head, how stable it is under resampling, and the control model's "
+                                 "same head beside it", (
     ("layer", "INTEGER", "the block"),
     ("head", "INTEGER", "the head"),
     ("role", "VARCHAR", "syntax, previous, next, self, first, last, special, punct, broad or mixed"),
     ("evidence", "VARCHAR", "the role in words with the numbers that earned it"),
+    ("relation", "VARCHAR", "a syntax role's relation: the cell with the largest margin (NULL for other roles)"),
+    ("direction", "VARCHAR", "that cell's direction (NULL for other roles)"),
+    ("stability", "DOUBLE", "the share of the 1,000 bootstrap resamples of sentence blocks that give the head the "
+                            "same role, the rules applied to each resample's figures (the significance a syntax cell "
+                            "needs with the whole corpus's standard error); for a syntax head, the same role on the "
+                            "same relation (either direction)"),
+    ("role_stability", "DOUBLE", "the share of resamples that give the same role, for a syntax head on any relation "
+                                 "(equal to `stability` for the other roles)"),
+    ("value", "DOUBLE", "the figure that decides the role: a syntax head's margin on `relation` and `direction`, a "
+                        "positional head's or a sink's share, a broad head's normalised entropy (NULL for mixed)"),
+    ("se", "DOUBLE", "its bootstrap standard error (over the block resamples)"),
+    ("rank_group", "INTEGER", "among the heads of the same role, the tie group of `value` from the largest (1): heads "
+                              "of one group are not separated by a paired test over the block resamples"),
+    ("control_role", "VARCHAR", "the role of the same head of the control model (a randomly initialised copy, see "
+                                "`control_roles`); NULL without a control"),
+    ("control_value", "DOUBLE", "the control model's same figure for the same head (NULL where it has none)"),
+    ("control_se", "DOUBLE", "its bootstrap standard error"),
+    ("claimed", "BOOLEAN", "the role is claimed as learned: `value` lies above `control_value` by a one-sided z-test "
+                           "(z = (value - control_value) / sqrt(se^2 + control_se^2)) at 0.05, Bonferroni-corrected "
+                           "over the heads tested; NULL where no test is made (mixed, or no control figure)"),
 ))
 
 ATTRIBUTION_TARGETS = Table("attribution_targets", "what one probe's attributions explain", (
@@ -324,14 +330,24 @@ STUDY_WORDS = Table("study_words", "one word of a measured example of a study", 
 ))
 
 
+# the head analysis's checks (declared in checks.py: Table 1 held out, the roles' sensitivity, the control model)
+from .checks import (  # noqa: E402 (after the tables they build on)
+    CONTROL_DEP_ACCURACY,
+    CONTROL_HEAD_STATS,
+    CONTROL_ROLES,
+    DEP_TABLE1,
+    ROLE_SENSITIVITY,
+)
+
 # the tables of every report, whatever its analyses (the probes' attention and vectors are what the sentence pages
 # draw); the analyses' tables follow them in registry order
 CORE = (META, SENTENCES, WORDS, TOKENS, ATTENTION, NEURON, SOURCE_FILES)
 STUDIES = (STUDY_METRICS, STUDY_FIGURES, STUDY_EXAMPLES, STUDY_WORDS)
 STUDY_TABLES = tuple(t.name for t in STUDIES)
 # the tables of the analyses reportgen ships (their registry entries name them)
-ANALYSES = (NEIGHBOURS, HEAD_STATS, BASE_COUNTS, CUT_TIES, DEP_ACCURACY, HEAD_DISTANCE, HEAD_MAP, HEAD_ROLES,
-            ATTRIBUTION_TARGETS, HEAD_IMPORTANCE, CLASS_PROBABILITIES, ATTRIBUTIONS, ATTRIBUTION_AGREEMENT)
+ANALYSES = (NEIGHBOURS, HEAD_STATS, BASE_COUNTS, CUT_TIES, DEP_ACCURACY, DEP_TABLE1, HEAD_DISTANCE, HEAD_MAP,
+            HEAD_ROLES, ROLE_SENSITIVITY, ATTRIBUTION_TARGETS, CONTROL_HEAD_STATS, CONTROL_DEP_ACCURACY, CONTROL_ROLES,
+            HEAD_IMPORTANCE, CLASS_PROBABILITIES, ATTRIBUTIONS, ATTRIBUTION_AGREEMENT)
 # every table declared here, by name, for the store's own reads
 KNOWN = {t.name: t for t in CORE + ANALYSES + STUDIES}
 COLUMNS = {name: table.columns for name, table in KNOWN.items()}
