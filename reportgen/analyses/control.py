@@ -8,9 +8,10 @@ table1.py, which read these tables after the corpus pass).
 
 It runs before the corpus pass, as a per-probe analysis of the registry: the corpus pass's own machinery
 (corpus_pass.start over those sentences, spaCy's words made by that pass) with the two accumulators HeadStats and
-DepAccuracy on the random model, which is why this module sits at the corpus pass's level. The dependency accuracy
-keeps every relation the sentences hold (no `min_dep_support`): a relation with few dependents gets a wide
-interval, and so no claim, rather than no figure. Standard errors are block bootstraps, as the model's.
+DepAccuracy on the random model, which is why this module sits at the corpus pass's level. The stored dependency
+accuracy keeps every relation the sentences hold (no `min_dep_support`), so that every cell of the model has a
+control figure to be tested against (a relation with few dependents gets a wide interval, and so no claim); the
+control's roles, like the model's, use only the relations with at least `min_dep_support` dependents. Standard errors are block bootstraps, as the model's.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..models import RANDOM_INIT, randomised
 from ..options import option
 from ..patterns import special_names
 from ..progress import Clock, Progress
-from ..vocab import DIRECTIONS
+from ..vocab import ALL_RELATIONS, DIRECTIONS
 from .base import PassInputs, resample_weights
 from .depacc import OFFSETS, DepAccuracy, DepOptions
 from .headstats import HeadStats
@@ -54,8 +55,11 @@ class Renamed(Progress):
             yield advance
 
 
-def control_tables(stats: HeadStats, dep: DepAccuracy, names: dict[str, str]) -> dict[str, list[tuple]]:
-    """The control_head_stats, control_dep_accuracy and control_roles rows of a finished pass."""
+def control_tables(stats: HeadStats, dep: DepAccuracy, names: dict[str, str],
+                   min_support: int = 100) -> dict[str, list[tuple]]:
+    """The control_head_stats, control_dep_accuracy and control_roles rows of a finished pass: the accuracy of
+    every relation its sentences hold, the roles from the relations with at least `min_support` dependents there
+    (the model's own rule: a relation of a few dependents would earn a role on noise)."""
     means = stats.means()
     blocks = stats.blocks()
     drawn = stats.resampled(resample_weights(len(blocks)), blocks)
@@ -68,7 +72,8 @@ def control_tables(stats: HeadStats, dep: DepAccuracy, names: dict[str, str]) ->
     dep_rows = [(layer, head, relation, direction, r.support, float(r.accuracy[layer, head, d]), OFFSETS[r.best],
                  float(r.baseline[r.best]), float(r.margin_se[layer, head, d]))
                 for relation, r in results.items() for layer, head in heads for d, direction in enumerate(DIRECTIONS)]
-    roles = role_rows(means, results, names) if means else []
+    kept = {relation: r for relation, r in results.items() if relation == ALL_RELATIONS or r.support >= min_support}
+    roles = role_rows(means, kept, names) if means else []
     return {"control_head_stats": stat_rows, "control_dep_accuracy": dep_rows, "control_roles": roles}
 
 
@@ -81,6 +86,7 @@ class ControlModel:
         self.loaded, self.config = loaded, config
         options = config.of(ControlOptions)
         self.n, self.seed = options.control_sentences, options.control_seed
+        self.min_support = config.of(DepOptions).min_dep_support
         self.measured = 0
 
     def meta(self) -> dict[str, str]:
@@ -103,4 +109,4 @@ class ControlModel:
             result = run.run(random, spec, lambda table, rows: None, Clock(), Renamed(progress, "control"))
         stats, dep = result.state.accumulators
         names = special_names(probes.tokenized[0].tokens) if probes.tokenized else {}
-        return control_tables(stats, dep, names)
+        return control_tables(stats, dep, names, self.min_support)

@@ -72,7 +72,9 @@ CONTROL_DEP_ACCURACY = Table("control_dep_accuracy", "the control model's depend
     ("margin_se", "DOUBLE", "the bootstrap standard error of `accuracy - baseline_accuracy` (paired, over blocks)"),
 ))
 
-CONTROL_ROLES = Table("control_roles", "the role of one head of the control model, by the rules of `head_roles`", (
+CONTROL_ROLES = Table("control_roles", "the role of one head of the control model, by the rules of `head_roles` "
+                                       "(its syntax rule over the relations with at least `min_dep_support` "
+                                       "dependents in the control's sentences)", (
     ("layer", "INTEGER", "the block"),
     ("head", "INTEGER", "the head"),
     ("role", "VARCHAR", "as in `head_roles`"),
