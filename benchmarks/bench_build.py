@@ -12,9 +12,11 @@ For each corpus size (the first N sentences of the shipped corpus), each in its 
 It prints build / (forward + annotation), build / max(forward, annotation) (what annotating beside encoding
 could reach), the peak RSS of every size and its growth from the smallest to the largest, database MB per MB
 of corpus text, render seconds per page, the largest pages, and the corpus statistics as a share of the
-corpus pass ("of which statistics" / "encode and search corpus"; target: under 10%), and the heads' importance
-(the "head importance" stage) as a share of the corpus pass (target: at most 25%), and the faithfulness test (the
-"faithfulness" stage) as a share of the build (target: at most 10%). Targets (issue 13):
+corpus pass ("of which statistics" / "encode and search corpus"; target: under 10%), the heads' importance
+(the "head importance" stage) as a share of the corpus pass (target: at most 25%), the control model (the
+"control model" stage: the head statistics and dependency accuracy of a random copy of the model over the first
+`control_sentences` corpus sentences) as a share of the corpus pass (target: at most 20%), and the faithfulness
+test (the "faithfulness" stage) as a share of the build (target: at most 10%). Targets (issue 13):
 build / (forward + annotation) <= 1.15, build / max <= 1.4, peak RSS +20% at most for 4x the corpus, render
 at most 10% of the build.
 """
@@ -132,6 +134,9 @@ def main() -> None:
             importance = times.get("head importance", 0.0)
             print(f"    head importance: {importance:.1f} s = {100 * importance / corpus_pass:.1f}% of the corpus pass "
                   f"(target: at most 25%)")
+            control = times.get("control model", 0.0)
+            print(f"    control model: {control:.1f} s = {100 * control / corpus_pass:.1f}% of the corpus pass "
+                  f"(target: at most 20%)")
         faithfulness = times.get("faithfulness", 0.0)
         print(f"    faithfulness: {faithfulness:.1f} s = {100 * faithfulness / build:.1f}% of the build (target: at most "
               f"10%); the attributions it reads: {times.get('attribute probes', 0.0):.1f} s")

@@ -89,7 +89,8 @@ def make_cli(units: tuple) -> click.Group:
                    f"tokens, {c['truncated']} truncated, {c['duplicates']} repeated (kept), {c['probes']} probes. "
                    f"Time: {stages}.")
 
-    build = click.option("--quiet", is_flag=True, help="No progress (bars on a terminal, plain lines elsewhere).")(build)
+    build = click.option("--quiet", is_flag=True,
+                         help="No progress (bars on a terminal, plain lines elsewhere).")(build)
     build = click.option("--config", "config_file", type=click.Path(path_type=Path),
                          help="TOML file with any of these options (the command line wins).")(build)
     for d in reversed(option_declarations(units)):

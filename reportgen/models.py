@@ -258,6 +258,31 @@ def place(loaded: LoadedModel, device: str = "cpu", dtype: str = "float32") -> L
     return loaded
 
 
+RANDOM_INIT = ("transformers' own initialisation of the architecture (AutoModel.from_config with the model's "
+               "configuration, under torch.manual_seed(control_seed)): for BERT, GPT-2 and Llama, every linear and "
+               "embedding weight drawn from N(0, initializer_range) (GPT-2 scales its output projections by "
+               "1/sqrt(2 x layers)), biases 0, layer norms 1 and 0")
+
+
+def randomised(loaded: LoadedModel, seed: int = 0) -> LoadedModel:
+    """A randomly initialised copy of a loaded model (Adebayo et al. 2018's model randomisation): the same
+    architecture (its configuration) and tokenizer, the weights of RANDOM_INIT, on the same device and in the same
+    precision. The build's own random state is left as it was."""
+    import copy
+    import dataclasses
+
+    import torch
+    from transformers import AutoModel
+
+    config = copy.deepcopy(loaded.model.config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModel.from_config(config, attn_implementation="eager")
+    weight = next(loaded.model.parameters())
+    model.to(device=weight.device, dtype=weight.dtype).eval()
+    return dataclasses.replace(loaded, model=model, task=model)
+
+
 def device_of(loaded: LoadedModel):
     """The torch device the model's weights are on."""
     return next(loaded.model.parameters()).device

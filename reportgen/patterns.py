@@ -90,13 +90,40 @@ def describe(value: dict[str, float], names: dict[str, str]) -> tuple[str, str]:
                      f"{value['entropy_norm']:.2f} is not broad")
 
 
+def pattern_roles(values: dict[str, np.ndarray], sink: float = SINK) -> np.ndarray:
+    """The role `describe` gives, for many heads at once: `values` maps each statistic to an array (every array of
+    one shape: heads, or resamples x heads); an array of role names of that shape, by describe's rules and order,
+    the sink rule at threshold `sink` (SINK is the report's). NaN (a statistic a resample has no sentence for) meets
+    no threshold."""
+    shape = np.shape(values["entropy_norm"])
+    out = np.full(shape, "mixed", dtype=object)
+    decided = np.zeros(shape, dtype=bool)
+    positions = [s for s in POSITIONS if s in values]
+    if positions:
+        stacked = np.nan_to_num(np.stack([np.asarray(values[s], dtype=np.float64) for s in positions]), nan=-np.inf)
+        top = np.argmax(stacked, axis=0)  # the first largest, as describe's max over POSITIONS
+        hit = np.take_along_axis(stacked, top[None], axis=0)[0] > POSITIONAL
+        out[hit] = np.array([POSITIONS[s][0] for s in positions], dtype=object)[top[hit]]
+        decided |= hit
+    for stat in SINKS:
+        if stat in values:
+            hit = ~decided & (np.nan_to_num(values[stat], nan=-np.inf) > sink)
+            out[hit] = stat
+            decided |= hit
+    out[~decided & (np.nan_to_num(values["entropy_norm"], nan=-np.inf) >= BROAD)] = "broad"
+    return out
+
+
+# the statistic that decides each role of `describe`: its share, or a broad head's normalised entropy
+DECIDING = {"previous": "prev", "next": "next", "self": "self", "first": "first", "last": "last",
+            "special": "special", "punct": "punct", "broad": "entropy_norm"}
+
+
 def headline(role: str, value: dict[str, float]) -> float:
     """The number that names a head's role: the share that earned it, the normalised entropy of a broad head, or
     a mixed head's largest share."""
-    by_role = {"previous": "prev", "next": "next", "self": "self", "first": "first", "last": "last",
-               "special": "special", "punct": "punct", "broad": "entropy_norm"}
-    if role in by_role:
-        return float(value[by_role[role]])
+    if role in DECIDING:
+        return float(value[DECIDING[role]])
     return float(max(value[s] for s in SHARES if s in value))
 
 

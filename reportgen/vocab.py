@@ -106,6 +106,8 @@ ROLE_CODES = {"syntax": "syn", "previous": "prev", "next": "next", "self": "self
 # is at least SYNTAX_MARGIN and significant, with an accuracy of at least SYNTAX_FLOOR (both ours)
 SYNTAX_MARGIN = 0.10
 SYNTAX_FLOOR = 0.30
+# a role that fewer than this share of the bootstrap resamples give the head again is marked unstable (ours)
+STABLE = 0.80
 
 # ---- attributions (analyses/attribution.py) ------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ LEVELS = {
     "reportgen.models": 4, "reportgen.encode": 4, "reportgen.provenance": 4,
     "reportgen.analyses": 5, "reportgen.studies": 5,
     "reportgen.corpus_pass": 6, "reportgen.probe_pass": 6,
+    # the control model runs a corpus pass of its own; the registry, which lists it, stands above it
+    "reportgen.analyses.control": 6, "reportgen.analyses.registry": 6,
     "reportgen.site": 7,
     "reportgen.commands": 8,
     "reportgen.cli": 9, "reportgen.__main__": 9,

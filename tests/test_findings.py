@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from conftest import site_rows
 from scipy.stats import spearmanr
 
 from reportgen.site.sections import roles as summary
-from reportgen.site.views.headanalysis import DepRow, HeadOverview, HeadSummary
+from reportgen.site.views.headanalysis import DepRow, HeadOverview, HeadSummary, RoleCheck
 
 
 
@@ -51,6 +52,25 @@ def test_every_number_in_the_findings_is_the_databases(site):
 
     sinks = [k for k, r in roles.items() if r in ("first", "last", "special", "punct")]
     expected["sinks"] = {str(len(sinks)), str(n), "0.6"}
+    for threshold, heads in _rows(site, "SELECT threshold, heads FROM role_sensitivity WHERE rule = 'sink'"):
+        if abs(threshold - 0.6) > 1e-9:  # the sink rule's sensitivity, beside the report's threshold
+            expected["sinks"] |= {f"{threshold:.2f}", str(heads)}
+            assert f"{threshold:.2f}: {heads}" in found["sinks"]
+    by_layer = Counter(layer for layer, _ in sinks)
+    most = re.search(r"most in layers? ([\d, and]+): (\d+)", found["sinks"])
+    if most:  # a layer is named as having the most sinks only with every layer tied for the most
+        named = {int(x) for x in re.findall(r"\d+", most.group(1))}
+        top = max(by_layer.values())
+        assert named == {layer for layer, n in by_layer.items() if n == top} and int(most.group(2)) == top
+    elif len(by_layer) > 1:
+        assert len(set(by_layer.values())) == 1  # "(N in each)": no layer has more
+    claimed = {(l, h): c for l, h, c in _rows(site, "SELECT layer, head, claimed FROM head_roles")}
+    control = {(l, h): r for l, h, r in _rows(site, "SELECT layer, head, role FROM control_roles")}
+    assert control  # the report measured the control model
+    for rule, members in (("sinks", sinks), ("position", [k for k, r in roles.items()
+                                                         if r in ("previous", "next", "self")])):
+        if members:  # how many of them are claimed against the random model
+            expected[rule].add(str(sum(bool(claimed[k]) for k in members)))
     for role, count in Counter(roles[k] for k in sinks).items():
         expected["sinks"].add(str(count))
     moved = dict(((l, h, s), v) for l, h, s, v in _rows(site, "SELECT layer, head, stat, value FROM head_stats"))
@@ -59,15 +79,21 @@ def test_every_number_in_the_findings_is_the_databases(site):
 
     broad = sum(r == "broad" for r in roles.values())
     mixed = sum(r == "mixed" for r in roles.values())
-    expected["broad"] = {str(broad), str(mixed), "0.85"}
+    expected["broad"] = {str(broad), str(mixed), "0.85", str(sum(r == "broad" for r in control.values())),
+                         str(len(control))}
 
     cells = defaultdict(list)
     for rel, direction, layer, head, acc, sig in _rows(site, "SELECT relation, direction, layer, head, accuracy, "
                                                             "significant FROM dep_accuracy"):
         cells[(rel, direction)].append((acc, -layer, -head, sig))
     table1 = [max(v) for (rel, _), v in cells.items() if rel not in ("ROOT", "punct", "all")]
-    expected["table1"] = {str(sum(c[3] for c in table1)), str(len(table1))}
-    assert f"in {sum(c[3] for c in table1)} of the {len(table1)} relation-direction cells" in found["table1"]
+    held = [r for r in _rows(site, "SELECT relation, held_out_significant, held_out_below, claimed FROM dep_table1")
+            if r[0] not in ("ROOT", "punct", "all")]
+    significant = sum(bool(r[1]) for r in held)
+    expected["table1"] = {str(sum(c[3] for c in table1)), str(len(table1)), str(significant),
+                          str(sum(bool(r[3]) for r in held)), str(sum(bool(r[2]) for r in held))}
+    assert f"in {significant} of the {len(table1)} relation-direction cells" in found["table1"]
+    assert f"scored on the sentences it was picked on: {sum(c[3] for c in table1)})" in found["table1"]
 
     shares = [s for (s,) in _rows(site, "SELECT word_share FROM attribution_agreement WHERE method = 'attention'")]
     expected["agreement"], expected["faithfulness"] = _attribution_numbers(site)
@@ -94,16 +120,29 @@ def test_every_number_in_the_findings_is_the_databases(site):
     expected["position"] = {f"{stats[(l, h, {'previous': 'prev'}.get(r, r))]:.2f}" for (l, h), r in roles.items()
                             if r in ("previous", "next", "self")}
     syntax = [k for k, r in roles.items() if r == "syntax"]
-    expected["syntax"] = {str(len(syntax)), "0.10"}
+    beat = {(l, h) for l, h in _rows(site, "SELECT DISTINCT layer, head FROM dep_accuracy WHERE significant AND "
+                                          "relation != 'all'")}
+    # what the count counts: the role's heads, and beside them every head with a significant cell
+    expected["syntax"] = {str(len(syntax)), "0.10", "0.30", str(len(beat))}
+    assert f"({len(beat)} head" in found["syntax"] and "at any margin" in found["syntax"]
+    if syntax:
+        expected["syntax"] |= {"3", str(sum(bool(claimed[k]) for k in syntax))}
+    groups = {(l, h): g for l, h, g in _rows(site, "SELECT layer, head, rank_group FROM head_roles "
+                                                   "WHERE role = 'syntax'")}
     margins = []
     for layer, head in syntax:
         best = max((acc - base, acc, base, rel) for l, h, rel, acc, base, sig in _rows(
             site, "SELECT layer, head, relation, accuracy, baseline_accuracy, significant FROM dep_accuracy")
             if (l, h) == (layer, head) and sig and rel != "all" and acc - base >= 0.10 - 1e-12 and acc >= 0.30)
-        margins.append((-best[0], layer, head, best))
-        expected["syntax"] |= {f"{best[1]:.2f}", f"{best[2]:.2f}"}
-    for _, layer, head, best in sorted(margins)[:3]:
+        margins.append((groups[(layer, head)], -best[0], layer, head, best))
+    named = []  # the largest margins: whole tie groups until at least 3 heads
+    for group in sorted({m[0] for m in margins}):
+        if len(named) >= 3:
+            break
+        named += [m for m in sorted(margins) if m[0] == group]
+    for _, _, layer, head, best in named:
         assert f"L{layer}H{head} on {best[3]}" in found["syntax"]
+        expected["syntax"] |= {f"{best[1]:.2f}", f"{best[2]:.2f}", str(len(named))}
 
     imp = {(m, l, h): (v, lo, hi) for m, l, h, v, lo, hi in _rows(
         site, "SELECT method, layer, head, value, ci_low, ci_high FROM head_importance WHERE scope = 'corpus'")}
@@ -216,8 +255,8 @@ def _head(layer, head, role, best=None):
     return HeadSummary(f"L{layer}H{head}", f"heads/L{layer}H{head}.html", layer, head, role, "", (), best, None)
 
 
-def _overview(heads):
-    return HeadOverview(tuple(heads), (), None, (), "100", "1,000")
+def _overview(heads, significant=0):
+    return HeadOverview(tuple(heads), (), None, (), "100", "1,000", (), significant)
 
 
 def test_the_sink_rule_counts_each_sink_and_names_their_layers():
@@ -238,6 +277,10 @@ def test_the_positional_rule_names_each_head_with_its_share():
     assert [p.href for p in finding.parts if p.href] == ["heads/L0H2.html", "heads/L1H8.html", "heads/L1H9.html"]
 
 
+def _check(group, claimed=None, control="mixed"):
+    return RoleCheck(0.95, 0.95, True, 0.3, 0.02, group, control, 0.01, claimed)
+
+
 def test_the_syntax_rule_names_the_largest_margins_first():
     def row(relation, accuracy, baseline):
         return DepRow(relation, "dependent to head", 200, accuracy, -1, baseline, 0, 1, 0.1, 0.5, True)
@@ -245,13 +288,62 @@ def test_the_syntax_rule_names_the_largest_margins_first():
     heads = [_head(3, 11, "syntax", row("punct", 0.47, 0.20)), _head(2, 0, "syntax", row("mark", 0.59, 0.27)),
              _head(4, 6, "syntax", row("dobj", 0.70, 0.55)), _head(5, 1, "syntax", row("amod", 0.90, 0.50)),
              _head(1, 1, "broad")]
-    finding = summary.syntax(_overview(heads))
-    assert finding.text.startswith("4 heads beat position significantly")
-    one = summary.syntax(_overview(heads[:1])).text
-    assert one.startswith("1 head beats position significantly") and "its margin: L3H11 on punct" in one
+    finding = summary.syntax(_overview(heads, significant=7))
+    # the count says what it counts, and gives the heads with any significant cell beside it
+    assert finding.text.startswith("4 heads have the syntax role: a margin over the best fixed offset of at least "
+                                   "0.10, significant, at an accuracy of at least 0.30 (7 heads beat position "
+                                   "significantly on some relation, at any margin)")
+    one = summary.syntax(_overview(heads[:1], significant=1)).text
+    assert one.startswith("1 head has the syntax role") and "(1 head beats position" in one
+    assert "its margin: L3H11 on punct" in one
     order = [p.text for p in finding.parts if p.href.startswith("heads/") and "#" not in p.href]
     assert order == ["L5H1", "L2H0", "L3H11"]  # margins 0.40, 0.32, 0.27; L4H6's 0.15 is not among the largest 3
     assert "heads/L5H1.html#syntax" in [p.href for p in finding.parts]  # the head's dependency accuracy
+
+
+def test_the_largest_margins_cut_extends_over_a_tie_and_names_tied_relations():
+    def row(relation, accuracy, baseline):
+        return DepRow(relation, "dependent to head", 200, accuracy, -1, baseline, 0, 1, 0.1, 0.5, True)
+
+    # margins 0.40 | 0.32 and 0.30 tied | 0.27 and 0.26 tied | 0.15: the third head falls in a tie of two
+    heads = [replace(_head(5, 1, "syntax", row("amod", 0.90, 0.50)), check=_check(1)),
+             replace(_head(2, 0, "syntax", row("mark", 0.59, 0.27)), check=_check(2),
+                     tied=(row("pobj", 0.58, 0.27), row("poss", 0.57, 0.27))),
+             replace(_head(2, 5, "syntax", row("det", 0.80, 0.50)), check=_check(2)),
+             replace(_head(3, 11, "syntax", row("punct", 0.47, 0.20)), check=_check(3)),
+             replace(_head(0, 4, "syntax", row("nsubj", 0.46, 0.20)), check=_check(3)),
+             replace(_head(4, 6, "syntax", row("dobj", 0.70, 0.55)), check=_check(4))]
+    finding = summary.syntax(_overview(heads, significant=9))
+    order = [p.text for p in finding.parts if p.href.startswith("heads/") and "#" not in p.href]
+    assert order == ["L5H1", "L2H0", "L2H5"]  # the cut at 3 ends at a tie group's end
+    assert "the largest margins:" in finding.text
+    assert "mark (dependent to head, 0.59 against 0.27 for the best offset; tied with pobj and poss)" in finding.text
+    # the third and fourth margins are tied: the cut takes both, and says so
+    heads[2] = replace(heads[2], check=_check(3))
+    finding = summary.syntax(_overview(heads, significant=9))
+    order = [p.text for p in finding.parts if p.href.startswith("heads/") and "#" not in p.href]
+    assert order == ["L5H1", "L2H0", "L2H5", "L3H11", "L0H4"]
+    assert "the largest margins (the first 3, extended over a tie to 5):" in finding.text
+
+
+def test_no_layer_is_named_as_having_the_most_sinks_among_tied_layers():
+    heads = [_head(layer, head, "first") for layer in (1, 2, 3) for head in range(3)]
+    text = summary.sinks(_overview(heads), {"first": "[CLS]"}).text
+    assert "they sit in layers 1, 2 and 3 (3 in each)" in text and "most in layer" not in text
+    heads = heads + [_head(0, 0, "punct")]
+    text = summary.sinks(_overview(heads), {"first": "[CLS]"}).text
+    assert "layers 0, 1, 2 and 3 (most in layers 1, 2 and 3: 3 each)" in text
+    text = summary.sinks(_overview(heads[:3] + [_head(2, 0, "first")]), {"first": "[CLS]"}).text
+    assert "(most in layer 1: 3)" in text
+
+
+def test_the_sink_rule_states_the_thresholds_sensitivity_and_the_claims_against_the_control():
+    heads = [replace(_head(0, 0, "first"), check=_check(1, True, "broad")),
+             replace(_head(1, 0, "first"), check=_check(1, False, "first")), _head(1, 1, "broad")]
+    overview = replace(_overview(heads), sinks_at=((0.55, 4), (0.6, 2), (0.65, 1)))
+    text = summary.sinks(overview, {"first": "[CLS]"}).text
+    assert text.startswith("2 of the 3 heads are sinks (sinks at the threshold 0.55: 4; at 0.65: 1), giving")
+    assert "; 1 of them differ significantly from the random model's same heads (claimed)." in text
 
 
 def test_the_sink_rule_counts_the_sinks_that_move_little_from_their_sink():

@@ -122,13 +122,13 @@ def test_the_table_holds_every_heads_every_value_from_the_database(built):
     table = soup(site / "index.html").select_one("table#head-grid")
     columns = [th.get_text() for th in table.select("thead th")]
     stats = [s for s in STATS if s in overview_specs(site)]
-    assert columns == ["head", "role", "evidence", *stats, "best relation", "accuracy", "best offset's",
-                       "most similar head", "importance [95%]"]
+    assert columns == ["head", "role", "stability", "evidence", *stats, "best relation", "accuracy", "best offset's",
+                       "most similar head", "random model", "importance [95%]"]
     stored = {(f"L{layer}H{head}", stat): value for layer, head, stat, value in
-              db_rows(site, "SELECT layer, head, stat, value FROM head_stats")
-              if stat not in NORM_STATS + MOVED_STATS}
-    roles = {f"L{layer}H{head}": (role, evidence) for layer, head, role, evidence in
-             db_rows(site, "SELECT layer, head, role, evidence FROM head_roles")}
+              db_rows(site, "SELECT layer, head, stat, value FROM head_stats") if stat not in NORM_STATS + MOVED_STATS}
+    roles = {f"L{layer}H{head}": (role + (" (unstable)" if stability < 0.8 else ""), f"{stability:.2f}", evidence)
+             for layer, head, role, evidence, stability in
+             db_rows(site, "SELECT layer, head, role, evidence, stability FROM head_roles")}
     seen = set()
     for row in table.select("tbody tr"):
         header = row.select_one("th")
@@ -136,8 +136,8 @@ def test_the_table_holds_every_heads_every_value_from_the_database(built):
         assert header.select_one("a")["href"] == f"heads/{label}.html" and (site / "heads" / f"{label}.html").is_file()
         cells = [td.get_text() for td in row.select("td")]
         assert len(cells) == len(columns) - 1
-        assert tuple(cells[:2]) == roles[label]
-        for stat, text in zip(stats, cells[2:]):
+        assert (cells[0], cells[1][:4], cells[2]) == roles[label]
+        for stat, text in zip(stats, cells[3:]):
             assert float(text) == pytest.approx(stored[(label, stat)], abs=5e-4), (label, stat)
             seen.add((label, stat))
     assert seen == set(stored)

@@ -31,58 +31,80 @@ def _page(site: Path, rel: str = "index.html") -> BeautifulSoup:
     return BeautifulSoup((site / rel).read_text(encoding="utf-8"), "html.parser")
 
 
-def test_table1_shows_the_best_head_its_ties_margin_interval_and_bold_only_where_significant(site):
-    cells = defaultdict(list)
+def _verdict(significant, below, claimed):
+    if significant:
+        return {True: "beats position and the random model", False: "beats position, not the random model",
+                None: "beats position"}[claimed]
+    return "significantly below position" if below else "not significant"
+
+
+def test_table1_shows_the_leading_heads_the_held_out_pick_the_control_and_the_deciding_interval(site):
+    leads = defaultdict(list)
     for row in _rows(site, "SELECT relation, direction, layer, head, support, accuracy, baseline_offset, "
-                           "baseline_accuracy, margin_low, margin_high, significant FROM dep_accuracy"):
-        cells[(row[0], row[1])].append(row)
-    expected = {}
-    for (relation, direction), found in cells.items():
-        if relation in ("ROOT", "punct"):
-            continue
-        best = max(r[5] for r in found)
-        heads = sorted((r for r in found if r[5] == best), key=lambda r: (r[2], r[3]))
-        expected[(relation, direction)] = heads
+                           "baseline_accuracy, margin_low, margin_high FROM dep_accuracy WHERE table1_lead"):
+        leads[(row[0], row[1])].append(row)
+    held = {(r[0], r[1]): r for r in _rows(site, "SELECT relation, direction, selected_layer, selected_head, "
+                                                 "held_out_margin, held_out_low_corrected, held_out_high_corrected, "
+                                                 "held_out_significant, held_out_below, control_layer, control_head, "
+                                                 "control_margin, claimed FROM dep_table1")}
+    expected = {k: sorted(v, key=lambda r: (-r[5], r[2], r[3])) for k, v in leads.items()
+                if k[0] not in ("ROOT", "punct")}
     table = _page(site).select_one("table.table1")
     assert table is not None
-    shown = 0
+    shown, relation = 0, None
     for tr in table.select("tbody tr"):
         th = tr.select_one("th")
-        relation = th.contents[0].strip()
-        gloss = th.select_one(".gloss")
-        assert (gloss.get_text() if gloss else "") == (f"({RELATION_GLOSSES[relation]})"
-                                                       if relation in RELATION_GLOSSES else "")
         tds = tr.select("td")
-        for i, direction in enumerate(("dependent_to_head", "head_to_dependent")):
-            head_cell, accuracy, baseline, margin = tds[1 + 4 * i: 5 + 4 * i]
-            heads = expected.pop((relation, direction))
-            first = heads[0]
-            links = [a.get_text() for a in head_cell.select("a")]
-            assert links == [f"L{r[2]}H{r[3]}" for r in heads], (relation, direction)  # the best, then its ties
-            assert accuracy.get_text() == f"{first[5]:.2f}"
-            assert baseline.get_text() == f"{first[7]:.2f} ({first[6]:+d})"
-            assert margin.get_text() == (f"{first[5] - first[7]:+.2f} [{first[8]:+.2f}, {first[9]:+.2f}]")
-            assert ("beats" in (margin.get("class") or [])) == bool(first[10])
-            assert ("beats" in (accuracy.get("class") or [])) == bool(first[10])
+        if th is not None:  # a relation's first row: its name, gloss and arcs
+            relation = th.contents[0].strip()
+            gloss = th.select_one(".gloss")
+            assert (gloss.get_text() if gloss else "") == (f"({RELATION_GLOSSES[relation]})"
+                                                           if relation in RELATION_GLOSSES else "")
+            tds = tds[1:]
+        direction = tds[0].get_text().replace(" ", "_")
+        heads = expected.pop((relation, direction))
+        first = heads[0]
+        assert [a.get_text() for a in tds[1].select("a")] == [f"L{r[2]}H{r[3]}" for r in heads]  # the lead, its ties
+        assert tds[2].get_text() == f"{first[5]:.2f}"
+        assert tds[3].get_text() == f"{first[7]:.2f} ({first[6]:+d})"
+        assert tds[4].get_text() == f"{first[5] - first[7]:+.2f} [{first[8]:+.2f}, {first[9]:+.2f}]"
+        h = held.get((relation, direction))
+        if h is None:  # a half of the blocks holds none of its dependents
+            assert [td.get_text() for td in tds[5:9]] == ["–", "–", "–", "no held-out figure"]
             shown += 1
+            continue
+        assert tds[5].get_text() == f"L{h[2]}H{h[3]}"
+        # the interval shown beside the verdict is the corrected one the verdict rests on
+        assert tds[6].get_text() == f"{h[4]:+.2f} [{h[5]:+.2f}, {h[6]:+.2f}]"
+        assert h[7] == (h[5] > 0) and h[8] == (h[6] < 0)
+        assert tds[7].get_text() == (f"L{h[9]}H{h[10]}: {h[11]:+.2f}" if h[9] is not None else "–")
+        assert tds[8].get_text() == _verdict(h[7], h[8], h[12])
+        bold = bool(h[7]) and h[12] is not False
+        assert ("beats" in (tds[8].get("class") or [])) == bold == ("beats" in (tds[6].get("class") or []))
+        shown += 1
     assert shown and not expected  # every relation with a row in the database, and nothing else
-    assert "significant" in _page(site).select_one("#table1-legend").get_text()
+    assert "corrected" in _page(site).select_one("#table1-legend").get_text()
 
 
-def test_best_relation_of_the_table_of_heads_is_a_significant_cell_or_none(site):
-    significant = defaultdict(list)
+def test_best_relation_of_the_table_of_heads_is_a_leading_syntax_cell_or_none(site):
+    leading = defaultdict(list)
     for layer, head, relation, direction, accuracy, baseline in _rows(
             site, "SELECT layer, head, relation, direction, accuracy, baseline_accuracy FROM dep_accuracy "
-                  "WHERE significant AND relation NOT IN ('all') AND accuracy - baseline_accuracy >= 0.10"):
-        significant[f"L{layer}H{head}"].append((relation, direction.replace("_", " ")))
+                  "WHERE significant AND syntax_lead AND relation NOT IN ('all') AND accuracy - baseline_accuracy "
+                  ">= 0.10 - 1e-12 AND accuracy >= 0.30"):
+        leading[f"L{layer}H{head}"].append((accuracy - baseline, relation, direction.replace("_", " ")))
     table = _page(site).select_one("table#head-grid")
     columns = [th.get_text() for th in table.select("thead th")]
     at = columns.index("best relation") - 1
     for tr in table.select("tbody tr"):
         label = tr.select_one("th").get_text()
         best = tr.select("td")[at].get_text()
-        if significant.get(label):
-            assert tuple(best.split(", ")) in significant[label], label
+        if leading.get(label):
+            cells = sorted(leading[label], key=lambda c: (-c[0], c[1], c[2]))
+            text = f"{cells[0][1]}, {cells[0][2]}"
+            if len(cells) > 1:
+                text += " (tied: " + "; ".join(f"{r}, {d}" for _, r, d in cells[1:]) + ")"
+            assert best == text, label
         else:
             assert best == "none", label
 

@@ -30,13 +30,28 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 "base_counts": ["population", "layer", "head", "facet", "category", "n"],
                 "cut_ties": ["sentence_id", "token_idx", "space", "layer", "head", "score", "tied_kept",
                              "tied_dropped"],
-                # schema v4: Clark et al.'s head analysis (v6: bootstrap intervals and significance)
+                # schema v4: Clark et al.'s head analysis (v6: bootstrap intervals and significance; v7: the
+                # corrected interval, ties, and each role's stability and test against the control model)
                 "dep_accuracy": ["layer", "head", "relation", "direction", "support", "accuracy", "baseline_offset",
                                  "baseline_accuracy", "accuracy_low", "accuracy_high", "margin_low", "margin_high",
-                                 "significant"],
+                                 "significant", "margin_low_corrected", "margin_high_corrected", "below",
+                                 "table1_lead", "syntax_lead"],
                 "head_distance": ["layer_a", "head_a", "layer_b", "head_b", "distance"],
                 "head_map": ["layer", "head", "x", "y"],
-                "head_roles": ["layer", "head", "role", "evidence"],
+                "head_roles": ["layer", "head", "role", "evidence", "relation", "direction", "stability",
+                               "role_stability", "value", "se", "rank_group", "control_role", "control_value",
+                               "control_se", "claimed"],
+                # schema v7: Table 1 held out, the sink rule's sensitivity, the control model
+                "dep_table1": ["relation", "direction", "selected_layer", "selected_head", "baseline_offset",
+                               "held_out_support", "held_out_accuracy", "held_out_baseline", "held_out_margin",
+                               "held_out_low", "held_out_high", "held_out_low_corrected", "held_out_high_corrected",
+                               "held_out_significant", "held_out_below", "control_layer", "control_head",
+                               "control_margin", "control_se", "claimed"],
+                "role_sensitivity": ["rule", "threshold", "heads"],
+                "control_head_stats": ["layer", "head", "stat", "value", "se"],
+                "control_dep_accuracy": ["layer", "head", "relation", "direction", "support", "accuracy",
+                                         "baseline_offset", "baseline_accuracy", "margin_se"],
+                "control_roles": ["layer", "head", "role", "evidence"],
                 # schema v5: integrated gradients, rollout and their agreement with attention
                 # (v6: the read-out rows, and the share of their attention on the words)
                 "attribution_targets": ["sentence_id", "target", "description", "value", "baseline_value", "delta",

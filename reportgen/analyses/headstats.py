@@ -25,6 +25,11 @@ et al.'s figures average them (their `re-examine.py`), the same sums over a grou
 without that division, in the units of the hidden state, stored as `<stat>_moved` for vocab.MOVED_GROUPS: the
 shares' groups and their punctuation, the tokens of the words "," and "." (`comma_period_moved`; a sentence
 without one counts 0, as theirs).
+
+Besides the sums over every sentence, the accumulator keeps the same sums and counts per block of sentences (a
+sentence's block is its id modulo BLOCKS, as the dependency accuracy's), so that a bootstrap over blocks recomputes
+every mean exactly on each resample (`resampled`), and shards still merge by adding. The stored means come from
+the sums over every sentence, as before: the blocks change no stored figure.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import numpy as np
 
 from ..patterns import key_groups, last_special
 from ..vocab import BY_NORM, MOVED_STATS, MOVED_SUFFIX, NORM_STATS, NORM_SUFFIX, STATS
-from .base import LayerBatch, PassInputs, accumulation_dtype, in_inference_mode
+from .base import BLOCKS, LayerBatch, PassInputs, accumulation_dtype, in_inference_mode
 
 ALL = STATS + NORM_STATS + MOVED_STATS
 assert all(s in STATS for s in BY_NORM)
@@ -42,14 +47,16 @@ assert all(s in STATS for s in BY_NORM)
 class HeadStats:
     """The accumulator: per statistic, sums [L, H] over sentences of each sentence's mean over its query tokens (on
     the attention's device, summed in float64 where it has it) and the number of sentences [L] (counted from the
-    batch's mask, on the CPU)."""
+    batch's mask, on the CPU); and the same per sentence block, [L, H, BLOCKS] and [L, BLOCKS]."""
 
     timing = "of which statistics"
 
     def __init__(self, n_layers: int, n_heads: int):
         self.shape = (n_layers, n_heads)
         self._sums: dict = {}  # stat -> [L, H] tensor, made on the first batch's device
+        self._block_sums: dict = {}  # stat -> [L, H, BLOCKS] tensor, likewise
         self.counts = {s: np.zeros(n_layers, dtype=np.int64) for s in ALL}
+        self.block_counts = {s: np.zeros((n_layers, BLOCKS), dtype=np.int64) for s in ALL}
 
     @classmethod
     def create(cls, inputs: PassInputs, options: None, device) -> HeadStats:
@@ -64,11 +71,19 @@ class HeadStats:
             n = mask.sum(1, keepdims=True)
             return mask / np.maximum(n, 1)
 
-        w = batch.info.on(batch.device, valid, weights)
+        info = batch.info
+        w = info.on(batch.device, valid, weights)
         if stat not in self._sums:
-            self._sums[stat] = torch.zeros(self.shape, dtype=accumulation_dtype(batch.device), device=batch.device)
+            dtype = accumulation_dtype(batch.device)
+            self._sums[stat] = torch.zeros(self.shape, dtype=dtype, device=batch.device)
+            self._block_sums[stat] = torch.zeros((*self.shape, BLOCKS), dtype=dtype, device=batch.device)
         self._sums[stat][batch.layer] += torch.einsum("bhq,bq->h", values, w).to(self._sums[stat].dtype)
-        self.counts[stat][batch.layer] += int((make().sum(1) > 0).sum())
+        blocks = info.on(batch.device, "stats_blocks", lambda: info.sentence_ids % BLOCKS)  # [B]
+        per_sentence = torch.einsum("bhq,bq->hb", values, w).to(self._block_sums[stat].dtype)  # [H, B]
+        self._block_sums[stat][batch.layer].index_add_(1, blocks, per_sentence)
+        has = make().sum(1) > 0
+        self.counts[stat][batch.layer] += int(has.sum())
+        np.add.at(self.block_counts[stat][batch.layer], info.sentence_ids[has] % BLOCKS, 1)
 
     @property
     def sums(self) -> dict[str, np.ndarray]:
@@ -134,16 +149,39 @@ class HeadStats:
         self._add(batch, f"special{suffix}", to_groups[..., 2], "stats_mask", lambda: mask)
         self._add(batch, f"punct{suffix}", to_groups[..., 3], "stats_mask", lambda: mask)
 
+    @property
+    def block_sums(self) -> dict[str, np.ndarray]:
+        """stat -> [L, H, BLOCKS] float64 sums per sentence block, on the CPU."""
+        return {s: (self._block_sums[s].double().cpu().numpy() if s in self._block_sums
+                    else np.zeros((*self.shape, BLOCKS))) for s in ALL}
+
     @in_inference_mode
     def merge(self, other: HeadStats) -> None:
         for stat in ALL:
-            if stat in other._sums:
-                theirs = other._sums[stat]
-                if stat in self._sums:
-                    self._sums[stat] += theirs.to(self._sums[stat].device, self._sums[stat].dtype)
-                else:
-                    self._sums[stat] = theirs.clone()
+            for mine, theirs in ((self._sums, other._sums), (self._block_sums, other._block_sums)):
+                if stat in theirs:
+                    if stat in mine:
+                        mine[stat] += theirs[stat].to(mine[stat].device, mine[stat].dtype)
+                    else:
+                        mine[stat] = theirs[stat].clone()
             self.counts[stat] += other.counts[stat]
+            self.block_counts[stat] += other.block_counts[stat]
+
+    def blocks(self) -> np.ndarray:
+        """The numbers of the blocks that hold a sentence."""
+        return np.nonzero(sum(c.sum(0) for c in self.block_counts.values()))[0]
+
+    def resampled(self, weights: np.ndarray, blocks: np.ndarray) -> dict[str, np.ndarray]:
+        """stat -> [resamples, L, H] each statistic's mean on each resample of the blocks `blocks` (`weights`
+        [resamples, len(blocks)]: how often each is drawn), for the statistics `means` gives; NaN where a resample
+        holds no sentence for a layer's statistic."""
+        sums, found = self.block_sums, self.means()
+        out = {}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for stat in found:
+                n = weights @ self.block_counts[stat][:, blocks].T  # [R, L]
+                out[stat] = np.tensordot(weights, sums[stat][..., blocks], axes=([1], [2])) / n[:, :, None]
+        return out
 
     def means(self) -> dict[str, np.ndarray]:
         """stat -> [L, H] means, for the statistics the corpus had tokens for."""

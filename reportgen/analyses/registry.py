@@ -14,16 +14,18 @@ from typing import Any
 
 from ..config import Config
 from ..config import load_config as load_with
-from ..store import schema
+from ..store import checks, schema
 from ..unit import Unit
 from .attribution import AttributionOptions, ProbeAttributions
 from .baselines import agreement_baselines
 from .baserates import AttendedCounts, matched_base_counts
+from .control import ControlModel, ControlOptions
 from .depacc import DepAccuracy, DepOptions
 from .faithfulness import Faithfulness
 from .headstats import HeadStats
 from .importance import HeadImportance, ImportanceOptions
 from .roles import head_roles
+from .table1 import table1
 from .search import SearchOptions, TopK
 from .similarity import HeadDistances, SimilarityOptions
 
@@ -32,15 +34,18 @@ UNITS: tuple[Unit, ...] = (
          options=SearchOptions, tables=(schema.NEIGHBOURS, schema.CUT_TIES), accumulator=TopK, sections="search"),
     Unit("headstats", "Clark et al.'s head statistics, by weight and by what attention moves (Kobayashi et al.)",
          tables=(schema.HEAD_STATS,), accumulator=HeadStats, sections="headstats"),
-    Unit("depacc", "Clark et al.'s dependency accuracy against the best fixed offset, with bootstrap intervals",
-         options=DepOptions, tables=(schema.DEP_ACCURACY,), accumulator=DepAccuracy, sections="depacc"),
+    Unit("depacc", "Clark et al.'s dependency accuracy against the best fixed offset, with bootstrap intervals, and "
+                   "Table 1 with its best head picked on half of the sentences and scored on the other half",
+         options=DepOptions, tables=(schema.DEP_ACCURACY, checks.DEP_TABLE1), accumulator=DepAccuracy,
+         derived=table1, sections="depacc"),
     Unit("similarity", "the distances between heads' attention and the map of the heads",
          options=SimilarityOptions, tables=(schema.HEAD_DISTANCE, schema.HEAD_MAP), accumulator=HeadDistances,
          sections="similarity"),
     Unit("baserates", "the corpus base rates the match histograms are read against",
          tables=(schema.BASE_COUNTS,), accumulator=AttendedCounts, derived=matched_base_counts),
-    Unit("roles", "each head's role, from its statistics and its dependency accuracy",
-         tables=(schema.HEAD_ROLES,), derived=head_roles, sections="roles"),
+    Unit("roles", "each head's role, from its statistics and its dependency accuracy, with its stability under "
+                  "resampling and its test against the control model",
+         tables=(schema.HEAD_ROLES, checks.ROLE_SENSITIVITY), derived=head_roles, sections="roles"),
     Unit("attribution", "integrated gradients and rollout on each probe, and where attention agrees with them more "
                         "than baselines that need no attention do",
          options=AttributionOptions, tables=(schema.ATTRIBUTION_TARGETS, schema.CLASS_PROBABILITIES,
@@ -50,6 +55,10 @@ UNITS: tuple[Unit, ...] = (
     Unit("faithfulness", "whether the words each explanation ranks highest are those the output depends on: "
                          "ERASER's comprehensiveness and sufficiency (DeYoung et al.)",
          tables=(schema.FAITHFULNESS,), probe=Faithfulness, sections="faithfulness"),
+    Unit("control", "the control model: the head statistics, the dependency accuracy and the roles of a randomly "
+                    "initialised copy of the model (Adebayo et al.'s model randomisation)",
+         options=ControlOptions, tables=(checks.CONTROL_HEAD_STATS, checks.CONTROL_DEP_ACCURACY,
+                                         checks.CONTROL_ROLES), probe=ControlModel, sections="control"),
     Unit("importance", "which heads matter: each head and layer removed (Michel et al.), and the gradient proxy",
          options=ImportanceOptions, probe=HeadImportance, sections="importance",
          tables=(schema.HEAD_IMPORTANCE, schema.HEAD_IMPORTANCE_SENTENCES, schema.IMPORTANCE_REFERENCE)),

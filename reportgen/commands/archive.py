@@ -4,7 +4,8 @@ verify`, commands/verify.py).
 The archive holds, under `report/`: `site/` (the pages and the database), `inputs/corpus/` and `inputs/probes/`
 (the files the report was built from, unless `--no-corpus`; their sha256 stay in the database and the manifest's
 header), `config.json` (the options that reproduce the build), `environment.txt` (Python and every installed
-package), `CITATION.cff` (reportgen.citation: the about page shows the same) and `MANIFEST.sha256` (every other file's sha256). Entries are sorted, with fixed modes,
+package), `CITATION.cff` (reportgen.citation: the about page shows the same) and `MANIFEST.sha256` (every other
+file's sha256). Entries are sorted, with fixed modes,
 no owner names and the time of SOURCE_DATE_EPOCH (or 1970), and gzip's header carries no name or time: the same
 site and inputs give the same bytes.
 """

@@ -72,7 +72,20 @@ DEP_ACCURACY = Table("dep_accuracy", "Clark et al.'s dependency accuracy of one 
                              "on the same resamples of sentence blocks: lower end"),
     ("margin_high", "DOUBLE", "the same interval's upper end"),
     ("significant", "BOOLEAN", "the margin's interval, Bonferroni-corrected over the head's relation-direction "
-                               "cells, lies above 0"),
+                               "cells (`margin_low_corrected`), lies above 0"),
+    ("margin_low_corrected", "DOUBLE", "the margin's interval Bonferroni-corrected over the head's relation-direction "
+                                       "cells m (every relation but 'all', both directions): margin - z se, z the "
+                                       "normal quantile at 1 - 0.05/(2m), se the bootstrap's standard error; the "
+                                       "interval `significant` and `below` rest on: lower end"),
+    ("margin_high_corrected", "DOUBLE", "the same corrected interval's upper end"),
+    ("below", "BOOLEAN", "the corrected interval lies below 0: the head predicts the heads significantly worse than "
+                         "the best fixed offset"),
+    ("table1_lead", "BOOLEAN", "the head leads Table 1 for this relation and direction: the most accurate head, or "
+                               "one that no paired test over the same block resamples separates from it (the 95% "
+                               "interval of the accuracies' difference holds 0; ties chain)"),
+    ("syntax_lead", "BOOLEAN", "the cell earns the head's syntax role (significant, a margin of at least 0.10, an "
+                               "accuracy of at least 0.30) with the largest margin among the head's cells that do, or "
+                               "no paired test over the block resamples separates its margin from that one's"),
 ))
 
 HEAD_DISTANCE = Table("head_distance", "the distance between two heads: the mean Jensen-Shannon distance (base 2, "
@@ -93,11 +106,32 @@ HEAD_MAP = Table("head_map", "one head in 2-D: scikit-learn's metric MDS of `hea
     ("y", "DOUBLE", "its second coordinate"),
 ))
 
-HEAD_ROLES = Table("head_roles", "the role of one head", (
+HEAD_ROLES = Table("head_roles", "the role of one head, how stable it is under resampling, and the control model's "
+                                 "same head beside it", (
     ("layer", "INTEGER", "the block"),
     ("head", "INTEGER", "the head"),
     ("role", "VARCHAR", "syntax, previous, next, self, first, last, special, punct, broad or mixed"),
     ("evidence", "VARCHAR", "the role in words with the numbers that earned it"),
+    ("relation", "VARCHAR", "a syntax role's relation: the cell with the largest margin (NULL for other roles)"),
+    ("direction", "VARCHAR", "that cell's direction (NULL for other roles)"),
+    ("stability", "DOUBLE", "the share of the 1,000 bootstrap resamples of sentence blocks that give the head the "
+                            "same role, the rules applied to each resample's figures (the significance a syntax cell "
+                            "needs with the whole corpus's standard error); for a syntax head, the same role on the "
+                            "same relation (either direction)"),
+    ("role_stability", "DOUBLE", "the share of resamples that give the same role, for a syntax head on any relation "
+                                 "(equal to `stability` for the other roles)"),
+    ("value", "DOUBLE", "the figure that decides the role: a syntax head's margin on `relation` and `direction`, a "
+                        "positional head's or a sink's share, a broad head's normalised entropy (NULL for mixed)"),
+    ("se", "DOUBLE", "its bootstrap standard error (over the block resamples)"),
+    ("rank_group", "INTEGER", "among the heads of the same role, the tie group of `value` from the largest (1): heads "
+                              "of one group are not separated by a paired test over the block resamples"),
+    ("control_role", "VARCHAR", "the role of the same head of the control model (a randomly initialised copy, see "
+                                "`control_roles`); NULL without a control"),
+    ("control_value", "DOUBLE", "the control model's same figure for the same head (NULL where it has none)"),
+    ("control_se", "DOUBLE", "its bootstrap standard error"),
+    ("claimed", "BOOLEAN", "the role is claimed as learned: `value` lies above `control_value` by a one-sided z-test "
+                           "(z = (value - control_value) / sqrt(se^2 + control_se^2)) at 0.05, Bonferroni-corrected "
+                           "over the heads tested; NULL where no test is made (mixed, or no control figure)"),
 ))
 
 ATTRIBUTION_TARGETS = Table("attribution_targets", "what one probe's attributions explain", (

@@ -125,7 +125,7 @@ class Reads:
         return self._named(HeadStatRow, "SELECT layer, head, stat, value FROM head_stats ORDER BY layer, head, stat")
 
     def head_roles(self) -> list[RoleRow]:
-        return self._named(RoleRow, "SELECT layer, head, role, evidence FROM head_roles ORDER BY layer, head")
+        return self._named(RoleRow, f"SELECT {', '.join(COLUMNS['head_roles'])} FROM head_roles ORDER BY layer, head")
 
     def dep_accuracy(self) -> list[DepAccuracyRow]:
         """Every dep_accuracy row, by layer, head, relation ('all' first), direction."""

@@ -167,6 +167,17 @@ class RoleRow(NamedTuple):
     head: int
     role: str
     evidence: str
+    relation: str | None
+    direction: str | None
+    stability: float
+    role_stability: float
+    value: float | None
+    se: float | None
+    rank_group: int | None
+    control_role: str | None
+    control_value: float | None
+    control_se: float | None
+    claimed: bool | None
 
 
 class DepAccuracyRow(NamedTuple):
@@ -183,6 +194,11 @@ class DepAccuracyRow(NamedTuple):
     margin_low: float
     margin_high: float
     significant: bool
+    margin_low_corrected: float
+    margin_high_corrected: float
+    below: bool
+    table1_lead: bool
+    syntax_lead: bool
 
 
 class HeadDistanceRow(NamedTuple):

@@ -8,24 +8,25 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...store import Store
+from ...store.checks import CONTROL_HEAD_STATS, DEP_TABLE1, ROLE_SENSITIVITY
 from ...vocab import (
     ALL_RELATIONS,
     BY_NORM,
     DIRECTIONS,
     NORM_SUFFIX,
-    RELATION_GLOSSES,
     ROLES,
+    STABLE,
     STAT_DESCRIPTIONS,
-    SYNTAX_FLOOR,
-    SYNTAX_MARGIN,
     direction_words,
     head_label,
 )
 from ..charts import heads as headcharts
-from ..links import Link
 from .headmap import HeadMap, head_map
+from .table1 import TABLE1_LEFT_OUT, DepRow, Table1Best, Table1Row, table1_best, table1_rows
 
-TABLE1_LEFT_OUT = ("ROOT", "punct")  # Clark et al.'s Table 1 has no row for these
+__all__ = ["TABLE1_LEFT_OUT", "DepRow", "HeadAnalyses", "HeadOverview", "HeadSummary", "RoleCheck", "Table1Best",
+           "Table1Row"]
+
 ROLE_MEANINGS = {
     "syntax": "its attention finds a dependency relation's heads significantly better than any fixed offset does",
     "previous": "most attention on the previous token", "next": "most attention on the next token",
@@ -63,40 +64,12 @@ def rank_text(value: float, values: list[float], digits: int = 3) -> str:
 
 
 @dataclass(frozen=True)
-class DepRow:
-    relation: str
-    direction: str  # 'dependent to head'
-    support: int
-    accuracy: float
-    baseline_offset: int
-    baseline: float
-    accuracy_low: float  # 95% bootstrap interval
-    accuracy_high: float
-    margin_low: float  # 95% bootstrap interval of the margin over the baseline
-    margin_high: float
-    significant: bool  # the margin's Bonferroni-corrected interval lies above 0
-
-    @property
-    def margin(self) -> float:
-        return self.accuracy - self.baseline
-
-    @property
-    def finding(self) -> bool:
-        """Whether this cell earns the syntax role: significant, by at least SYNTAX_MARGIN, at SYNTAX_FLOOR."""
-        return (self.relation != ALL_RELATIONS and self.significant and self.margin >= SYNTAX_MARGIN - 1e-12
-                and self.accuracy >= SYNTAX_FLOOR)
-
-    @property
-    def margin_text(self) -> str:
-        return f"{self.margin:+.2f} [{self.margin_low:+.2f}, {self.margin_high:+.2f}]"
-
-
-@dataclass(frozen=True)
 class StatRank:
     name: str
     description: str
     value: str  # '0.810'
     rank: str  # 'highest of 72 heads'
+    control: str = ""  # the control model's same statistic of the same head ('0.094'), '' without a control
 
 
 @dataclass(frozen=True)
@@ -127,6 +100,43 @@ class HeadAnalysis:
 
 
 @dataclass(frozen=True)
+class RoleCheck:
+    """What a head's role must pass before it is cited (head_roles): its stability under the block bootstrap, the
+    figure that decides it, and the control model's same head with the test against it."""
+
+    stability: float
+    role_stability: float
+    syntax: bool
+    value: float | None
+    se: float | None
+    rank_group: int | None
+    control_role: str | None
+    control_value: float | None
+    claimed: bool | None
+
+    @property
+    def unstable(self) -> bool:
+        return self.stability < STABLE
+
+    @property
+    def stability_text(self) -> str:
+        """'0.93', '0.62 (unstable; syntax on any relation: 0.98)'."""
+        notes = (["unstable"] if self.unstable else []) + (
+            [f"syntax on any relation: {self.role_stability:.2f}"] if self.syntax else [])
+        return f"{self.stability:.2f}" + (f" ({'; '.join(notes)})" if notes else "")
+
+    @property
+    def control_text(self) -> str:
+        """The control model's same head: 'broad, 1.00 against 0.97: not claimed'; '' without a control."""
+        if self.control_role is None:
+            return ""
+        if self.value is None or self.control_value is None:
+            return f"{self.control_role}; no test (no figure to compare)"
+        verdict = "claimed" if self.claimed else "not claimed"
+        return f"{self.control_role}, {self.control_value:.2f} against {self.value:.2f}: {verdict}"
+
+
+@dataclass(frozen=True)
 class HeadSummary:
     """One row of the overview's table of heads."""
 
@@ -137,40 +147,10 @@ class HeadSummary:
     role: str
     evidence: str
     values: tuple[tuple[str, float | None], ...]  # each statistic (shown to 3 decimals) in the page's order
-    best: DepRow | None  # the relation beating its baseline by the most
+    best: DepRow | None  # the syntax cell with the largest margin
     nearest: tuple[str, str, float] | None  # the most similar head: label, href, distance
-
-
-@dataclass(frozen=True)
-class Table1Cell:
-    """One direction of a Table 1 row: the best head (and any head tied with it) and its accuracy against the
-    baseline."""
-
-    label: str
-    href: str
-    row: DepRow
-    tied: tuple[Link, ...] = ()  # other heads with exactly the same accuracy
-
-
-@dataclass(frozen=True)
-class Table1Best:
-    """A Table 1 cell that names a head as the best (or tied): shown on the head's page."""
-
-    relation: str
-    gloss: str
-    direction: str  # in words
-    significant: bool
-    href: str  # the row of Table 1 on the overview
-
-
-@dataclass(frozen=True)
-class Table1Row:
-    """Clark et al.'s Table 1: for one relation and direction, the best head and the baseline."""
-
-    relation: str
-    gloss: str  # the relation in words (spaCy's glossary)
-    support: int
-    cells: tuple[Table1Cell, ...]  # per direction
+    tied: tuple[DepRow, ...] = ()  # the syntax cells no paired test separates from `best`
+    check: RoleCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -180,9 +160,12 @@ class HeadOverview:
     heads: tuple[HeadSummary, ...]
     table1: tuple[Table1Row, ...]
     map: HeadMap | None
-    roles: tuple[tuple[str, str, int], ...]  # role, what it means, how many heads have it
+    roles: tuple[tuple[str, str, int, int | None], ...]  # role, what it means, how many heads have it, how many
+    # of them are claimed against the control model (None without a control)
     min_support: str
     sample: str
+    sinks_at: tuple[tuple[float, int], ...] = ()  # (threshold, sinks) of the sink rule's sensitivity
+    significant_heads: int = 0  # heads with a relation cell (not 'all') significantly above its offset, any margin
 
 
 class HeadAnalyses:
@@ -192,74 +175,67 @@ class HeadAnalyses:
                  n_layers: int, n_heads: int):
         self.meta, self.stats, self.n_layers, self.n_heads = meta, stats, n_layers, n_heads
         # a report without one of these analyses (its tables absent) shows nothing of it
-        self.roles = {(r.layer, r.head): (r.role, r.evidence) for r in store.head_roles()} \
-            if store.has_table("head_roles") else {}
+        found = store.head_roles() if store.has_table("head_roles") else []
+        self.roles = {(r.layer, r.head): (r.role, r.evidence) for r in found}
+        self.checks = {(r.layer, r.head): RoleCheck(r.stability, r.role_stability, r.role == "syntax", r.value,
+                                                    r.se, r.rank_group, r.control_role, r.control_value, r.claimed)
+                       for r in found}
         self.dep: dict[tuple[int, int], list[DepRow]] = defaultdict(list)
         for r in (store.dep_accuracy() if store.has_table("dep_accuracy") else ()):
             self.dep[(r.layer, r.head)].append(DepRow(r.relation, direction_words(r.direction), r.support,
                                                       r.accuracy, r.baseline_offset, r.baseline_accuracy,
                                                       r.accuracy_low, r.accuracy_high, r.margin_low, r.margin_high,
-                                                      r.significant))
+                                                      r.significant, r.margin_low_corrected,
+                                                      r.margin_high_corrected, r.below, r.table1_lead,
+                                                      r.syntax_lead))
+        self.held = {(r.relation, direction_words(r.direction)): r for r in store.rows(DEP_TABLE1)}
+        self.sinks_at = tuple((r.threshold, r.heads) for r in store.rows(ROLE_SENSITIVITY) if r.rule == "sink")
+        self.control_stats = {(r.layer, r.head, r.stat): r.value for r in store.rows(CONTROL_HEAD_STATS)}
         self.store = store
         self.nearest = {(n.layer, n.head): (head_label(n.near_layer, n.near_head),
                                             f"heads/{head_label(n.near_layer, n.near_head)}.html", n.distance)
                         for n in (store.nearest_heads() if store.has_table("head_distance") else ())}
 
-    def _best(self, layer: int, head: int) -> DepRow | None:
-        """The relation cell the head finds best against the baseline among those that earn the syntax role, or
-        None ('none')."""
-        rows = [r for r in self.dep.get((layer, head), ()) if r.finding]
-        return max(rows, key=lambda r: (r.margin, r.accuracy), default=None)
+    def syntax_lead(self, layer: int, head: int) -> tuple[DepRow, ...]:
+        """The head's syntax cells that lead: the largest margin first (ties of equal margins by relation, then
+        direction, as the role), then the cells no paired test separates from it; () where none earns the role."""
+        return tuple(sorted((r for r in self.dep.get((layer, head), ()) if r.syntax_lead and r.finding),
+                            key=lambda r: (-r.margin, r.relation, DIRECTIONS.index(r.direction.replace(" ", "_")))))
 
     @functools.cached_property
     def table1(self) -> tuple[Table1Row, ...]:
-        """Clark et al.'s Table 1: per relation (ROOT and punct left out) and direction, the most accurate head and
-        any head tied with it."""
-        table1 = []
-        relations: dict[str, int] = {}
-        for rows in self.dep.values():
-            for r in rows:
-                relations[r.relation] = r.support
-        # as Clark et al.'s Table 1: no row for root and punct (both stay inside `all`)
-        shown = [r for r in relations if r not in TABLE1_LEFT_OUT]
-        for relation in sorted(shown, key=lambda r: (r != ALL_RELATIONS, -relations[r], r)):
-            cells = []
-            for direction in map(direction_words, DIRECTIONS):
-                found = [(r.accuracy, -layer, -head, r) for (layer, head), rows in self.dep.items() for r in rows
-                         if r.relation == relation and r.direction == direction]
-                acc, layer, head, row = max(found, key=lambda f: f[:3])
-                label = head_label(-layer, -head)
-                tied = tuple(Link(f"heads/{head_label(-l, -h)}.html", head_label(-l, -h))
-                             for a, l, h, _ in sorted(found, key=lambda f: (-f[1], -f[2]))
-                             if a == acc and (l, h) != (layer, head))
-                cells.append(Table1Cell(label, f"heads/{label}.html", row, tied))
-            table1.append(Table1Row(relation, RELATION_GLOSSES.get(relation, ""), relations[relation], tuple(cells)))
-        return tuple(table1)
+        """Clark et al.'s Table 1 (views/table1.py)."""
+        return table1_rows(self.dep, self.held)
 
     def table1_best(self, layer: int, head: int) -> tuple[Table1Best, ...]:
-        """The Table 1 cells where a head is the best head (or tied for it), in Table 1's order."""
-        label = head_label(layer, head)
-        return tuple(Table1Best(row.relation, row.gloss, cell.row.direction, cell.row.significant,
-                                f"../index.html#table1-{row.relation}")
-                     for row in self.table1 for cell in row.cells
-                     if cell.label == label or any(t.label == label for t in cell.tied))
+        """The Table 1 cells that name a head: in-sample (leading or tied) or picked on the selection half."""
+        return table1_best(self.table1, head_label(layer, head))
 
     def overview(self, names: list[str], corpus_sentences: int) -> HeadOverview:
-        heads = tuple(
-            HeadSummary(head_label(layer, head), f"heads/{head_label(layer, head)}.html", layer, head,
-                        *self.roles.get((layer, head), ("", "")),
-                        tuple((s, self.stats.get((layer, head), {}).get(s)) for s in names),
-                        self._best(layer, head), self.nearest.get((layer, head)))
-            for layer in range(self.n_layers) for head in range(self.n_heads))
+        heads = []
+        for layer in range(self.n_layers):
+            for head in range(self.n_heads):
+                lead = self.syntax_lead(layer, head)
+                heads.append(HeadSummary(
+                    head_label(layer, head), f"heads/{head_label(layer, head)}.html", layer, head,
+                    *self.roles.get((layer, head), ("", "")),
+                    tuple((s, self.stats.get((layer, head), {}).get(s)) for s in names),
+                    lead[0] if lead else None, self.nearest.get((layer, head)), lead[1:],
+                    self.checks.get((layer, head))))
         table1 = self.table1
         map_view = head_map(self.store, self.roles, self.nearest, self.n_layers, self.n_heads)
-        counts = defaultdict(int)
-        for role, _ in self.roles.values():
+        counts, claimed = defaultdict(int), defaultdict(int)
+        controlled = any(c.control_role is not None for c in self.checks.values())
+        for key, (role, _) in self.roles.items():
             counts[role] += 1
-        roles = tuple((r, ROLE_MEANINGS[r], counts[r]) for r in ROLES if counts[r])
+            claimed[role] += bool(self.checks[key].claimed)
+        roles = tuple((r, ROLE_MEANINGS[r], counts[r], claimed[r] if controlled and r != "mixed" else None)
+                      for r in ROLES if counts[r])
         sample = min(int(self.meta.get("option.similarity_sentences", "1000")), corpus_sentences)
-        return HeadOverview(heads, table1, map_view, roles, self.meta.get("option.min_dep_support", "100"),
-                            f"{sample:,}")
+        significant = sum(any(r.significant and r.relation != ALL_RELATIONS for r in rows)
+                          for rows in self.dep.values())
+        return HeadOverview(tuple(heads), table1, map_view, roles, self.meta.get("option.min_dep_support", "100"),
+                            f"{sample:,}", self.sinks_at, significant)
 
     def head(self, layer: int, head: int, names: list[str]) -> HeadAnalysis:
         role, evidence = self.roles.get((layer, head), ("", ""))
@@ -269,7 +245,9 @@ class HeadAnalyses:
             if s not in mine:
                 continue
             every = [v[s] for v in self.stats.values() if s in v]
-            ranks.append(StatRank(s, STAT_DESCRIPTIONS.get(s, s), f"{mine[s]:.3f}", rank_text(mine[s], every)))
+            control = self.control_stats.get((layer, head, s))
+            ranks.append(StatRank(s, STAT_DESCRIPTIONS.get(s, s), f"{mine[s]:.3f}", rank_text(mine[s], every),
+                                  "" if control is None else f"{control:.3f}"))
             strip_values[s] = [None if (v := self.stats.get((l, h), {}).get(s)) is None else round(v, 4)
                                for l in range(self.n_layers) for h in range(self.n_heads)]
         label = head_label(layer, head)

@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ...patterns import special_names
+from ...ranking import rank
 from ...unit import Section
 from ...vocab import head_label
 from .study import StudyPage
@@ -55,12 +56,25 @@ def join(items: list[list[Part]], sep: str = ", ", last: str = " and ") -> list[
     return out
 
 
+def and_list(items: list) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def layers_text(layers: Counter) -> str:
+    """Where counted things sit: 'layers 0, 2 and 3 (most in layer 2: 2)'; layers tied for the most are named
+    together ('most in layers 1 and 2: 3 each'), and none is singled out where every layer has as many."""
     found = sorted(layers)
-    where = (f"layer {found[0]}" if len(found) == 1 else
-             f"layers {', '.join(map(str, found[:-1]))} and {found[-1]}")
-    top, n = min(layers.items(), key=lambda kv: (-kv[1], kv[0]))
-    return where + (f" (most in layer {top}: {n})" if len(found) > 1 else "")
+    where = f"layer {found[0]}" if len(found) == 1 else f"layers {and_list(found)}"
+    if len(found) == 1:
+        return where
+    top = sorted(found[i] for i in rank([layers[layer] for layer in found]).first)  # counts: equal ones tie
+    n = layers[top[0]]
+    if len(top) == len(found):
+        return where + f" ({n} in each)"
+    return where + (f" (most in layer {top[0]}: {n})" if len(top) == 1 else
+                    f" (most in layers {and_list(top)}: {n} each)")
 
 
 def model_kind(meta: dict[str, str], targets: list[str], readouts: set[str]) -> Finding:
