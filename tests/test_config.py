@@ -9,6 +9,8 @@ import pytest
 from reportgen.config import DEFAULT_MODEL, Config, load_config
 from reportgen.errors import ConfigError, ReportgenError
 
+pytestmark = pytest.mark.unit
+
 
 def _toml(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "reportgen.toml"

@@ -131,6 +131,7 @@ def test_sentence_pages_stay_light_and_load_each_layer_from_its_file(built):
     assert sum(f.stat().st_size for f in (out / "sentences" / "2").glob("neuron-L*.js")) > 2 * 2**20
 
 
+@pytest.mark.unit
 def test_a_file_that_is_not_gguf_is_a_one_line_error(tmp_path, old_site, corpus_file, probes_file):
     fake = tmp_path / "broken.gguf"
     fake.write_bytes(b"not a gguf file at all" * 10)
@@ -140,6 +141,7 @@ def test_a_file_that_is_not_gguf_is_a_one_line_error(tmp_path, old_site, corpus_
     assert (old_site / "index.html").read_text(encoding="utf-8") == "previous report"
 
 
+@pytest.mark.unit
 def test_without_the_extra_the_error_names_it(tmp_path, monkeypatch):
     from reportgen.errors import ModelError
     from reportgen.models import load_model

@@ -14,6 +14,8 @@ from conftest import build_small_site, site_rows
 from reportgen.analyses import importance
 from reportgen.models import load_model
 
+pytestmark = pytest.mark.unit
+
 TEXT = "The cat sat on the mat, and the dog slept."
 
 
@@ -206,6 +208,7 @@ def test_the_encoders_proxy_averages_to_the_size_of_the_embeddings_change(bert_d
         assert mean[layer, head] == pytest.approx(size, rel=0.1), (layer, head)
 
 
+@pytest.mark.build
 def test_a_built_sites_importance_is_the_mean_over_its_first_sentences_with_a_bootstrap(tmp_path, bert_classifier_dir):
     sentences = ["The cat sat on the mat.", "A dog chased the red ball.", "She gave him the keys.",
                  "Birds sing in the morning.", "It rained all night."]
@@ -245,11 +248,13 @@ def test_a_built_sites_importance_is_the_mean_over_its_first_sentences_with_a_bo
     assert dict(site_rows(site, "SELECT key, value FROM meta"))["option.importance_sentences"] == "4"
 
 
+@pytest.mark.build
 def test_importance_sentences_zero_measures_nothing(tmp_path, bert_dir):
     site = build_small_site(tmp_path, bert_dir, top_k=2, importance_sentences=0)
     assert site_rows(site, "SELECT count(*) FROM head_importance")[0][0] == 0
 
 
+@pytest.mark.build
 def test_the_overview_and_head_pages_show_the_databases_importance(analysis_site):
     from bs4 import BeautifulSoup
     from scipy.stats import spearmanr

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from bs4 import BeautifulSoup
 from conftest import HOSTILE
 
 from reportgen.commands.build import build
 from reportgen.config import load_config
+
+pytestmark = pytest.mark.build
 
 PAYLOADS = HOSTILE
 

@@ -16,6 +16,8 @@ from scipy.stats import spearmanr
 
 from reportgen.vocab import RELATION_GLOSSES
 
+pytestmark = pytest.mark.build
+
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from reportgen.corpus_pass.ray import WORKER_NAME
 from reportgen.corpus_pass.spec import Tuning
 from reportgen.progress import Progress
 
+pytestmark = pytest.mark.ray
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = SENTENCES * 8  # 64 sentences: windows of 16 at batch size 1, one window a shard: 4 shards
 TABLES = ("words", "tokens", "sentences", "neighbours", "cut_ties", "head_stats", "dep_accuracy", "head_distance",
@@ -128,14 +130,16 @@ def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_loca
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
 
 
-def test_without_ray_installed_the_error_names_the_extra(tmp_path, monkeypatch, corpus_file, probes_file):
+@pytest.mark.unit
+def test_without_ray_installed_the_error_names_the_extra(tmp_path, monkeypatch, corpus_file, probes_file, bert_dir):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
-    result = CliRunner().invoke(main, ["build", "--corpus", str(corpus_file), "--probes", str(probes_file),
-                                       "--out", str(tmp_path / "site"), "--ray", "--quiet"])
+    result = CliRunner().invoke(main, ["build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes",
+                                       str(probes_file), "--out", str(tmp_path / "site"), "--ray", "--quiet"])
     assert_clean_failure(result, "--ray", "reportgen[ray]")
     assert not (tmp_path / "site").exists()
 
 
+@pytest.mark.unit
 def test_ray_options_in_the_config_file(tmp_path):
     from reportgen.config import load_config
 
@@ -153,6 +157,7 @@ def test_ray_options_in_the_config_file(tmp_path):
     assert "ray" not in load_config(tmp_path / "b.toml").options()
 
 
+@pytest.mark.build
 def test_without_ray_the_build_does_not_import_it(tmp_path, bert_dir):
     import subprocess
 

@@ -15,6 +15,8 @@ from conftest import assert_clean_failure, build_small_site, site_files
 from reportgen.cli import main
 from reportgen.store import SCHEMA_VERSION
 
+pytestmark = pytest.mark.build
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, bert_dir):
@@ -61,6 +63,7 @@ def test_another_schema_version_is_a_one_line_error_naming_both(built, tmp_path,
     assert (old_site / "index.html").read_text(encoding="utf-8") == "previous report"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("content", [None, b"not a database at all", b""])
 def test_a_missing_or_foreign_file_is_a_one_line_error(tmp_path, old_site, content):
     db = tmp_path / "x.duckdb"

@@ -19,6 +19,8 @@ from reportgen.site.render import render
 from reportgen.site.views.common import Report
 from reportgen.site.views.sentence import sentence_page
 
+pytestmark = pytest.mark.build
+
 
 @pytest.fixture(scope="module", params=["bert_dir", "gpt2_dir"])
 def built(request, tmp_path_factory):
@@ -38,6 +40,7 @@ def _attention(store: Store, views: Report, sid: int) -> np.ndarray:
     return att
 
 
+@pytest.mark.unit
 def test_merge_to_words_sums_targets_and_averages_sources():
     rng = np.random.default_rng(1)
     att = rng.random((2, 3, 5, 5))
@@ -174,6 +177,7 @@ def _relative_luminance(colour: str) -> float:
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
+@pytest.mark.unit
 def test_head_colours_have_3_to_1_contrast_on_white_and_differ():
     from reportgen.site.charts.sentence import HEAD_COLOURS, head_colours
 
@@ -183,6 +187,7 @@ def test_head_colours_have_3_to_1_contrast_on_white_and_differ():
     assert head_colours(14)[12:] == list(HEAD_COLOURS[:2])
 
 
+@pytest.mark.unit
 def test_model_view_cells_fit_the_content_width_until_their_smallest_size():
     from reportgen.site.charts.sentence import (CONTENT_WIDTH, MODEL_VIEW_CELL, MODEL_VIEW_MARGIN, MODEL_VIEW_SPACING,
                                                 model_view_cell)
@@ -197,6 +202,7 @@ def test_model_view_cells_fit_the_content_width_until_their_smallest_size():
     assert model_view_cell(1, 10) == 80 and model_view_cell(1, 3) == MODEL_VIEW_CELL[0]  # 8 px per unit
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("causal", [False, True])
 def test_sentence_shares_match_a_direct_count_and_the_head_statistics(causal):
     """One sentence's shares and normalised entropy, as loops; and the same numbers as HeadStats gives for a corpus of
