@@ -38,6 +38,13 @@ def pytest_configure(config):
     if missing:
         raise pytest.UsageError(f"tiers not registered in pyproject.toml's markers: {sorted(missing)}")
     _guard_unit_tier()
+    # One torch thread in the test process: the tiny models gain nothing from a second one, and while the other core
+    # is busy (another test process, another job) OpenMP's barriers make every small operation wait for it: the
+    # unit tier took 63 s with torch's 2 threads and 28 s with 1 under the same load of 3. Subprocesses (the e2e
+    # command line, render pools) keep torch's default; test_ray sets its own.
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: every collected test is checked, whatever is run
