@@ -15,6 +15,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+# torch on one thread here and in the processes the tests start (the e2e command line): see pytest_configure
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 # ---- tiers ---------------------------------------------------------------------------------------------------
@@ -39,9 +41,9 @@ def pytest_configure(config):
         raise pytest.UsageError(f"tiers not registered in pyproject.toml's markers: {sorted(missing)}")
     _guard_unit_tier()
     # One torch thread in the test process: the tiny models gain nothing from a second one, and while the other core
-    # is busy (another test process, another job) OpenMP's barriers make every small operation wait for it: the
-    # unit tier took 63 s with torch's 2 threads and 28 s with 1 under the same load of 3. Subprocesses (the e2e
-    # command line, render pools) keep torch's default; test_ray sets its own.
+    # is busy (the other xdist worker, another job) OpenMP's barriers make every small operation wait for it: the
+    # unit tier took 63 s with torch's 2 threads and 28 s with 1 under the same load of 3, the e2e build (in a
+    # process of its own, OMP_NUM_THREADS above) 135 s with 2 beside the other worker. test_ray sets its own.
     import torch
 
     torch.set_num_threads(1)
