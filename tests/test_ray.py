@@ -4,6 +4,7 @@ cannot be run stops the build with one line naming its sentences and the previou
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -27,18 +28,28 @@ TABLES = ("words", "tokens", "sentences", "neighbours", "cut_ties", "head_stats"
 @pytest.fixture(scope="module")
 def ray_local():
     import ray
+    import torch
 
     # the workers import this checkout's reportgen, whatever is installed
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+    # the driver on 2 torch threads (conftest sets 1), Ray's workers on 1 by default: the same tables show that the
+    # workers run with the driver's threads
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
     yield ray
+    torch.set_num_threads(threads)
     ray.shutdown()
 
 
 SMALL_SHARDS = Tuning(shard_windows=1)
+# the attributions and the importance are computed in the driver, before the corpus pass, alike with or without Ray:
+# the fewest steps and sentences
+CHEAP = {"attribution_steps": 2, "importance_sentences": 1}
 
 
 def _build(folder: Path, bert_dir, progress=None, **options) -> Path:
+    options = CHEAP | options
     if progress is None:
         return build_small_site(folder, bert_dir, sentences=CORPUS, batch_size=1, tuning=SMALL_SHARDS, **options)
     from reportgen.commands.build import build
@@ -54,8 +65,8 @@ def _build(folder: Path, bert_dir, progress=None, **options) -> Path:
 
 
 @pytest.fixture(scope="module")
-def single(tmp_path_factory, bert_dir):
-    return _build(tmp_path_factory.mktemp("single"), bert_dir)
+def single(ray_local, tmp_path_factory, bert_dir):
+    return _build(tmp_path_factory.mktemp("single"), bert_dir)  # on the driver's threads, as the Ray builds
 
 
 def _assert_same(site: Path, single: Path) -> None:
@@ -113,10 +124,11 @@ def test_a_killed_worker_is_restarted_and_its_shard_run_again(ray_local, single,
     _assert_same(site, single)
 
 
-def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_local, tmp_path, bert_dir):
+def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_local, single, tmp_path, bert_dir):
     from reportgen.errors import ModelError
 
-    old = build_small_site(tmp_path, bert_dir)
+    old = tmp_path / "site"
+    shutil.copytree(single, old)  # a previous report in the folder
     before = site_files(old)
     progress = KillWorkers(ray_local, restart=False)
     with pytest.raises(ModelError) as caught:
@@ -164,10 +176,12 @@ def test_without_ray_the_build_does_not_import_it(tmp_path, bert_dir):
     folder = tmp_path / "plain"
     folder.mkdir()
     (folder / "corpus.txt").write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    (folder / "probes.txt").write_text("She gave him the keys.\n", encoding="utf-8")
     code = ("import sys; from pathlib import Path; from reportgen.commands.build import build; "
             "from reportgen.config import load_config; "
             f"build(load_config(None, model={str(bert_dir)!r}, corpus=(Path({str(folder / 'corpus.txt')!r}),), "
-            f"out=Path({str(folder / 'site')!r}))); print('ray' in sys.modules)")
+            f"probes=Path({str(folder / 'probes.txt')!r}), out=Path({str(folder / 'site')!r}), "
+            f"attribution_steps=2, importance_sentences=1)); print('ray' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
