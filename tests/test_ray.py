@@ -28,17 +28,11 @@ TABLES = ("words", "tokens", "sentences", "neighbours", "cut_ties", "head_stats"
 @pytest.fixture(scope="module")
 def ray_local():
     import ray
-    import torch
 
     # the workers import this checkout's reportgen, whatever is installed
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
-    # the driver on 2 torch threads (conftest sets 1), Ray's workers on 1 by default: the same tables show that the
-    # workers run with the driver's threads
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
     yield ray
-    torch.set_num_threads(threads)
     ray.shutdown()
 
 
@@ -65,8 +59,8 @@ def _build(folder: Path, bert_dir, progress=None, **options) -> Path:
 
 
 @pytest.fixture(scope="module")
-def single(ray_local, tmp_path_factory, bert_dir):
-    return _build(tmp_path_factory.mktemp("single"), bert_dir)  # on the driver's threads, as the Ray builds
+def single(tmp_path_factory, bert_dir):
+    return _build(tmp_path_factory.mktemp("single"), bert_dir)
 
 
 def _assert_same(site: Path, single: Path) -> None:
