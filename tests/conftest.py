@@ -43,7 +43,7 @@ def pytest_configure(config):
     # One torch thread in the test process: the tiny models gain nothing from a second one, and while the other core
     # is busy (the other xdist worker, another job) OpenMP's barriers make every small operation wait for it: the
     # unit tier took 63 s with torch's 2 threads and 28 s with 1 under the same load of 3, the e2e build (in a
-    # process of its own, OMP_NUM_THREADS above) 135 s with 2 beside the other worker. test_ray sets its own.
+    # process of its own, OMP_NUM_THREADS above) 135 s with 2 beside the other worker.
     import torch
 
     torch.set_num_threads(1)
@@ -255,7 +255,8 @@ def probes_file(tmp_path) -> Path:
 
 
 # Untrusted text that must show as text everywhere: markup, script, template syntax, URLs, bidi controls,
-# control characters and NUL, and a line far over any model's token limit.
+# control characters and NUL, and a line far over the tiny models' token limit (64) and MiniLM's (512). (600 words:
+# with 2,000 the dependency accuracy alone took 8.5 s of a hostile build, on a word-by-word matrix of all of them.)
 HOSTILE = [
     '<script>alert("x")</script> ends here.',
     'A line with </script><img src=x onerror=alert(1)> inside.',
@@ -264,7 +265,7 @@ HOSTILE = [
     "A javascript:alert(1) link & an ampersand.",
     "Right-to-left \u202eoverride\u202c and \u2066isolate\u2069 marks.",
     "Control \x01 characters \x1b[31m and a NUL \x00 here.",
-    "Long " + "word " * 2000 + "end.",
+    "Long " + "word " * 600 + "end.",
 ]
 
 # "unbelievably" is several model tokens: word-level attention differs from token-level attention
@@ -330,6 +331,15 @@ def table_contents(db: Path, tables) -> dict[str, list[tuple]]:
 
     with duckdb.connect(str(db), read_only=True) as con:
         return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+
+
+@pytest.fixture(scope="session")
+def hostile_site(tmp_path_factory, bert_dir) -> Path:
+    """A site built from hostile text: every line of HOSTILE and the plain SENTENCES in the corpus, every hostile line
+    but the one over the limit as a probe (each probe's copy in the corpus is its best match): for the pages'
+    markup (test_injection) and what a browser shows (test_browser)."""
+    return build_small_site(tmp_path_factory.mktemp("hostile"), bert_dir, "\n".join(HOSTILE[:-1]) + "\n",
+                            HOSTILE + SENTENCES, top_k=4)
 
 
 # The head analysis and its pages on a dozen plain sentences (enough dependents per relation for dep_accuracy rows

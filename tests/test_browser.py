@@ -344,12 +344,6 @@ def test_neuron_view_loads_the_picked_layer_from_its_data_file(open_page, site):
                 "JSON.stringify(want)", expected(0))
 
 
-@pytest.fixture(scope="module")
-def hostile_site(tmp_path_factory, bert_dir):
-    return build_small_site(tmp_path_factory.mktemp("hostile"), bert_dir, "\n".join(HOSTILE[:-1]) + "\n",
-                            HOSTILE + SENTENCES, top_k=4)
-
-
 def test_hostile_text_shows_as_text_in_a_real_browser(open_page, hostile_site):
     """Every page of a site built from hostile text: no dialog, no console error, no request (the fixture
     checks), and the payloads read as text, in the page and in the match lists drawn by the script."""
