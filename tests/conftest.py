@@ -342,6 +342,15 @@ def hostile_site(tmp_path_factory, bert_dir) -> Path:
                             HOSTILE + SENTENCES, top_k=4)
 
 
+@pytest.fixture(scope="session")
+def svg_site(tmp_path_factory, bert_dir):
+    """(site, the build's Summary) of the tiny BERT on SENTENCES and SPLIT_WORD_PROBES, top 3, with every chart also
+    as an svg figure: for rendering again from the database (test_render) and the sentence views (test_sentence_views)."""
+    summaries: list = []
+    site = build_small_site(tmp_path_factory.mktemp("svg-site"), bert_dir, top_k=3, figures="svg", summaries=summaries)
+    return site, summaries[0]
+
+
 # The head analysis and its pages on a dozen plain sentences (enough dependents per relation for dep_accuracy rows
 # with min_dep_support = 2): one site for the overview, findings and drawn-chart tests.
 ANALYSIS_SENTENCES = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import assert_clean_failure, build_small_site, site_files
+from conftest import assert_clean_failure, site_files
 
 from reportgen.cli import main
 from reportgen.store import SCHEMA_VERSION
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.build
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, bert_dir):
-    return build_small_site(tmp_path_factory.mktemp("render"), bert_dir, figures="svg")
+def built(svg_site):
+    return svg_site[0]  # the tiny BERT's site with svg figures (conftest), shared with test_sentence_views
 
 
 def test_render_from_the_database_alone_equals_the_build(built, tmp_path, monkeypatch):
