@@ -555,11 +555,15 @@ def corpus_lines(bert_dir) -> list[str]:
     return lines
 
 
+# the report's own attributions and importance play no part in the study: the cheapest, in every build here
+CHEAP = {"attribution_steps": 2, "importance_sentences": 2}
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, bert_dir, corpus_lines) -> Path:
     """A folder with corpus.txt, probes.txt and the built site/, no study yet."""
     folder = tmp_path_factory.mktemp("study-base") / "report"
-    build_small_site(folder, bert_dir, sentences=corpus_lines)
+    build_small_site(folder, bert_dir, sentences=corpus_lines, **CHEAP)
     return folder
 
 
@@ -990,7 +994,7 @@ def test_rebuild_with_same_model_and_corpus_keeps_the_study(studied, tmp_path_fa
     db = folder / "site" / "report.duckdb"
     before = study_rows(db)
     assert before["study_figures"]
-    build_small_site(folder, bert_dir, sentences=corpus_lines)
+    build_small_site(folder, bert_dir, sentences=corpus_lines, **CHEAP)
     assert study_rows(db) == before
     assert (folder / "site" / "studies" / "edits.html").is_file()
     assert soup(folder / "site" / "index.html").select_one('#studies a[href="studies/edits.html"]') is not None
@@ -1002,7 +1006,7 @@ def test_rebuild_with_another_corpus_drops_the_study(studied, tmp_path_factory, 
     folder = copy_of(studied[0], tmp_path_factory, "study-rebuild-other")
     db = folder / "site" / "report.duckdb"
     assert study_rows(db)["study_figures"]
-    build_small_site(folder, bert_dir, sentences=corpus_lines[:150])
+    build_small_site(folder, bert_dir, sentences=corpus_lines[:150], **CHEAP)
     assert not (folder / "site" / "studies" / "edits.html").exists()
     assert all(has_table(db, t) for t in ("study_metrics", "study_figures", "study_examples", "study_words"))
     assert not any(study_rows(db).values())
