@@ -43,12 +43,12 @@ def built(tmp_path_factory):
                       encoding="utf-8")
     probes.write_text(PROBES, encoding="utf-8")
     # cheap attributions and importance that still check them: Captum's delta is the completeness gap whatever the
-    # steps (the option is a TOML key only); 2 sentences give the proxy's ranking of the 270 heads
+    # steps (the option is a TOML key only); one sentence gives the proxy's ranking of the 270 heads
     (work / "cheap.toml").write_text("attribution_steps = 4\n", encoding="utf-8")
     out = work / "site"
     result = CliRunner().invoke(main, ["build", "--model", str(_gguf()), "--corpus", str(corpus), "--probes",
                                        str(probes), "--out", str(out), "--top-k", str(K), "--config",
-                                       str(work / "cheap.toml"), "--importance-sentences", "2", "--quiet"])
+                                       str(work / "cheap.toml"), "--importance-sentences", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     return out, duckdb.connect(str(out / "report.duckdb"), read_only=True)
 
