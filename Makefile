@@ -1,5 +1,6 @@
 # reportgen: `make report` installs everything into .venv and builds the default report into site/;
-# `make test` installs the test tools too and runs the whole test suite. Both are safe to re-run.
+# `make test` installs the test tools too and runs the whole test suite (every tier: what CI runs);
+# `make test-fast` runs the unit tier only (no real model, no browser, no full build). All are safe to re-run.
 # `make docs` builds the manual (docs/) into docs-site/.
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SOURCES := $(shell find reportgen templates corpora -type f -not -name '*.pyc' 2>/dev/null) pyproject.toml README.md
 
-.PHONY: report study test docs install clean
+.PHONY: report study test test-fast docs install clean
 
 report: $(VENV)/.project
 	$(VENV)/bin/reportgen build
@@ -21,6 +22,10 @@ study: $(VENV)/.project
 
 test: $(VENV)/.project $(VENV)/.test-tools
 	$(PY) -m pytest
+
+# the tiers are pytest markers (pyproject.toml); another one alone: .venv/bin/python -m pytest -m build
+test-fast: $(VENV)/.project $(VENV)/.test-tools
+	$(PY) -m pytest -m unit
 
 install: $(VENV)/.project
 

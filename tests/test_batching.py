@@ -11,6 +11,8 @@ from conftest import SENTENCES, build_small_site
 
 from reportgen.corpus_pass.batches import token_batches as _token_batches
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("batch_size,budget", [(32, None), (3, None), (32, 40), (2, 25), (32, 1)])
 def test_token_batches_keep_the_order_and_respect_both_limits(batch_size, budget):
@@ -41,6 +43,7 @@ TABLES = ("SELECT sentence_id, token_idx, space, layer, head, rank, match_senten
           "SELECT layer, head, scope, sentence_id, method, value FROM head_importance ORDER BY ALL")
 
 
+@pytest.mark.build
 def test_a_token_budget_gives_the_same_report(tmp_path_factory, bert_dir):
     # distinct sentences: identical ones tie exactly only when they are encoded with the same padding
     wiki = (Path(__file__).resolve().parent.parent / "corpora" / "wikipedia.txt").read_text(encoding="utf-8")

@@ -16,6 +16,8 @@ from conftest import build_small_site, site_rows
 
 from reportgen.vocab import BY_NORM
 
+pytestmark = pytest.mark.unit
+
 SENTENCES = ["The cat sat on the mat.", "Birds sing, and the dog barks.", "Rain fell all night long!",
              "She gave him the keys to the old car."]
 
@@ -44,6 +46,7 @@ def _values_and_out(model, family: str, layer: int, hidden: torch.Tensor):
     return value, out.reshape(n_heads, d, -1)
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("family", ["bert_dir", "gpt2_dir", "llama_dir"])
 def test_shares_by_norm_equal_a_direct_loop(family, request, tmp_path):
     from transformers import AutoModel, AutoTokenizer

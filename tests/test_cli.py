@@ -14,6 +14,8 @@ from conftest import assert_clean_failure
 
 from reportgen.cli import main
 
+pytestmark = pytest.mark.unit
+
 
 def invoke(*args: str):
     return CliRunner().invoke(main, list(args))
@@ -114,6 +116,7 @@ def test_output_folder_that_is_a_file(tmp_path):
     assert target.read_text(encoding="utf-8") == "x"
 
 
+@pytest.mark.build
 def test_successful_build_replaces_the_old_site(old_site, corpus_file, probes_file, bert_dir):
     result = invoke("build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes", str(probes_file),
                     "--out", str(old_site), "--top-k", "3")
@@ -124,6 +127,7 @@ def test_successful_build_replaces_the_old_site(old_site, corpus_file, probes_fi
     assert [p.name for p in old_site.parent.iterdir() if p.name.startswith(".site")] == []
 
 
+@pytest.mark.build
 def test_a_failure_while_building_leaves_the_old_site(old_site, corpus_file, probes_file, bert_dir, monkeypatch):
     import reportgen.commands.build
 
@@ -137,6 +141,7 @@ def test_a_failure_while_building_leaves_the_old_site(old_site, corpus_file, pro
     assert_untouched(old_site)
 
 
+@pytest.mark.build
 def test_config_file_and_database_elsewhere(tmp_path, corpus_file, probes_file, bert_dir):
     import duckdb
 
@@ -161,6 +166,7 @@ def test_unknown_figure_format_is_one_line_error(old_site, value):
     assert_untouched(old_site)
 
 
+@pytest.mark.build
 def test_repeated_sentences_are_kept_and_counted(tmp_path, corpus_file, probes_file, bert_dir):
     lines = corpus_file.read_text(encoding="utf-8").splitlines()
     corpus = tmp_path / "repeats.txt"
@@ -173,6 +179,7 @@ def test_repeated_sentences_are_kept_and_counted(tmp_path, corpus_file, probes_f
     assert "repeated sentences (kept)" in (out / "index.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.build
 def test_source_date_epoch_sets_the_date_shown(tmp_path, corpus_file, probes_file, bert_dir, monkeypatch):
     args = ("build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes", str(probes_file),
             "--top-k", "2")
@@ -191,6 +198,7 @@ def test_source_date_epoch_sets_the_date_shown(tmp_path, corpus_file, probes_fil
     assert_untouched(tmp_path / "c")
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("fault,code,needle", [
     (KeyboardInterrupt(), 130, "interrupted"),
     (OSError(28, "No space left on device"), 2, "No space left on device"),
@@ -221,6 +229,7 @@ def test_limit_below_one_on_the_command_line(old_site):
     assert_untouched(old_site)
 
 
+@pytest.mark.build
 def test_a_build_off_a_terminal_logs_its_progress_as_plain_lines(tmp_path, bert_dir, corpus_file, probes_file):
     """Without a terminal (a log file, CI), each stage says it starts and ends on stderr, as plain lines."""
     result = CliRunner().invoke(main, ["build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes",

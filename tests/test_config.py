@@ -10,6 +10,8 @@ from reportgen.analyses.registry import UNITS, load_config, options_of
 from reportgen.config import DEFAULT_MODEL, Config
 from reportgen.errors import ConfigError, ReportgenError
 
+pytestmark = pytest.mark.unit
+
 
 def _toml(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "reportgen.toml"

@@ -11,6 +11,8 @@ import pytest
 from reportgen.corpus import read_sentences
 from reportgen.errors import InputError
 
+pytestmark = pytest.mark.unit
+
 BOM = b"\xef\xbb\xbf"
 
 

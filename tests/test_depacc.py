@@ -15,6 +15,8 @@ from reportgen.analyses.headstats import HeadStats
 from reportgen.vocab import ALL_RELATIONS as ALL
 from reportgen.vocab import DIRECTIONS
 
+pytestmark = pytest.mark.unit
+
 # the baseline's offsets as Clark et al.'s `range(-3, 3)`
 OFFSETS = (-3, -2, -1, 0, 1, 2)
 ROOT = "ROOT"  # the gold head of a root, here
@@ -454,6 +456,7 @@ def _query(site, sql):
         return con.execute(sql).fetchall()
 
 
+@pytest.mark.build
 def test_built_dep_accuracy_and_head_stats_match_a_direct_computation(sites, bert_dir):
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -556,6 +559,7 @@ def test_built_dep_accuracy_and_head_stats_match_a_direct_computation(sites, ber
             (layer, head, stat)
 
 
+@pytest.mark.build
 def test_built_statistics_do_not_depend_on_the_batch_size(sites):
     for sql in ("SELECT layer, head, stat, value FROM head_stats ORDER BY layer, head, stat",
                 "SELECT layer, head, relation, direction, support, accuracy, baseline_offset, baseline_accuracy "

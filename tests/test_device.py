@@ -14,6 +14,8 @@ from conftest import assert_clean_failure, build_small_site
 
 from reportgen.cli import main
 
+pytestmark = pytest.mark.unit
+
 # bfloat16 keeps 8 bits of mantissa (a relative error of 2^-8 per operation): through the tiny model's two layers
 # the cosine scores of the matches move by at most this much (README, "Devices and precision")
 BF16_SCORE_TOLERANCE = 0.02
@@ -35,6 +37,7 @@ def _ranked(site) -> dict[tuple, list[float]]:
     return out
 
 
+@pytest.mark.build
 def test_bfloat16_matches_score_like_float32_within_the_tolerance(sites):
     f32, bf16 = _ranked(sites["float32"]), _ranked(sites["bfloat16"])
     assert f32.keys() == bf16.keys() and len(f32) > 50
@@ -44,6 +47,7 @@ def test_bfloat16_matches_score_like_float32_within_the_tolerance(sites):
     assert worst > 0
 
 
+@pytest.mark.build
 def test_the_about_page_and_meta_name_the_device_and_precision(sites):
     for dtype, site in sites.items():
         with duckdb.connect(str(site / "report.duckdb"), read_only=True) as con:

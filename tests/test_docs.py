@@ -20,6 +20,8 @@ from reportgen.store.schema import CORE, KNOWN, STUDIES
 
 TABLES = CORE + tables_of(UNITS) + STUDIES  # every table a report of the registered analyses has
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 

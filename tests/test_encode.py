@@ -10,6 +10,8 @@ from reportgen.annotate import annotate
 from reportgen.encode import encode, queries_keys, tokenize
 from reportgen.models import load_model
 
+pytestmark = pytest.mark.unit
+
 TEXTS = ["The cat sat on the mat.", "Birds sing early in the morning, and the dog barks."]
 
 

@@ -18,6 +18,8 @@ from scipy.stats import spearmanr
 from reportgen.site.sections import roles as summary
 from reportgen.site.views.headanalysis import DepRow, HeadOverview, HeadSummary, RoleCheck
 
+pytestmark = pytest.mark.unit
+
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,7 @@ def _numbers(text: str) -> list[str]:
     return re.findall(r"(?<![\w.])[+-]?\d+(?:\.\d+)?%?", text)
 
 
+@pytest.mark.build
 def test_every_number_in_the_findings_is_the_databases(site):
     found = _findings(site)
     roles = {(l, h): r for l, h, r in _rows(site, "SELECT layer, head, role FROM head_roles")}
@@ -240,6 +243,7 @@ def _corpus_ids(site: Path) -> list[tuple]:
     return _rows(site, "SELECT sentence_id FROM sentences WHERE role = 'corpus'")
 
 
+@pytest.mark.build
 def test_every_link_in_the_findings_lands_on_a_page_or_a_section(site):
     page = BeautifulSoup((site / "index.html").read_text(encoding="utf-8"), "html.parser")
     links = [a["href"] for a in page.select("#findings a")]

@@ -22,7 +22,9 @@ CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "wikipedia.txt"
 PROBES = ("The capital of France is ||| Paris\nThe keys to the old cabinet are on the table.\n"
           "Yes, I know; however, we should wait, listen, and then decide.\n")
 PAGE_LIMIT = 1.5 * 2**20  # a sentence page of a 30-layer model stays under this (the neuron view loads its layer)
-SENTENCES = 200
+# two batches of the corpus pass (32 and 8 sentences), K matches among a few hundred tokens; 200 sentences cost the
+# pass 5 times as much and checked nothing more
+SENTENCES = 40
 K = 5
 
 
@@ -40,10 +42,13 @@ def built(tmp_path_factory):
     corpus.write_text("\n".join(CORPUS.read_text(encoding="utf-8").splitlines()[:SENTENCES]) + "\n",
                       encoding="utf-8")
     probes.write_text(PROBES, encoding="utf-8")
+    # cheap attributions and importance that still check them: Captum's delta is the completeness gap whatever the
+    # steps (the option is a TOML key only); one sentence gives the proxy's ranking of the 270 heads
+    (work / "cheap.toml").write_text("attribution_steps = 4\n", encoding="utf-8")
     out = work / "site"
     result = CliRunner().invoke(main, ["build", "--model", str(_gguf()), "--corpus", str(corpus), "--probes",
-                                       str(probes), "--out", str(out), "--top-k", str(K),
-                                       "--importance-sentences", "3", "--quiet"])
+                                       str(probes), "--out", str(out), "--top-k", str(K), "--config",
+                                       str(work / "cheap.toml"), "--importance-sentences", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     return out, duckdb.connect(str(out / "report.duckdb"), read_only=True)
 
@@ -131,6 +136,7 @@ def test_sentence_pages_stay_light_and_load_each_layer_from_its_file(built):
     assert sum(f.stat().st_size for f in (out / "sentences" / "2").glob("neuron-L*.js")) > 2 * 2**20
 
 
+@pytest.mark.unit
 def test_a_file_that_is_not_gguf_is_a_one_line_error(tmp_path, old_site, corpus_file, probes_file):
     fake = tmp_path / "broken.gguf"
     fake.write_bytes(b"not a gguf file at all" * 10)
@@ -140,6 +146,7 @@ def test_a_file_that_is_not_gguf_is_a_one_line_error(tmp_path, old_site, corpus_
     assert (old_site / "index.html").read_text(encoding="utf-8") == "previous report"
 
 
+@pytest.mark.unit
 def test_without_the_extra_the_error_names_it(tmp_path, monkeypatch):
     from reportgen.errors import ModelError
     from reportgen.models import load_model

@@ -23,6 +23,8 @@ from conftest import SENTENCES
 from reportgen.commands.build import build
 from reportgen.analyses.registry import load_config
 
+pytestmark = pytest.mark.build
+
 GOLDEN = Path(__file__).parent / "golden"
 EXTRA = ["Attention is all you need, they said.", "Nobody expected the storm to last a week.",
          "The museum reopened after the long renovation.", "Can you hear the trains from your window?"]
@@ -82,6 +84,7 @@ def test_golden_site_is_unchanged(built):
         _same(rel, got[rel], want[rel])
 
 
+@pytest.mark.unit
 def test_golden_comparison_allows_only_rounding():
     _same("x", "<p>weight 0.5004, rank 7</p>", "<p>weight 0.5, rank 7</p>")
     for got in ("<p>weight 0.6, rank 7</p>", "<p>weight 0.5, rank 9</p>", "<p>weight 0.5, rank 7.</p>",

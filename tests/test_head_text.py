@@ -8,6 +8,8 @@ import pytest
 from reportgen.site.views.headanalysis import rank_text
 from reportgen.vocab import RELATION_GLOSSES
 
+pytestmark = pytest.mark.unit
+
 
 def _rank_by_loops(value, values):
     """The rule written out: count the heads above and below as the page shows them (3 decimals); the rest (less

@@ -11,6 +11,8 @@ from reportgen.analyses.base import feed, plain_info
 from reportgen.analyses.headstats import HeadStats
 from reportgen.vocab import STATS
 
+pytestmark = pytest.mark.unit
+
 L, H = 2, 3
 
 

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from bs4 import BeautifulSoup
 from conftest import HOSTILE
 
-from reportgen.commands.build import build
-from reportgen.analyses.registry import load_config
+pytestmark = pytest.mark.build
 
 PAYLOADS = HOSTILE
 
 
-def test_hostile_text_is_escaped_everywhere(tmp_path, bert_dir):
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(PAYLOADS) + "\n", encoding="utf-8")
-    probes = tmp_path / "probes.txt"
-    probes.write_text("\n".join(PAYLOADS[:-1]) + "\n", encoding="utf-8")  # all but the line over the limit
-    out = tmp_path / "site"
-    build(load_config(None, model=str(bert_dir), corpus=(corpus,), probes=probes, out=out, top_k=3))
+def test_hostile_text_is_escaped_everywhere(hostile_site):
+    """conftest.hostile_site: every hostile line in the corpus, every one but the line over the limit as a probe."""
+    out = hostile_site
     pages = sorted(out.rglob("*.html"))
     assert len(pages) > 5
     seen_text = ""

@@ -16,6 +16,8 @@ from reportgen.annotate import annotate
 from reportgen.encode import encode, encode_layers, tokenize
 from reportgen.models import load_model
 
+pytestmark = pytest.mark.unit
+
 TEXTS = ["The cat sat on the mat.", "Birds sing early in the morning, and the dog barks.", "Rain."]
 
 
@@ -74,6 +76,7 @@ def test_a_layer_is_handed_over_before_the_next_one_is_computed_and_not_kept(ber
     assert gone == [None] + [True] * (n - 1)
 
 
+@pytest.mark.build
 def test_no_model_output_comes_back_to_the_cpu_inside_the_corpus_loop(tmp_path, bert_dir, monkeypatch):
     """While a corpus batch is searched, no tensor is turned into numpy, a Python number or list, or moved:
     the device-agnostic pass keeps everything on the model's device until the end of the corpus."""

@@ -20,6 +20,8 @@ from reportgen.options import option
 from reportgen.store import Table
 from reportgen.unit import Section, Unit
 
+pytestmark = pytest.mark.build
+
 PEAK = Table("head_peak", "each head's largest attention weight over the corpus, and whether it reaches peak_floor", (
     ("layer", "INTEGER", "the block"), ("head", "INTEGER", "the head"),
     ("peak", "DOUBLE", "the largest weight it gives, over every real corpus token"),
@@ -79,6 +81,7 @@ UNIT = Unit("peak", "each head's largest attention weight", options=PeakOptions,
 REGISTERED = UNITS + (UNIT,)
 
 
+@pytest.mark.unit
 def test_its_option_is_on_the_command_line_and_in_the_toml_validation(tmp_path):
     result = CliRunner().invoke(make_cli(REGISTERED), ["build", "--help"])
     assert result.exit_code == 0 and "--peak-floor" in result.output and "hundredths" in result.output

@@ -26,6 +26,8 @@ from reportgen.store import Store
 from reportgen.site.views.about import about_page
 from reportgen.site.views.common import Report
 
+pytestmark = pytest.mark.build
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, bert_dir) -> tuple[Path, Path]:
@@ -96,6 +98,7 @@ def test_attention_shares_share_one_fixed_scale_and_entropy_has_its_own(built):
         assert unit in colour(stat)["title"]
 
 
+@pytest.mark.unit
 def test_a_colour_means_the_same_share_whatever_the_statistic():
     """Drawn by vl-convert: two share statistics with very different ranges get the same legend and the same
     colour for the same value; a rescaled scale (the old overview) would not."""
@@ -217,6 +220,7 @@ def test_each_set_hash_is_the_hash_of_its_files_hashes_and_the_page_says_so(buil
 # ---- the pieces, without a build -------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_model_files_of_the_installed_default_model_stream_quickly():
     """The default model's 90 MB of weights are hashed in chunks: quick, and never all in memory."""
     folder = default_model_path()
@@ -239,6 +243,7 @@ def test_model_files_of_the_installed_default_model_stream_quickly():
     assert found["config.json"].licence == "apache-2.0"  # from the model card's front matter
 
 
+@pytest.mark.unit
 def test_a_single_model_file_is_its_own_row(tmp_path):
     gguf = tmp_path / "models" / "tiny.gguf"
     gguf.parent.mkdir()
@@ -248,6 +253,7 @@ def test_a_single_model_file_is_its_own_row(tmp_path):
         ("model", "tiny.gguf", hashlib.sha256(gguf.read_bytes()).hexdigest(), "tiny.gguf")]
 
 
+@pytest.mark.unit
 def test_options_show_meanings_not_defaults_and_no_paths():
     shown = Config(out=Path("/abs/site"), db=Path("/abs/report.duckdb"), corpus=(Path("/abs/c.txt"),),
                    model="/abs/models/tiny-bert").options()
@@ -260,6 +266,7 @@ def test_options_show_meanings_not_defaults_and_no_paths():
     assert Config(limit=100).options()["limit"] == "100"
 
 
+@pytest.mark.unit
 def test_an_optional_number_added_later_shows_no_limit():
     @dataclasses.dataclass(frozen=True)
     class Later:
@@ -269,6 +276,7 @@ def test_an_optional_number_added_later_shows_no_limit():
     assert Config(analyses=(Later(later_limit=3),)).options()["later_limit"] == "3"
 
 
+@pytest.mark.unit
 def test_about_of_an_older_database_hides_where_it_was_written(tmp_path):
     """A database written before `out` and `db` were left out of the meta table: the about page still omits
     them, and a missing model_sha256 reads as not recorded."""

@@ -16,6 +16,8 @@ from scipy.stats import spearmanr
 
 from reportgen.vocab import RELATION_GLOSSES
 
+pytestmark = pytest.mark.build
+
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +148,7 @@ def test_head_pages_show_each_share_by_weight_and_by_what_it_moves(site):
             assert row[1] == f"{stored[(layer, head, share)]:.3f}"
             assert row[2] == f"{stored[(layer, head, share + '_by_norm')]:.3f}"
             every = [v for (l, h, s), v in stored.items() if s == share + "_by_norm"]
-            # ranked as the page shows the values (3 decimals): equal ones are tied
+            # ranked as the page shows the values, to 3 decimals (headanalysis.rank_text: equal shown, equal rank)
             above = sum(round(v, 3) > round(stored[(layer, head, share + "_by_norm")], 3) for v in every)
             assert row[3].startswith(("highest", "lowest", f"{above + 1}", "equal"))
 

@@ -4,6 +4,7 @@ cannot be run stops the build with one line naming its sentences and the previou
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from reportgen.cli import main
 from reportgen.corpus_pass.ray import WORKER_NAME
 from reportgen.corpus_pass.spec import Tuning
 from reportgen.progress import Progress
+
+pytestmark = pytest.mark.ray
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = SENTENCES * 8  # 64 sentences: windows of 16 at batch size 1, one window a shard: 4 shards
@@ -34,9 +37,13 @@ def ray_local():
 
 
 SMALL_SHARDS = Tuning(shard_windows=1)
+# the attributions and the importance are computed in the driver, before the corpus pass, alike with or without Ray:
+# the fewest steps and sentences
+CHEAP = {"attribution_steps": 2, "importance_sentences": 1}
 
 
 def _build(folder: Path, bert_dir, progress=None, **options) -> Path:
+    options = CHEAP | options
     if progress is None:
         return build_small_site(folder, bert_dir, sentences=CORPUS, batch_size=1, tuning=SMALL_SHARDS, **options)
     from reportgen.commands.build import build
@@ -111,10 +118,11 @@ def test_a_killed_worker_is_restarted_and_its_shard_run_again(ray_local, single,
     _assert_same(site, single)
 
 
-def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_local, tmp_path, bert_dir):
+def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_local, single, tmp_path, bert_dir):
     from reportgen.errors import ModelError
 
-    old = build_small_site(tmp_path, bert_dir)
+    old = tmp_path / "site"
+    shutil.copytree(single, old)  # a previous report in the folder
     before = site_files(old)
     progress = KillWorkers(ray_local, restart=False)
     with pytest.raises(ModelError) as caught:
@@ -128,14 +136,16 @@ def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_loca
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
 
 
-def test_without_ray_installed_the_error_names_the_extra(tmp_path, monkeypatch, corpus_file, probes_file):
+@pytest.mark.unit
+def test_without_ray_installed_the_error_names_the_extra(tmp_path, monkeypatch, corpus_file, probes_file, bert_dir):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
-    result = CliRunner().invoke(main, ["build", "--corpus", str(corpus_file), "--probes", str(probes_file),
-                                       "--out", str(tmp_path / "site"), "--ray", "--quiet"])
+    result = CliRunner().invoke(main, ["build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes",
+                                       str(probes_file), "--out", str(tmp_path / "site"), "--ray", "--quiet"])
     assert_clean_failure(result, "--ray", "reportgen[ray]")
     assert not (tmp_path / "site").exists()
 
 
+@pytest.mark.unit
 def test_ray_options_in_the_config_file(tmp_path):
     from reportgen.analyses.registry import load_config
 
@@ -153,16 +163,19 @@ def test_ray_options_in_the_config_file(tmp_path):
     assert "ray" not in load_config(tmp_path / "b.toml").options()
 
 
+@pytest.mark.build
 def test_without_ray_the_build_does_not_import_it(tmp_path, bert_dir):
     import subprocess
 
     folder = tmp_path / "plain"
     folder.mkdir()
     (folder / "corpus.txt").write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    (folder / "probes.txt").write_text("She gave him the keys.\n", encoding="utf-8")
     code = ("import sys; from pathlib import Path; from reportgen.commands.build import build; "
             "from reportgen.config import load_config; "
             f"build(load_config(None, model={str(bert_dir)!r}, corpus=(Path({str(folder / 'corpus.txt')!r}),), "
-            f"out=Path({str(folder / 'site')!r}))); print('ray' in sys.modules)")
+            f"probes=Path({str(folder / 'probes.txt')!r}), out=Path({str(folder / 'site')!r}), "
+            f"attribution_steps=2, importance_sentences=1)); print('ray' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"

@@ -10,15 +10,17 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import assert_clean_failure, build_small_site, site_files
+from conftest import assert_clean_failure, site_files
 
 from reportgen.cli import main
 from reportgen.store import SCHEMA_VERSION
 
+pytestmark = pytest.mark.build
+
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, bert_dir):
-    return build_small_site(tmp_path_factory.mktemp("render"), bert_dir, figures="svg")
+def built(svg_site):
+    return svg_site[0]  # the tiny BERT's site with svg figures (conftest), shared with test_sentence_views
 
 
 def test_render_from_the_database_alone_equals_the_build(built, tmp_path, monkeypatch):
@@ -61,6 +63,7 @@ def test_another_schema_version_is_a_one_line_error_naming_both(built, tmp_path,
     assert (old_site / "index.html").read_text(encoding="utf-8") == "previous report"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("content", [None, b"not a database at all", b""])
 def test_a_missing_or_foreign_file_is_a_one_line_error(tmp_path, old_site, content):
     db = tmp_path / "x.duckdb"

@@ -12,6 +12,8 @@ from reportgen.analyses.roles import BROAD, POSITIONAL, SINK, role, role_rows
 from reportgen.vocab import ALL_RELATIONS as ALL
 from reportgen.vocab import SYNTAX_FLOOR, SYNTAX_MARGIN
 
+pytestmark = pytest.mark.unit
+
 NAMES = {"first": "[CLS]", "last": "[SEP]"}
 
 # a head with no pattern: nothing over any threshold, prev the largest share

@@ -9,6 +9,8 @@ import pytest
 
 from reportgen.analyses.search import Candidates, TopK, signed_key, tie_key
 
+pytestmark = pytest.mark.unit
+
 L, H, D_MODEL, D_HEAD = 2, 3, 6, 4
 SPACES = H + 2  # embedding, one per head, whole layer
 TOL = 1e-5

@@ -11,7 +11,7 @@ import vl_convert
 from altair.utils.schemapi import validate_jsonschema
 from altair.vegalite.v6.schema.core import load_schema
 from bs4 import BeautifulSoup
-from conftest import SENTENCES, build_small_site
+from conftest import SENTENCES, build_small_site, site_files
 
 from reportgen.analyses.registry import UNITS
 from reportgen.store import Store
@@ -20,13 +20,21 @@ from reportgen.site.render import render
 from reportgen.site.views.common import Report
 from reportgen.site.views.sentence import sentence_page
 
+pytestmark = pytest.mark.build
+
 
 @pytest.fixture(scope="module", params=["bert_dir", "gpt2_dir"])
 def built(request, tmp_path_factory):
-    out = build_small_site(tmp_path_factory.mktemp("sentences"), request.getfixturevalue(request.param), top_k=3,
-                           figures="svg")
+    """(site, its store, its Report, the build's Summary): top 3 with svg figures; the BERT's is conftest.svg_site."""
+    if request.param == "bert_dir":
+        out, summary = request.getfixturevalue("svg_site")
+    else:
+        summaries = []
+        out = build_small_site(tmp_path_factory.mktemp("sentences"), request.getfixturevalue(request.param), top_k=3,
+                               figures="svg", summaries=summaries)
+        summary = summaries[0]
     store = Store(out / "report.duckdb", read_only=True)
-    yield out, store, Report(store, 10)
+    yield out, store, Report(store, 10), summary
     store.close()
 
 
@@ -39,6 +47,7 @@ def _attention(store: Store, views: Report, sid: int) -> np.ndarray:
     return att
 
 
+@pytest.mark.unit
 def test_merge_to_words_sums_targets_and_averages_sources():
     rng = np.random.default_rng(1)
     att = rng.random((2, 3, 5, 5))
@@ -56,7 +65,7 @@ def test_merge_to_words_sums_targets_and_averages_sources():
 
 
 def test_word_units_group_pieces_and_keep_special_tokens_alone(built):
-    _out, store, _views = built
+    _out, store, _views, _summary = built
     text = "The dog sat on the unbelievably comfortable table."
     tokens = store.tokens_of(0)
     units, labels, pieces = word_units(text, tokens, store.words_of(0, 0))
@@ -70,7 +79,7 @@ def test_word_units_group_pieces_and_keep_special_tokens_alone(built):
 
 
 def test_view_specs_validate_against_the_vega_lite_schema(built):
-    _out, _store, views = built
+    _out, _store, views, _summary = built
     page = sentence_page(views, 0)
     schema = load_schema()
     for spec in (page.head_view, page.model_view, page.neuron_view):
@@ -78,7 +87,7 @@ def test_view_specs_validate_against_the_vega_lite_schema(built):
 
 
 def test_head_view_svg_has_one_text_mark_per_token_in_each_column(built):
-    _out, store, views = built
+    _out, store, views, _summary = built
     page = sentence_page(views, 1)
     svg = vl_convert.vegalite_to_svg(page.head_view)
     labels = [lab for lv, lab in ((u["lv"], u["t"]) for u in page.head_view["datasets"]["units"]) if lv == "tokens"]
@@ -93,7 +102,7 @@ def test_head_view_svg_has_one_text_mark_per_token_in_each_column(built):
 
 
 def test_causal_head_view_never_looks_ahead(built):
-    _out, _store, views = built
+    _out, _store, views, _summary = built
     rows = sentence_page(views, 0).head_view["datasets"]["attention"]
     if views.meta["causal"] == "true":
         assert all(j <= r["i"] for r in rows for j in r["j"])
@@ -102,7 +111,7 @@ def test_causal_head_view_never_looks_ahead(built):
 
 
 def test_word_level_rows_are_the_merged_attention(built):
-    _out, store, views = built
+    _out, store, views, _summary = built
     page = sentence_page(views, 0)
     units, _labels, _pieces = word_units(views.probes[0][1], store.tokens_of(0), store.words_of(0, 0))
     merged = attention_to_words(_attention(store, views, 0), units, max(units) + 1)
@@ -115,7 +124,7 @@ def test_word_level_rows_are_the_merged_attention(built):
 def test_neuron_view_softmax_is_the_stored_attention(built):
     """vl-convert runs the chart's own transforms: the softmax it prints for layer 0, head 0, query 0 are the
     attention weights of the database."""
-    _out, store, views = built
+    _out, store, views, _summary = built
     page = sentence_page(views, 1)
     svg = vl_convert.vegalite_to_svg(page.neuron_view)
     shown = [float(x) for x in re.findall(r"<text[^>]*>(\d\.\d{3})</text>", svg)]
@@ -125,7 +134,7 @@ def test_neuron_view_softmax_is_the_stored_attention(built):
 
 
 def test_model_view_links_every_cell_to_its_head_page(built):
-    out, _store, views = built
+    out, _store, views, _summary = built
     spec = sentence_page(views, 0).model_view
     svg = vl_convert.vegalite_to_svg(spec)
     n = len(views.probe_tokens[0])
@@ -153,7 +162,7 @@ def test_model_view_draws_weights_under_the_floor_as_zero_not_as_holes(built):
 
 
 def test_sentence_pages_are_linked_and_figures_written(built):
-    out, _store, views = built
+    out, _store, views, _summary = built
     index = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
     assert {a["href"] for a in index.select("ol.probes a")} == {"sentences/0.html", "sentences/1.html"}
     page = BeautifulSoup((out / "sentences" / "1.html").read_text(encoding="utf-8"), "html.parser")
@@ -171,18 +180,21 @@ def test_sentence_pages_are_linked_and_figures_written(built):
     assert (out / "figures" / "L0-embedding-matched.svg").is_file()
 
 
-def test_png_figures_and_identical_svg_figures_on_rebuild(tmp_path, bert_dir):
-    outs = {name: build_small_site(tmp_path / name, bert_dir, "She gave him the keys.\n", SENTENCES[:4], top_k=2,
-                                   figures=fmt)
-            for name, fmt in (("a", "svg"), ("b", "svg"), ("c", "png"))}
-    svgs = sorted(p.name for p in (outs["a"] / "figures").iterdir())
-    assert svgs == sorted(p.name for p in (outs["b"] / "figures").iterdir())
-    for name in svgs:
-        assert (outs["a"] / "figures" / name).read_bytes() == (outs["b"] / "figures" / name).read_bytes(), name
-    pngs = sorted(p.name for p in (outs["c"] / "figures").iterdir())
+def test_png_figures_are_the_svg_figures_as_png(tmp_path, bert_dir):
+    """The same report's figures as png: one per svg figure, the pages linking them. (That svg figures are the same
+    bytes when the same report is written again: test_a_pool_of_render_processes_writes_the_same_site, against the
+    build's; that a rebuild gives the same report: test_render.test_builds_in_other_folders_...)"""
+    from reportgen.progress import Progress
+
+    site = build_small_site(tmp_path / "svg", bert_dir, "She gave him the keys.\n", SENTENCES[:4], top_k=2,
+                            figures="svg")
+    with Store(site / "report.duckdb", read_only=True) as store:
+        render(store, tmp_path / "png", Progress(), 10, "png")
+    svgs = sorted(p.name for p in (site / "figures").iterdir())
+    pngs = sorted(p.name for p in (tmp_path / "png" / "figures").iterdir())
     assert pngs == [name.removesuffix(".svg") + ".png" for name in svgs]
-    assert all((outs["c"] / "figures" / n).read_bytes().startswith(b"\x89PNG") for n in pngs)
-    html = (outs["c"] / "sentences" / "0.html").read_text(encoding="utf-8")
+    assert all((tmp_path / "png" / "figures" / n).read_bytes().startswith(b"\x89PNG") for n in pngs)
+    html = (tmp_path / "png" / "sentences" / "0.html").read_text(encoding="utf-8")
     assert 'href="../figures/s0-head-view.png"' in html
 
 
@@ -193,6 +205,7 @@ def _relative_luminance(colour: str) -> float:
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
+@pytest.mark.unit
 def test_head_colours_have_3_to_1_contrast_on_white_and_differ():
     from reportgen.site.charts.sentence import HEAD_COLOURS, head_colours
 
@@ -202,6 +215,7 @@ def test_head_colours_have_3_to_1_contrast_on_white_and_differ():
     assert head_colours(14)[12:] == list(HEAD_COLOURS[:2])
 
 
+@pytest.mark.unit
 def test_model_view_cells_fit_the_content_width_until_their_smallest_size():
     from reportgen.site.charts.sentence import (CONTENT_WIDTH, MODEL_VIEW_CELL, MODEL_VIEW_MARGIN, MODEL_VIEW_SPACING,
                                                 model_view_cell)
@@ -216,6 +230,7 @@ def test_model_view_cells_fit_the_content_width_until_their_smallest_size():
     assert model_view_cell(1, 10) == 80 and model_view_cell(1, 3) == MODEL_VIEW_CELL[0]  # 8 px per unit
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("causal", [False, True])
 def test_sentence_shares_match_a_direct_count_and_the_head_statistics(causal):
     """One sentence's shares and normalised entropy, as loops; and the same numbers as HeadStats gives for a corpus of
@@ -265,7 +280,7 @@ def test_the_sentence_table_names_patterns_as_the_roles_do(built):
     from reportgen.patterns import describe, headline, sentence_shares
     from reportgen.vocab import ROLE_CODES
 
-    out, store, views = built
+    out, store, views, _summary = built
     causal = views.meta["causal"] == "true"
     for sid, _text in views.probes:
         att = _attention(store, views, sid)
@@ -296,7 +311,7 @@ def test_neuron_vectors_come_one_layer_per_data_file(built):
     as the database's neuron table has them (rounded to 3 decimals), and nothing else."""
     import json
 
-    out, store, views = built
+    out, store, views, _summary = built
     for sid, _text in views.probes:
         page = BeautifulSoup((out / "sentences" / f"{sid}.html").read_text(encoding="utf-8"), "html.parser")
         chart = page.select_one("#neuron-view")
@@ -322,21 +337,23 @@ def test_neuron_vectors_come_one_layer_per_data_file(built):
 
 
 def test_a_pool_of_render_processes_writes_the_same_site(built, tmp_path):
-    """Pages written by two render processes (each with its own read-only connection) equal those written in
-    this process, byte for byte, data files and figures included."""
+    """Pages written by two render processes (each with its own read-only connection) equal those the build wrote
+    in its own process, byte for byte, data files and svg figures included."""
     from reportgen.progress import Progress
+    from reportgen.site.render import POOL_PAGES
 
-    out, store, _views = built
-    one, two = tmp_path / "one", tmp_path / "two"
-    sizes_one = render(store, one, Progress(), UNITS, "svg", workers=1)
+    out, store, _views, summary = built
+    one = summary.page_sizes  # the build's pages: fewer than POOL_PAGES, written in the build's process
+    assert len(one) < POOL_PAGES
+    two = tmp_path / "two"
     sizes_two = render(store, two, Progress(), UNITS, "svg", workers=2)
-    assert sizes_one == sizes_two and list(sizes_one) == list(sizes_two)
-    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
-    assert any(f.suffix == ".svg" for f in files) and any(f.name.startswith("neuron-L") for f in files)
-    for f in files:
-        assert (one / f).read_bytes() == (two / f).read_bytes(), f
-    assert len(sizes_one) == len(list(out.rglob("*.html")))
+    assert one == sizes_two and list(one) == list(sizes_two)
+    files = site_files(out)  # every file of the built site but its database and its build timings
+    assert sorted(files) == sorted(site_files(two))
+    assert any(f.endswith(".svg") for f in files) and any("/neuron-L" in f for f in files)
+    for name, content in site_files(two).items():
+        assert content == files[name], name
+    assert len(one) == len(list(out.rglob("*.html")))
 
 
 def test_statistics_strips_draw_labels_that_do_not_collide():

@@ -11,6 +11,8 @@ from scipy.stats import pearsonr, spearmanr
 from reportgen.analyses.base import feed, plain_info
 from reportgen.analyses.similarity import HeadDistances, js_distances, layout
 
+pytestmark = pytest.mark.unit
+
 
 def _attention(rng, lengths, n_layers, n_heads, sharp=3.0):
     """Right-padded [L, B, H, T, T] distributions over each row's real keys. Padding query rows are garbage: other

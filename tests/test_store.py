@@ -10,6 +10,8 @@ from conftest import query
 
 from reportgen.store import Store
 
+pytestmark = pytest.mark.unit
+
 # DESIGN.md, "Storage: the data contract (schema v1)": table -> columns in order
 DESIGN_TABLES = {
     "meta": ["key", "value"],

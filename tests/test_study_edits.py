@@ -27,6 +27,8 @@ from reportgen.errors import InputError
 from reportgen.studies import data, measure
 from reportgen.studies.data import INSERTED, SimpleWord
 
+pytestmark = pytest.mark.study
+
 CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "wikipedia.txt"
 MEASURES = ("interpretable", "exact_match", "jaccard")
 
@@ -49,6 +51,7 @@ def naive_judge(scores, gold) -> tuple[bool, bool, bool]:
             len(top_k & set(gold)) * 2 >= len(top_k | set(gold)))  # Jaccard >= 0.5 without floats
 
 
+@pytest.mark.unit
 def test_ranking_is_highest_first_with_ties_in_sentence_order():
     assert measure.ranking(np.array([0.1, 0.5, 0.5, 0.2, 0.5])).tolist() == [1, 2, 4, 3, 0]
     assert measure.ranking(np.zeros(5)).tolist() == [0, 1, 2, 3, 4]
@@ -59,6 +62,7 @@ def test_ranking_is_highest_first_with_ties_in_sentence_order():
 SCORES = np.array([0.2, 0.9, 0.5, 0.7, 0.3, 0.1])
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("gold, expected", [
     # one gold word
     ({1}, (True, True, True)),  # first
@@ -85,6 +89,7 @@ def test_judge_on_known_cases(gold, expected):
     assert naive_judge(SCORES, gold) == expected  # the expectation itself is consistent with the definition
 
 
+@pytest.mark.unit
 def test_judge_ties_are_broken_by_sentence_order():
     flat = np.ones(6)
     assert measure.judge(flat, frozenset({0, 1, 2})) == (True, True, True)
@@ -96,11 +101,13 @@ def test_judge_ties_are_broken_by_sentence_order():
     assert measure.judge(scores, frozenset({4})) == (False, False, False)
 
 
+@pytest.mark.unit
 def test_judge_needs_a_gold_word():
     with pytest.raises(ValueError):
         measure.judge(SCORES, frozenset())
 
 
+@pytest.mark.unit
 def test_judge_matches_a_naive_implementation_on_random_cases_with_ties():
     rng = np.random.default_rng(7)
     cases = []
@@ -116,6 +123,7 @@ def test_judge_matches_a_naive_implementation_on_random_cases_with_ties():
     assert [tuple(r) for r in table.tolist()] == [naive_judge(s, g) for s, g in cases]
 
 
+@pytest.mark.unit
 def test_word_scores_sum_tokens_into_words_and_drop_special_tokens():
     from reportgen.align import to_words
 
@@ -138,6 +146,7 @@ def test_word_scores_sum_tokens_into_words_and_drop_special_tokens():
     assert measure.ranking(got[0]).tolist() == [0, 1, 2]
 
 
+@pytest.mark.unit
 def test_share_and_its_bootstrap_interval():
     hits = np.array([True] * 9 + [False] * 21)
     f = measure.share(hits)
@@ -157,6 +166,7 @@ def test_share_and_its_bootstrap_interval():
     assert empty.n == 0 and math.isnan(empty.value)
 
 
+@pytest.mark.unit
 def test_bootstrap_indexes_draw_examples_with_replacement():
     idx = measure.bootstrap_indexes(17)
     assert idx.shape == (measure.BOOTSTRAP, 17)
@@ -166,6 +176,7 @@ def test_bootstrap_indexes_draw_examples_with_replacement():
     assert not (measure.bootstrap_indexes(17, seed=1) == idx).all()
 
 
+@pytest.mark.unit
 def test_random_baseline_is_close_to_the_analytic_expectation():
     rng = np.random.default_rng(3)
     n_words = [int(n) for n in rng.integers(2, 25, size=300)]
@@ -328,6 +339,7 @@ def examples(sentences):
     return data.synthetic(sentences, 100, seed=5)
 
 
+@pytest.mark.unit
 def test_every_synthetic_example_is_its_source_edited_as_its_type_says(sentences, examples):
     assert len(examples) == 100
     assert [e.example_id for e in examples] == list(range(100))
@@ -346,6 +358,7 @@ def test_every_synthetic_example_is_its_source_edited_as_its_type_says(sentences
     assert len(unedited) == len(set(unedited))  # each sentence used once
 
 
+@pytest.mark.unit
 def test_synthetic_gold_counts_and_types(examples):
     edited = [e for e in examples if e.label == 1]
     assert abs(len(edited) - len(examples) / 2) <= 1  # about half edited
@@ -359,6 +372,7 @@ def test_synthetic_gold_counts_and_types(examples):
         assert abs(sum(e.edit_type == kind for e in edited) - len(edited) / 5) <= 5, kind
 
 
+@pytest.mark.unit
 def test_synthetic_deletion_marks_the_neighbours_of_the_deleted_word():
     text, words = make_sentence([("The", "DT"), ("clever", "JJ"), ("farmer", "NN"), ("runs", "VBZ"),
                                  ("kites", "NNS"), ("near", "IN"), ("the", "DT"), ("station", "NN"), (".", ".")])
@@ -372,6 +386,7 @@ def test_synthetic_deletion_marks_the_neighbours_of_the_deleted_word():
         assert [e.text[s:t] for s, t in e.gold] == [old[gone - 1], old[gone + 1]]
 
 
+@pytest.mark.unit
 def test_synthetic_is_seeded(sentences, examples):
     assert data.synthetic(sentences, 100, seed=5) == examples
     other = data.synthetic(sentences, 100, seed=6)
@@ -379,6 +394,7 @@ def test_synthetic_is_seeded(sentences, examples):
     assert [e.text for e in other] != [e.text for e in examples]
 
 
+@pytest.mark.unit
 def test_synthetic_splits_are_70_10_20_per_type(sentences, examples):
     for kind in {e.edit_type for e in examples}:
         members = [e for e in examples if e.edit_type == kind]
@@ -415,6 +431,7 @@ def write_jsonl(path: Path, records, raw: list[str] = ()) -> Path:
     return path
 
 
+@pytest.mark.unit
 def test_read_jsonl_good_file(tmp_path):
     path = write_jsonl(tmp_path / "ok.jsonl", GOOD_LINES[:2], ["", "   "])
     with path.open("a", encoding="utf-8") as fh:  # blank lines in between are skipped
@@ -459,6 +476,7 @@ BAD_LINES = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("line, needle", BAD_LINES)
 def test_read_jsonl_bad_line_names_file_and_line(tmp_path, line, needle):
     path = tmp_path / "bad.jsonl"
@@ -472,6 +490,7 @@ def test_read_jsonl_bad_line_names_file_and_line(tmp_path, line, needle):
     assert "\n" not in message
 
 
+@pytest.mark.unit
 def test_read_jsonl_missing_or_empty_file(tmp_path):
     with pytest.raises(InputError, match="not found"):
         data.read_jsonl(tmp_path / "nowhere.jsonl", 0, False)
@@ -536,11 +555,15 @@ def corpus_lines(bert_dir) -> list[str]:
     return lines
 
 
+# the report's own attributions and importance play no part in the study: the cheapest, in every build here
+CHEAP = {"attribution_steps": 2, "importance_sentences": 2}
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, bert_dir, corpus_lines) -> Path:
     """A folder with corpus.txt, probes.txt and the built site/, no study yet."""
     folder = tmp_path_factory.mktemp("study-base") / "report"
-    build_small_site(folder, bert_dir, sentences=corpus_lines)
+    build_small_site(folder, bert_dir, sentences=corpus_lines, **CHEAP)
     return folder
 
 
@@ -791,6 +814,7 @@ def test_study_page(studied, shape):
         assert (match.group(3) is None) == all(w[5] < 3 for w in words if w[4])
 
 
+@pytest.mark.unit
 def test_figures_of_flagged_and_unflagged_sentences():
     """Stevens & Su measure only the edited sentences their classifier flags as edited: the 'flagged' figures leave
     the others out; the 'all' ones keep every measured sentence. Checked against shares counted here."""
@@ -970,7 +994,7 @@ def test_rebuild_with_same_model_and_corpus_keeps_the_study(studied, tmp_path_fa
     db = folder / "site" / "report.duckdb"
     before = study_rows(db)
     assert before["study_figures"]
-    build_small_site(folder, bert_dir, sentences=corpus_lines)
+    build_small_site(folder, bert_dir, sentences=corpus_lines, **CHEAP)
     assert study_rows(db) == before
     assert (folder / "site" / "studies" / "edits.html").is_file()
     assert soup(folder / "site" / "index.html").select_one('#studies a[href="studies/edits.html"]') is not None
@@ -982,7 +1006,7 @@ def test_rebuild_with_another_corpus_drops_the_study(studied, tmp_path_factory, 
     folder = copy_of(studied[0], tmp_path_factory, "study-rebuild-other")
     db = folder / "site" / "report.duckdb"
     assert study_rows(db)["study_figures"]
-    build_small_site(folder, bert_dir, sentences=corpus_lines[:150])
+    build_small_site(folder, bert_dir, sentences=corpus_lines[:150], **CHEAP)
     assert not (folder / "site" / "studies" / "edits.html").exists()
     assert all(has_table(db, t) for t in ("study_metrics", "study_figures", "study_examples", "study_words"))
     assert not any(study_rows(db).values())

@@ -14,6 +14,8 @@ from jinja2 import nodes
 from reportgen.site.jinja import environment
 from reportgen.site.views import PAGES
 
+pytestmark = pytest.mark.unit
+
 
 def _page_attributes(tree, name: str = "page") -> set[str]:
     return {n.attr for n in tree.find_all(nodes.Getattr) if isinstance(n.node, nodes.Name) and n.node.name == name}

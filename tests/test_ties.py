@@ -9,6 +9,8 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import SENTENCES, build_small_site
 
+pytestmark = pytest.mark.build
+
 K = 5
 
 

@@ -8,6 +8,8 @@ import pytest
 from reportgen.commands.build import build
 from reportgen.analyses.registry import load_config
 
+pytestmark = pytest.mark.build
+
 
 @pytest.mark.parametrize("family", ["bert_dir", "gpt2_dir", "llama_dir"])
 def test_build_on_tiny_model(family, request, tmp_path, corpus_file, probes_file):
