@@ -565,7 +565,7 @@ def test_table_of_heads_sorts_by_a_statistic_and_filters(open_page, site):
 
     with Store(site / "report.duckdb", read_only=True) as store:
         prev = {f"L{layer}H{head}": value for layer, head, stat, value in store.head_stats() if stat == "prev"}
-        roles = {f"L{layer}H{head}": role for layer, head, role, _ in store.head_roles()}
+        roles = {f"L{r.layer}H{r.head}": r.role for r in store.head_roles()}
     page = open_page("index.html")
     table = page.locator("#head-grid")
     heads = table.locator("tbody tr th a")

@@ -160,3 +160,17 @@ def test_its_section_is_on_every_head_page_with_an_entry_in_the_contents(built):
         assert contents.index("#peak") == contents.index("#syntax") - 1
         ids = [node["id"] for node in page.find_all(id=True) if node["id"] in ("importance", "peak", "syntax")]
         assert ids == ["importance", "peak", "syntax"]
+
+
+@pytest.mark.unit
+def test_the_registry_pickles_after_its_tables_were_read():
+    """Render processes are sent the analyses' entries: a table's row type, made at run time once its rows were
+    read, must not stop them from being pickled."""
+    import pickle
+
+    for unit in REGISTERED[:-1]:  # the shipped ones (this file's own holds lambdas, and renders in one process)
+        for table in unit.tables:
+            assert table.row_type._fields == tuple(table.columns)
+    again = pickle.loads(pickle.dumps(UNITS))
+    assert [u.name for u in again] == [u.name for u in UNITS]
+    assert again[0].tables[0].row_type._fields == tuple(UNITS[0].tables[0].columns)

@@ -172,7 +172,7 @@ def test_without_ray_the_build_does_not_import_it(tmp_path, bert_dir):
     (folder / "corpus.txt").write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
     (folder / "probes.txt").write_text("She gave him the keys.\n", encoding="utf-8")
     code = ("import sys; from pathlib import Path; from reportgen.commands.build import build; "
-            "from reportgen.config import load_config; "
+            "from reportgen.analyses.registry import load_config; "
             f"build(load_config(None, model={str(bert_dir)!r}, corpus=(Path({str(folder / 'corpus.txt')!r}),), "
             f"probes=Path({str(folder / 'probes.txt')!r}), out=Path({str(folder / 'site')!r}), "
             f"attribution_steps=2, importance_sentences=1)); print('ray' in sys.modules)")

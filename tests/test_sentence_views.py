@@ -155,7 +155,7 @@ def test_model_view_draws_weights_under_the_floor_as_zero_not_as_holes(built):
         "encoding": {"color": {"field": "w", "type": "quantitative", "scale": {"domain": [0, 1], "scheme": "blues"}}}}))
     r, g, b = (int(ZERO_FILL[i:i + 2], 16) for i in (1, 3, 5))
     assert f"rgb({r}, {g}, {b})" in zero  # ZERO_FILL is what Vega draws for weight 0
-    _out, _store, views = built
+    _out, _store, views, _summary = built
     svg = vl_convert.vegalite_to_svg(sentence_page(views, 0).model_view)
     backgrounds = re.findall(rf'<path[^>]*fill="{ZERO_FILL}"', svg, flags=re.I)
     assert len(backgrounds) >= views.n_layers * views.n_heads  # one per cell: under every left-out weight
@@ -166,8 +166,9 @@ def test_sentence_pages_are_linked_and_figures_written(built):
     index = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
     assert {a["href"] for a in index.select("ol.probes a")} == {"sentences/0.html", "sentences/1.html"}
     page = BeautifulSoup((out / "sentences" / "1.html").read_text(encoding="utf-8"), "html.parser")
-    assert [h.get_text() for h in page.select("h2")][:5] == ["Which words drive the output", "Head view",
-                                                             "Model view", "Heads on this sentence", "Neuron view"]
+    headings = [h.get_text() for h in page.select("h2")]
+    assert headings[0] == "Which words drive the output" and headings[1].startswith("Do the top words matter")
+    assert headings[2:6] == ["Head view", "Model view", "Heads on this sentence", "Neuron view"]
     links = {a["href"] for a in page.select("a.figure-link")}
     assert links == {f"../figures/s1-{name}.svg" for name in ("attribution-chart", "head-view", "model-view",
                                                                "neuron-view")}
@@ -189,7 +190,7 @@ def test_png_figures_are_the_svg_figures_as_png(tmp_path, bert_dir):
     site = build_small_site(tmp_path / "svg", bert_dir, "She gave him the keys.\n", SENTENCES[:4], top_k=2,
                             figures="svg")
     with Store(site / "report.duckdb", read_only=True) as store:
-        render(store, tmp_path / "png", Progress(), 10, "png")
+        render(store, tmp_path / "png", Progress(), UNITS, "png")
     svgs = sorted(p.name for p in (site / "figures").iterdir())
     pngs = sorted(p.name for p in (tmp_path / "png" / "figures").iterdir())
     assert pngs == [name.removesuffix(".svg") + ".png" for name in svgs]

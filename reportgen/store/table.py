@@ -31,3 +31,8 @@ class Table:
         if self.row is not None:
             return self.row
         return collections.namedtuple("".join(p.title() for p in self.name.split("_")) + "Row", self.columns)
+
+    def __getstate__(self) -> dict:
+        """Its fields, without the row type made from them (a class made at run time cannot be pickled: render
+        processes are sent the analyses' tables)."""
+        return {k: v for k, v in self.__dict__.items() if k != "row_type"}
