@@ -20,7 +20,8 @@ study: $(VENV)/.project
 	test -f site/report.duckdb || $(VENV)/bin/reportgen build
 	$(VENV)/bin/reportgen study edits
 
-test: $(VENV)/.project $(VENV)/.test-tools
+# the docs' tools too, so that the test that builds the manual with --strict runs here and in CI
+test: $(VENV)/.project $(VENV)/.test-tools $(VENV)/.docs-tools
 	$(PY) -m pytest
 
 # the tiers are pytest markers (pyproject.toml); another one alone: .venv/bin/python -m pytest -m build

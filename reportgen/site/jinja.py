@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jinja2
@@ -18,10 +19,15 @@ def templates_dir() -> Path:
 
 def environment(units: tuple = ()) -> jinja2.Environment:
     """The environment of the shipped templates, and of the templates the analyses `units` give as text (a unit's
-    `templates`, for sections whose macros are not files under templates/)."""
-    given = {name: source for unit in units for name, source in unit.templates.items()}
+    `templates`, for sections whose macros are not files under templates/). One per process and set of given
+    templates: compiling the templates costs more than writing a small site's pages."""
+    return _environment(tuple(sorted((name, source) for unit in units for name, source in unit.templates.items())))
+
+
+@functools.lru_cache(maxsize=4)
+def _environment(given: tuple[tuple[str, str], ...]) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader([jinja2.DictLoader(given), jinja2.FileSystemLoader(templates_dir())]),
+        loader=jinja2.ChoiceLoader([jinja2.DictLoader(dict(given)), jinja2.FileSystemLoader(templates_dir())]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
