@@ -13,6 +13,18 @@ def head_label(layer: int, head: int) -> str:
     return f"L{layer}H{head}"
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 head', '3 heads', '1,200 sentences', '1 match' with plural='matches': the one place a count meets its
+    noun, so that no page says '1 heads'."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def layer_label(layer: int) -> str:
     """The name of a layer: L3."""
     return f"L{layer}"

@@ -131,7 +131,7 @@ def test_a_baseline_that_beats_a_head_keeps_it_from_agreeing():
     # ... and the pages name only the head that beats it
     views = _baseline_views(rows, per_probe, probes)
     means = {k: _mean(v, k) for k, v in heads.items()}
-    groups = views.agreeing(means, lambda sid, l, h: heads[(l, h)][sid])
+    groups = views.agreeing(means, _groups(heads, probes))
     assert [[a.label for a in g] for g in groups] == [["L0H1"]]
     assert views.versus("attention", 0, 0).verdict.startswith("a baseline that needs no attention agrees")
     assert views.versus("attention", 1, 0).verdict.startswith("it is not told apart")
@@ -157,7 +157,7 @@ def test_agreeing_heads_that_no_paired_test_separates_are_tied():
              (1, 1): [0.5 + 0.01 * rng.standard_normal() for _ in probes]}  # clearly below both, above length
     views = _baseline_views(baselines.comparison_rows(_agreement(heads), per_probe, probes), per_probe, probes)
     means = {k: _mean(v, k) for k, v in heads.items()}
-    groups = views.agreeing(means, lambda sid, l, h: heads[(l, h)][sid])
+    groups = views.agreeing(means, _groups(heads, probes))
     assert [sorted(a.label for a in g) for g in groups] == [["L0H0", "L0H1"], ["L1H1"]]
     from reportgen.site.sections.attribution import agreement
     from reportgen.site.views.attribution import ModelAgreement
@@ -166,6 +166,83 @@ def test_agreeing_heads_that_no_paired_test_separates_are_tied():
     text = agreement(model, 0.5).text
     assert "3 heads agree with the gradients more than the best baseline does" in text
     assert "(tied); L1H1" in text and "most" not in text
+
+
+def _groups(heads: dict, probes: list[int]) -> list[list[tuple[int, int]]]:
+    """The heads in the tie groups `agreement_ranks` stores (the same rank: tied)."""
+    found: dict[int, list] = {}
+    for method, layer, head, _, _, r in baselines.rank_rows(_agreement(heads), probes):
+        found.setdefault(r, []).append((layer, head))
+    return [found[r] for r in sorted(found)]
+
+
+def ranks_by_hand(heads: dict[tuple[int, int], list[float | None]], probes: list[int]) -> dict:
+    """Each head's rank written from the definition: heads by mean rho (over the probes where defined), highest
+    first; walking down, a head starts a new group only where the 2.5th percentile of the resampled difference of
+    the means (the head before it minus it; 1,000 resamples of the probes, seed 0, a head's mean over the drawn
+    probes where it is defined) is above 0; a head's rank is 1 + the heads in the groups before its own."""
+    keys = sorted(heads)
+    idx = np.random.default_rng(0).integers(0, len(probes), size=(1000, len(probes)))
+
+    def mean(values):
+        found = [v for v in values if v is not None]
+        return sum(found) / len(found) if found else None
+
+    order = sorted(keys, key=lambda k: (-mean(heads[k]), k))
+    ranks, position, before = {}, 1, None
+    for i, key in enumerate(order):
+        if before is not None:
+            diffs = []
+            for row in idx:
+                a, b = mean([heads[before][j] for j in row]), mean([heads[key][j] for j in row])
+                if a is not None and b is not None:
+                    diffs.append(a - b)
+            if np.quantile(diffs, 0.025) > 0:
+                position = i + 1
+        ranks[key] = position
+        before = key
+    return ranks
+
+
+def test_the_heads_ranks_are_a_paired_bootstrap_over_the_probes():
+    """Hand-made ties: L0H0 and L0H1 the same up to noise at the top (tied for highest), L1H0 alone below them, and
+    L1H1 and L1H2 tied at the bottom, L1H2 left out of one probe (not compared there)."""
+    rng = np.random.default_rng(3)
+    probes = list(range(9))
+    common = [0.7 + 0.1 * rng.standard_normal() for _ in probes]
+    low = [0.1 + 0.1 * rng.standard_normal() for _ in probes]
+    low[0] = float(np.mean(low[1:]))  # the probe L1H2 is not compared on moves neither mean
+    heads = {(0, 0): [v + 0.001 * rng.standard_normal() for v in common],
+             (0, 1): [v + 0.001 * rng.standard_normal() for v in common],
+             (1, 0): [0.4 + 0.01 * rng.standard_normal() for _ in probes],
+             (1, 1): [v + 0.002 * rng.standard_normal() for v in low],
+             (1, 2): [None] + [v + 0.002 * rng.standard_normal() for v in low[1:]]}
+    rows = baselines.rank_rows(_agreement(heads), probes)
+    found = {(l, h): (n, m, r) for method, l, h, n, m, r in rows}
+    expected = ranks_by_hand(heads, probes)
+    assert {k: r for k, (_, _, r) in found.items()} == expected
+    assert expected == {(0, 0): 1, (0, 1): 1, (1, 0): 3, (1, 1): 4, (1, 2): 4}
+    assert found[(1, 2)][0] == 8 and found[(1, 2)][1] == pytest.approx(np.mean(heads[(1, 2)][1:]))
+    # the words a head page uses, from these ranks
+    from reportgen.site.views.attribution import place
+
+    assert place(1, 1, 5, "heads compared").startswith("tied for highest with 1 other of the 5 heads compared")
+    assert place(3, 0, 5, "heads compared") == "the 3rd highest of the 5 heads compared"
+    assert place(4, 1, 5, "heads compared").startswith("tied for lowest with 1 other of the 5")
+    assert place(1, 0, 6, "layers") == "the highest of the 6 layers"
+    assert place(6, 0, 6, "layers") == "the lowest of the 6 layers"
+    assert place(2, 2, 6, "layers").startswith("tied with 2 others for places 2 to 4 of the 6 layers")
+
+
+def test_a_cut_list_extends_over_a_tie_or_says_where_it_falls():
+    from reportgen.site.views.attribution import cut, mean_interval
+
+    a = [mean_interval([0.5], f"H{i}") for i in range(20)]
+    shown, note = cut([(a[0],), (a[1], a[2]), (a[3], a[4], a[5]), (a[6],)], k=5)
+    assert [[x.label for x in g] for g in shown] == [["H0"], ["H1", "H2"], ["H3", "H4", "H5"]] and not note
+    shown, note = cut([(a[0],), tuple(a[1:15])], k=5, most=10)  # 14 heads tied for places 2 to 15
+    assert sum(len(g) for g in shown) == 10
+    assert note == "the cut falls inside a tie: 14 heads share places 2 to 15, 5 more heads of them not named"
 
 
 def _mean(values, key):

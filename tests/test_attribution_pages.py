@@ -123,10 +123,20 @@ def test_sentence_page_names_the_heads_that_agree_most(site, gpt2_lm_dir):
     for sid, (_, _, found) in _direct(site, gpt2_lm_dir).items():
         ranked = sorted(((v, l, h, share) for (l, h), (v, share) in found.items()
                          if v is not None and share >= WORD_SHARE_FLOOR), key=lambda r: (-r[0], r[1], r[2]))
+        groups = []  # equal rho on the sentence: tied (nothing to resample on one sentence)
+        for r in ranked:
+            if groups and abs(groups[-1][-1][0] - r[0]) <= 1e-9:
+                groups[-1].append(r)
+            elif sum(map(len, groups)) < 5:
+                groups.append([r])
+            else:
+                break
+        expected = [(f"L{l}H{h}", f"{v:+.2f} ({share:.0%} of the read-out on the words)"
+                     + (" (tied)" if len(g) > 1 and i == len(g) - 1 else ""))
+                    for g in groups for i, (v, l, h, share) in enumerate(g)][:10]
         links = _page(site, f"sentences/{sid}.html").select("#agreement-heads dd")[0]
-        shown = [(a.get_text(), a.next_sibling.strip(" ,")) for a in links.select("a")]
-        assert shown == [(f"L{l}H{h}", f"{v:+.2f} ({share:.0%} of the read-out on the words)")
-                         for v, l, h, share in ranked[:5]]
+        shown = [(a.get_text(), a.next_sibling.strip(" ,;")) for a in links.select("a")]
+        assert shown == expected
 
 
 def test_head_page_and_overview_show_the_mean_agreement_over_the_probes(site, gpt2_lm_dir):
@@ -152,9 +162,36 @@ def test_head_page_and_overview_show_the_mean_agreement_over_the_probes(site, gp
         section = _page(site, f"heads/L{layer}H{head}.html").select_one("#agreement")
         text = section.select_one("strong").get_text()
         assert text == ("undefined" if mean is None else mean[1])
-    ranked = sorted(((v[0], l, h) for (l, h), v in means.items() if v is not None), key=lambda r: (-r[0], r[1], r[2]))
+    # the stored ranks (their paired bootstrap is checked against loops in test_agreement_baselines.py) hold these
+    # means, and the overview names the heads of the first tie groups until at least 5, the cut never inside a tie
+    ranks = {(l, h): (m, r) for l, h, m, r in _query(site, "SELECT layer, head, mean, rank FROM agreement_ranks "
+                                                          "WHERE method = 'attention'")}
+    assert {k for k, v in means.items() if v is not None} == {k for k, (_, r) in ranks.items() if r is not None}
+    for key, (mean, r) in ranks.items():
+        assert mean == (None if means[key] is None else pytest.approx(means[key][0]))
+    by_rank = sorted({r for _, r in ranks.values() if r is not None})
+    named, groups = [], []
+    for r in by_rank:
+        if len(named) >= 5:
+            break
+        group = sorted((k for k, v in ranks.items() if v[1] == r), key=lambda k: (-ranks[k][0], k))
+        named += group
+        groups.append(group)
     best = _page(site, "index.html").select("#agreement-best dd")[0]
-    assert [a.get_text() for a in best.select("a")] == [f"L{l}H{h}" for _, l, h in ranked[:5]]
+    assert [a.get_text() for a in best.select("a")] == [f"L{l}H{h}" for l, h in named][:10]
+    assert best.get_text().count("(tied)") == sum(len(g) > 1 for g in groups)
+    for l, h in ranks:  # the head page's place: its rank and its tie, in words
+        text = _page(site, f"heads/L{l}H{h}.html").select_one("#agreement p").get_text(" ", strip=True)
+        r = ranks[(l, h)][1]
+        if r is None:
+            continue
+        tied = sum(1 for v in ranks.values() if v[1] == r) - 1
+        n = sum(1 for v in ranks.values() if v[1] is not None)
+        assert "1st highest" not in text and f"of the {n} heads compared" in text
+        assert ("tied" in text) == bool(tied)
+        if not tied:
+            assert (("the highest" in text) if r == 1 else ("the lowest" in text) if r == n
+                    else f"the {r}" in text), text
 
 def test_classifier_pages_name_the_baseline_token_and_the_top_classes(tmp_path, bert_classifier_dir):
     """A classifier's sentence page names the baseline token ([PAD], not 'auto') and shows its three most probable

@@ -104,6 +104,23 @@ def test_every_number_in_the_findings_is_the_databases(site):
     heads = {f"L{l}H{h}" for l, h in roles}
     agreeing = _agreeing(site)
     assert {label for label in heads if label in found["agreement"]} <= agreeing  # only heads that beat the baselines
+    # ... named by whole tie groups of agreement_ranks (no head ranked among heads tied with it), best first
+    named = re.findall(r"\bL\d+H\d+\b", found["agreement"])
+    groups = _agreeing_groups(site, agreeing)
+    cut = []
+    for group in groups:
+        if len(cut) >= 5:
+            break
+        cut += group
+    assert sorted(named) == sorted(cut)
+    at = 0
+    for group in groups[: len([g for g in groups if set(g) <= set(cut)])]:
+        assert sorted(named[at : at + len(group)]) == sorted(group)
+        at += len(group)
+    if len(cut) < sum(map(len, groups)):
+        assert f"and {sum(map(len, groups)) - len(cut)} more" in found["agreement"]
+    for word in ("most", "best head", "leading", "first"):
+        assert word not in found["agreement"]
 
     points = _rows(site, "SELECT layer, head, x, y FROM head_map ORDER BY layer, head")
     at = {(l, h): i for i, (l, h, _, _) in enumerate(points)}
@@ -210,6 +227,34 @@ def _agreeing(site: Path) -> set[str]:
                                "WHERE method = 'attention' AND beats"):
         beaten[f"L{l}H{h}"].add(b)
     return {label for label, found in beaten.items() if best and found >= best}
+
+
+def _agreeing_groups(site: Path, agreeing: set[str]) -> list[list[str]]:
+    """The agreeing heads in the tie groups of agreement_ranks (a shared rank: tied), best first."""
+    found = defaultdict(list)
+    for l, h, r in _rows(site, "SELECT layer, head, rank FROM agreement_ranks WHERE method = 'attention' AND rank "
+                               "IS NOT NULL"):
+        if f"L{l}H{h}" in agreeing:
+            found[r].append(f"L{l}H{h}")
+    return [found[r] for r in sorted(found)]
+
+
+def test_the_agreement_finding_names_whole_ties_and_cuts_over_them():
+    """Hand-made agreeing heads: a leader, then five tied, then one: the cut at 5 takes the whole tie, marks it
+    tied, counts the one left, and ranks no head among those tied with it."""
+    from reportgen.site.sections.attribution import agreement
+    from reportgen.site.views.attribution import Agreement, ModelAgreement
+
+    def head(label, rho):
+        return Agreement(label, f"heads/{label}.html", rho, low=rho - 0.1, high=rho + 0.1, n=6)
+
+    groups = ((head("L0H0", 0.9),), tuple(head(f"L1H{i}", 0.7) for i in range(5)), (head("L2H0", 0.4),))
+    best = (Agreement("word length", "", 0.2, low=0.1, high=0.3, n=6),)
+    model = ModelAgreement(None, (), (), 6, (), 7, (), best, best, groups)
+    text = agreement(model, 0.5).text
+    assert re.findall(r"L\dH\d", text) == ["L0H0", "L1H0", "L1H1", "L1H2", "L1H3", "L1H4"]
+    assert "L1H4 (+0.70 [+0.60, +0.80], n = 6) (tied)" in text and ", and 1 more" in text
+    assert "7 heads agree" in text and "most" not in text
 
 
 def _attribution_numbers(site: Path) -> tuple[set[str], set[str]]:

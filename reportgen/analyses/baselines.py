@@ -16,6 +16,11 @@ compared (agreement.py's word-share floor): the mean of the paired differences w
 over bootstrap resamples of those probes; the head beats the baseline where reportgen.ranking separates it (the
 interval above 0) over at least MIN_PROBES probes. The best baselines are the first tie group of the baselines
 ranked by mean rho over the probes (paired resamples); a head agrees with the gradients where it beats each of them.
+
+The heads are also ranked among themselves by mean rho (`agreement_ranks`), and the rollout's layers among
+themselves: over the same bootstrap resamples of the probes, a head ranks below the one before it only where the
+paired difference of their means is separated from 0 (reportgen.ranking), so the pages name a tie, not a leader,
+where the probes cannot tell heads apart.
 """
 
 from __future__ import annotations
@@ -78,6 +83,31 @@ def comparison_rows(agreement: list, per_probe: dict[str, list[float | None]], p
     return rows
 
 
+def rank_rows(agreement: list, probes: list[int]) -> list[tuple]:
+    """`agreement_ranks` rows: each head's (method 'attention') and each layer's rollout's mean rho over the probes
+    where it is compared, with its rank among the heads (or layers) and its ties (see the module's docstring)."""
+    at = {sid: i for i, sid in enumerate(probes)}
+    keys = sorted({(r.method, r.layer, r.head) for r in agreement}, key=lambda k: (k[0], k[1], k[2] or 0))
+    column = {k: i for i, k in enumerate(keys)}
+    table = np.full((len(probes), len(keys)), np.nan)
+    for r in agreement:
+        if (r.sentence_id in at and r.spearman is not None
+                and (r.method == "rollout" or r.word_share >= WORD_SHARE_FLOOR)):
+            table[at[r.sentence_id], column[(r.method, r.layer, r.head)]] = r.spearman
+    counts = (~np.isnan(table)).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, np.nansum(table, 0) / np.maximum(counts, 1), np.nan)
+    rank_of: dict[int, int] = {}
+    for method in ("attention", "rollout"):
+        cols = [i for i, k in enumerate(keys) if k[0] == method]
+        if cols:
+            drawn = bootstrap_means(table[:, cols], RESAMPLES, SEED) if len(probes) > 1 else None
+            ranking = rank([float(means[i]) for i in cols], drawn)
+            rank_of.update((cols[i], ranking.position(i)) for i in ranking.order)
+    return [(method, layer, head, int(counts[i]), None if np.isnan(means[i]) else float(means[i]), rank_of.get(i))
+            for i, (method, layer, head) in enumerate(keys)]
+
+
 def agreement_baselines(state, store) -> dict[str, list[tuple]]:
     """The attribution unit's derived tables, after the corpus pass (see the module's docstring)."""
     if not store.has_table("attributions"):
@@ -99,5 +129,6 @@ def agreement_baselines(state, store) -> dict[str, list[tuple]]:
         per_word = to_words(np.ones(len(tokens)), word_of, len(texts))
         rows += baseline_rows(sid, importance, word_values(texts, per_word, counts, total))
     per_probe = {name: [r[2] for r in rows if r[1] == name] for name in BASELINES}
-    return {"agreement_baselines": rows,
-            "agreement_tests": comparison_rows(store.attribution_agreement(), per_probe, probes)}
+    agreement = store.attribution_agreement()
+    return {"agreement_baselines": rows, "agreement_tests": comparison_rows(agreement, per_probe, probes),
+            "agreement_ranks": rank_rows(agreement, probes)}

@@ -50,7 +50,8 @@ UNITS: tuple[Unit, ...] = (
                         "than baselines that need no attention do",
          options=AttributionOptions, tables=(schema.ATTRIBUTION_TARGETS, schema.CLASS_PROBABILITIES,
                                              schema.ATTRIBUTIONS, schema.ATTRIBUTION_AGREEMENT,
-                                             schema.AGREEMENT_BASELINES, schema.AGREEMENT_TESTS),
+                                             schema.AGREEMENT_BASELINES, schema.AGREEMENT_TESTS,
+                                             schema.AGREEMENT_RANKS),
          probe=ProbeAttributions, derived=agreement_baselines, sections="attribution"),
     Unit("faithfulness", "whether the words each explanation ranks highest are those the output depends on: "
                          "ERASER's comprehensiveness and sufficiency (DeYoung et al.)",

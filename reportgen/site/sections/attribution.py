@@ -56,7 +56,7 @@ def model_view(report) -> ModelAgreement | None:
                      ("agrees: " if versus.agrees else "") + "; ".join(f"{t.text} against {t.baseline}"
                                                                       for t in versus.against))
     return replace(found, baselines=base.means, best_baselines=base.best,
-                   agreeing=base.agreeing(views.head_means, views.rho), every_versus=tuple(every))
+                   agreeing=base.agreeing(views.head_means, views.groups()), every_versus=tuple(every))
 
 
 def finding(report):

@@ -12,12 +12,15 @@ from typing import Any
 import numpy as np
 
 from ...align import to_words
-from ...vocab import READOUT_WORDS, WORD_SHARE_FLOOR, converged, head_label, layer_label
+from ...ranking import rank
+from ...store.schema import AGREEMENT_RANKS
+from ...vocab import READOUT_WORDS, WORD_SHARE_FLOOR, converged, count, head_label, layer_label, ordinal
 from ..charts.attribution import agreement_chart, word_chart
 
 LEVELS = 5  # colour steps on each side of zero
 TINT_FLOOR = 0.05  # a word under this share of the sentence's largest |attribution| stays untinted
-TOP_HEADS = 5  # heads named as agreeing most
+TOP_HEADS = 5  # heads named as agreeing most (the cut extended over a tie)
+MOST_NAMED = 10  # heads a cut list names at most: a longer tie at the cut is counted, not named
 TOP_CLASSES = 3  # a classifier's classes shown with their probabilities
 
 
@@ -80,7 +83,7 @@ class SentenceAttribution:
     words: tuple[WordScore, ...]
     tail: str  # the sentence's text after its last word
     chart: dict
-    heads: tuple[Agreement, ...]  # the heads that agree most on this sentence, best first
+    heads: tuple[tuple[Agreement, ...], ...]  # the heads that agree most on this sentence, best first, in tie groups
     layers: tuple[Agreement, ...]  # the rollout up to each layer
     rollout_special: float  # the share of the rollout (after the last layer) that goes to special tokens
     left_out: int  # heads with too little attention on the words to compare
@@ -90,6 +93,7 @@ class SentenceAttribution:
     legend: tuple[tuple[str, str], ...] = ()  # the colours (class, shares), most negative first (`legend()`)
     baselines: tuple[tuple[str, float | None], ...] = ()  # each baseline's rho here (views/baselines.py)
     faithfulness: str = ""  # whether the test over the probes shows the gradients pick the words that matter
+    heads_note: str = ""  # where the cut of `heads` falls inside a tie too long to name (`cut`)
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ class HeadAgreement:
     """A head page's agreement section."""
 
     mean: Agreement  # over the probes where the head is compared, with its interval and n
-    rank: str  # 'the 3rd highest of 72 heads'
+    rank: str  # 'the 3rd highest of the 72 heads compared', or its tie (`place`)
     per_probe: tuple[Agreement, ...]  # one per probe, linked to its sentence page
     layer: int | None = None  # the layer, for a layer page's rollout
     versus: Any = None  # views/baselines.Versus: against the best baselines, where the report has them
@@ -108,7 +112,7 @@ class ModelAgreement:
     """The overview's agreement section."""
 
     chart: dict | None
-    best: tuple[Agreement, ...]
+    best: tuple[tuple[Agreement, ...], ...]  # the heads with the highest mean rho, in tie groups (`cut`)
     layers: tuple[Agreement, ...]  # rollout, mean over probes
     probes: int
     methods: tuple[tuple[int, str, str, str], ...]  # (sentence_id, target, description, read-out) of each probe
@@ -118,6 +122,7 @@ class ModelAgreement:
     best_baselines: tuple[Agreement, ...] = ()  # the best of them (a tie group)
     agreeing: tuple[tuple[Agreement, ...], ...] = ()  # the heads that beat the best baselines, in tie groups
     every_versus: tuple[str, ...] = ()  # beside `every`: each head against the best baselines, in words
+    best_note: str = ""  # where the cut of `best` falls inside a tie too long to name
 
 
 def level(score: float, top: float) -> str:
@@ -155,9 +160,46 @@ def mean_interval(values: list[float | None], label: str = "", href: str = "") -
     return Agreement(label, href, mean, low=mean - half, high=mean + half, n=len(found))
 
 
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+def place(position: int, tied: int, n: int, noun: str, tested: str = "no paired test over the probes") -> str:
+    """An item's place among n ranked (reportgen.ranking): 'the highest of the 72 heads compared', 'the 3rd highest
+    of ...', 'the lowest of ...'; with `tied` others no test separates from it, 'tied for highest with 2 others of
+    ...', 'tied with 2 others for places 3 to 5 of ...' or 'tied for lowest ...'. `noun`: 'heads compared'."""
+    of = f"of the {n} {noun}"
+    if n == 1:
+        return f"the only one of the {noun}"
+    if not tied:
+        if position == 1:
+            return f"the highest {of}"
+        return f"the lowest {of}" if position == n else f"the {ordinal(position)} highest {of}"
+    others = count(tied, "other")
+    why = f": {tested} separates them"
+    if tied + 1 == n:
+        return f"tied with all {n - 1} others {of}{why}"
+    if position == 1:
+        return f"tied for highest with {others} {of}{why}"
+    if position + tied == n:
+        return f"tied for lowest with {others} {of}{why}"
+    return f"tied with {others} for places {position} to {position + tied} {of}{why}"
+
+
+def cut(groups: list[tuple[Agreement, ...]], k: int = TOP_HEADS,
+        most: int = MOST_NAMED) -> tuple[tuple[tuple[Agreement, ...], ...], str]:
+    """The first k items of a ranking in tie groups, the cut extended to the end of the tie the k-th belongs to
+    (ranking.Ranking.top); where that tie would take the list past `most`, the tie is named up to `most` and the
+    rest is counted where it falls: (groups shown, '' or the note)."""
+    shown: list[tuple[Agreement, ...]] = []
+    at = 0
+    for group in groups:
+        if at >= k:
+            break
+        if at + len(group) > most:
+            named = max(most - at, 1)
+            shown.append(group[:named])
+            return tuple(shown), (f"the cut falls inside a tie: {count(len(group), 'head')} share places {at + 1} to "
+                                  f"{at + len(group)}, {count(len(group) - named, 'more head')} of them not named")
+        shown.append(group)
+        at += len(group)
+    return tuple(shown), ""
 
 
 class AttributionViews:
@@ -171,6 +213,7 @@ class AttributionViews:
         self.agreement: dict[tuple[int, str], dict[tuple[int, int | None], object]] = defaultdict(dict)
         self.probes: list[int] = []
         self.head_means: dict[tuple[int, int], Agreement] = {}
+        self.ranks: dict[tuple[str, int, int | None], int] = {}  # agreement_ranks: (method, layer, head) -> rank
         self.baseline_token = ""
         self.classes = {}
         if not store.has_table("attribution_targets"):
@@ -185,6 +228,7 @@ class AttributionViews:
         for r in store.attribution_agreement():
             self.agreement[(r.sentence_id, r.method)][(r.layer, r.head)] = r
         self.probes = sorted(self.targets)
+        self.ranks = {(r.method, r.layer, r.head): r.rank for r in store.rows(AGREEMENT_RANKS) if r.rank is not None}
         self.head_means = {(l, h): mean_interval([self.rho(sid, l, h) for sid in self.probes], head_label(l, h),
                                                  f"heads/{head_label(l, h)}.html#agreement")
                            for l in range(n_layers) for h in range(n_heads)}
@@ -226,8 +270,9 @@ class AttributionViews:
         found = self.agreement[(sentence_id, "attention")]
         heads = [self._agreement(sentence_id, l, h, head_label(l, h), head_href.format(l=l, h=h))
                  for (l, h) in sorted(found)]
-        ranked = [a for _, a in sorted(((i, a) for i, a in enumerate(heads) if a.compared and a.rho is not None),
-                                       key=lambda f: (-f[1].rho, f[0]))]
+        compared = [a for a in heads if a.compared and a.rho is not None]
+        # on one sentence there is nothing to resample: heads are tied where their rho is equal
+        ranked, note = cut([tuple(compared[i] for i in g) for g in rank([a.rho for a in compared]).groups])
         layers = tuple(self._agreement(sentence_id, l, None, f"layer {l}", f"../layers/{layer_label(l)}.html")
                        for (l, _) in sorted(self.agreement[(sentence_id, "rollout")]))
         readout = READOUT_WORDS.get(t.readout, t.readout)
@@ -240,20 +285,18 @@ class AttributionViews:
         classes = sorted(self.classes.get(sentence_id, ()), key=lambda c: (-c[1], c[0]))[:TOP_CLASSES]
         return SentenceAttribution(t.target, t.description, t.value, t.baseline_value, t.delta,
                                    converged(t.delta, t.value, t.baseline_value), readout, tuple(scored),
-                                   text[at:], chart, tuple(ranked[:TOP_HEADS]), layers, special,
+                                   text[at:], chart, ranked, layers, special,
                                    sum(not a.compared for a in heads), top, self.baseline_token, tuple(classes),
-                                   legend())
+                                   legend(), heads_note=note)
 
     def head(self, layer: int, head: int) -> HeadAgreement | None:
         if not self.targets:
             return None
         mean = self.head_means[(layer, head)]
-        found = [a.rho for a in self.head_means.values() if a.rho is not None]
-        if mean.rho is None:
+        if mean.rho is None or ("attention", layer, head) not in self.ranks:
             rank = "not compared on any probe (undefined, or too little attention on the words)"
         else:
-            above = sum(1 for v in found if v > mean.rho)
-            rank = f"the {_ordinal(above + 1)} highest of the {len(found)} heads compared"
+            rank = self.place("attention", layer, head, "heads compared")
         per_probe = tuple(self._agreement(sid, layer, head, f"sentence {sid}", f"../sentences/{sid}.html#attribution")
                           for sid in self.probes)
         return HeadAgreement(mean, rank, per_probe)
@@ -266,15 +309,29 @@ class AttributionViews:
         per_probe = tuple(self._agreement(sid, layer, None, f"sentence {sid}", f"../sentences/{sid}.html#attribution")
                           for sid in self.probes)
         mean = mean_interval([a.rho for a in per_probe])
-        above = sum(1 for l in range(self.n_layers) if (m := self._rollout_mean(l)) is not None
-                    and mean.rho is not None and m > mean.rho)
-        rank = ("undefined on every probe" if mean.rho is None
-                else f"the {_ordinal(above + 1)} highest of the {self.n_layers} layers")
+        rank = ("undefined on every probe" if mean.rho is None or ("rollout", layer, None) not in self.ranks
+                else self.place("rollout", layer, None, "layers"))
         return HeadAgreement(mean, rank, per_probe, layer)
 
-    def _rollout_mean(self, layer: int) -> float | None:
-        found = [self.agreement[(sid, "rollout")][(layer, None)].spearman for sid in self.probes
-                 if (layer, None) in self.agreement[(sid, "rollout")]]
+    def groups(self, method: str = "attention") -> list[list[tuple[int, int | None]]]:
+        """The heads (or the rollout's layers) in tie groups by mean rho, as `agreement_ranks` stores them (a tie
+        shares a rank), best first; within a tie by mean, then (layer, head)."""
+        found: dict[int, list] = defaultdict(list)
+        for (m, layer, head), r in self.ranks.items():
+            if m == method:
+                found[r].append((layer, head))
+        mean = (lambda k: self.head_means[k].rho) if method == "attention" else self._rollout_mean
+        return [sorted(found[r], key=lambda k: (-(mean(k) or 0.0), k[0], k[1] or 0)) for r in sorted(found)]
+
+    def place(self, method: str, layer: int, head: int | None, noun: str) -> str:
+        """Its place among the heads (or layers) ranked, in words (`place`), from the stored ranks."""
+        groups = self.groups(method)
+        group = next(g for g in groups if (layer, head) in g)
+        return place(self.ranks[(method, layer, head)], len(group) - 1, sum(len(g) for g in groups), noun)
+
+    def _rollout_mean(self, key: tuple[int, None]) -> float | None:
+        found = [self.agreement[(sid, "rollout")][key].spearman for sid in self.probes
+                 if key in self.agreement[(sid, "rollout")]]
         found = [v for v in found if v is not None]
         return float(np.mean(found)) if found else None
 
@@ -282,14 +339,14 @@ class AttributionViews:
         if not self.targets:
             return None
         values = [(l, h, a.rho) for (l, h), a in sorted(self.head_means.items())]
-        ranked = [a for key, a in sorted(self.head_means.items(), key=lambda f: (-(f[1].rho or 0), f[0]))
-                  if a.rho is not None]
+        ranked = [a for a in self.head_means.values() if a.rho is not None]
+        best, note = cut([tuple(self.head_means[k] for k in g) for g in self.groups()])
         layers = tuple(mean_interval([self.agreement[(sid, "rollout")][(l, None)].spearman for sid in self.probes
                                       if (l, None) in self.agreement[(sid, "rollout")]],
                                      f"layer {l}", f"layers/{layer_label(l)}.html#rollout")
                        for l in range(self.n_layers))
         return ModelAgreement(agreement_chart(values, self.n_layers, self.n_heads) if ranked else None,
-                              tuple(ranked[:TOP_HEADS]), layers, len(self.probes),
+                              best, layers, len(self.probes),
                               tuple((sid, t.target, t.description, READOUT_WORDS.get(t.readout, t.readout))
                                     for sid, t in sorted(self.targets.items())), len(ranked),
-                              tuple(a for _, a in sorted(self.head_means.items())))
+                              tuple(a for _, a in sorted(self.head_means.items())), best_note=note)

@@ -8,9 +8,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-import numpy as np
-
-from ...ranking import bootstrap_means, rank
 from ...store.schema import AGREEMENT_BASELINES, AGREEMENT_TESTS
 from ...vocab import MIN_PROBES
 from .attribution import Agreement, mean_interval
@@ -21,8 +18,6 @@ BASELINE_ABOUT = {"length": "the word's length in characters",
                   "rarity": "how rare the word's form is among the corpus's words (inverse frequency)",
                   "position": "the word's index in the sentence",
                   "uniform": "the word's number of tokens: what attention spread evenly over the tokens gives it"}
-RESAMPLES = 1000
-SEED = 0
 
 
 @dataclass(frozen=True)
@@ -113,13 +108,12 @@ class BaselineViews:
                                                t.beats) for t in found))
 
     def agreeing(self, head_means: dict[tuple[int, int], Agreement],
-                 rho) -> tuple[tuple[Agreement, ...], ...]:
-        """The heads that agree with the gradients (beat every best baseline), in tie groups by mean rho (paired
-        bootstrap over the probes: `rho(sid, layer, head)`, None where not compared)."""
-        keys = [k for k in sorted(head_means) if (v := self.versus("attention", *k)) is not None and v.agrees]
-        if not keys:
-            return ()
-        table = np.array([[np.nan if (v := rho(sid, *k)) is None else v for k in keys] for sid in self.probes],
-                         dtype=np.float64)
-        ranking = rank([head_means[k].rho for k in keys], bootstrap_means(table, RESAMPLES, SEED))
-        return tuple(tuple(head_means[keys[i]] for i in g) for g in ranking.groups)
+                 groups: list[list[tuple[int, int]]]) -> tuple[tuple[Agreement, ...], ...]:
+        """The heads that agree with the gradients (beat every best baseline), in the tie groups of the heads'
+        ranking by mean rho (`agreement_ranks`, through AttributionViews.groups), best first."""
+        def agrees(key: tuple[int, int]) -> bool:
+            versus = self.versus("attention", *key)
+            return versus is not None and versus.agrees
+
+        found = (tuple(head_means[k] for k in g if agrees(k)) for g in groups)
+        return tuple(g for g in found if g)

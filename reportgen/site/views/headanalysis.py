@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ...store import Store
 from ...store.checks import CONTROL_HEAD_STATS, DEP_TABLE1, ROLE_SENSITIVITY
 from ...vocab import (
+    ordinal,
     ALL_RELATIONS,
     BY_NORM,
     DIRECTIONS,
@@ -35,11 +36,6 @@ ROLE_MEANINGS = {
     "punct": "most attention on punctuation", "broad": "attention spread almost evenly",
     "mixed": "none of the above",
 }
-
-
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def rank_text(value: float, values: list[float], digits: int = 3) -> str:

@@ -8,9 +8,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...store import schema
-from ...vocab import head_label, layer_label
+from ...vocab import head_label, layer_label, ordinal
 from ..charts import overview as charts
-from .headanalysis import ordinal
 
 SHOWN = 5  # the most and least important heads named on the overview (a cut that extends over a tie)
 NAMED = 8  # the heads a head page names as tied with it, at most
