@@ -1,7 +1,12 @@
 """Every mapping between model tokens and spaCy words, in one place: which word a token belongs to (through
 character offsets), the text a token shows, the units of a sentence page (words, special tokens alone), and the
 merges from tokens to words (Clark et al. 2019): attention *to* a word is the sum over its tokens, attention
-*from* a word the mean over its tokens; special tokens belong to no word."""
+*from* a word the mean over its tokens; special tokens belong to no word.
+
+A word can have no token of its own: spaCy splits "cannot" into "can" + "not" and "°C" into "°" + "C" where the
+model's tokenizer keeps one token, which goes to the first word (`align`). Where words are merged for an analysis
+that scores every word (the dependency accuracy), such a word is represented by the token(s) that contain it, the
+ones it shares with its neighbour (`containing`), rather than left out."""
 
 from __future__ import annotations
 
@@ -35,19 +40,33 @@ def align(offsets: Sequence[tuple[int, int]], special: Sequence[bool], words: Se
     return out
 
 
+def containing(tokens: Sequence, words: Sequence) -> list[tuple[int, int]]:
+    """(token_idx, word_idx) of each word that no token belongs to, with every non-special token whose characters
+    overlap the word's (the token it shares with its neighbour): "not" of "cannot" gets the token "cannot". A word
+    that no token overlaps (truncated away) gets none. `tokens` have token_idx, word_idx, is_special, char_start and
+    char_end; `words` word_idx, char_start and char_end."""
+    owned = {t.word_idx for t in tokens if not t.is_special and t.word_idx is not None}
+    return [(t.token_idx, w.word_idx) for w in words if w.word_idx not in owned for t in tokens
+            if not t.is_special and min(t.char_end, w.char_end) > max(t.char_start, w.char_start)]
+
+
 def token_text(sentence: str, piece: str, special: bool, start: int, end: int) -> str:
     """What a token shows: its span of the sentence (no '##' or byte-level marks), or the special token's name."""
     return piece if special else sentence[start:end]
 
 
-def membership(word_of: np.ndarray, n_words: int, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+def membership(word_of: np.ndarray, n_words: int, dtype=np.float32,
+               shared: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(mean, member) [..., T, W] of token-to-word indexes word_of [..., T] (-1: no word): member[..., t, w] = 1
     when token t is part of word w; mean is member with each word's column divided by its number of tokens (a
-    word without tokens stays 0). Word-level attention is mean^T A member."""
+    word without tokens stays 0). Word-level attention is mean^T A member. `shared` [N, word_of.ndim + 1]: the
+    indexes (..., token, word) of tokens that also stand for a word with no token of its own (`containing`)."""
     word_of = np.asarray(word_of)
     member = np.zeros((*word_of.shape, max(n_words, 1)), dtype=dtype)
     index = np.nonzero(word_of >= 0)
     member[(*index, word_of[index])] = 1
+    if shared is not None and len(shared):
+        member[tuple(np.asarray(shared).T)] = 1
     counts = member.sum(-2, keepdims=True)
     return member / np.maximum(counts, 1), member
 

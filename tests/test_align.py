@@ -263,3 +263,21 @@ def test_gpt2_long_sentence(gpt2, nlp):
         tokenize(gpt2, text, words, strict=True, where="corpus.txt:3")
     cut = tokenize(gpt2, text, words, strict=False, where="corpus.txt:3")
     assert cut.truncated and len(cut.tokens) == gpt2.info.max_length == 64
+
+
+def test_a_word_with_no_token_of_its_own_is_given_the_token_that_contains_it(minilm, nlp):
+    """spaCy splits "cannot" into "can" + "not" and MiniLM's WordPiece keeps "cannot" whole: the token goes to "can"
+    (the first word on a tie), and `containing` gives "not" that token, the only words so served."""
+    from reportgen.align import containing
+
+    text = "We cannot go there."
+    words = _words(nlp, text)
+    tok = tokenize(minilm, text, words, strict=True, where="test")
+    by_text = {w.text: w for w in words}
+    assert {"can", "not"} <= set(by_text)
+    (cannot,) = [t for t in tok.tokens if text[t.char_start:t.char_end] == "cannot"]
+    assert cannot.word_idx == by_text["can"].word_idx
+    owned = {t.word_idx for t in tok.tokens}
+    expected = [(t.token_idx, w.word_idx) for w in words if w.word_idx not in owned for t in tok.tokens
+                if not t.is_special and _overlaps(t, w)]
+    assert containing(tok.tokens, words) == expected == [(cannot.token_idx, by_text["not"].word_idx)]

@@ -5,6 +5,8 @@ and on a tiny BERT's attention over a built site's corpus; and the block bootstr
 
 from __future__ import annotations
 
+from collections import defaultdict, namedtuple
+
 import numpy as np
 import pytest
 
@@ -572,3 +574,64 @@ def test_built_statistics_do_not_depend_on_the_batch_size(sites):
             assert [x for x in a if not isinstance(x, float)] == [y for y in b if not isinstance(y, float)], sql
             np.testing.assert_allclose([x for x in a if isinstance(x, float)],
                                        [y for y in b if isinstance(y, float)], rtol=0, atol=1e-6, err_msg=sql)
+
+
+def test_a_word_with_no_token_of_its_own_is_kept_through_the_token_that_contains_it():
+    """"We cannot go there ." as spaCy splits it (We, can, not, go, there, .) and WordPiece keeps "cannot" whole,
+    giving it to "can": "not" has no token of its own. It is kept, as a dependent and as a predicted head, through
+    the token "cannot", and counted in `shared`; "can" and "not" are never predicted for each other (that would be
+    the token's attention to itself). Every prediction against loops written from that definition."""
+    from reportgen.align import containing
+    from reportgen.store.rows import TokenRow
+
+    text = "We cannot go there ."
+    spans = [(0, 2), (3, 6), (6, 9), (10, 12), (13, 18), (19, 20)]  # We can not go there .
+    Word = namedtuple("Word", "word_idx char_start char_end")
+    words = [Word(i, a, b) for i, (a, b) in enumerate(spans)]
+    pieces = [("[CLS]", None, True, 0, 0), ("we", 0, False, 0, 2), ("cannot", 1, False, 3, 9),
+              ("go", 3, False, 10, 12), ("there", 4, False, 13, 18), (".", 5, False, 19, 20),
+              ("[SEP]", None, True, 0, 0)]
+    tokens = [TokenRow(0, i, p, w, s, a, b) for i, (p, w, s, a, b) in enumerate(pieces)]
+    assert text[3:9] == "cannot" and containing(tokens, words) == [(2, 2)]  # "not" gets the token "cannot"
+    # relation and head of each word: We <-nsubj- go, can <-aux- go, not <-neg- go, go ROOT, there <-advmod- go,
+    # . <-punct- go; two sentences (the second one's "not" points at "can", which shares its token)
+    rows = [[("nsubj", 3), ("aux", 3), ("neg", 3), ("ROOT", 3), ("advmod", 3), ("punct", 3)],
+            [("nsubj", 3), ("aux", 3), ("neg", 1), ("ROOT", 3), ("advmod", 3), ("punct", 3)]]
+    b, t, w = 2, len(tokens), len(words)
+    mask = np.ones((b, t), bool)
+    special = np.zeros((b, t), bool)
+    special[:, [0, t - 1]] = True
+    word_of = np.tile([-1 if p[1] is None else p[1] for p in pieces], (b, 1))
+    heads = np.array([[h for _, h in r] for r in rows])
+    deps = np.array([[d for d, _ in r] for r in rows], dtype=object)
+    shared = np.array([(row, 2, 2) for row in range(b)])
+    info = BatchInfo(np.arange(b), mask, special, np.zeros((b, t), bool), word_of, heads, deps, shared=shared)
+    att = _random_attention(np.random.default_rng(5), info, 2, 3, garbage=False)
+    dep = _dep(att, info)
+
+    toks = {0: [1], 1: [2], 2: [2], 3: [3], 4: [4], 5: [5]}  # "not" through the token "cannot"
+    hits = defaultdict(int)
+    support = defaultdict(int)
+    for row in range(b):
+        for word in range(w):
+            gold = ROOT if heads[row, word] == word else int(heads[row, word])
+            support[deps[row, word]] += 1
+            for layer in range(2):
+                for head in range(3):
+                    a = att[layer, row, head].astype(np.float64)
+
+                    def to(u, v):
+                        return sum(sum(a[i, j] for j in toks[v]) for i in toks[u]) / len(toks[u])
+
+                    # neither the word itself nor a word sharing a token with it
+                    others = [v for v in range(w) if not set(toks[v]) & set(toks[word])]
+                    attended = max(others, key=lambda v: (to(word, v), -v))
+                    attending = max(others, key=lambda u: (to(u, word), -u))
+                    hits[(deps[row, word], layer, head, 0)] += attended == gold
+                    hits[(deps[row, word], layer, head, 1)] += attending == gold
+    results = dep.results()
+    assert results["neg"].support == 2 and results[ALL].support == 12  # "not" is kept, in both sentences
+    for (rel, layer, head, d), n in hits.items():
+        assert float(results[rel].accuracy[layer, head, d]) == pytest.approx(n / support[rel]), (rel, layer, head, d)
+    shared_of = {r[2]: r[-1] for r in dep.tables()["dep_accuracy"]}
+    assert shared_of == {ALL: 2, "neg": 2, "nsubj": 0, "aux": 0, "ROOT": 0, "advmod": 0, "punct": 0}

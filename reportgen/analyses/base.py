@@ -68,7 +68,8 @@ class BatchInfo:
     dependency label ('' past the sentence's words); causal: a token attends only to itself and earlier ones;
     annotations [facets, B, W] each word's category of each of FACETS (pos, tag, dep, entity; None past the
     sentence's words), for the base rates; comma_period [B, T] the tokens of the words "," and "." (Kobayashi et
-    al.'s punctuation; None: no such token).
+    al.'s punctuation; None: no such token); shared [N, 3] (row, token, word) for each word with no token of its
+    own, the token(s) that contain it (align.containing): the word-level merges count them as its tokens.
     """
 
     sentence_ids: np.ndarray
@@ -81,6 +82,7 @@ class BatchInfo:
     causal: bool = False
     annotations: np.ndarray | None = None
     comma_period: np.ndarray | None = None
+    shared: np.ndarray | None = None
     _on_device: dict = field(default_factory=dict, repr=False, compare=False)
 
     def on(self, device, name: str, make: Callable[[], np.ndarray]):
@@ -97,9 +99,17 @@ class BatchInfo:
     def word_matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(mean [B, T, W], member [B, T, W], has_tokens [B, W]): the token-to-word merge of align.membership.
         Word-level attention is mean^T A member (Clark et al. 2019): the mean over the attending word's tokens of
-        the sum over the attended word's tokens. Special tokens belong to no word."""
-        mean, member = membership(self.word_of, self.heads.shape[1])
+        the sum over the attended word's tokens. Special tokens belong to no word; a word with no token of its own
+        has the token(s) that contain it (`shared`)."""
+        mean, member = membership(self.word_of, self.heads.shape[1], shared=self.shared)
         return mean, member, member.sum(1) > 0
+
+    @cached_property
+    def sharing(self) -> np.ndarray:
+        """[B, W, W] whether two words have a token in common (a word with itself included, where it has tokens):
+        a word's attention to such a word is that token's attention to itself, ignored as a word's own is."""
+        member = self.word_matrices[1]
+        return np.einsum("btw,btv->bwv", member, member) > 0
 
     @cached_property
     def searchable(self) -> tuple[np.ndarray, np.ndarray]:

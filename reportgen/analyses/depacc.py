@@ -12,7 +12,11 @@ The baseline predicts the word at offset k from the dependent, k in -3..+2 (thei
 sentence: before the first word it predicts ROOT, past the last word the last word. Its best k is chosen per
 relation (ties going to the larger k, as their `max((score, k))`), and one baseline serves both directions, since
 both predict the dependent's head. Relations are spaCy's labels, `ROOT` and `punct` included, and `all` counts every
-word. A dependent whose tokens were all truncated away, or whose gold head's were, is left out.
+word. A word with no token of its own ("not" of "cannot", which the tokenizer keeps whole and gives to "can") is
+represented by the token(s) that contain it (align.containing), as a dependent and as a predicted head, and counted
+(`shared`); the words that share a token are not predicted for each other, since the one's attention to the other
+is that token's attention to itself, ignored as a word's own is. A dependent whose tokens were all truncated away,
+or whose gold head's were, is left out.
 
 Uncertainty: the counts are kept per block of sentences (a sentence's block is its id modulo BLOCKS, so shards merge
 exactly by adding counts), and a paired bootstrap resamples the non-empty blocks (BOOTSTRAP resamples, seed
@@ -72,6 +76,7 @@ class DepAccuracy:
         self.relations: list[str] = []
         self._correct = None  # [L, 2, H, relations * BLOCKS] int32 tensor, made on the first batch's device
         self.support = np.zeros((0, BLOCKS), dtype=np.int64)
+        self.shared = np.zeros((0, BLOCKS), dtype=np.int64)  # of `support`, dependents with no token of their own
         self.baseline = np.zeros((0, len(OFFSETS), BLOCKS), dtype=np.int64)
         self._results: dict[str, DepResult] | None = None  # made once the pass is over (results)
 
@@ -110,6 +115,7 @@ class DepAccuracy:
                 self.relations.append(r)
             grow = len(new)
             self.support = np.concatenate([self.support, np.zeros((grow, BLOCKS), np.int64)])
+            self.shared = np.concatenate([self.shared, np.zeros((grow, BLOCKS), np.int64)])
             self.baseline = np.concatenate([self.baseline, np.zeros((grow, *self.baseline.shape[1:]), np.int64)])
         return np.array([known[r] for r in labels.tolist()], dtype=np.int64)
 
@@ -129,6 +135,8 @@ class DepAccuracy:
         n_words = (info.heads >= 0).sum(1)
         block = (info.sentence_ids[rows] % BLOCKS).astype(np.int64)
         np.add.at(self.support, (rel, block), 1)
+        own = (info.word_of[rows][:, :, None] == words[:, None, None]).any((1, 2))  # [N] a token of its own
+        np.add.at(self.shared, (rel[~own], block[~own]), 1)
         for o, offset in enumerate(OFFSETS):
             predicted = words + offset
             predicted = np.where(predicted < 0, ROOT, np.minimum(predicted, n_words[rows] - 1))
@@ -151,9 +159,10 @@ class DepAccuracy:
         attention = batch.word_attention()  # [B, H, W, W]: rows attend, columns are attended to
         has_tokens = on("dep_has_tokens", lambda: info.word_matrices[2])  # [B, W]
         to = attention.masked_fill(~has_tokens[:, None, None, :], -torch.inf)  # only words are predicted
-        to.diagonal(dim1=-2, dim2=-1).fill_(-torch.inf)  # a word's attention to itself is ignored
-        attending = attention.masked_fill(~has_tokens[:, None, :, None], -torch.inf)
-        attending.diagonal(dim1=-2, dim2=-1).fill_(-torch.inf)
+        # a word's attention to itself is ignored, and to a word it shares a token with (that token's to itself)
+        sharing = on("dep_sharing", lambda: info.sharing | np.eye(info.heads.shape[1], dtype=bool))[:, None]
+        to = to.masked_fill(sharing, -torch.inf)
+        attending = attention.masked_fill(~has_tokens[:, None, :, None], -torch.inf).masked_fill(sharing, -torch.inf)
         rows_t, words_t = on("dep_rows", lambda: rows), on("dep_words", lambda: words)
         gold_t = on("dep_gold", lambda: gold)
         index = on("dep_index", lambda: rel * BLOCKS + info.sentence_ids[rows] % BLOCKS)
@@ -168,6 +177,7 @@ class DepAccuracy:
         self._results = None
         rel = self._indices(np.array(other.relations, dtype=object))
         self.support[rel] += other.support
+        self.shared[rel] += other.shared
         self.baseline[rel] += other.baseline
         if other._correct is not None:
             self._grow(other._correct.device)
@@ -203,6 +213,9 @@ class DepAccuracy:
         cells = family(results)
         leads = {relation: table1_leads(r) for relation, r in results.items()}
         syntax = syntax_leads(results, self.n_layers, self.n_heads)
+        index = {r: i for i, r in enumerate(self.relations)}
+        shared = {relation: int(self.shared.sum() if relation == ALL_RELATIONS else self.shared[index[relation]].sum())
+                  for relation in results}
         rows = []
         for relation, r in results.items():
             flags = r.significant(cells)
@@ -215,7 +228,8 @@ class DepAccuracy:
                                      OFFSETS[r.best], float(r.baseline[r.best]), float(r.accuracy_low[at]),
                                      float(r.accuracy_high[at]), float(r.margin_low[at]), float(r.margin_high[at]),
                                      bool(flags[at]), float(low[at]), float(high[at]), bool(high[at] < 0),
-                                     bool(leads[relation][layer, head, d]), (relation, d) in syntax[layer][head]))
+                                     bool(leads[relation][layer, head, d]), (relation, d) in syntax[layer][head],
+                                     shared[relation]))
         return {"dep_accuracy": rows}
 
 

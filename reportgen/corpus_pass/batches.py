@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from ..align import containing
 from ..analyses.base import BatchInfo, LayerBatch
 from ..annotate import Word
 from ..encode import Tokenized, encode_layers
@@ -51,6 +52,7 @@ def batch_info(batch: Sequence[Tokenized], words: dict[int, tuple[Word, ...]], i
     heads = np.full((len(batch), n_words), -1, dtype=np.int64)
     deps = np.full((len(batch), n_words), "", dtype=object)
     annotations = np.full((len(FACETS), len(batch), n_words), None, dtype=object)
+    shared: list[tuple[int, int, int]] = []  # (row, token, word): words with no token of their own
     for row, (tok, sid) in enumerate(zip(batch, ids)):
         for t in tok.tokens:
             special[row, t.token_idx] = t.is_special
@@ -58,12 +60,13 @@ def batch_info(batch: Sequence[Tokenized], words: dict[int, tuple[Word, ...]], i
                 punct[row, t.token_idx] = words[sid][t.word_idx].is_punct
                 comma_period[row, t.token_idx] = words[sid][t.word_idx].text in (",", ".")
                 word_of[row, t.token_idx] = t.word_idx
+        shared += [(row, token, word) for token, word in containing(tok.tokens, words[sid])]
         for w in words[sid]:
             heads[row, w.word_idx] = w.head_word_idx
             deps[row, w.word_idx] = w.dep
             annotations[:, row, w.word_idx] = (w.pos, w.tag, w.dep, w.ent_type or NO_ENTITY)
     return BatchInfo(np.asarray(ids, dtype=np.int64), mask, special, punct, word_of, heads, deps, causal,
-                     annotations, comma_period)
+                     annotations, comma_period, np.array(shared, dtype=np.int64).reshape(-1, 3))
 
 
 def run_batch(loaded, batch: Sequence[Tokenized], ids: list[int], words: dict[int, tuple[Word, ...]],

@@ -86,6 +86,8 @@ DEP_ACCURACY = Table("dep_accuracy", "Clark et al.'s dependency accuracy of one 
     ("syntax_lead", "BOOLEAN", "the cell earns the head's syntax role (significant, a margin of at least 0.10, an "
                                "accuracy of at least 0.30) with the largest margin among the head's cells that do, or "
                                "no paired test over the block resamples separates its margin from that one's"),
+    ("shared", "BIGINT", "of `support`, the dependents with no token of their own (spaCy's \"not\" of \"cannot\", "
+                         "whose token goes to \"can\"), represented by the token(s) that contain them"),
 ))
 
 HEAD_DISTANCE = Table("head_distance", "the distance between two heads: the mean Jensen-Shannon distance (base 2, "
@@ -255,6 +257,22 @@ AGREEMENT_TESTS = Table("agreement_tests", "one head's (or one layer's rollout's
     ("ci_high", "DOUBLE", "the same interval's upper end"),
     ("beats", "BOOLEAN", "whether the head's rho is above the baseline's: the interval above 0, over at least 5 "
                          "probes. A head agrees with the gradients where it beats every best baseline"),
+))
+
+AGREEMENT_RANKS = Table("agreement_ranks", "one head's (or one layer's rollout's) mean agreement with the integrated "
+                                           "gradients over the probes, and its rank with its ties", (
+    ("method", "VARCHAR", "'attention': a head, ranked among the heads; 'rollout': the rollout up to `layer`, ranked "
+                          "among the layers"),
+    ("layer", "INTEGER", "the block"),
+    ("head", "INTEGER", "the head (NULL for 'rollout')"),
+    ("n_probes", "INTEGER", "the probes where it is compared (a head: at least 10% of its read-out on the words) and "
+                            "its rho is defined"),
+    ("mean", "DOUBLE", "the mean of `attribution_agreement.spearman` over those probes; NULL where there are none"),
+    ("rank", "INTEGER", "1 + the number of heads (for 'rollout', layers) ranked above it, highest mean first; those "
+                        "with the same rank are tied: one is ranked below the one before it only where the paired "
+                        "difference of their means over 1,000 bootstrap resamples of the probes (seed 0, the same "
+                        "resamples for every head; on each resample a head's mean over the drawn probes where it is "
+                        "compared) has a 95% interval above 0 (reportgen.ranking); NULL where `mean` is NULL"),
 ))
 
 FAITHFULNESS = Table("faithfulness", "what removing a probe's top-ranked words does to the attribution target "

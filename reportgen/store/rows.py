@@ -199,6 +199,7 @@ class DepAccuracyRow(NamedTuple):
     below: bool
     table1_lead: bool
     syntax_lead: bool
+    shared: int = 0
 
 
 class HeadDistanceRow(NamedTuple):
