@@ -327,14 +327,17 @@ def test_token_lines_share_of_own_pos_and_distinct_sentences(report):
 
 def test_ties_at_the_cut_are_stated(report):
     store, _ = report
-    store.insert("cut_ties", [(0, 1, "context", 1, 1, 0.5, K, 40), (1, 2, "context", 1, 1, 0.25, 3, 2)])
+    store.insert("cut_ties", [(0, 1, "context", 1, 1, 0.5, K, 40, False), (1, 2, "context", 1, 1, 0.25, 3, 2, True)])
     try:
         page = head_matches(Report(store, 3), 1, 1)
     finally:
         store.con.execute("DELETE FROM cut_ties")
     lines = {(p.sentence_id, t.token_idx): t.lines[0] for p in page.probes for t in p.tokens}
     assert f"Ties at the cut: all {K} tie at 0.500 with 40 more corpus contexts" in " ".join(lines[(0, 1)].warnings)
-    assert "Ties at the cut: the last 3 tie at 0.250 with 2 more" in " ".join(lines[(1, 2)].warnings)
+    # a count the search could not finish (a cap per sentence discarded candidates first) is a lower bound
+    assert "Ties at the cut: the last 3 tie at 0.250 with at least 2 more corpus contexts that were not kept" in (
+        " ".join(lines[(1, 2)].warnings))
+    assert "at least" not in " ".join(lines[(0, 1)].warnings)
     assert not any(w.startswith("Ties") for key, line in lines.items() if key not in {(0, 1), (1, 2)}
                    for w in line.warnings)
     assert any(n.startswith(f"2 of {len(lines)} probe tokens have ties at the cut") for n in page.analyses[0].notes)

@@ -456,3 +456,28 @@ def test_scores_fewer_than_eight_float32_steps_apart_are_tied():
     winner = int(topk.sentence_id[0, 0, 0, 0])
     by_key = min((7, 8), key=lambda s: int(tie_key(np.array([s << 20]))[0]))
     assert winner == by_key  # of the two tied, the smaller tie key, not the last float32 step
+
+
+@pytest.mark.parametrize("cap", [None, 1])
+def test_a_tie_count_the_cap_left_unfinished_is_marked_open_ended(cap):
+    """With a cap per sentence, candidates past a sentence's cap are discarded before the ties are counted: the
+    count is then only a lower bound of the corpus contexts with the cut's score (strictly, somewhere in this case),
+    and every tie row says so (`open_ended`, 'at least' on the pages); without a cap the count is exact."""
+    rng = np.random.default_rng(11)
+    case = _tied_case(rng)
+    k = 5
+    exact = _tied_brute(*case[:4], case[5], case[6], k, None)
+    topk = TopK(case[0], case[1], k, max_per_sentence=cap)
+    topk.add(Candidates(embedding=case[2], context=case[3], max_attended=case[4], sentence_id=case[5],
+                        token_idx=case[6], order=tie_key((case[5].astype(np.int64) << 20) | case[6])))
+    ties = topk.ties()
+    assert len(ties["layer"]) and list(ties["open_ended"]) == [cap is not None] * len(ties["layer"])
+    short = 0
+    for la, sp, pr, score, kept, dropped in zip(ties["layer"], ties["space"], ties["probe"], ties["score"],
+                                                ties["tied_kept"], ties["tied_dropped"]):
+        everything = exact[(int(la), int(sp), int(pr))]
+        every_tied = sum(1 for s, _, _ in everything[0] if s == score) + (
+            everything[1][2] if everything[1][0] == score else 0)
+        assert kept + dropped <= every_tied  # a lower bound ...
+        short += kept + dropped < every_tied
+    assert (short > 0) == (cap is not None)  # ... that falls short only where a cap discarded tied candidates

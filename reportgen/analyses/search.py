@@ -128,7 +128,9 @@ class KeptMatches:
 
     def ties(self) -> dict[str, np.ndarray]:
         """Rows whose k-th score is shared with candidates that were not kept: layer, space, probe, the score,
-        tied_kept (kept matches with that score) and tied_dropped (seen but not kept)."""
+        tied_kept (kept matches with that score), tied_dropped (seen but not kept) and open_ended: whether more
+        corpus contexts may share that score than were counted. With `max_per_sentence`, a sentence's candidates
+        past its cap are discarded before the ties are counted (`_cap`), so the count is only a lower bound."""
         score, seen = self.score.cpu().numpy(), self.tied_seen.cpu().numpy()
         kth = score[..., -1]
         kept = (score == kth[..., None]).sum(-1)
@@ -136,7 +138,8 @@ class KeptMatches:
         layer, space, probe = np.nonzero(dropped > 0)
         at = (layer, space, probe)
         return {"layer": layer, "space": space, "probe": probe, "score": kth[at].astype(np.float64),
-                "tied_kept": kept[at], "tied_dropped": dropped[at]}
+                "tied_kept": kept[at], "tied_dropped": dropped[at],
+                "open_ended": np.full(len(layer), getattr(self, "max_per_sentence", None) is not None)}
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every kept match as columns (best first within a space); fewer than k where the corpus is small."""
@@ -169,7 +172,7 @@ class KeptMatches:
             "sentence_id": keys[ties["probe"], 0][order], "token_idx": keys[ties["probe"], 1][order],
             "space": names[order].tolist(), "layer": ties["layer"][order], "head": [head[i] for i in order],
             "score": ties["score"][order], "tied_kept": ties["tied_kept"][order],
-            "tied_dropped": ties["tied_dropped"][order]}
+            "tied_dropped": ties["tied_dropped"][order], "open_ended": ties["open_ended"][order].tolist()}
         return {"neighbours": neighbours, "cut_ties": cut_ties}
 
 

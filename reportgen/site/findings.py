@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..vocab import count
+
 MIN_LIFT = 2.0  # at least twice as common among the matches as in the corpus
 MIN_COUNT = 5  # ... in at least this many matches
 MIN_SHARE = 0.10  # ... and at least this share of them
@@ -168,11 +170,15 @@ def diversity(n_matches: int, n_sentences: int) -> tuple[str, str | None]:
     return text, None
 
 
-def ties(n_matches: int, score: float, tied_kept: int, tied_dropped: int) -> str:
-    """The tie at the cut: how many kept matches share the last score with contexts that were not kept."""
-    who = f"all {tied_kept:,}" if tied_kept == n_matches else f"the last {tied_kept:,}"
-    return (f"Ties at the cut: {who} tie at {score:.3f} with {tied_dropped:,} more corpus contexts that were not "
-            f"kept; the ones shown are a pseudo-random sample of them, not the best")
+def ties(n_matches: int, score: float, tied_kept: int, tied_dropped: int, open_ended: bool = False) -> str:
+    """The tie at the cut: how many kept matches share the last score with contexts that were not kept ('at least'
+    where the search could not count every one: cut_ties.open_ended)."""
+    who = (f"all {tied_kept:,} tie" if tied_kept == n_matches and tied_kept > 1
+           else f"the last {tied_kept:,} tie" if tied_kept > 1 else "the last match ties")
+    more = f"{'at least ' if open_ended else ''}{count(tied_dropped, 'more corpus context')}"
+    return (f"Ties at the cut: {who} at {score:.3f} with {more} that "
+            f"{'was' if tied_dropped == 1 else 'were'} not kept; the ones shown are a pseudo-random sample of "
+            f"them, not the best")
 
 
 def same_form(same: int, every: int) -> str:

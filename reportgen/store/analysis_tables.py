@@ -52,6 +52,9 @@ CUT_TIES = Table("cut_ties", "one probe token and space whose last kept score is
     ("score", "DOUBLE", "the last kept score"),
     ("tied_kept", "INTEGER", "kept matches with that score"),
     ("tied_dropped", "BIGINT", "corpus contexts with that score that were not kept"),
+    ("open_ended", "BOOLEAN", "whether `tied_dropped` is only a lower bound: with `max_matches_per_sentence`, the "
+                              "candidates of a corpus sentence past its cap are discarded before ties are counted, "
+                              "so more contexts may share the score (the pages say 'at least')"),
 ))
 
 DEP_ACCURACY = Table("dep_accuracy", "Clark et al.'s dependency accuracy of one head for one relation and "

@@ -84,9 +84,10 @@ class MatchReads:
             (space, layer, head))
 
     def cut_ties(self, space: str, layer: int, head: int | None) -> list[CutTieRow]:
-        """(sentence_id, token_idx, score, tied_kept, tied_dropped) of the probe tokens of one space whose last
-        kept score is shared with corpus contexts that were not kept."""
-        return self._named(CutTieRow, "SELECT sentence_id, token_idx, score, tied_kept, tied_dropped FROM cut_ties "
+        """(sentence_id, token_idx, score, tied_kept, tied_dropped, open_ended) of the probe tokens of one space
+        whose last kept score is shared with corpus contexts that were not kept."""
+        return self._named(CutTieRow, "SELECT sentence_id, token_idx, score, tied_kept, tied_dropped, open_ended "
+                                      "FROM cut_ties "
                                       "WHERE space = ? AND layer = ? AND head IS NOT DISTINCT FROM ? "
                                       "ORDER BY sentence_id, token_idx", (space, layer, head))
 

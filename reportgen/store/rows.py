@@ -114,6 +114,7 @@ class CutTieRow(NamedTuple):
     score: float
     tied_kept: int
     tied_dropped: int
+    open_ended: bool = False
 
 
 class TargetRow(NamedTuple):

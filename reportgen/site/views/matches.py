@@ -141,7 +141,7 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
         key = token_key(r.sentence_id, r.token_idx)
         lists[key] += [r.match_sentence_id, r.match_token_idx, r.max_attended_token_idx, round(r.score * 1000)]
         sentences[key].add(r.match_sentence_id)
-    tied = {token_key(r.sentence_id, r.token_idx): (r.score, r.tied_kept, r.tied_dropped)
+    tied = {token_key(r.sentence_id, r.token_idx): (r.score, r.tied_kept, r.tied_dropped, r.open_ended)
             for r in report.store.cut_ties(space, layer, head)}
     pos_base, dep_base = report.matched_base.get("pos", {}), report.matched_base.get("dep", {})
 
