@@ -231,6 +231,7 @@ def test_the_heads_ranks_are_a_paired_bootstrap_over_the_probes():
     assert place(4, 1, 5, "heads compared").startswith("tied for lowest with 1 other of the 5")
     assert place(1, 0, 6, "layers") == "the highest of the 6 layers"
     assert place(6, 0, 6, "layers") == "the lowest of the 6 layers"
+    assert place(2, 1, 2, "layers").startswith("tied with the other of the 2 layers")
     assert place(2, 2, 6, "layers").startswith("tied with 2 others for places 2 to 4 of the 6 layers")
 
 

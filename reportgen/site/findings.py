@@ -163,10 +163,12 @@ def own_category(hist: Histogram, label: str, base: float, what: str) -> str:
 
 def diversity(n_matches: int, n_sentences: int) -> tuple[str, str | None]:
     """'50 matches from 9 sentences', and a warning when few distinct sentences give many matches."""
-    text = f"{matches(n_matches)} from {n_sentences:,} corpus sentence{'s' if n_sentences != 1 else ''}"
+    text = f"{matches(n_matches)} from {count(n_sentences, 'corpus sentence')}"
     if n_matches and n_sentences < DIVERSE * n_matches:
-        return text, (f"Few distinct sentences: {n_sentences:,} sentences give {n_matches:,} matches, so these "
-                      f"may be look-alike sentences rather than look-alike tokens")
+        give = "gives" if n_sentences == 1 else "give"
+        return text, (f"Few distinct sentences: {count(n_sentences, 'sentence')} {give} "
+                      f"{count(n_matches, 'match', 'matches')}, so these may be look-alike sentences rather than "
+                      f"look-alike tokens")
     return text, None
 
 

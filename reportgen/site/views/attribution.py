@@ -174,7 +174,7 @@ def place(position: int, tied: int, n: int, noun: str, tested: str = "no paired 
     others = count(tied, "other")
     why = f": {tested} separates them"
     if tied + 1 == n:
-        return f"tied with all {n - 1} others {of}{why}"
+        return f"tied with {'the other' if n == 2 else f'all {n - 1} others'} {of}{why}"
     if position == 1:
         return f"tied for highest with {others} {of}{why}"
     if position + tied == n:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from ...store import Store
 from ...store.checks import CONTROL_HEAD_STATS, DEP_TABLE1, ROLE_SENSITIVITY
 from ...vocab import (
-    ordinal,
     ALL_RELATIONS,
     BY_NORM,
     DIRECTIONS,
@@ -18,8 +17,10 @@ from ...vocab import (
     ROLES,
     STABLE,
     STAT_DESCRIPTIONS,
+    count,
     direction_words,
     head_label,
+    ordinal,
 )
 from ..charts import heads as headcharts
 from .headmap import HeadMap, head_map
@@ -51,7 +52,7 @@ def rank_text(value: float, values: list[float], digits: int = 3) -> str:
     tied = n - above - below - 1  # others shown with the same value
     if above == 0 and below == 0:
         return f"equal for all {n} heads" if n > 1 else "the only head"
-    others = f", with {tied} other{'s' if tied != 1 else ''}" if tied else ""
+    others = f", with {count(tied, 'other')}" if tied else ""
     if above == 0:
         return f"highest of {n} heads{others}"
     if below == 0:
