@@ -31,13 +31,13 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 # schema v3: corpus base rates, and ties at the cut of the top-k
                 "base_counts": ["population", "layer", "head", "facet", "category", "n"],
                 "cut_ties": ["sentence_id", "token_idx", "space", "layer", "head", "score", "tied_kept",
-                             "tied_dropped"],
+                             "tied_dropped", "open_ended"],
                 # schema v4: Clark et al.'s head analysis (v6: bootstrap intervals and significance; v7: the
                 # corrected interval, ties, and each role's stability and test against the control model)
                 "dep_accuracy": ["layer", "head", "relation", "direction", "support", "accuracy", "baseline_offset",
                                  "baseline_accuracy", "accuracy_low", "accuracy_high", "margin_low", "margin_high",
                                  "significant", "margin_low_corrected", "margin_high_corrected", "below",
-                                 "table1_lead", "syntax_lead"],
+                                 "table1_lead", "syntax_lead", "shared"],
                 "head_distance": ["layer_a", "head_a", "layer_b", "head_b", "distance"],
                 "head_map": ["layer", "head", "x", "y"],
                 "head_roles": ["layer", "head", "role", "evidence", "relation", "direction", "stability",
@@ -70,6 +70,7 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 "agreement_baselines": ["sentence_id", "baseline", "spearman", "n_words"],
                 "agreement_tests": ["method", "layer", "head", "baseline", "best", "n_probes", "difference", "ci_low",
                                     "ci_high", "beats"],
+                "agreement_ranks": ["method", "layer", "head", "n_probes", "mean", "rank"],
                 "faithfulness": ["sentence_id", "ranking", "layer", "head", "k", "words", "comprehensiveness",
                                  "sufficiency"],
                 # schema v5: `reportgen study edits`
