@@ -212,7 +212,7 @@ def test_the_in_context_loss_with_heads_removed_equals_a_hook_written_here(measu
     info = loaded.info
     pool = np.arange(10, 200)
     sequences = repeated_sequences(pool, 3, 4, 8, 7, None)
-    removed = [[], [(0, 1)], [(0, 0), (1, 1)]]
+    removed = [[], [(0, 1)], [(0, 0), (1, 1)], [(1, 0)]]
     masks = np.ones((len(removed), info.n_layers, info.n_heads), dtype=np.float32)
     for k, heads in enumerate(removed):
         for layer, head in heads:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..models import device_of
 from ..vocab import head_label
-from .ablation import head_mask
+from .ablation import from_layer, head_mask
 from .importance_stats import interval, resamples
 
 BATCH = 16  # sequences per forward pass
@@ -61,19 +61,27 @@ def forward(model, device, sequences: list[list[int]], pad: int, each, attention
     import torch
 
     for part in _batches(sequences):
-        length = max(len(sequences[i]) for i in part)
-        ids = torch.full((len(part), length), pad, dtype=torch.long)
-        mask = torch.zeros((len(part), length), dtype=torch.long)
-        for row, i in enumerate(part):
-            ids[row, :len(sequences[i])] = torch.tensor(sequences[i])
-            mask[row, :len(sequences[i])] = 1
+        ids, mask = _padded([sequences[i] for i in part], pad, device)
         with torch.inference_mode():
-            out = model(input_ids=ids.to(device), attention_mask=mask.to(device), output_attentions=attentions)
+            out = model(input_ids=ids, attention_mask=mask, output_attentions=attentions)
         attention = torch.stack(out.attentions, 1) if attentions else None  # [B, L, H, T, T]
         for row, i in enumerate(part):
             t = len(sequences[i])
             each(i, None if attention is None else attention[row, :, :, :t, :t].double().cpu().numpy(), out, row)
         advance(len(part))
+
+
+def _padded(sequences: list[list[int]], pad: int, device):
+    """Right-padded input ids and attention mask [B, T] on the device."""
+    import torch
+
+    length = max(len(x) for x in sequences)
+    ids = torch.full((len(sequences), length), pad, dtype=torch.long)
+    mask = torch.zeros((len(sequences), length), dtype=torch.long)
+    for row, x in enumerate(sequences):
+        ids[row, :len(x)] = torch.tensor(x)
+        mask[row, :len(x)] = 1
+    return ids.to(device), mask.to(device)
 
 
 def second_copy_loss(logits, ids: list[int], offset: int, n: int) -> float:
@@ -86,19 +94,38 @@ def second_copy_loss(logits, ids: list[int], offset: int, n: int) -> float:
 
 def in_context_losses(loaded, sequences: list[tuple[list[int], int, int]], masks: np.ndarray,
                       advance=lambda n: None) -> np.ndarray:
-    """[K, S] the in-context loss of each sequence under each mask [K, L, H] (1 keeps a head, 0 removes it)."""
+    """[K, S] the in-context loss of each sequence under each mask [K, L, H] (1 keeps a head, 0 removes it). Per
+    batch of sequences, one intact pass keeps every block's output; each mask's pass then starts at the first layer
+    it changes (ablation.from_layer: the blocks below give their intact outputs)."""
     import torch
 
     device = device_of(loaded)
     pad = loaded.tokenizer.pad_token_id or 0
+    blocks = loaded.adapter.blocks(loaded.model)
+    removed = (masks < 1).any(-1)  # [K, L]
+    first = np.where(removed.any(-1), removed.argmax(-1), len(blocks))
     out = np.zeros((len(masks), len(sequences)))
-    for k, mask in enumerate(masks):
-        def each(i, _attention, result, row, k=k):
-            out[k, i] = second_copy_loss(result.logits[row], *sequences[i])
-
-        with head_mask(loaded, torch.tensor(mask[None], device=device)):
-            forward(loaded.task, device, [s[0] for s in sequences], pad, each, attentions=False)
-        advance(1)
+    for part in _batches([s[0] for s in sequences]):
+        ids, mask = _padded([sequences[i][0] for i in part], pad, device)
+        cached: list = [None] * len(blocks)
+        keep = [block.register_forward_hook(lambda _m, _a, result, layer=layer: cached.__setitem__(layer, result))
+                for layer, block in enumerate(blocks)]
+        try:
+            with torch.inference_mode():
+                intact = loaded.task(input_ids=ids, attention_mask=mask).logits
+        finally:
+            for hook in keep:
+                hook.remove()
+        for k, m in enumerate(masks):
+            if first[k] == len(blocks):
+                logits = intact
+            else:
+                with torch.inference_mode(), head_mask(loaded, torch.tensor(m[None], device=device)), \
+                        from_layer(loaded, cached, int(first[k]), len(part)):
+                    logits = loaded.task(input_ids=ids, attention_mask=mask).logits
+            for row, i in enumerate(part):
+                out[k, i] = second_copy_loss(logits[row], *sequences[i])
+        advance(len(part))
     return out
 
 

@@ -72,5 +72,6 @@ def circuits(model, unembedding, n_heads: int, d_head: int) -> np.ndarray | None
         unembed = torch.as_tensor(unembedding).detach().double().cpu()  # [V, D]
         vocab = min(len(embed), len(unembed))
         gain = final_gain(model, embed.shape[1])
-        inner = (gain[:, None] * unembed[:vocab].T) @ embed[:vocab]  # [D, D]: diag(g) W_U W_E
+        # [D, D]: diag(g) W_U W_E, a sum over the vocabulary, in float32 (the costly product), then float64
+        inner = gain[:, None] * (unembed[:vocab].T.float() @ embed[:vocab].float()).double()
         return np.stack([np.stack([(o @ inner @ v).numpy() for v, o in layer]) for layer in heads])

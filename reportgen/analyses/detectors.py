@@ -75,19 +75,19 @@ COPYING = ("Elhage et al.'s positive-eigenvalue fraction sum(lambda) / sum(|lamb
 class DetectorOptions:
     detector_sequences: int = option(32, "Causal LMs: how many repeated random token sequences the head detectors "
                                          "are measured on (default: 32; 0: no detectors).", minimum=0)
-    detector_min_tokens: int = option(10, "The shortest random sequence, in tokens, before it is repeated "
-                                          "(default: 10).", minimum=2)
-    detector_max_tokens: int = option(25, "The longest random sequence, in tokens, before it is repeated "
-                                          "(default: 25).", minimum=2)
-    detector_sentences: int = option(50, "Scan the first N corpus sentences for natural repeats (a token that "
+    detector_min_tokens: int = option(8, "The shortest random sequence, in tokens, before it is repeated "
+                                          "(default: 8).", minimum=2)
+    detector_max_tokens: int = option(20, "The longest random sequence, in tokens, before it is repeated "
+                                          "(default: 20).", minimum=2)
+    detector_sentences: int = option(12, "Scan the first N corpus sentences for natural repeats (a token that "
                                          "occurs earlier in the same sentence) and score the heads on them "
-                                         "(default: 50; 0: none).", minimum=0)
-    detector_ablation_sequences: int = option(16, "How many of the sequences the induction heads' ablation is "
-                                                  "measured on (default: 16; 0: no ablation).", minimum=0)
+                                         "(default: 12; 0: none).", minimum=0)
+    detector_ablation_sequences: int = option(8, "How many of the sequences the induction heads' ablation is "
+                                                  "measured on (default: 8; 0: no ablation).", minimum=0)
     detector_candidates: int = option(4, "At most this many induction heads are removed, one at a time and "
                                          "together (default: 4).", minimum=1)
-    detector_draws: int = option(5, "How many random sets of heads from the same layers are removed for "
-                                    "comparison (default: 5).", minimum=1)
+    detector_draws: int = option(4, "How many random sets of heads from the same layers are removed for "
+                                    "comparison (default: 4).", minimum=1)
     detector_seed: int = option(0, "The seed of the sequences, the bootstrap, the random heads and the control "
                                    "model (default: 0).", minimum=0)
 
@@ -121,8 +121,8 @@ class HeadDetectors:
         sequences = repeated_sequences(pool, o.detector_sequences, low, high, o.detector_seed, bos)
         sentences = self._sentences(corpus[:o.detector_sentences])
         n_ablate = min(o.detector_ablation_sequences, len(sequences))
-        masks_total = 2 + o.detector_candidates + o.detector_draws if n_ablate else 0
-        with progress.stage("detectors", 2 * len(sequences) + len(sentences) + masks_total) as advance:
+        
+        with progress.stage("detectors", 2 * len(sequences) + len(sentences) + n_ablate) as advance:
             model_scores, intact = self._repeated(loaded, sequences, advance)
             random = randomised(loaded, o.detector_seed)
             control_scores, _ = self._repeated(random, sequences, advance, losses=False)
