@@ -12,7 +12,11 @@ import pytest
 import torch
 from conftest import _byte_level_tokenizer
 
-from reportgen.analyses.detector_passes import in_context_losses, random_draws, repeated_sequences
+from reportgen.analyses.detector_passes import (
+    in_context_losses,
+    random_draws,
+    repeated_sequences,
+)
 from reportgen.analyses.detector_scores import (
     THRESHOLDS,
     copying_score,
@@ -186,7 +190,8 @@ def test_the_copying_score_is_the_eigenvalue_fraction_of_the_whole_ov_circuit(me
 
                     block = base.layers[layer].double()
                     v = block.self_attn.v_proj(embed * block.input_layernorm.weight)  # [V, n_kv * d]
-                    v = repeat_kv(v.reshape(1, len(embed), -1, d).transpose(1, 2), info.n_heads // loaded.model.config.num_key_value_heads)
+                    group = info.n_heads // loaded.model.config.num_key_value_heads
+                    v = repeat_kv(v.reshape(1, len(embed), -1, d).transpose(1, 2), group)
                     value = v[0, head]
                     proj = block.self_attn.o_proj
                     final = base.norm.weight.double()
@@ -208,7 +213,7 @@ def test_the_factored_circuit_has_the_full_circuits_eigenvalues():
 
 
 def test_the_in_context_loss_with_heads_removed_equals_a_hook_written_here(measured):
-    loaded, detectors, _ = measured
+    loaded = measured[0]
     info = loaded.info
     pool = np.arange(10, 200)
     sequences = repeated_sequences(pool, 3, 4, 8, 7, None)
@@ -220,7 +225,7 @@ def test_the_in_context_loss_with_heads_removed_equals_a_hook_written_here(measu
     found = in_context_losses(loaded, sequences, masks)
     blocks = loaded.adapter.blocks(loaded.model)
     for k, heads in enumerate(removed):
-        def zero(layer):
+        def zero(layer, heads=heads):
             def hook(_module, args):
                 x = args[0].clone()
                 for l, h in heads:

@@ -108,7 +108,8 @@ def in_context_losses(loaded, sequences: list[tuple[list[int], int, int]], masks
     for part in _batches([s[0] for s in sequences]):
         ids, mask = _padded([sequences[i][0] for i in part], pad, device)
         cached: list = [None] * len(blocks)
-        keep = [block.register_forward_hook(lambda _m, _a, result, layer=layer: cached.__setitem__(layer, result))
+        keep = [block.register_forward_hook(
+                    lambda _m, _a, result, layer=layer, to=cached: to.__setitem__(layer, result))
                 for layer, block in enumerate(blocks)]
         try:
             with torch.inference_mode():

@@ -124,7 +124,8 @@ def head_view(report, layer: int, head: int) -> HeadDetectors | None:
 
     scores = tuple(Score(NAMES[d], text(d, "weights" if d == "copying" else "repeated"), text(d, "corpus"),
                          text(d, "control")) for d in ORDER if any(k[0] == d for k in mine))
-    roles = tuple(RoleLine(NAMES[r.role], _role_text(r), bool(r.claimed)) for r in found["roles"].get((layer, head), ()))
+    roles = tuple(RoleLine(NAMES[r.role], _role_text(r), bool(r.claimed))
+                  for r in found["roles"].get((layer, head), ()))
     label = head_label(layer, head)
     removal = next((r for r in found["ablation"] if r.removed == "head" and r.heads == label), None)
     ablation = ""
