@@ -70,7 +70,13 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 "agreement_baselines": ["sentence_id", "baseline", "spearman", "n_words"],
                 "agreement_tests": ["method", "layer", "head", "baseline", "best", "n_probes", "difference", "ci_low",
                                     "ci_high", "beats"],
+                # schema v8: the agreement's ranks with their ties; a causal LM's head detectors
                 "agreement_ranks": ["method", "layer", "head", "n_probes", "mean", "rank"],
+                "head_detectors": ["layer", "head", "detector", "source", "value", "low", "high", "se", "units"],
+                "detector_roles": ["layer", "head", "role", "value", "threshold", "stability", "control_value",
+                                   "claimed"],
+                "detector_ablation": ["removed", "draw", "heads", "n_heads", "loss", "low", "high", "increase",
+                                      "increase_low", "increase_high", "sequences"],
                 "faithfulness": ["sentence_id", "ranking", "layer", "head", "k", "words", "comprehensiveness",
                                  "sufficiency"],
                 # schema v5: `reportgen study edits`

@@ -219,3 +219,8 @@ def masks_for(n_layers: int, n_heads: int, heads: list[tuple[int, int]]) -> tupl
         else:
             masks[i, layer, head] = 0
     return masks, keys
+
+
+# public for the head detectors' ablation (analyses/detectors.py), which also starts its passes at the first layer a
+# mask changes
+from_layer = _from_layer

@@ -14,13 +14,14 @@ from typing import Any
 
 from ..config import Config
 from ..config import load_config as load_with
-from ..store import checks, schema
+from ..store import checks, detector_tables, schema
 from ..unit import Unit
 from .attribution import AttributionOptions, ProbeAttributions
 from .baselines import agreement_baselines
 from .baserates import AttendedCounts, matched_base_counts
 from .control import ControlModel, ControlOptions
 from .depacc import DepAccuracy, DepOptions
+from .detectors import DetectorOptions, HeadDetectors
 from .faithfulness import Faithfulness
 from .headstats import HeadStats
 from .importance import HeadImportance, ImportanceOptions
@@ -63,6 +64,9 @@ UNITS: tuple[Unit, ...] = (
     Unit("importance", "which heads matter: each head and layer removed (Michel et al.), and the gradient proxy",
          options=ImportanceOptions, probe=HeadImportance, sections="importance",
          tables=(schema.HEAD_IMPORTANCE, schema.HEAD_IMPORTANCE_SENTENCES, schema.IMPORTANCE_REFERENCE)),
+    Unit("detectors", "causal LMs: induction, previous-token, duplicate-token and copying heads (Olsson et al., "
+                      "Elhage et al., TransformerLens's detectors), the induction heads confirmed by removing them",
+         options=DetectorOptions, probe=HeadDetectors, sections="detectors", tables=detector_tables.TABLES),
 )
 
 
