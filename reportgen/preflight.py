@@ -131,8 +131,10 @@ def shape_of(architecture, name: str, max_length: int | None = None) -> Shape:
     from .models import model_kind
 
     cfg = architecture.config
-    with torch.device("meta"):
-        model = architecture.task.from_config(cfg, attn_implementation="eager")
+    task = architecture.task
+    with torch.device("meta"):  # an Auto class makes the model from the configuration; a model class is called
+        model = (task.from_config(cfg, attn_implementation="eager") if hasattr(task, "from_config")
+                 else task(cfg))
     numbers = sum(p.numel() for p in model.parameters() if p.is_floating_point())
     numbers += sum(b.numel() for b in model.buffers() if b.is_floating_point())
     other = sum(b.numel() * b.element_size() for b in model.buffers() if not b.is_floating_point())
@@ -274,16 +276,23 @@ def available_memory(device: str, limit_mib: int | None = None) -> tuple[int | N
     return None, "not known on this system: nothing is checked"
 
 
-def plan(config: Config, probes: Sequence[Sentence], corpus: Sequence[Sentence], device: str,
-         dtype: str) -> Estimate:
+def plan(config: Config, probes: Sequence[Sentence], corpus: Sequence[Sentence], device: str, dtype: str,
+         given=None) -> Estimate:
     """The estimate of a build of `config` over these probes and corpus sentences on `device` in `dtype` (both
-    resolved), from the model's configuration and tokenizer alone."""
-    from .models import read_architecture
+    resolved), from the model's configuration and tokenizer alone; or of a model already made and placed (`given`,
+    a models.LoadedModel), whose weights already take their part of the device's memory."""
+    from .models import Architecture, read_architecture
 
-    architecture = read_architecture(config.model)
+    if given is None:
+        architecture = read_architecture(config.model)
+    else:
+        architecture = Architecture(given.task.config, given.tokenizer, type(given.task), dtype)
     shape = shape_of(architecture, config.model, config.max_length)
     tok = architecture.tokenizer
     probe_lengths = token_lengths(tok, [s.text + (" " + s.extra if s.extra else "") for s in probes], shape.max_length)
     corpus_lengths = token_lengths(tok, [s.text for s in corpus], shape.max_length)
-    return estimate(shape, config, probe_lengths, corpus_lengths, device, dtype,
-                    available_memory(device, config.memory_limit))
+    available, where = available_memory(device, config.memory_limit)
+    if given is not None and available is not None and config.memory_limit is None:
+        available += shape.weights(dtype, device)  # already there: the free memory no longer counts them
+        where += ", with the weights already there"
+    return estimate(shape, config, probe_lengths, corpus_lengths, device, dtype, (available, where))

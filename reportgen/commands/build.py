@@ -75,10 +75,12 @@ class Loaded:
 
 
 def build(config: Config, progress: Progress | None = None, tuning: corpus_pass.Tuning = corpus_pass.Tuning(),
-          units: tuple[Unit, ...] = UNITS, date: str | None = None) -> Summary:
+          units: tuple[Unit, ...] = UNITS, date: str | None = None, model: LoadedModel | None = None) -> Summary:
     """Run every stage: read, annotate, encode and search, store, render; the site appears only when complete.
     `units`: the analyses (the registry's entries); `date`: the build date the report records (default: from
-    SOURCE_DATE_EPOCH, none when it is not set)."""
+    SOURCE_DATE_EPOCH, none when it is not set); `model`: a model already made and placed (benchmarks/gpu_scale.py:
+    random weights made on the device; it has no files to hash), instead of loading `config.model`."""
+    given = model
     progress = progress or Progress()
     clock = Clock()
     summary = Summary(config.out, config.db_path, timings=clock.timings)
@@ -88,11 +90,13 @@ def build(config: Config, progress: Progress | None = None, tuning: corpus_pass.
     with clock("preflight"):  # a build that will not fit stops here, before any weight is read
         device = resolve_device(config.device)
         dtype = resolve_dtype(config.dtype, device)
-        summary.estimate = plan(config, probes, corpus, device, dtype)
+        summary.estimate = plan(config, probes, corpus, device, dtype, given)
         summary.estimate.check()
     with clock("load models"):
-        model = load_model(config.model, config.max_length, device, dtype)
-        files = probe_files + corpus_files + model_files(config.model)  # the model's identity: its files' sha256
+        model = given or load_model(config.model, config.max_length, device, dtype)
+        files = probe_files + corpus_files
+        if given is None:
+            files += model_files(config.model)  # the model's identity: its files' sha256
         nlp = load_pipeline()
         # each per-probe analysis checks its targets (a bad `|||` line, target_class) before any work
         analyses = [u.probe(model, probes, config) for u in units if u.probe is not None]
