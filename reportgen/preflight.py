@@ -233,7 +233,7 @@ def estimate(shape: Shape, config: Config, probes: Sequence[int], corpus: Sequen
         copies = min(steps, 25)  # attribution.integrated_gradients: Captum's internal_batch_size
         passes.append(Part("attributions", backward(shape, copies, pt, s),
                            f"gradients of {copies} copies of a probe of {pt} tokens",
-                           "use --dtype bfloat16 or another --device"))
+                           ("use --dtype bfloat16 or " if dtype == "float32" else "use ") + "another --device"))
     sentences = config.of(ImportanceOptions).importance_sentences
     if sentences and corpus:
         it = max(max(corpus[:sentences]), max(probes, default=0))
@@ -241,14 +241,16 @@ def estimate(shape: Shape, config: Config, probes: Sequence[int], corpus: Sequen
                   + 4 * ROWS * it * shape.d_model)
         gb = GRADIENT_BATCH if shape.kind == "encoder" else 1
         passes.append(Part("importance", max(ablate, backward(shape, gb, it, s)),
-                           f"{ROWS} copies of a sentence of {it} tokens", "set a lower --importance-sentences "
-                           "(0: none) or use --dtype bfloat16"))
+                           f"{ROWS} copies of a sentence of {it} tokens",
+                           "set --importance-sentences 0 (none)" + (" or use --dtype bfloat16" if dtype == "float32"
+                                                                    else "")))
     weights = shape.weights(dtype, device)
     control = config.of(ControlOptions).control_sentences > 0
     model = Part("model", weights * (2 if control else 1),
                  f"{shape.numbers:,} parameters in {dtype}" + (", twice while the control model runs" if control
                                                               else ""),
-                 "use --dtype bfloat16, another --device" + (", or --control-sentences 0" if control else ""))
+                 ("use --dtype bfloat16, " if dtype == "float32" else "use ") + "another --device"
+                 + (", or --control-sentences 0" if control else ""))
     return Estimate(device, dtype, model, tuple(passes), *available)
 
 
