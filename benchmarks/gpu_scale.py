@@ -31,19 +31,19 @@ from pathlib import Path
 
 # The published shapes (config.json of meta-llama/Llama-3.2-1B, Llama-3.2-3B and Meta-Llama-3-8B)
 SHAPES = {
-    "1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-               num_key_value_heads=8, head_dim=64, vocab_size=128256, rope_theta=500000.0,
-               max_position_embeddings=131072, tie_word_embeddings=True),
-    "3b": dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=28, num_attention_heads=24,
-               num_key_value_heads=8, head_dim=128, vocab_size=128256, rope_theta=500000.0,
-               max_position_embeddings=131072, tie_word_embeddings=True),
-    "8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-               num_key_value_heads=8, head_dim=128, vocab_size=128256, rope_theta=500000.0,
-               max_position_embeddings=8192, tie_word_embeddings=False),
+    "1b": {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32,
+           "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 128256, "rope_theta": 500000.0,
+           "max_position_embeddings": 131072, "tie_word_embeddings": True},
+    "3b": {"hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 28, "num_attention_heads": 24,
+           "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 128256, "rope_theta": 500000.0,
+           "max_position_embeddings": 131072, "tie_word_embeddings": True},
+    "8b": {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+           "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 128256, "rope_theta": 500000.0,
+           "max_position_embeddings": 8192, "tie_word_embeddings": False},
     # for the test suite: the same family, small enough for a CPU (vocabulary: the tokenizer's own)
-    "tiny": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, head_dim=8, vocab_size=0, rope_theta=500000.0,
-                 max_position_embeddings=512, tie_word_embeddings=False),
+    "tiny": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "head_dim": 8, "vocab_size": 0, "rope_theta": 500000.0,
+             "max_position_embeddings": 512, "tie_word_embeddings": False},
 }
 NOTE = ("gpu_scale: random weights, published shapes: these figures are costs (time, memory), not findings about "
         "any model")
@@ -156,9 +156,9 @@ def report(result: Result) -> list[str]:
     """What the script prints for one shape."""
     from reportgen.preflight import size
 
-    lines = [f"{result.shape}: {result.parameters / 1e9:.2f} B parameters, build {result.seconds:.1f} s; the bare "
-             f"forward pass over the same sentences {result.forward:.1f} s "
-             f"({100 * result.forward / max(result.seconds, 1e-9):.0f}% of the build)"]
+    share = 100 * result.forward / max(result.seconds, 1e-9)
+    lines = [(f"{result.shape}: {result.parameters / 1e9:.2f} B parameters, build {result.seconds:.1f} s; the bare "
+              f"forward pass over the same sentences {result.forward:.1f} s ({share:.0f}% of the build)")]
     lines.append("  stages: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.timings.items()))
     ranked = sorted(((s, n) for n, s in result.timings.items() if not n.startswith("of which")), reverse=True)
     lines.append("  where the time goes: " + ", ".join(f"{n} {100 * s / max(result.seconds, 1e-9):.0f}%"
