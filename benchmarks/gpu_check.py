@@ -5,7 +5,8 @@
 
 Builds the default model's report over the first --limit sentences of the shipped corpus and the shipped probes,
 with the heads' importance, twice in this process: on --device with --dtype, then on the CPU in float32. Prints
-both builds' stage times and the GPU's peak memory, then compares, within these tolerances (bfloat16 keeps 8 bits
+both builds' stage times and the GPU's peak memory against the memory preflight's estimate of it (the estimate
+should be at least the peak), then compares, within these tolerances (bfloat16 keeps 8 bits
 of mantissa, so numbers near a tie may swap):
 
 - neighbours: for every probe token and search space, the top-k match sets overlap (Jaccard) by at least
@@ -33,7 +34,8 @@ DEP_TOL = 0.03
 MIN_RHO = 0.9
 
 
-def build_once(out: Path, limit: int, importance: int, device: str, dtype: str) -> tuple[dict, float, float | None]:
+def build_once(out: Path, limit: int, importance: int, device: str,
+               dtype: str) -> tuple[dict, float, float | None, float]:
     import torch
 
     from reportgen.commands.build import build
@@ -46,7 +48,7 @@ def build_once(out: Path, limit: int, importance: int, device: str, dtype: str) 
                                 dtype=dtype))
     wall = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None
-    return summary.timings, wall, peak
+    return summary.timings, wall, peak, summary.estimate.total / 2**20
 
 
 def rows(db: Path, sql: str) -> list[tuple]:
@@ -111,9 +113,11 @@ def main() -> int:
         outs = {}
         for label, device, dtype in (("device", args.device, args.dtype), ("cpu", "cpu", "float32")):
             out = Path(tmp) / label / "site"
-            timings, wall, peak = build_once(out, args.limit, args.importance_sentences, device, dtype)
+            timings, wall, peak, estimate = build_once(out, args.limit, args.importance_sentences, device, dtype)
             stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items())
-            memory = f", peak GPU memory {peak:.0f} MiB" if peak is not None else ""
+            memory = (f", peak GPU memory {peak:.0f} MiB against the preflight's estimate {estimate:.0f} MiB "
+                      f"(estimate / measured {estimate / peak:.2f})" if peak else
+                      f", preflight estimate {estimate:.0f} MiB")
             print(f"{device} {dtype}: {wall:.1f} s{memory}: {stages}")
             outs[label] = out / "report.duckdb"
         problems = compare(outs["device"], outs["cpu"])

@@ -67,15 +67,19 @@ def make_cli(units: tuple) -> click.Group:
     def main() -> None:
         """reportgen: a static website explaining what each attention head of a transformer does."""
 
-    def build(config_file, quiet, **options) -> None:
+    def build(config_file, quiet, dry_run, **options) -> None:
         """Build the report: annotate, encode and search the corpus, store, render the site."""
         from .analyses.registry import options_of
         from .commands.build import build as run_build
+        from .commands.build import dry_run as estimate
         from .config import load_config
 
         with _user_errors():
             options["corpus"] = tuple(options.get("corpus") or ())
             config = load_config(config_file, options_of(units), **options)
+            if dry_run:
+                click.echo("\n".join(estimate(config).lines()))
+                return
             summary = run_build(config, for_command_line(quiet), units=units)
         for warning in summary.warnings:
             click.echo(f"reportgen: warning: {warning}", err=True)
@@ -89,6 +93,10 @@ def make_cli(units: tuple) -> click.Group:
                    f"tokens, {c['truncated']} truncated, {c['duplicates']} repeated (kept), {c['probes']} probes. "
                    f"Time: {stages}.")
 
+    build = click.option("--dry-run", is_flag=True,
+                         help="Print the memory the build would need (the model, its largest batch, the total) "
+                              "and the device's available memory, and stop: nothing is loaded but the model's "
+                              "configuration and tokenizer, nothing is written.")(build)
     build = click.option("--quiet", is_flag=True,
                          help="No progress (bars on a terminal, plain lines elsewhere).")(build)
     build = click.option("--config", "config_file", type=click.Path(path_type=Path),

@@ -58,6 +58,9 @@ class Config:
                          check=check_device, values="`auto`, `cpu`, `cuda`, `cuda:N` or `mps`")
     dtype: str = option("auto", "auto (default: bfloat16 on a CUDA GPU that has it, else float32), float32, "
                                 "bfloat16 or float16.", choices=DTYPES)
+    memory_limit: int | None = option(None, "The memory the build may use on its device, in MiB (default: what the "
+                                            "device has free: a GPU's free memory, else the available RAM).",
+                                      minimum=1, unset="the device's free memory", shown=False, reproduce=False)
     ray: str | None = option(None, "Run the corpus pass on a Ray cluster: auto (a running cluster, else a local one) "
                                    "or its address (needs the ray extra).", check=_check_ray, shown=False,
                              values="`true`, `false`, `\"auto\"` or `\"host:port\"`",

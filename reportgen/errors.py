@@ -19,3 +19,7 @@ class ModelError(ReportgenError):
 
 class OutputError(ReportgenError):
     """An output location that cannot be written."""
+
+
+class ResourceError(ReportgenError):
+    """A build that will not fit its device's memory (found before the model is loaded)."""

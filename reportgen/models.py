@@ -79,7 +79,7 @@ def model_kind(model) -> str:
     return "encoder"
 
 
-def _task_class(cfg):
+def task_class(cfg):
     """The Auto class that loads a checkpoint with its task head, from config.architectures."""
     from transformers import (
         AutoModel,
@@ -190,15 +190,19 @@ def wrap(model, tokenizer, name: str, max_length: int | None = None) -> LoadedMo
     return LoadedModel(base, tokenizer, adapter, info, model, own_pad)
 
 
-def _load_gguf(name: str, path: Path, max_length: int | None) -> LoadedModel:
-    """A GGUF file (llama.cpp's format) through transformers' GGUF support: the weights are de-quantised to
-    float32 and the tokenizer is rebuilt from the file. Needs the `gguf` extra."""
+def _check_gguf_extra(name: str) -> None:
     import importlib.util
 
     missing = [m for m in ("gguf", "accelerate") if importlib.util.find_spec(m) is None]
     if missing:
         raise ModelError(f"--model {name}: GGUF models need the gguf extra ({', '.join(missing)} missing); run "
                          f"`pip install 'reportgen[gguf]'`")
+
+
+def _load_gguf(name: str, path: Path, max_length: int | None) -> LoadedModel:
+    """A GGUF file (llama.cpp's format) through transformers' GGUF support: the weights are de-quantised to
+    float32 and the tokenizer is rebuilt from the file. Needs the `gguf` extra."""
+    _check_gguf_extra(name)
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -210,7 +214,7 @@ def _load_gguf(name: str, path: Path, max_length: int | None) -> LoadedModel:
     try:
         tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         # a GGUF file is a whole model: a causal one has its output (LM) head
-        task = AutoModelForCausalLM if ADAPTERS[cfg.model_type].causal else _task_class(cfg)
+        task = AutoModelForCausalLM if ADAPTERS[cfg.model_type].causal else task_class(cfg)
         with contextlib.redirect_stderr(io.StringIO()):  # the de-quantisation's own progress bar (plain tqdm)
             model = task.from_pretrained(path.parent, gguf_file=path.name, attn_implementation="eager",
                                          dtype="float32")
@@ -294,13 +298,54 @@ def load_model(name: str, max_length: int | None = None, device: str = "cpu", dt
     return place(_load(name, max_length), device, dtype)
 
 
+@dataclass(frozen=True)
+class Architecture:
+    """A model as its configuration and tokenizer describe it, read without its weights (preflight.py)."""
+
+    config: object  # transformers' configuration
+    tokenizer: object
+    task: type  # the Auto class its weights load with (its task head, if any)
+    stored_dtype: str  # the precision its weights are read in, before they are placed in the build's
+
+
+def read_architecture(name: str) -> Architecture:
+    """The configuration and tokenizer of the model `load_model` would load, with its one-line errors; no weight
+    is read."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    path = default_model_path() if name == DEFAULT_MODEL else Path(name)
+    gguf = path.suffix == ".gguf" and path.is_file()
+    if not gguf and (not path.is_dir() or not (path / "config.json").is_file()):
+        raise ModelError(_NOT_A_MODEL.format(name=name, default=DEFAULT_MODEL))
+    if gguf:
+        _check_gguf_extra(name)
+    where = {"gguf_file": path.name} if gguf else {}
+    folder = path.parent if gguf else path
+    try:
+        cfg = AutoConfig.from_pretrained(folder, **where)
+        tokenizer = AutoTokenizer.from_pretrained(folder, **where)
+    except Exception as exc:  # the readers raise plain errors (ValueError, KeyError, OSError) on bad files
+        raise ModelError(f"--model {name}: cannot read its configuration or tokenizer "
+                         f"({str(exc).splitlines()[0]})") from None
+    if cfg.model_type not in ADAPTERS:
+        raise ModelError(f"--model {name}: architecture {cfg.model_type!r} is not supported; supported: {supported()}")
+    task = AutoModelForCausalLM if gguf and ADAPTERS[cfg.model_type].causal else task_class(cfg)
+    # a GGUF file is de-quantised to float32; a folder's weights are read in their config's dtype
+    stored = "float32" if gguf else str(getattr(cfg, "dtype", None) or "float32").removeprefix("torch.")
+    return Architecture(cfg, tokenizer, task, stored)
+
+
+_NOT_A_MODEL = ("--model {name}: not a model directory (no config.json there) nor a .gguf file; pass a local "
+                "transformers model folder or GGUF file, or leave --model out for {default}")
+
+
 def _load(name: str, max_length: int | None) -> LoadedModel:
     path = default_model_path() if name == DEFAULT_MODEL else Path(name)
     if path.suffix == ".gguf" and path.is_file():
         return _load_gguf(name, path, max_length)
     if not path.is_dir() or not (path / "config.json").is_file():
-        raise ModelError(f"--model {name}: not a model directory (no config.json there) nor a .gguf file; pass a "
-                         f"local transformers model folder or GGUF file, or leave --model out for {DEFAULT_MODEL}")
+        raise ModelError(_NOT_A_MODEL.format(name=name, default=DEFAULT_MODEL))
+    from safetensors import SafetensorError
     from transformers import AutoConfig, AutoTokenizer
 
     try:
@@ -311,7 +356,7 @@ def _load(name: str, max_length: int | None) -> LoadedModel:
         raise ModelError(f"--model {name}: architecture {cfg.model_type!r} is not supported; supported: {supported()}")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = _task_class(cfg).from_pretrained(path, attn_implementation="eager")
-    except (OSError, ValueError) as exc:
+        model = task_class(cfg).from_pretrained(path, attn_implementation="eager")
+    except (OSError, ValueError, SafetensorError) as exc:  # a damaged weights file: safetensors' own error
         raise ModelError(f"--model {name}: cannot load the model ({str(exc).splitlines()[0]})") from None
     return wrap(model, tokenizer, DEFAULT_MODEL if name == DEFAULT_MODEL else path.name, max_length)

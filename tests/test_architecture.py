@@ -23,7 +23,7 @@ LEVELS = {
     "reportgen.store": 3,
     "reportgen.models": 4, "reportgen.encode": 4, "reportgen.provenance": 4,
     "reportgen.analyses": 5, "reportgen.studies": 5,
-    "reportgen.corpus_pass": 6, "reportgen.probe_pass": 6,
+    "reportgen.corpus_pass": 6, "reportgen.probe_pass": 6, "reportgen.preflight": 6,
     # the control model runs a corpus pass of its own; the registry, which lists it, stands above it
     "reportgen.analyses.control": 6, "reportgen.analyses.registry": 6,
     "reportgen.site": 7,

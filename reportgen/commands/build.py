@@ -22,6 +22,7 @@ from ..corpus import (
     read_sentences,
 )
 from ..models import LoadedModel, load_model, model_files, resolve_device, resolve_dtype
+from ..preflight import Estimate, plan
 from ..probe_pass import encode_probes
 from ..progress import Clock, Progress
 from ..provenance import meta, source_date
@@ -44,6 +45,7 @@ class Summary:
     warnings: list[str] = field(default_factory=list)  # what the user should know, one line each
     annotated_beside: bool = False  # whether spaCy ran in a process of its own beside the model
     shards: list[tuple[int, int, int, float]] = field(default_factory=list)  # with --ray: each shard's timing
+    estimate: Estimate | None = None  # the memory the build was estimated to need, before loading the model
 
     @property
     def pages(self) -> int:
@@ -73,22 +75,28 @@ class Loaded:
 
 
 def build(config: Config, progress: Progress | None = None, tuning: corpus_pass.Tuning = corpus_pass.Tuning(),
-          units: tuple[Unit, ...] = UNITS, date: str | None = None) -> Summary:
+          units: tuple[Unit, ...] = UNITS, date: str | None = None, model: LoadedModel | None = None) -> Summary:
     """Run every stage: read, annotate, encode and search, store, render; the site appears only when complete.
     `units`: the analyses (the registry's entries); `date`: the build date the report records (default: from
-    SOURCE_DATE_EPOCH, none when it is not set)."""
+    SOURCE_DATE_EPOCH, none when it is not set); `model`: a model already made and placed (benchmarks/gpu_scale.py:
+    random weights made on the device; it has no files to hash), instead of loading `config.model`."""
+    given = model
     progress = progress or Progress()
     clock = Clock()
     summary = Summary(config.out, config.db_path, timings=clock.timings)
     date = source_date() if date is None else date  # a bad SOURCE_DATE_EPOCH fails here, before any model is loaded
     with clock("read"):
-        probes, probe_files = read_sentences((config.probes or default_probes(),), "probe")
-        corpus, corpus_files = read_sentences(config.corpus or default_corpus(), "corpus",
-                                              first_id=len(probes), limit=config.limit)
-    with clock("load models"):
+        probes, probe_files, corpus, corpus_files = _read(config)
+    with clock("preflight"):  # a build that will not fit stops here, before any weight is read
         device = resolve_device(config.device)
-        model = load_model(config.model, config.max_length, device, resolve_dtype(config.dtype, device))
-        files = probe_files + corpus_files + model_files(config.model)  # the model's identity: its files' sha256
+        dtype = resolve_dtype(config.dtype, device)
+        summary.estimate = plan(config, probes, corpus, device, dtype, given)
+        summary.estimate.check()
+    with clock("load models"):
+        model = given or load_model(config.model, config.max_length, device, dtype)
+        files = probe_files + corpus_files
+        if given is None:
+            files += model_files(config.model)  # the model's identity: its files' sha256
         nlp = load_pipeline()
         # each per-probe analysis checks its targets (a bad `|||` line, target_class) before any work
         analyses = [u.probe(model, probes, config) for u in units if u.probe is not None]
@@ -119,6 +127,22 @@ def build(config: Config, progress: Progress | None = None, tuning: corpus_pass.
         if external_db:
             os.replace(db_path, config.db)
     return summary
+
+
+def _read(config: Config) -> tuple[list[Sentence], list[SourceFile], list[Sentence], list[SourceFile]]:
+    """The probes and the corpus sentences, with the files they come from."""
+    probes, probe_files = read_sentences((config.probes or default_probes(),), "probe")
+    corpus, corpus_files = read_sentences(config.corpus or default_corpus(), "corpus", first_id=len(probes),
+                                          limit=config.limit)
+    return probes, probe_files, corpus, corpus_files
+
+
+def dry_run(config: Config) -> Estimate:
+    """What `build --dry-run` prints: the memory estimate of this build, from the inputs and the model's
+    configuration and tokenizer; nothing is loaded beyond them and nothing is written."""
+    probes, _, corpus, _ = _read(config)
+    device = resolve_device(config.device)
+    return plan(config, probes, corpus, device, resolve_dtype(config.dtype, device))
 
 
 def _gather(store: Store, loaded: Loaded, corpus_run: corpus_pass.CorpusPass, clock: Clock, progress: Progress,
