@@ -95,6 +95,5 @@ def sentence_view(report, sentence_id: int) -> SentenceLens | None:
 
 SECTIONS = (
     Section("sentence", "logit-lens", "What each layer predicts", TEMPLATE, "sentence", 12, sentence_view,
-            links=lambda v: () if v.absent else (("#logit-lens", "What each layer predicts"),),
             figures=lambda v: [("logit-lens-chart", v.chart)] if v.chart else []),
 )
