@@ -38,6 +38,7 @@ META = Table("meta", "one fact about the report: a key and its value", (
                                    "its name: `reportgen archive` writes it as `config.json`), "
                                    "`importance_sentences_measured`, `importance_measure` and `importance_exact` "
                                    "(what the heads' importance measured, and on which heads exactly), "
+                                   "`logit_lens` (what the logit lens read, or why the report has none), "
                                    "`model_upstream`, `model_upstream_revision`, `model_upstream_source` (the "
                                    "model's Hugging Face hub id and commit where its files say, and where they were "
                                    "read; `not recorded` otherwise), `spacy_model`, `spacy_model_version` (the spaCy "
