@@ -74,3 +74,26 @@ def test_an_encoders_sentence_pages_say_why_there_is_no_lens(analysis_site):
     assert page.select_one("section#logit-lens") is None
     con = duckdb.connect(str(analysis_site / "report.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM logit_lens").fetchone() == (0,)
+
+
+def test_the_chart_is_valid_vega_lite_and_draws_one_cell_and_one_label_per_layer_and_position(lm_site):
+    import re
+
+    import vl_convert
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema.core import load_schema
+
+    con = duckdb.connect(str(lm_site / "report.duckdb"), read_only=True)
+    n = con.execute("SELECT count(*) FROM logit_lens WHERE sentence_id = 0").fetchone()[0]
+    tops = [t for (t,) in con.execute("SELECT token FROM logit_lens_top WHERE sentence_id = 0 AND rank = 1 "
+                                      "ORDER BY layer, token_idx").fetchall()]
+    page = _page(lm_site / "sentences" / "0.html")
+    spec = json.loads(page.select_one('script[data-chart="logit-lens-chart"]').string)
+    validate_jsonschema(spec, load_schema())
+    svg = vl_convert.vegalite_to_svg(spec)
+    cells = re.search(r'<g class="mark-rect role-mark layer_0_marks"[^>]*>(.*?)</g>', svg, re.S).group(1)
+    assert len(re.findall(r"<path", cells)) == n  # the first layer: every cell
+    text = re.search(r'<g class="mark-text role-mark[^"]*"[^>]*>(.*?)</g>', svg, re.S).group(1)
+    labels = [" ".join(t.split()) for t in re.findall(r"<text[^>]*>([^<]*)</text>", text)]
+    cut = [t if len(t) <= 8 else t[:7] + "…" for t in tops]
+    assert sorted(labels) == sorted(" ".join(t.replace("&", "&amp;").replace("<", "&lt;").split()) for t in cut)
