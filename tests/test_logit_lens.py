@@ -204,3 +204,15 @@ def test_no_lens_where_there_is_no_lm_head_or_the_option_is_0():
         assert lens.run(None, _progress(), []) == {} and lens.meta() == {"logit_lens": NO_HEAD}
     lens = LogitLens(tiny_lm("gpt2"), [], _config(logit_lens=0))
     assert lens.run(None, _progress(), []) == {} and lens.meta() == {"logit_lens": OFF}
+
+
+def test_in_bfloat16_the_last_layer_is_still_the_models_own_distribution():
+    lm = tiny_lm("llama")
+    lm.task.to(dtype=torch.bfloat16)
+    rows, _ = lens_rows(lm, 0, IDS, 3)
+    with torch.no_grad():
+        own = torch.softmax(lm.task(input_ids=torch.tensor([IDS])).logits[0].float(), -1).numpy()
+    last = [r for r in rows if r[1] == lm.info.n_layers - 1 and r[3] is not None]
+    assert len(last) == len(IDS) - 1
+    for _, _, pos, nxt, prob, _, _ in last:
+        assert prob == pytest.approx(float(own[pos, nxt]), rel=1e-5, abs=1e-12)
