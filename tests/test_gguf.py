@@ -177,3 +177,48 @@ def test_a_model_of_270_heads_is_ablated_on_the_proxys_extremes(built):
     meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     assert meta["importance_exact"].startswith(f"the {EXTREMES} heads the gradient proxy ranks highest")
     assert meta["importance_measure"].startswith("the increase of the mean next-token loss")
+
+
+def test_the_logit_lens_last_layer_is_the_models_own_next_token_distribution(built):
+    """The stored lens of the last block equals softmax of SmolLM2's own logits on each probe (its final RMSNorm
+    applied once), and the sentence pages show the lens."""
+    import json
+
+    import torch
+
+    from reportgen.analyses.logit_lens import LensOptions
+    from reportgen.models import load_model
+
+    out, con = built
+    loaded = load_model(str(_gguf()))
+    texts = dict(_one(con, "SELECT sentence_id, text FROM sentences WHERE role = 'probe'"))
+    assert _one(con, "SELECT DISTINCT layer FROM logit_lens ORDER BY layer") == [(i,) for i in range(-1, 30)]
+    top = LensOptions().logit_lens  # the default
+    for sid, text in texts.items():
+        ids = loaded.tokenizer(text, split_special_tokens=True)["input_ids"]
+        with torch.inference_mode():
+            own = torch.softmax(loaded.task(input_ids=torch.tensor([ids])).logits[0].double(), -1).numpy()
+        lens = _one(con, f"SELECT token_idx, next_token_id, next_prob, next_rank, kl FROM logit_lens "
+                         f"WHERE sentence_id = {sid} AND layer = 29 ORDER BY token_idx")
+        assert len(lens) == len(ids) == _one(con, f"SELECT count(*) FROM tokens WHERE sentence_id = {sid}")[0][0]
+        for pos, next_id, prob, rank, kl in lens:
+            assert kl == 0
+            if pos + 1 == len(ids):
+                assert next_id is None
+                continue
+            assert next_id == ids[pos + 1]
+            assert prob == pytest.approx(own[pos, next_id], rel=1e-4, abs=1e-9)
+            # float32 against float64: a rank counted between the tokens clearly above and those within 1e-5
+            p = own[pos, next_id]
+            assert 1 + int((own[pos] > p * (1 + 1e-5)).sum()) <= rank <= 1 + int((own[pos] > p * (1 - 1e-5)).sum())
+        tops = _one(con, f"SELECT token_idx, rank, token_id, prob FROM logit_lens_top WHERE sentence_id = {sid} "
+                         f"AND layer = 29 ORDER BY token_idx, rank")
+        assert len(tops) == top * len(ids)
+        for pos, k, token_id, prob in tops:
+            assert prob == pytest.approx(own[pos, token_id], rel=1e-4, abs=1e-9)
+            assert token_id == int(np.argsort(-own[pos], kind="stable")[k - 1]) or \
+                prob == pytest.approx(np.sort(own[pos])[::-1][k - 1], rel=1e-4)
+        page = (out / "sentences" / f"{sid}.html").read_text(encoding="utf-8")
+        assert 'id="logit-lens-table"' in page and 'data-chart="logit-lens-chart"' in page
+    timings = json.loads((out / "assets" / "timings.js").read_text(encoding="utf-8").split(" = ", 1)[1].rstrip(";\n"))
+    print(f"logit lens on SmolLM2, {len(texts)} probes: {timings['logit lens']} s")

@@ -77,6 +77,9 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                                    "claimed"],
                 "detector_ablation": ["removed", "draw", "heads", "n_heads", "loss", "low", "high", "increase",
                                       "increase_low", "increase_high", "sequences"],
+                # schema v9: the logit lens of causal LMs
+                "logit_lens": ["sentence_id", "layer", "token_idx", "next_token_id", "next_prob", "next_rank", "kl"],
+                "logit_lens_top": ["sentence_id", "layer", "token_idx", "rank", "token_id", "token", "prob"],
                 "faithfulness": ["sentence_id", "ranking", "layer", "head", "k", "words", "comprehensiveness",
                                  "sufficiency"],
                 # schema v5: `reportgen study edits`

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import Config
 from ..config import load_config as load_with
-from ..store import checks, detector_tables, schema
+from ..store import checks, detector_tables, lens_tables, schema
 from ..unit import Unit
 from .attribution import AttributionOptions, ProbeAttributions
 from .baselines import agreement_baselines
@@ -25,6 +25,7 @@ from .detectors import DetectorOptions, HeadDetectors
 from .faithfulness import Faithfulness
 from .headstats import HeadStats
 from .importance import HeadImportance, ImportanceOptions
+from .logit_lens import LensOptions, LogitLens
 from .roles import head_roles
 from .table1 import table1
 from .search import SearchOptions, TopK
@@ -67,6 +68,9 @@ UNITS: tuple[Unit, ...] = (
     Unit("detectors", "causal LMs: induction, previous-token, duplicate-token and copying heads (Olsson et al., "
                       "Elhage et al., TransformerLens's detectors), the induction heads confirmed by removing them",
          options=DetectorOptions, probe=HeadDetectors, sections="detectors", tables=detector_tables.TABLES),
+    Unit("logit_lens", "causal LMs: what each layer predicts at each token of each probe, its residual stream put "
+                       "through the final norm and the unembedding (nostalgebraist's logit lens)",
+         options=LensOptions, probe=LogitLens, sections="logit_lens", tables=lens_tables.TABLES),
 )
 
 

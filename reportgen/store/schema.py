@@ -14,9 +14,10 @@ from .analysis_tables import (AGREEMENT_BASELINES, AGREEMENT_RANKS, AGREEMENT_TE
     NEIGHBOURS)
 from .checks import CONTROL_DEP_ACCURACY, CONTROL_HEAD_STATS, CONTROL_ROLES, DEP_TABLE1, ROLE_SENSITIVITY
 from .detector_tables import DETECTOR_ABLATION, DETECTOR_ROLES, HEAD_DETECTORS
+from .lens_tables import LOGIT_LENS, LOGIT_LENS_TOP
 from .table import Table  # noqa: F401 (declared here for every level that names tables)
 
-SCHEMA_VERSION = "8"
+SCHEMA_VERSION = "9"
 
 
 
@@ -37,6 +38,7 @@ META = Table("meta", "one fact about the report: a key and its value", (
                                    "its name: `reportgen archive` writes it as `config.json`), "
                                    "`importance_sentences_measured`, `importance_measure` and `importance_exact` "
                                    "(what the heads' importance measured, and on which heads exactly), "
+                                   "`logit_lens` (what the logit lens read, or why the report has none), "
                                    "`model_upstream`, `model_upstream_revision`, `model_upstream_source` (the "
                                    "model's Hugging Face hub id and commit where its files say, and where they were "
                                    "read; `not recorded` otherwise), `spacy_model`, `spacy_model_version` (the spaCy "
@@ -169,7 +171,7 @@ ANALYSES = (NEIGHBOURS, HEAD_STATS, BASE_COUNTS, CUT_TIES, DEP_ACCURACY, DEP_TAB
             HEAD_ROLES, ROLE_SENSITIVITY, ATTRIBUTION_TARGETS, CONTROL_HEAD_STATS, CONTROL_DEP_ACCURACY, CONTROL_ROLES,
             HEAD_IMPORTANCE, HEAD_IMPORTANCE_SENTENCES, IMPORTANCE_REFERENCE, CLASS_PROBABILITIES, ATTRIBUTIONS,
             ATTRIBUTION_AGREEMENT, AGREEMENT_BASELINES, AGREEMENT_TESTS, AGREEMENT_RANKS, FAITHFULNESS, HEAD_DETECTORS,
-            DETECTOR_ROLES, DETECTOR_ABLATION)
+            DETECTOR_ROLES, DETECTOR_ABLATION, LOGIT_LENS, LOGIT_LENS_TOP)
 # every table declared here, by name, for the store's own reads
 KNOWN = {t.name: t for t in CORE + ANALYSES + STUDIES}
 COLUMNS = {name: table.columns for name, table in KNOWN.items()}
