@@ -14,6 +14,7 @@ random-initialised causal LM (tiny_families.py), against computations written he
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 
@@ -108,9 +109,13 @@ def _values(loaded, layer: int, x: torch.Tensor) -> torch.Tensor:
     return _project(loaded, layer, x if norm is None else norm(x))
 
 
+@functools.cache
+def _words() -> tuple:
+    return tuple(annotate(TEXTS))  # spaCy is loaded once, not per test
+
+
 def _batch(loaded):
-    words = list(annotate(TEXTS))
-    return [tokenize(loaded, t, w, strict=True, where="test") for t, w in zip(TEXTS, words)]
+    return [tokenize(loaded, t, w, strict=True, where="test") for t, w in zip(TEXTS, _words())]
 
 
 def _padded(loaded, batch):
@@ -156,21 +161,21 @@ def test_attention_is_the_models_own_with_its_windows_and_contexts_are_weighted_
 
 
 @pytest.mark.parametrize("family", ALL)
-def test_queries_and_keys_give_the_attention_with_the_familys_scale_and_soft_cap(family, family_model):
-    """The neuron view's vectors: softmax over the allowed keys of cap(scale q.k), with the family's scale
-    (query_pre_attn_scalar^-1/2 for Gemma, d_head^-1/2 otherwise) and soft cap (Gemma 2's attn_logit_softcapping:
-    c tanh(s / c)), is the model's attention; the captured queries and keys are after rotary embeddings and QK-norm."""
+def test_queries_and_keys_give_the_attention_as_the_neuron_view_computes_it(family, family_model):
+    """The neuron view's vectors: softmax over the allowed keys of cap(q.k / sqrt(d_head)), with the family's soft
+    cap (Gemma 2's attn_logit_softcapping: c tanh(s / c)), is the model's attention; the captured queries and keys
+    are after rotary embeddings and QK-norm, and a query carries the family's own scale (Gemma's
+    query_pre_attn_scalar^-1/2 where it is not d_head^-1/2)."""
     loaded = family_model(family)[1]
     info, cfg = loaded.info, _config(loaded)
     tok = _batch(loaded)[1]
     queries, keys = queries_keys(loaded, tok)
     n = len(tok.input_ids)
     assert queries.shape == keys.shape == (info.n_layers, info.n_heads, n, info.d_head)
-    scale = getattr(cfg, "query_pre_attn_scalar", None) or info.d_head
     cap = getattr(cfg, "attn_logit_softcapping", None)
     attention = encode(loaded, [tok]).attention[:, 0]
     for layer, window in enumerate(_windows(loaded)):
-        scores = np.einsum("hid,hjd->hij", queries[layer].astype(np.float64), keys[layer]) / math.sqrt(scale)
+        scores = np.einsum("hid,hjd->hij", queries[layer].astype(np.float64), keys[layer]) / math.sqrt(info.d_head)
         capped = scores if cap is None else cap * np.tanh(scores / cap)
         capped = np.where(_allowed(n, n, window), capped, -np.inf)
         weights = np.exp(capped - capped.max(-1, keepdims=True))
@@ -180,6 +185,8 @@ def test_queries_and_keys_give_the_attention_with_the_familys_scale_and_soft_cap
             plain = np.where(_allowed(n, n, window), scores, -np.inf)
             plain = np.exp(plain - plain.max(-1, keepdims=True))
             assert np.abs(plain / plain.sum(-1, keepdims=True) - weights).max() > 1e-2
+    if family.startswith("gemma"):  # query_pre_attn_scalar (16) is not d_head (8): the scale bites
+        assert cfg.query_pre_attn_scalar != info.d_head
     assert loaded.model.config._attn_implementation == "eager"
 
 
