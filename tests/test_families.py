@@ -192,14 +192,24 @@ def test_queries_and_keys_give_the_attention_as_the_neuron_view_computes_it(fami
 
 @pytest.mark.parametrize("family", ALL)
 def test_value_norms_are_what_each_head_moves_from_each_token(family, family_model):
-    """|f_h(x_j)| = |(x_j W_V^h + b_V^h) W_O^h|, the output projection's bias left out, by a loop over heads and
+    """The corpus pass's layers (encode_layers): the attention of the whole-model encoding, and the value norms
+    |f_h(x_j)| = |(x_j W_V^h + b_V^h) W_O^h|, the output projection's bias left out, by a loop over heads and
     tokens."""
     loaded = family_model(family)[1]
     info = loaded.info
     batch = _batch(loaded)
     found: dict[int, np.ndarray] = {}
-    encode_layers(loaded, batch, lambda layer, _a, _c, norms: found.__setitem__(layer, norms.numpy()),
-                  lambda layer, hidden: None)
+    attention: dict[int, np.ndarray] = {}
+
+    def on_attention(layer, att, _context, norms):
+        found[layer], attention[layer] = norms.numpy(), att.numpy()
+    encode_layers(loaded, batch, on_attention, lambda layer, hidden: None)
+    # the corpus pass's attention (one layer at a time) is the whole-model encoding's, windows included
+    whole = encode(loaded, batch)
+    for layer in range(info.n_layers):
+        real = whole.mask[:, None, :, None]
+        np.testing.assert_allclose(np.where(real, attention[layer], 0), np.where(real, whole.attention[layer], 0),
+                                   atol=1e-6)
     ids, mask = _padded(loaded, batch)
     with torch.inference_mode():
         hidden = loaded.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
