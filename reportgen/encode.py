@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -214,7 +215,11 @@ _CAPTURE = "reportgen_capture"
 
 def queries_keys(loaded: LoadedModel, tokenized: Tokenized) -> tuple[np.ndarray, np.ndarray]:
     """The query and key vectors of one sentence as its attention uses them, [L, H, T, d_head] each:
-    after rotary position embeddings, with grouped key heads repeated for the query heads that share them.
+    after rotary position embeddings (and QK-norm, where the family has it), with grouped key heads repeated for the
+    query heads that share them. q.k / sqrt(d_head) is the head's score (the neuron view's): where the attention
+    scales scores by another factor than d_head^-1/2 (Gemma's query_pre_attn_scalar^-1/2, GPT-2's
+    scale_attn_by_inverse_layer_idx), the query is multiplied by scale x sqrt(d_head). A soft cap on the scores
+    (Gemma 2's attn_logit_softcapping) and a sliding window are not in the vectors: the stored attention has them.
 
     The model runs once with an attention function registered through transformers' AttentionInterface
     that records its inputs and then calls the architecture's own eager attention, with eager's masks.
@@ -223,7 +228,10 @@ def queries_keys(loaded: LoadedModel, tokenized: Tokenized) -> tuple[np.ndarray,
 
     def make(eager):
         def capture(module, query, key, value, attention_mask, *args, **kwargs):
-            captured.append((query.detach(), key.detach()))
+            scaling = kwargs.get("scaling")
+            factor = 1.0 if scaling is None else scaling * math.sqrt(query.shape[-1])
+            captured.append((query.detach() * factor if not math.isclose(factor, 1.0) else query.detach(),
+                             key.detach()))
             return eager(module, query, key, value, attention_mask, *args, **kwargs)
         return capture
 

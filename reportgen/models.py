@@ -1,43 +1,22 @@
-"""Loading models and tokenizers, and the per-architecture adapters that say where each head's output is."""
+"""Loading models and tokenizers (the architectures they may have: families.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import DEFAULT_MODEL
 from .corpus import SourceFile
 from .errors import ModelError
+from .families import ADAPTERS, Adapter
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-
-
-@dataclass(frozen=True)
-class Adapter:
-    """Where an architecture keeps its blocks and each block's attention output projection.
-
-    The input of the output projection is the concatenation of every head's context vector
-    (softmax(QK^T/sqrt(d)) V), head after head: that is what the context search space hooks.
-    """
-
-    blocks: Callable  # base model -> sequence of blocks
-    out_proj: Callable  # block -> the attention output projection module
-    causal: bool
-
-
-ADAPTERS: dict[str, Adapter] = {
-    "bert": Adapter(lambda m: m.encoder.layer, lambda b: b.attention.output.dense, causal=False),
-    "roberta": Adapter(lambda m: m.encoder.layer, lambda b: b.attention.output.dense, causal=False),
-    "distilbert": Adapter(lambda m: m.transformer.layer, lambda b: b.attention.out_lin, causal=False),
-    "gpt2": Adapter(lambda m: m.h, lambda b: b.attn.c_proj, causal=True),
-    "llama": Adapter(lambda m: m.layers, lambda b: b.self_attn.o_proj, causal=True),
-}
 
 
 @dataclass(frozen=True)
@@ -273,7 +252,6 @@ def randomised(loaded: LoadedModel, seed: int = 0) -> LoadedModel:
     architecture (its configuration) and tokenizer, the weights of RANDOM_INIT, on the same device and in the same
     precision. The build's own random state is left as it was."""
     import copy
-    import dataclasses
 
     import torch
     from transformers import AutoModel

@@ -1,5 +1,5 @@
 """Removing heads: a head's output (its slice of the attention output, the input of the output projection, every
-head's context vector, head after head: models.Adapter.out_proj) multiplied by a factor, 0 to remove it; and the
+head's context vector, head after head: families.Adapter.out_proj) multiplied by a factor, 0 to remove it; and the
 change of the model's output that removing heads makes (analyses/importance.py reports it).
 
 A forward pre-hook on the output projection does it, so one module serves every architecture, and a batch of

@@ -3,6 +3,7 @@ contexts the match lists show, a sentence's per-layer neuron data, and the build
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -10,13 +11,20 @@ from pathlib import Path
 from .jinja import templates_dir
 
 
-def write_assets(out: Path) -> None:
-    """The shared assets: the Vega bundle (from vl-convert, no CDN), the site's script and style."""
+@functools.cache
+def vega_bundle() -> str:
+    """vl-convert's Vega, Vega-Lite and vega-embed bundle, made once per process (about 2 s each time it is made;
+    it depends only on the installed vl-convert)."""
     import vl_convert
 
+    return vl_convert.javascript_bundle()
+
+
+def write_assets(out: Path) -> None:
+    """The shared assets: the Vega bundle (from vl-convert, no CDN), the site's script and style."""
     assets = out / "assets"
     assets.mkdir(parents=True, exist_ok=True)
-    (assets / "vega.js").write_text(vl_convert.javascript_bundle(), encoding="utf-8")
+    (assets / "vega.js").write_text(vega_bundle(), encoding="utf-8")
     for name in ("report.js", "style.css"):
         shutil.copyfile(templates_dir() / "assets" / name, assets / name)
 
