@@ -21,8 +21,11 @@ study: $(VENV)/.project
 	$(VENV)/bin/reportgen study edits
 
 # the docs' tools too, so that the test that builds the manual with --strict runs here and in CI
+# Two pytest-xdist workers: tests/conftest.py keeps a module's tests, and the modules that share a built site, on one
+# worker, and hands out the longest groups first. `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= 2
 test: $(VENV)/.project $(VENV)/.test-tools $(VENV)/.docs-tools
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 # the tiers are pytest markers (pyproject.toml); another one alone: .venv/bin/python -m pytest -m build
 test-fast: $(VENV)/.project $(VENV)/.test-tools

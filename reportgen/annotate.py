@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
@@ -28,7 +29,10 @@ class Word(NamedTuple):
     char_end: int
 
 
+@functools.lru_cache(maxsize=2)
 def load_pipeline(name: str = SPACY_MODEL):
+    """The spaCy pipeline, loaded once per process (0.5 s each time; a build needs it for the corpus pass and the
+    control model, and its annotations do not depend on what it annotated before)."""
     import spacy
 
     try:

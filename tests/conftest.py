@@ -74,6 +74,41 @@ def pytest_collection_modifyitems(config, items):
     if wrong:
         raise pytest.UsageError(f"each test needs exactly one tier marker ({', '.join(TIERS)}; see pyproject.toml):\n"
                                 + "\n".join(wrong))
+    if getattr(config.option, "loadgroup", False):
+        _group_for_xdist(items)
+
+
+# Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup --no-loadscope-reorder`) a worker runs whole groups:
+# a module's tests stay together (its module-scoped fixtures are built once), and the modules that share one of
+# these session-scoped sites form one group, so that no site is built on both workers.
+SHARED_SITES = ("analysis_site", "svg_site", "hostile_site")
+# The groups that take longest (measured with --durations), handed out first so that the two workers end together;
+# the rest follow in collection order.
+LONGEST_FIRST = ("test_gguf", "test_e2e", "hostile_site", "test_ray", "svg_site", "analysis_site", "test_cli",
+                 "test_study_edits", "test_attribution", "test_archive", "test_families")
+
+
+def _group_for_xdist(items) -> None:
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    for item in items:  # a module and each shared site it uses: one group
+        module = item.path.stem
+        for site in SHARED_SITES:
+            if site in item.fixturenames:
+                parent[find(module)] = find(site)
+    group = {}
+    for item in items:
+        root = find(item.path.stem)
+        names = [n for n in parent if find(n) == root and n in SHARED_SITES] or [root]
+        group[item] = names[0]
+        item.add_marker(pytest.mark.xdist_group(names[0]))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(group[item], len(rank)))  # stable: collection order within a group
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -345,10 +345,14 @@ def test_neuron_view_loads_the_picked_layer_from_its_data_file(open_page, site):
 
 
 def test_hostile_text_shows_as_text_in_a_real_browser(open_page, hostile_site):
-    """Every page of a site built from hostile text: no dialog, no console error, no request (the fixture
-    checks), and the payloads read as text, in the page and in the match lists drawn by the script."""
+    """The pages of a site built from hostile text, every page but the head pages after the first and last of
+    them (one template and one script with other numbers; test_injection reads the markup of every page): no
+    dialog, no console error, no request (the fixture checks), and the payloads read as text, in the page and in
+    the match lists drawn by the script."""
     pages = sorted(p.relative_to(hostile_site).as_posix() for p in hostile_site.rglob("*.html"))
-    assert len(pages) > 10
+    heads = [p for p in pages if p.startswith("heads/")]
+    assert len(pages) > 10 and len(heads) > 2
+    pages = [p for p in pages if p not in heads[1:-1]]
     seen = ""
     for rel in pages:
         page = open_page(rel, hostile_site)

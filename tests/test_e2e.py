@@ -27,9 +27,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def build_args(out: Path) -> tuple[str, ...]:
     """The build's command line: the defaults, but for the attributions' steps (8 instead of 50: about half of
-    the build; Captum's delta is the completeness gap whatever the steps) and 10 sentences for the importance."""
+    the build; Captum's delta is the completeness gap whatever the steps), 10 sentences for the importance and 100
+    for the control model (its pass over all 300 would cost as much as the corpus pass; no test here reads it:
+    test_claims_pages checks it on the tiny BERT)."""
     config = out.parent / "cheap.toml"
-    config.write_text("attribution_steps = 8\n", encoding="utf-8")
+    config.write_text("attribution_steps = 8\ncontrol_sentences = 100\n", encoding="utf-8")
     return ("build", "--limit", str(LIMIT), "--out", str(out), "--config", str(config), "--importance-sentences",
             "10", "--quiet")
 

@@ -44,7 +44,9 @@ def built(tmp_path_factory):
     probes.write_text(PROBES, encoding="utf-8")
     # cheap attributions and importance that still check them: Captum's delta is the completeness gap whatever the
     # steps (the option is a TOML key only); one sentence gives the proxy's ranking of the 270 heads
-    (work / "cheap.toml").write_text("attribution_steps = 4\n", encoding="utf-8")
+    # and the control model (the random copy) over 8 sentences: no test here reads its Table 1 (the detectors
+    # draw their own random sequences for it)
+    (work / "cheap.toml").write_text("attribution_steps = 4\ncontrol_sentences = 8\n", encoding="utf-8")
     out = work / "site"
     result = CliRunner().invoke(main, ["build", "--model", str(_gguf()), "--corpus", str(corpus), "--probes",
                                        str(probes), "--out", str(out), "--top-k", str(K), "--config",
@@ -222,3 +224,21 @@ def test_the_logit_lens_last_layer_is_the_models_own_next_token_distribution(bui
         assert 'id="logit-lens-table"' in page and 'data-chart="logit-lens-chart"' in page
     timings = json.loads((out / "assets" / "timings.js").read_text(encoding="utf-8").split(" = ", 1)[1].rstrip(";\n"))
     print(f"logit lens on SmolLM2, {len(texts)} probes: {timings['logit lens']} s")
+
+
+def test_smollm2_has_induction_heads_confirmed_by_their_ablation(built):
+    """SmolLM2 has induction heads (a report that finds none is wrong): the build's detectors find them, claim
+    them against the random model, and removing them together raises the in-context loss on the repeated random
+    tokens more than removing as many random heads of the same layers does."""
+    _, con = built
+    induction = _one(con, "SELECT value FROM detector_roles WHERE role = 'induction' AND claimed")
+    assert induction, "SmolLM2 has induction heads: a report that finds none is wrong"
+    assert max(v for (v,) in induction) > 0.6
+    rows = {r[0]: r for r in _one(con, "SELECT removed, increase, increase_low, increase_high FROM "
+                                       "detector_ablation WHERE removed IN ('candidates', 'random')")}
+    together, random = rows["candidates"], rows["random"]
+    assert together[2] > 0  # the increase's lower bound: removing them raises the loss
+    assert together[1] > random[3]  # more than the random heads' largest mean increase over the draws
+    assert _one(con, "SELECT count(*) FROM head_detectors WHERE source = 'corpus'")[0][0] > 0
+    meta = dict(_one(con, "SELECT key, value FROM meta"))
+    assert meta["detector_sentences_measured"] != "0"
