@@ -25,7 +25,7 @@ study: $(VENV)/.project
 # worker, and hands out the longest groups first. `make test PYTEST_WORKERS=0` runs it in one process.
 PYTEST_WORKERS ?= 2
 test: $(VENV)/.project $(VENV)/.test-tools $(VENV)/.docs-tools
-	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
+	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 # the tiers are pytest markers (pyproject.toml); another one alone: .venv/bin/python -m pytest -m build
 test-fast: $(VENV)/.project $(VENV)/.test-tools

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -74,21 +75,25 @@ def pytest_collection_modifyitems(config, items):
     if wrong:
         raise pytest.UsageError(f"each test needs exactly one tier marker ({', '.join(TIERS)}; see pyproject.toml):\n"
                                 + "\n".join(wrong))
-    if getattr(config.option, "loadgroup", False):
-        _group_for_xdist(items)
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the longest groups first (see below)
+        rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(_group_of(item.nodeid), len(rank)))  # stable within a group
 
 
-# Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup --no-loadscope-reorder`) a worker runs whole groups:
-# a module's tests stay together (its module-scoped fixtures are built once), and the modules that share one of
-# these session-scoped sites form one group, so that no site is built on both workers.
+# Under pytest-xdist (`make test` runs `-n 2 --dist loadfile --no-loadscope-reorder`) a worker runs whole groups: a
+# module's tests (its module-scoped fixtures are built once), and the modules that name one of these session-scoped
+# sites as one group, so that no site is built on both workers; the groups that take longest (measured with
+# --durations) go out first so that the two workers end together, the rest in collection order. (xdist's own
+# `loadgroup` cannot be used with pytest 9: it renames the tests through a private attribute pytest 9 no longer reads.)
 SHARED_SITES = ("analysis_site", "svg_site", "hostile_site")
-# The groups that take longest (measured with --durations), handed out first so that the two workers end together;
-# the rest follow in collection order.
 LONGEST_FIRST = ("test_gguf", "test_e2e", "hostile_site", "test_ray", "svg_site", "analysis_site", "test_cli",
                  "test_study_edits", "test_attribution", "test_archive", "test_families")
+_HERE = Path(__file__).resolve().parent
 
 
-def _group_for_xdist(items) -> None:
+@functools.cache
+def _groups() -> dict[str, str]:
+    """Each test module's group: its own name, or the first shared site of those its modules name together."""
     parent: dict[str, str] = {}
 
     def find(name: str) -> str:
@@ -96,19 +101,31 @@ def _group_for_xdist(items) -> None:
             name = parent[name]
         return name
 
-    for item in items:  # a module and each shared site it uses: one group
-        module = item.path.stem
+    modules = sorted(p.stem for p in _HERE.glob("test_*.py"))
+    for module in modules:
+        text = (_HERE / f"{module}.py").read_text(encoding="utf-8")
         for site in SHARED_SITES:
-            if site in item.fixturenames:
+            if re.search(rf"\b{site}\b", text):
                 parent[find(module)] = find(site)
-    group = {}
-    for item in items:
-        root = find(item.path.stem)
-        names = [n for n in parent if find(n) == root and n in SHARED_SITES] or [root]
-        group[item] = names[0]
-        item.add_marker(pytest.mark.xdist_group(names[0]))
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(group[item], len(rank)))  # stable: collection order within a group
+    return {m: next((s for s in SHARED_SITES if find(s) == find(m)), m) for m in modules}
+
+
+def _group_of(nodeid: str) -> str:
+    module = Path(nodeid.split("::")[0]).stem
+    return _groups().get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedSites(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group_of(nodeid)
+
+    return SharedSites(config, log)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -504,3 +521,4 @@ DRAWN_JS = """async (id) => {
 def drawn(page, chart: str, name: str | None = None) -> list[dict]:
     """The data marks of one chart (axes, legends and titles left out), of one mark name if given."""
     return [i for i in page.evaluate(DRAWN_JS, chart) if i["role"] == "mark" and (name is None or i["name"] == name)]
+
