@@ -214,7 +214,7 @@ def objective(loaded, ids, target: Target) -> Objective:
     if kind == "causal_lm":
         if target.key == "next_token":
             with torch.no_grad():
-                next_id = int(task(input_ids=ids).logits[0, -1].argmax())
+                next_id = int(task(input_ids=ids, logits_to_keep=1).logits[0, -1].argmax())
             positions, wanted = [n - 1], [next_id]
             description = f"the log-probability of the predicted next token {tok.decode([next_id])!r}"
         else:
@@ -222,11 +222,13 @@ def objective(loaded, ids, target: Target) -> Objective:
             wanted = list(target.extra_ids)
             description = (f"the log-probability of the continuation {' ' + target.extra_text!r} "
                            f"({len(wanted)} token{'s' if len(wanted) != 1 else ''}, summed)")
-        pos_t, want_t = torch.tensor(positions, device=device), torch.tensor(wanted, device=device)
+        want_t = torch.tensor(wanted, device=device)
+        keep = ids.shape[1] - positions[0]  # the LM head only on the rows from the first one read (logits_to_keep)
 
         def forward(x):
-            logits = task(input_ids=x, attention_mask=torch.ones_like(x)).logits[:, pos_t]  # [b, P, V]
-            return torch.log_softmax(logits.float(), -1)[:, torch.arange(len(wanted), device=device), want_t].sum(-1)
+            logits = task(input_ids=x, attention_mask=torch.ones_like(x), logits_to_keep=keep).logits  # [b, keep, V]
+            rows = torch.arange(len(wanted), device=device)
+            return torch.log_softmax(logits[:, :len(wanted)].float(), -1)[:, rows, want_t].sum(-1)
 
         return Objective(target.key, description, forward)
     with torch.no_grad():
