@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _cpu() -> float:
+def cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
 
@@ -53,18 +53,18 @@ def main() -> None:
 
         @contextlib.contextmanager
         def stage(self, name, total):
-            wall, cpu = time.perf_counter(), _cpu()
+            wall, cpu = time.perf_counter(), cpu_seconds()
             with super().stage(name, total) as advance:
                 yield advance
-            stages.append((name, time.perf_counter() - wall, _cpu() - cpu))
+            stages.append((name, time.perf_counter() - wall, cpu_seconds() - cpu))
 
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(None, model=str(args.model or smollm2()), corpus=(ROOT / "corpora" / "wikipedia.txt",),
                              limit=args.limit, top_k=args.top_k, device="cpu", out=Path(tmp) / "site")
-        wall, cpu = time.perf_counter(), _cpu()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         summary = build(config, Timed())
-        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     after = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: {after[0]:.2f} {after[1]:.2f} "
           f"{after[2]:.2f}")

@@ -34,6 +34,10 @@ from .base import Probes
 
 # the token the attribution baseline puts in place of the probe's words (baseline_token)
 BASELINES = ("auto", "pad", "mask", "unk", "eos", "bos")
+# where integrated gradients have not converged (vocab.converged), the steps are doubled, at most this many times
+# (50 -> 100 -> 200 -> 400): a causal LM's log-probability along the path from the baseline can turn sharply, and
+# 50 steps of Gauss-Legendre then miss most of it
+RETRIES = 3
 
 
 def _check_class(key: str, value, errors: list[str]):
@@ -49,7 +53,8 @@ class AttributionOptions:
         None, "A sequence classifier's class the attributions explain, by label or index (default: the predicted "
               "class; classifiers only).", check=_check_class, unset="the predicted class (classifiers only)",
         values="a label (text) or an index (integer)")
-    attribution_steps: int = option(50, "Integrated gradients' steps, Captum's n_steps (default: 50).", minimum=1)
+    attribution_steps: int = option(50, "Integrated gradients' steps, Captum's n_steps (default: 50; doubled, up to 3 times, "
+                                                "where a probe's attributions have not converged).", minimum=1)
     attribution_baseline: str = option(
         "auto", "The token the attributions' baseline puts in place of the probe's words: auto (the model's pad "
                 "token, else its mask token, else its end token), pad, mask, unk, eos or bos.", choices=BASELINES)
@@ -84,6 +89,7 @@ class Attribution:
     value: float
     baseline_value: float
     delta: float
+    steps: int = 0  # Captum's n_steps that gave it
 
     @property
     def delta_too_large(self) -> bool:
@@ -266,7 +272,20 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
     with torch.no_grad():
         value, baseline_value = (float(v) for v in f.forward(torch.cat([ids, base])))
     token_scores = scores.detach().double().sum(-1)[0, :n].cpu().numpy()
-    return Attribution(f.key, f.description, token_scores, value, baseline_value, float(delta.reshape(-1)[0]))
+    return Attribution(f.key, f.description, token_scores, value, baseline_value, float(delta.reshape(-1)[0]),
+                       n_steps)
+
+
+def converging_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, special: list[bool],
+                         n_steps: int = 50) -> Attribution:
+    """integrated_gradients at n_steps; while the convergence rule fails, again at twice the steps, at most RETRIES
+    times: the first result that converges, or the last."""
+    result = integrated_gradients(loaded, input_ids, target, baseline_id, special, n_steps)
+    for _ in range(RETRIES):
+        if not result.delta_too_large:
+            break
+        result = integrated_gradients(loaded, input_ids, target, baseline_id, special, 2 * result.steps)
+    return result
 
 
 def readout_of(loaded, probes: Probes, sentence, tokenized, target: Target) -> Readout:
@@ -305,15 +324,15 @@ class ProbeAttributions:
         with progress.stage("attribute", len(probes.sentences)) as advance:
             for s, tok, target in zip(probes.sentences, probes.tokenized, self.targets):
                 special = [t.is_special for t in tok.tokens]
-                result = integrated_gradients(self.loaded, tok.input_ids, target, self.baseline, special, steps)
+                result = converging_gradients(self.loaded, tok.input_ids, target, self.baseline, special, steps)
                 if result.delta_too_large:
-                    warned.append(f"probe {s.source}: integrated gradients did not converge (delta "
-                                  f"{result.delta:+.3g} against f(input) - f(baseline) = "
+                    warned.append(f"probe {s.source}: integrated gradients did not converge at {result.steps} steps "
+                                  f"(delta {result.delta:+.3g} against f(input) - f(baseline) = "
                                   f"{result.value - result.baseline_value:+.3g}); raise attribution_steps above "
                                   f"{steps}")
                 read = readout_of(self.loaded, probes, s, tok, target)
                 target_rows.append((s.sentence_id, result.target, result.description, result.value,
-                                    result.baseline_value, result.delta, target.readout))
+                                    result.baseline_value, result.delta, target.readout, result.steps))
                 score_rows += [(s.sentence_id, "integrated_gradients", result.target, i, float(v))
                                for i, v in enumerate(result.scores)]
                 score_rows += [(s.sentence_id, "rollout", result.target, i, float(v))

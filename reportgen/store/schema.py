@@ -16,7 +16,7 @@ from .checks import CONTROL_DEP_ACCURACY, CONTROL_HEAD_STATS, CONTROL_ROLES, DEP
 from .detector_tables import DETECTOR_ABLATION, DETECTOR_ROLES, HEAD_DETECTORS
 from .table import Table  # noqa: F401 (declared here for every level that names tables)
 
-SCHEMA_VERSION = "8"
+SCHEMA_VERSION = "9"
 
 
 
