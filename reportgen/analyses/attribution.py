@@ -53,8 +53,8 @@ class AttributionOptions:
         None, "A sequence classifier's class the attributions explain, by label or index (default: the predicted "
               "class; classifiers only).", check=_check_class, unset="the predicted class (classifiers only)",
         values="a label (text) or an index (integer)")
-    attribution_steps: int = option(50, "Integrated gradients' steps, Captum's n_steps (default: 50; doubled, up to 3 times, "
-                                                "where a probe's attributions have not converged).", minimum=1)
+    attribution_steps: int = option(50, "Integrated gradients' steps, Captum's n_steps (default: 50; doubled, up to 3 "
+                                        "times, where a probe's attributions have not converged).", minimum=1)
     attribution_baseline: str = option(
         "auto", "The token the attributions' baseline puts in place of the probe's words: auto (the model's pad "
                 "token, else its mask token, else its end token), pad, mask, unk, eos or bos.", choices=BASELINES)
