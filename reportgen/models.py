@@ -204,7 +204,7 @@ def _load_gguf(name: str, path: Path, max_length: int | None,
     """A GGUF file (llama.cpp's format) through transformers' GGUF support: the weights are de-quantised to
     float32 and the tokenizer is rebuilt from the file. Needs the `gguf` extra. `architecture`: the file's
     configuration and tokenizer, already read (read_architecture): the file's metadata is then parsed once more,
-    with the weights, instead of three times more."""
+    with the weights, instead of four times."""
     import copy
 
     _check_gguf_extra(name)
