@@ -376,3 +376,24 @@ def test_one_minus_cos_is_exact_where_the_vectors_nearly_agree():
                                                          torch.tensor(v[None], dtype=torch.float32), dim=-1)
     assert float(found[0]) > 0 and float(found[0]) == pytest.approx(want[0], rel=0.05)
     assert abs(float(float32[0]) - want[0]) > abs(float(found[0]) - want[0])  # the plain float32 form is off
+
+
+@pytest.mark.parametrize("n_layers,n_heads", [(6, 12), (12, 12), (30, 9), (32, 32), (80, 64)])
+def test_the_budget_bites_only_above_the_exact_limit_and_keeps_within_its_layer_passes(n_layers, n_heads):
+    """Up to EXACT_LIMIT heads every sentence is ablated and proxied; above it, the ablation's sentences cost at most
+    ABLATION_BUDGET layer passes ((2 x EXTREMES + layers) masks x layers each) unless at the floor MIN_ABLATION, and
+    the proxy's at most PROXY_BUDGET (3 x layers each) unless at the ablation's count; never more than the sample."""
+    for n in (1, 5, 200, 10_000):
+        ablated = importance.ablation_sentences(n, n_layers, n_heads)
+        proxied = importance.proxy_sentences(n, n_layers, n_heads)
+        if n_layers * n_heads <= importance.EXACT_LIMIT:
+            assert ablated == proxied == n
+            continue
+        assert ablated <= proxied <= n
+        per_sentence = (2 * importance.EXTREMES + n_layers) * n_layers
+        assert ablated * per_sentence <= importance.ABLATION_BUDGET or ablated == min(n, importance.MIN_ABLATION)
+        assert (ablated + 1) * per_sentence > importance.ABLATION_BUDGET or ablated == n  # as many as it pays for
+        assert proxied * 3 * n_layers <= importance.PROXY_BUDGET or proxied == ablated
+        assert (proxied + 1) * 3 * n_layers > importance.PROXY_BUDGET or proxied == n
+    if (n_layers, n_heads) == (30, 9):  # SmolLM2-135M at the default 200 sentences
+        assert (importance.proxy_sentences(200, 30, 9), importance.ablation_sentences(200, 30, 9)) == (100, 8)

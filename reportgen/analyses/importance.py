@@ -25,8 +25,8 @@ the drop of its attribution target (ablation.ProbeTarget).
 The budget for large models: the proxy costs one backward pass per sentence whatever the number of heads, the exact
 ablation one masked pass per head and layer. A model with more than EXACT_LIMIT heads is therefore ablated exactly
 only on the EXTREMES heads the proxy ranks highest and lowest (and every layer), and only on the first sentences of
-the sample that ABLATION_BUDGET layer passes pay for (`ablation_sentences`; at least MIN_ABLATION); the proxy still
-covers every head and every sentence of the sample. The budget depends only on the model's shape, never on the
+the sample that ABLATION_BUDGET layer passes pay for (`ablation_sentences`; at least MIN_ABLATION); the proxy
+still scores every head, on the first sentences that PROXY_BUDGET layer passes pay for (`proxy_sentences`). The budget depends only on the model's shape, never on the
 device, so that the same inputs give the same report wherever it is built. Up to EXACT_LIMIT heads nothing changes:
 every head is ablated on every sentence.
 """
@@ -46,7 +46,8 @@ from .importance_stats import Proxy, corpus_rows, proxy_rows, reference_rows
 
 EXACT_LIMIT = 144  # heads: up to this many, every head is ablated exactly, on every sentence of the sample
 EXTREMES = 16  # above it, the proxy's this many highest and lowest heads are
-ABLATION_BUDGET = 24_000  # above it, the layer passes the corpus's exact ablation may cost (masks x layers a sentence)
+ABLATION_BUDGET = 16_000  # above it, the layer passes the corpus's exact ablation may cost (masks x layers a sentence)
+PROXY_BUDGET = 9_000  # above it, the layer passes the proxy may cost (a forward and a backward pass: 3 x layers)
 MIN_ABLATION = 8  # above it, the fewest sentences ablated whatever the budget (a bootstrap interval needs a few)
 GRADIENT_BATCH = 8  # an encoder's or a causal LM's sentences per backward pass of the proxy
 
@@ -124,6 +125,15 @@ def gradients(loaded, sentences: list[list[int]], indices: list[int] | None = No
     return Proxy(per_sentence, per_token, np.array([len(x) for x in sentences], dtype=np.float64))
 
 
+def proxy_sentences(n: int, n_layers: int, n_heads: int) -> int:
+    """How many of the sample's n sentences the gradient proxy runs on: every one up to EXACT_LIMIT heads; above, as
+    many as PROXY_BUDGET layer passes pay for, a sentence costing 3 x the layers (its forward and backward pass), at
+    least as many as the exact ablation gets."""
+    if n_layers * n_heads <= EXACT_LIMIT:
+        return n
+    return min(n, max(ablation_sentences(n, n_layers, n_heads), PROXY_BUDGET // (3 * n_layers)))
+
+
 def ablation_sentences(n: int, n_layers: int, n_heads: int) -> int:
     """How many of the sample's n sentences the exact ablation runs on: every one up to EXACT_LIMIT heads; above, as
     many as ABLATION_BUDGET layer passes pay for, a sentence costing its masks (2 x EXTREMES heads and every layer)
@@ -159,9 +169,9 @@ class HeadImportance:
         exact = ("every head" if info.n_layers * info.n_heads <= EXACT_LIMIT else
                  f"the {EXTREMES} heads the gradient proxy ranks highest and the {EXTREMES} it ranks lowest")
         if self.ablated < self.measured:
-            exact += (f", on the first {self.ablated} of the {self.measured} sentences (the budget of a model of more "
-                      f"than {EXACT_LIMIT} heads: {ABLATION_BUDGET:,} layer passes; the gradient proxy covers every "
-                      f"head on all {self.measured})")
+            exact += (f", on the first {self.ablated} of the {self.measured} sentences the gradient proxy covers (the "
+                      f"budget of a model of more than {EXACT_LIMIT} heads: {ABLATION_BUDGET:,} layer passes for the "
+                      f"ablation, {PROXY_BUDGET:,} for the proxy, which scores every head)")
         what = {"classifier": "the drop of the intact prediction's logit",
                 "causal_lm": "the increase of the mean next-token loss (nats per token)"}.get(
             info.kind, "1 - cos(the mean-pooled last hidden state, the intact one)")
@@ -177,8 +187,8 @@ class HeadImportance:
             store=None) -> dict[str, list[tuple]]:
         if not self.n:
             return {}
-        sample = list(corpus[:self.n])
         info = self.loaded.info
+        sample = list(corpus[:proxy_sentences(min(self.n, len(corpus)), info.n_layers, info.n_heads)])
         self.measured = len(sample)
         self.ablated = ablation_sentences(len(sample), info.n_layers, info.n_heads)
         # the bar counts each corpus sentence's gradient, each ablated sentence and each probe once
