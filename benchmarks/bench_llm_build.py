@@ -1,6 +1,7 @@
 """The LLM report of issue 29: SmolLM2-135M (GGUF) over the first 200 corpus sentences, every analysis on, on the CPU.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_llm_build.py [--model FILE.gguf] [--limit 200] [--top-k 8]
+                                                                [--out DIR]
 
 Runs `reportgen build --model <SmolLM2 .gguf> --limit 200 --top-k 8 --device cpu` (the shipped corpus and probes)
 in this process and prints, for every stage that reports progress, its wall time and the CPU time the process and
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--top-k", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=None, help="keep the site here (default: a temporary folder)")
     args = parser.parse_args()
 
     stages: list[tuple[str, float, float]] = []
@@ -61,7 +63,7 @@ def main() -> None:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(None, model=str(args.model or smollm2()), corpus=(ROOT / "corpora" / "wikipedia.txt",),
-                             limit=args.limit, top_k=args.top_k, device="cpu", out=Path(tmp) / "site")
+                             limit=args.limit, top_k=args.top_k, device="cpu", out=args.out or Path(tmp) / "site")
         wall, cpu = time.perf_counter(), cpu_seconds()
         summary = build(config, Timed())
         wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
