@@ -547,7 +547,8 @@ def gpt2_site(tmp_path_factory, gpt2_lm_dir):
 
 @pytest.fixture(scope="module")
 def unconverged_site(tmp_path_factory, sharp_gpt2_lm_dir):
-    """The sharp GPT-2 LM with a single step: not converged even at 8, after the three doublings."""
+    """The sharp GPT-2 LM with a single step: 2 steps leave a larger delta than 1 on both probes, so the doubling
+    stops there, not converged."""
     return _build(tmp_path_factory.mktemp("attr-sharp"), sharp_gpt2_lm_dir, GPT2_PROBES, attribution_steps=1)
 
 
@@ -719,11 +720,11 @@ def _unconverged(out: Path) -> list[int]:
     return [sid for sid, value, base, delta in rows if abs(delta) > max(0.05 * abs(value - base), 1e-3)]
 
 
-def _probe(loaded, text: str = SENTENCE):
+def _probe(loaded, text: str = SENTENCE, continuation: str = ""):
     from reportgen.analyses.attribution import baseline_token, make_target
 
     ids, special = _probe_special(loaded.tokenizer, text)
-    return tuple(ids), make_target(loaded, tuple(ids), "", "probe", None), baseline_token(loaded), special
+    return tuple(ids), make_target(loaded, tuple(ids), continuation, "probe", None), baseline_token(loaded), special
 
 
 def test_a_causal_lms_default_converges_by_doubling_the_steps(sharp_gpt2_lm_dir):
@@ -749,6 +750,20 @@ def test_a_causal_lms_default_converges_by_doubling_the_steps(sharp_gpt2_lm_dir)
     assert found.steps == 100 or not converged(half.delta, half.value, half.baseline_value)  # the first that does
 
 
+def test_the_doubling_stops_where_it_does_not_shrink_the_delta(sharp_gpt2_lm_dir):
+    """A probe whose delta grows from 50 to 100 steps is not converging: the retries stop there and keep the smaller
+    delta, instead of paying for 200 and 400 steps."""
+    from reportgen.analyses.attribution import converging_gradients, integrated_gradients
+    from reportgen.models import load_model
+
+    loaded = load_model(str(sharp_gpt2_lm_dir))
+    ids, target, base, special = _probe(loaded, "She gave him the keys.", "She smiled at him.")
+    at = {n: integrated_gradients(loaded, ids, target, base, special, n) for n in (50, 100)}
+    assert at[50].delta_too_large and abs(at[100].delta) > abs(at[50].delta)
+    found = converging_gradients(loaded, ids, target, base, special, 50)
+    assert (found.steps, found.delta) == (50, at[50].delta) and found.delta_too_large
+
+
 @pytest.mark.build
 def test_too_few_steps_are_doubled_and_the_page_says_how_many(gpt2_site):
     """One step does not converge on the tiny GPT-2; two do: the build keeps the attributions at 2 steps, stores the
@@ -768,11 +783,11 @@ def test_too_few_steps_are_doubled_and_the_page_says_how_many(gpt2_site):
 def test_too_few_steps_warn_naming_the_probe(unconverged_site):
     out, summary = unconverged_site
     unconverged = _unconverged(out)
-    assert unconverged == [0, 1], "8 steps should leave a large convergence delta on the sharp GPT-2"
-    assert _query(out, "SELECT DISTINCT steps FROM attribution_targets") == [(8,)]
+    assert unconverged == [0, 1], "1 and 2 steps should leave a large convergence delta on the sharp GPT-2"
+    assert _query(out, "SELECT DISTINCT steps FROM attribution_targets") == [(1,)]  # the smaller delta is kept
     assert len(summary.warnings) == len(unconverged)
     for sid, warning in zip(unconverged, summary.warnings):
-        assert warning.startswith(f"probe probes.txt:{sid + 1}: integrated gradients did not converge at 8 steps")
+        assert warning.startswith(f"probe probes.txt:{sid + 1}: integrated gradients did not converge at 1 steps")
         assert "attribution_steps" in warning and "\n" not in warning
 
 

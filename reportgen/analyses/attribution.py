@@ -35,8 +35,9 @@ from .base import Probes
 # the token the attribution baseline puts in place of the probe's words (baseline_token)
 BASELINES = ("auto", "pad", "mask", "unk", "eos", "bos")
 # where integrated gradients have not converged (vocab.converged), the steps are doubled, at most this many times
-# (50 -> 100 -> 200 -> 400): a causal LM's log-probability along the path from the baseline can turn sharply, and
-# 50 steps of Gauss-Legendre then miss most of it
+# (50 -> 100 -> 200 -> 400), while doubling shrinks the delta: a causal LM's log-probability along the path from the
+# baseline can turn sharply, and 50 steps of Gauss-Legendre then miss much of it; where doubling does not shrink the
+# delta, more steps are not converging either (SmolLM2's probes), and the retries stop
 RETRIES = 3
 
 
@@ -54,7 +55,8 @@ class AttributionOptions:
               "class; classifiers only).", check=_check_class, unset="the predicted class (classifiers only)",
         values="a label (text) or an index (integer)")
     attribution_steps: int = option(50, "Integrated gradients' steps, Captum's n_steps (default: 50; doubled, up to 3 "
-                                        "times, where a probe's attributions have not converged).", minimum=1)
+                                        "times while it helps, where a probe's attributions have not converged).",
+                                    minimum=1)
     attribution_baseline: str = option(
         "auto", "The token the attributions' baseline puts in place of the probe's words: auto (the model's pad "
                 "token, else its mask token, else its end token), pad, mask, unk, eos or bos.", choices=BASELINES)
@@ -279,12 +281,16 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
 def converging_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, special: list[bool],
                          n_steps: int = 50) -> Attribution:
     """integrated_gradients at n_steps; while the convergence rule fails, again at twice the steps, at most RETRIES
-    times: the first result that converges, or the last."""
+    times, and only while doubling shrinks |delta|: the first result that converges, else the one of the smallest
+    |delta|."""
     result = integrated_gradients(loaded, input_ids, target, baseline_id, special, n_steps)
     for _ in range(RETRIES):
         if not result.delta_too_large:
             break
-        result = integrated_gradients(loaded, input_ids, target, baseline_id, special, 2 * result.steps)
+        more = integrated_gradients(loaded, input_ids, target, baseline_id, special, 2 * result.steps)
+        if more.delta_too_large and abs(more.delta) >= abs(result.delta):
+            break  # not converging: keep the smaller delta
+        result = more
     return result
 
 
