@@ -33,7 +33,7 @@ def main() -> None:
     from scipy.stats import spearmanr
 
     from reportgen.analyses.ablation import ablate, masks_for
-    from reportgen.analyses.importance import EXTREMES, HeadImportance, ablation_sentences
+    from reportgen.analyses.importance import EXTREMES, HeadImportance, ablation_sentences, proxy_sentences
     from reportgen.analyses.registry import load_config
     from reportgen.corpus import read_sentences
     from reportgen.models import load_model
@@ -52,6 +52,7 @@ def main() -> None:
     corpus, _ = read_sentences((ROOT / "corpora" / "wikipedia.txt",), "corpus", limit=args.sentences)
     config = load_config(None, model=model, importance_sentences=args.sentences)
     m = ablation_sentences(len(corpus), info.n_layers, info.n_heads)
+    p = proxy_sentences(len(corpus), info.n_layers, info.n_heads)
     if args.full < m:
         sys.exit(f"--full {args.full}: at least the budget's {m} sentences")
 
@@ -59,7 +60,7 @@ def main() -> None:
     wall, cpu = time.perf_counter(), cpu_seconds()
     tables = analysis.run(SimpleNamespace(sentences=[], tokenized=[]), Lines(), [], corpus)
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
-    print(f"budgeted importance: proxy on {len(corpus)} sentences, exact ablation on {m}: {wall:.1f} s wall, "
+    print(f"budgeted importance: proxy on {p} sentences, exact ablation on {m}: {wall:.1f} s wall, "
           f"{cpu:.1f} s CPU", flush=True)
     rows = tables["head_importance"]
     value = {(method, l, h): v for l, h, scope, _, method, v, *_ in rows if scope == "corpus"}
@@ -86,7 +87,7 @@ def main() -> None:
           f"exactly, {rho([(value[('ablation', *k)], reference[k]) for k in layers]):.3f} over the "
           f"{len(layers)} layers")
     for method in ("gradient", "gradient_normalised", "gradient_token", "gradient_token_normalised"):
-        print(f"Spearman's rho, proxy {method} ({len(corpus)} sentences) against the full ablation "
+        print(f"Spearman's rho, proxy {method} ({p} sentences) against the full ablation "
               f"({args.full} sentences), every head: {rho([(value[(method, *k)], reference[k]) for k in heads]):.3f}")
     by_full = sorted(heads, key=lambda k: (-reference[k], k))
     by_proxy = sorted(heads, key=lambda k: (-value[("gradient", *k)], k))
