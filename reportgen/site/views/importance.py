@@ -72,7 +72,6 @@ class HeadImportanceView:
     layer: Effect | None  # its whole layer removed, for scale
     references: tuple[Reference, ...]
     role: str = ""  # the head's role with its evidence, where it has one
-    proxy_sentences: str = ""  # the proxy's corpus sentences where more than the ablation's (the budget), else ''
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,6 @@ class ModelImportance:
     proxies: tuple[ProxyAgreement, ...]
     compared: int  # heads in those correlations
     every: tuple[Effect, ...]  # the heatmap's text alternative
-    proxy_sentences: str = ""  # the proxy's corpus sentences where more than the ablation's (the budget), else ''
 
     @property
     def correlation(self) -> float | None:
@@ -176,11 +174,6 @@ class ImportanceViews:
     def _sentences(self) -> str:
         return self.meta.get("importance_sentences_measured", self.meta.get("option.importance_sentences", ""))
 
-    def _proxy_sentences(self) -> str:
-        """The proxy's sample where the ablation's budget left it larger than the ablation's, else ''."""
-        proxy = self.meta.get("importance_proxy_sentences", "")
-        return proxy if proxy and proxy != self._sentences() else ""
-
     def _cut(self, groups: list[list[tuple[int, int]]]) -> tuple[tuple[Effect, ...], ...]:
         """The groups up to the one that holds the SHOWN-th head (ranking.Ranking.top)."""
         out: list[tuple[Effect, ...]] = []
@@ -215,7 +208,7 @@ class ImportanceViews:
             tuple(e for layer in range(self.n_layers) if (e := self._effect("ablation", layer, None)) is not None),
             self.references, proxies, compared,
             tuple(e for layer in range(self.n_layers) for head in range(self.n_heads)
-                  if (e := self._effect("ablation", layer, head)) is not None), self._proxy_sentences())
+                  if (e := self._effect("ablation", layer, head)) is not None))
 
     def head(self, layer: int, head: int) -> HeadImportanceView | None:
         if not self.present:
@@ -234,4 +227,4 @@ class ImportanceViews:
                                   self._effect("gradient", layer, head, "../"),
                                   self._effect(PAPERS, layer, head, "../"), flips[0] if flips else None, probes,
                                   self._sentences(), self._effect("ablation", layer, None, "../"), self.references,
-                                  self.roles.get((layer, head), ("", ""))[1], self._proxy_sentences())
+                                  self.roles.get((layer, head), ("", ""))[1])
