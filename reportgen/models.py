@@ -178,24 +178,31 @@ def _check_gguf_extra(name: str) -> None:
                          f"`pip install 'reportgen[gguf]'`")
 
 
-def _load_gguf(name: str, path: Path, max_length: int | None) -> LoadedModel:
+def _load_gguf(name: str, path: Path, max_length: int | None,
+               architecture: Architecture | None = None) -> LoadedModel:
     """A GGUF file (llama.cpp's format) through transformers' GGUF support: the weights are de-quantised to
-    float32 and the tokenizer is rebuilt from the file. Needs the `gguf` extra."""
+    float32 and the tokenizer is rebuilt from the file. Needs the `gguf` extra. `architecture`: the file's
+    configuration and tokenizer, already read (read_architecture): the file's metadata is then parsed once more,
+    with the weights, instead of four times."""
+    import copy
+
     _check_gguf_extra(name)
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     try:
-        cfg = AutoConfig.from_pretrained(path.parent, gguf_file=path.name)
+        cfg = (copy.deepcopy(architecture.config) if architecture is not None
+               else AutoConfig.from_pretrained(path.parent, gguf_file=path.name))
     except Exception as exc:  # the GGUF reader raises plain errors (ValueError, KeyError, struct.error) on bad files
         raise ModelError(f"--model {name}: not a readable GGUF model ({str(exc).splitlines()[0]})") from None
     if cfg.model_type not in ADAPTERS:
         raise ModelError(f"--model {name}: architecture {cfg.model_type!r} is not supported; supported: {supported()}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        tokenizer = (architecture.tokenizer if architecture is not None
+                     else AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name))
         # a GGUF file is a whole model: a causal one has its output (LM) head
         task = AutoModelForCausalLM if ADAPTERS[cfg.model_type].causal else task_class(cfg)
         with contextlib.redirect_stderr(io.StringIO()):  # the de-quantisation's own progress bar (plain tqdm)
-            model = task.from_pretrained(path.parent, gguf_file=path.name, attn_implementation="eager",
+            model = task.from_pretrained(path.parent, gguf_file=path.name, config=cfg, attn_implementation="eager",
                                          dtype="float32")
     except Exception as exc:
         raise ModelError(f"--model {name}: cannot load the GGUF model ({str(exc).splitlines()[0]})") from None
@@ -270,10 +277,15 @@ def device_of(loaded: LoadedModel):
     return next(loaded.model.parameters()).device
 
 
-def load_model(name: str, max_length: int | None = None, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+def load_model(name: str, max_length: int | None = None, device: str = "cpu", dtype: str = "float32",
+               architecture: Architecture | None = None) -> LoadedModel:
     """Load a model by the default name, a local directory or a .gguf file; never from a hub. It is put on
-    `device` (resolved: see resolve_device) in `dtype`."""
-    return place(_load(name, max_length), device, dtype)
+    `device` (resolved: see resolve_device) in `dtype`. `architecture`: its configuration and tokenizer as
+    read_architecture read them, used instead of reading them again (a GGUF file's metadata takes seconds to
+    parse)."""
+    if architecture is not None and (name == DEFAULT_MODEL or Path(name).suffix != ".gguf"):
+        architecture = None  # a folder's configuration and tokenizer are quick to read: read as before
+    return place(_load(name, max_length, architecture), device, dtype)
 
 
 @dataclass(frozen=True)
@@ -317,10 +329,10 @@ _NOT_A_MODEL = ("--model {name}: not a model directory (no config.json there) no
                 "transformers model folder or GGUF file, or leave --model out for {default}")
 
 
-def _load(name: str, max_length: int | None) -> LoadedModel:
+def _load(name: str, max_length: int | None, architecture: Architecture | None = None) -> LoadedModel:
     path = default_model_path() if name == DEFAULT_MODEL else Path(name)
     if path.suffix == ".gguf" and path.is_file():
-        return _load_gguf(name, path, max_length)
+        return _load_gguf(name, path, max_length, architecture)
     if not path.is_dir() or not (path / "config.json").is_file():
         raise ModelError(_NOT_A_MODEL.format(name=name, default=DEFAULT_MODEL))
     from safetensors import SafetensorError

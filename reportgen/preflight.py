@@ -239,7 +239,7 @@ def estimate(shape: Shape, config: Config, probes: Sequence[int], corpus: Sequen
         it = max(max(corpus[:sentences]), max(probes, default=0))
         ablate = (activations(shape, ROWS * it, ROWS * shape.n_heads * it * it, s) + logits(shape, ROWS * it)
                   + 4 * ROWS * it * shape.d_model)
-        gb = GRADIENT_BATCH if shape.kind == "encoder" else 1
+        gb = 1 if shape.kind == "classifier" else GRADIENT_BATCH  # importance.gradients
         passes.append(Part("importance", max(ablate, backward(shape, gb, it, s)),
                            f"{ROWS} copies of a sentence of {it} tokens",
                            "set --importance-sentences 0 (none)" + (" or use --dtype bfloat16" if dtype == "float32"
@@ -279,14 +279,15 @@ def available_memory(device: str, limit_mib: int | None = None) -> tuple[int | N
 
 
 def plan(config: Config, probes: Sequence[Sentence], corpus: Sequence[Sentence], device: str, dtype: str,
-         given=None) -> Estimate:
+         given=None, architecture=None) -> Estimate:
     """The estimate of a build of `config` over these probes and corpus sentences on `device` in `dtype` (both
-    resolved), from the model's configuration and tokenizer alone; or of a model already made and placed (`given`,
-    a models.LoadedModel), whose weights already take their part of the device's memory."""
+    resolved), from the model's configuration and tokenizer alone (`architecture`, models.Architecture: read here
+    when not given); or of a model already made and placed (`given`, a models.LoadedModel), whose weights already
+    take their part of the device's memory."""
     from .models import Architecture, read_architecture
 
     if given is None:
-        architecture = read_architecture(config.model)
+        architecture = architecture or read_architecture(config.model)
     else:
         architecture = Architecture(given.task.config, given.tokenizer, type(given.task), dtype)
     shape = shape_of(architecture, config.model, config.max_length)

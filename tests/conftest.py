@@ -263,6 +263,21 @@ def gpt2_lm_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sharp_gpt2_lm_dir(tmp_path_factory) -> Path:
+    """The tiny GPT-2 LM with weights drawn 50 times wider (initializer_range 1.0): its log-probabilities turn sharply
+    along the attributions' path, so that integrated gradients need more than the default 50 steps to converge on
+    some probes, and more than 400 on others, as a real causal LM's do."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    tokenizer = _byte_level_tokenizer()
+    config = GPT2Config(vocab_size=len(tokenizer), n_embd=16, n_layer=2, n_head=2, n_positions=64,
+                        initializer_range=1.0)
+    return _save(GPT2LMHeadModel(config), tokenizer, tmp_path_factory.mktemp("sharp-gpt2-lm"))
+
+
+@pytest.fixture(scope="session")
 def bert_classifier_dir(tmp_path_factory) -> Path:
     """The tiny BERT as a sequence classifier with three named classes."""
     import torch

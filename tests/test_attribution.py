@@ -540,8 +540,16 @@ def bert_site(tmp_path_factory, bert_dir):
 
 @pytest.fixture(scope="module")
 def gpt2_site(tmp_path_factory, gpt2_lm_dir):
-    """The GPT-2 LM with a single integrated-gradients step: too few for its log-probabilities to converge."""
+    """The GPT-2 LM with a single integrated-gradients step: too few for its log-probabilities to converge, so the
+    steps are doubled (2 suffice on this model)."""
     return _build(tmp_path_factory.mktemp("attr-gpt2"), gpt2_lm_dir, GPT2_PROBES, attribution_steps=1)
+
+
+@pytest.fixture(scope="module")
+def unconverged_site(tmp_path_factory, sharp_gpt2_lm_dir):
+    """The sharp GPT-2 LM with a single step: 2 steps leave a larger delta than 1 on both probes, so the doubling
+    stops there, not converged."""
+    return _build(tmp_path_factory.mktemp("attr-sharp"), sharp_gpt2_lm_dir, GPT2_PROBES, attribution_steps=1)
 
 
 def _attention_of(out: Path, sid: int, n_layers: int, n_heads: int, t: int) -> np.ndarray:
@@ -712,22 +720,82 @@ def _unconverged(out: Path) -> list[int]:
     return [sid for sid, value, base, delta in rows if abs(delta) > max(0.05 * abs(value - base), 1e-3)]
 
 
+def _probe(loaded, text: str = SENTENCE, continuation: str = ""):
+    from reportgen.analyses.attribution import baseline_token, make_target
+
+    ids, special = _probe_special(loaded.tokenizer, text)
+    return tuple(ids), make_target(loaded, tuple(ids), continuation, "probe", None), baseline_token(loaded), special
+
+
+def test_a_causal_lms_default_converges_by_doubling_the_steps(sharp_gpt2_lm_dir):
+    """On a causal LM whose log-probability turns sharply along the path, 50 steps (the default) leave a delta over
+    the convergence rule (vocab.converged); the attributions at the default are those of the first doubling that
+    converges, and say how many steps they took."""
+    from reportgen.analyses.attribution import AttributionOptions, converging_gradients, integrated_gradients
+    from reportgen.models import load_model
+    from reportgen.vocab import converged
+
+    loaded = load_model(str(sharp_gpt2_lm_dir))
+    ids, target, base, special = _probe(loaded)
+    default = AttributionOptions().attribution_steps
+    assert default == 50
+    at_default = integrated_gradients(loaded, ids, target, base, special, default)
+    assert not converged(at_default.delta, at_default.value, at_default.baseline_value)
+    found = converging_gradients(loaded, ids, target, base, special, default)
+    assert converged(found.delta, found.value, found.baseline_value)
+    assert found.steps in (100, 200, 400)
+    again = integrated_gradients(loaded, ids, target, base, special, found.steps)
+    assert (found.delta, list(found.scores)) == (again.delta, list(again.scores))
+    half = integrated_gradients(loaded, ids, target, base, special, found.steps // 2)
+    assert found.steps == 100 or not converged(half.delta, half.value, half.baseline_value)  # the first that does
+
+
+def test_the_doubling_stops_where_it_does_not_shrink_the_delta(sharp_gpt2_lm_dir):
+    """A probe whose delta grows from 50 to 100 steps is not converging: the retries stop there and keep the smaller
+    delta, instead of paying for 200 and 400 steps."""
+    from reportgen.analyses.attribution import converging_gradients, integrated_gradients
+    from reportgen.models import load_model
+
+    loaded = load_model(str(sharp_gpt2_lm_dir))
+    ids, target, base, special = _probe(loaded, "She gave him the keys.", "She smiled at him.")
+    at = {n: integrated_gradients(loaded, ids, target, base, special, n) for n in (50, 100)}
+    assert at[50].delta_too_large and abs(at[100].delta) > abs(at[50].delta)
+    found = converging_gradients(loaded, ids, target, base, special, 50)
+    assert (found.steps, found.delta) == (50, at[50].delta) and found.delta_too_large
+
+
 @pytest.mark.build
-def test_too_few_steps_warn_naming_the_probe(gpt2_site):
+def test_too_few_steps_are_doubled_and_the_page_says_how_many(gpt2_site):
+    """One step does not converge on the tiny GPT-2; two do: the build keeps the attributions at 2 steps, stores the
+    steps and the sentence pages name them."""
+    from bs4 import BeautifulSoup
+
     out, summary = gpt2_site
+    assert _unconverged(out) == [] and summary.warnings == []
+    assert _query(out, "SELECT sentence_id, steps FROM attribution_targets ORDER BY 1") == [(0, 2), (1, 2)]
+    for sid in (0, 1):
+        page = BeautifulSoup((out / "sentences" / f"{sid}.html").read_text(encoding="utf-8"), "html.parser")
+        text = " ".join(page.select_one("#attribution").get_text().split())
+        assert "at 2 steps (at attribution_steps, the delta was larger than 5% of the difference" in text
+
+
+@pytest.mark.build
+def test_too_few_steps_warn_naming_the_probe(unconverged_site):
+    out, summary = unconverged_site
     unconverged = _unconverged(out)
-    assert unconverged, "one step should leave a large convergence delta on the tiny GPT-2"
+    assert unconverged == [0, 1], "1 and 2 steps should leave a large convergence delta on the sharp GPT-2"
+    assert _query(out, "SELECT DISTINCT steps FROM attribution_targets") == [(1,)]  # the smaller delta is kept
     assert len(summary.warnings) == len(unconverged)
     for sid, warning in zip(unconverged, summary.warnings):
-        assert warning.startswith(f"probe probes.txt:{sid + 1}: ")
+        assert warning.startswith(f"probe probes.txt:{sid + 1}: integrated gradients did not converge at 1 steps")
         assert "attribution_steps" in warning and "\n" not in warning
 
 
 @pytest.mark.build
-def test_the_cli_prints_build_warnings(tmp_path, gpt2_lm_dir, gpt2_site):
-    expected = [f"probe probes.txt:{sid + 1}: " for sid in _unconverged(gpt2_site[0])]
+def test_the_cli_prints_build_warnings(tmp_path, sharp_gpt2_lm_dir, unconverged_site):
+    expected = [f"probe probes.txt:{sid + 1}: " for sid in _unconverged(unconverged_site[0])]
     out = tmp_path / "site"
-    result, _ = _cli_build(tmp_path / "in", gpt2_lm_dir, GPT2_PROBES, out, "attribution_steps = 1\n")
+    result, _ = _cli_build(tmp_path / "in", sharp_gpt2_lm_dir, GPT2_PROBES, out, "attribution_steps = 1\n")
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if line.startswith("reportgen: warning: ")]
     assert [w[len("reportgen: warning: "):][: len(e)] for w, e in zip(warnings, expected)] == expected

@@ -237,7 +237,7 @@ def test_a_build_off_a_terminal_logs_its_progress_as_plain_lines(tmp_path, bert_
                                        "--importance-sentences", "2", "--attribution-steps", "2"])
     assert result.exit_code == 0, result.output
     logged = [line for line in result.stderr.splitlines() if line.startswith("reportgen: ")]
-    for stage in ("annotate", "attribute", "encode", "render"):
+    for stage in ("annotate", "attribute", "faithfulness", "control", "importance", "encode", "render"):
         assert any(line.startswith(f"reportgen: {stage} 0/") for line in logged), stage
         assert any(line.startswith(f"reportgen: {stage} ") and " done in " in line for line in logged), stage
     assert "\x1b[" not in result.stderr  # no terminal control codes in a log

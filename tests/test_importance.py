@@ -376,3 +376,25 @@ def test_one_minus_cos_is_exact_where_the_vectors_nearly_agree():
                                                          torch.tensor(v[None], dtype=torch.float32), dim=-1)
     assert float(found[0]) > 0 and float(found[0]) == pytest.approx(want[0], rel=0.05)
     assert abs(float(float32[0]) - want[0]) > abs(float(found[0]) - want[0])  # the plain float32 form is off
+
+
+@pytest.mark.parametrize("n_layers,n_heads", [(6, 12), (12, 12), (30, 9), (32, 32), (80, 64)])
+def test_the_budget_bites_only_above_the_exact_limit_and_keeps_within_its_layer_passes(n_layers, n_heads):
+    """Up to EXACT_LIMIT heads every sentence of the sample is ablated; above it, as many as ABLATION_BUDGET layer
+    passes pay for, a sentence costing every head's and layer's mask from its layer on (counted here by a loop over
+    the masks), unless at the floor MIN_ABLATION; never more than the sample. The budget is the default report's:
+    MiniLM's 72 heads over 200 sentences."""
+    masks = [(layer, head) for layer in range(n_layers) for head in list(range(n_heads)) + [None]]
+    per_sentence = sum(n_layers - layer for layer, _ in masks)  # each mask runs from its layer to the last
+    minilm = 200 * sum(6 - layer for layer in range(6) for _ in range(12 + 1))
+    assert importance.ABLATION_BUDGET == minilm
+    for n in (1, 5, 200, 10_000):
+        ablated = importance.ablation_sentences(n, n_layers, n_heads)
+        if n_layers * n_heads <= importance.EXACT_LIMIT:
+            assert ablated == n
+            continue
+        assert ablated <= n
+        assert ablated * per_sentence <= importance.ABLATION_BUDGET or ablated == min(n, importance.MIN_ABLATION)
+        assert (ablated + 1) * per_sentence > importance.ABLATION_BUDGET or ablated == n  # as many as it pays for
+    if (n_layers, n_heads) == (30, 9):  # SmolLM2-135M at the default 200 sentences
+        assert importance.ablation_sentences(200, 30, 9) == 11

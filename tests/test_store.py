@@ -57,7 +57,7 @@ README_EXTRA = {"source_files": ["role", "name", "sha256", "sentences", "source"
                 # schema v5: integrated gradients, rollout and their agreement with attention
                 # (v6: the read-out rows, and the share of their attention on the words)
                 "attribution_targets": ["sentence_id", "target", "description", "value", "baseline_value", "delta",
-                                        "readout"],
+                                        "readout", "steps"],
                 "class_probabilities": ["sentence_id", "class_index", "label", "probability"],
                 "head_importance": ["layer", "head", "scope", "sentence_id", "method", "value", "ci_low", "ci_high",
                                     "rank"],

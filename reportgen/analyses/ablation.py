@@ -111,8 +111,9 @@ class ProbeTarget:
         after the probe's last token (and the continuation's)."""
         import torch
 
-        if loaded.info.kind == "causal_lm":
-            return torch.log_softmax(loaded.task(input_ids=ids).logits[:, self.n - 1:].float(), -1)
+        if loaded.info.kind == "causal_lm":  # the LM head on the rows read only (transformers' logits_to_keep)
+            logits = loaded.task(input_ids=ids, logits_to_keep=ids.shape[1] - self.n + 1).logits
+            return torch.log_softmax(logits.float(), -1)
         return model_output(loaded, ids)
 
     def change(self, intact, changed):

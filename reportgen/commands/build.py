@@ -21,7 +21,7 @@ from ..corpus import (
     default_probes,
     read_sentences,
 )
-from ..models import LoadedModel, load_model, model_files, resolve_device, resolve_dtype
+from ..models import LoadedModel, load_model, model_files, read_architecture, resolve_device, resolve_dtype
 from ..preflight import Estimate, plan
 from ..probe_pass import encode_probes
 from ..progress import Clock, Progress
@@ -90,10 +90,13 @@ def build(config: Config, progress: Progress | None = None, tuning: corpus_pass.
     with clock("preflight"):  # a build that will not fit stops here, before any weight is read
         device = resolve_device(config.device)
         dtype = resolve_dtype(config.dtype, device)
-        summary.estimate = plan(config, probes, corpus, device, dtype, given)
+        # read once: the configuration and tokenizer serve the estimate and then the model's loading (a GGUF file's
+        # metadata is parsed once for both, not five times)
+        architecture = read_architecture(config.model) if given is None else None
+        summary.estimate = plan(config, probes, corpus, device, dtype, given, architecture)
         summary.estimate.check()
     with clock("load models"):
-        model = given or load_model(config.model, config.max_length, device, dtype)
+        model = given or load_model(config.model, config.max_length, device, dtype, architecture)
         files = probe_files + corpus_files
         if given is None:
             files += model_files(config.model)  # the model's identity: its files' sha256

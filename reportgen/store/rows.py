@@ -125,6 +125,7 @@ class TargetRow(NamedTuple):
     baseline_value: float
     delta: float
     readout: str
+    steps: int
 
 
 class ImportanceRow(NamedTuple):

@@ -94,6 +94,7 @@ class SentenceAttribution:
     baselines: tuple[tuple[str, float | None], ...] = ()  # each baseline's rho here (views/baselines.py)
     faithfulness: str = ""  # whether the test over the probes shows the gradients pick the words that matter
     heads_note: str = ""  # where the cut of `heads` falls inside a tie too long to name (`cut`)
+    steps: str = ""  # the steps, where more than attribution_steps were needed to converge; else ''
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ class AttributionViews:
         self.head_means: dict[tuple[int, int], Agreement] = {}
         self.ranks: dict[tuple[str, int, int | None], int] = {}  # agreement_ranks: (method, layer, head) -> rank
         self.baseline_token = ""
+        self.steps = meta.get("option.attribution_steps", "")
         self.classes = {}
         if not store.has_table("attribution_targets"):
             return  # a database written before attributions existed
@@ -287,7 +289,8 @@ class AttributionViews:
                                    converged(t.delta, t.value, t.baseline_value), readout, tuple(scored),
                                    text[at:], chart, ranked, layers, special,
                                    sum(not a.compared for a in heads), top, self.baseline_token, tuple(classes),
-                                   legend(), heads_note=note)
+                                   legend(), heads_note=note,
+                                   steps=f"{t.steps} steps" if str(t.steps) != self.steps else "")
 
     def head(self, layer: int, head: int) -> HeadAgreement | None:
         if not self.targets:
