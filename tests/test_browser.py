@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE, SENTENCES, browser_pages, build_small_site
+from conftest import SENTENCES, browser_pages, build_small_site
 from conftest import axe_problems as _axe_problems
 from conftest import wait_for as _wait
 
