@@ -5,8 +5,6 @@ in-context loss with heads removed against a hook written here; the roles' rules
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 import torch
@@ -30,6 +28,7 @@ from reportgen.analyses.detectors import HeadDetectors
 from reportgen.analyses.registry import load_config
 from reportgen.errors import ConfigError
 from reportgen.models import wrap
+from reportgen.progress import Progress
 
 pytestmark = pytest.mark.unit
 
@@ -105,14 +104,6 @@ def test_natural_scores_are_transformerlens_patterns_on_the_rows_that_repeat():
     assert natural_scores(a[None, None], [0, 4, 5, 6], {0}) is None
 
 
-def _progress():
-    class Quiet:
-        @contextlib.contextmanager
-        def stage(self, name, total):
-            yield lambda n: None
-    return Quiet()
-
-
 def tiny_lm(kind: str):
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
@@ -137,7 +128,7 @@ def measured(request):
     config = load_config(None, detector_sequences=6, detector_min_tokens=4, detector_max_tokens=9,
                          detector_ablation_sequences=3)
     detectors = HeadDetectors(loaded, None, config)
-    return loaded, detectors, detectors.run(None, _progress(), [], [])
+    return loaded, detectors, detectors.run(None, Progress(), [], [])
 
 
 def test_the_repeated_scores_equal_a_plain_loop_over_each_sequence_alone(measured):
@@ -282,7 +273,7 @@ def test_an_encoder_gets_no_rows_and_a_bad_range_is_one_error(bert_dir):
     from reportgen.models import load_model
 
     loaded = load_model(str(bert_dir))
-    assert HeadDetectors(loaded, None, load_config(None)).run(None, _progress(), [], []) == {}
+    assert HeadDetectors(loaded, None, load_config(None)).run(None, Progress(), [], []) == {}
     with pytest.raises(ConfigError, match="detector_min_tokens"):
         HeadDetectors(loaded, None, load_config(None, detector_min_tokens=9, detector_max_tokens=4))
 

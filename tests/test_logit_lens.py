@@ -6,7 +6,6 @@ model's own next-token distribution; an encoder, and the option at 0, give no le
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -17,6 +16,7 @@ from conftest import _byte_level_tokenizer
 from reportgen.analyses.logit_lens import NO_HEAD, OFF, LogitLens, lens_rows
 from reportgen.analyses.registry import load_config
 from reportgen.models import wrap
+from reportgen.progress import Progress
 
 pytestmark = pytest.mark.unit
 
@@ -47,14 +47,6 @@ def tiny_lm(kind: str):
 
 def _config(**options):
     return load_config(None, **options)
-
-
-def _progress():
-    class Quiet:
-        @contextlib.contextmanager
-        def stage(self, name, total):
-            yield lambda n: None
-    return Quiet()
 
 
 def hand_streams(loaded, ids: list[int]) -> list[np.ndarray]:
@@ -182,7 +174,7 @@ def test_the_analysis_writes_every_probe_and_says_what_it_read(lm):
     probes = [type("S", (), {"sentence_id": i})() for i in (0, 1)]
     tokenized = [Tokenized(tuple(IDS[:5]), (), False), Tokenized(tuple(IDS), (), False)]
     lens = LogitLens(lm, probes, _config(logit_lens=2))
-    found = lens.run(Probes(probes, tokenized, {}, {}), _progress(), [])
+    found = lens.run(Probes(probes, tokenized, {}, {}), Progress(), [])
     assert len(found["logit_lens"]) == (lm.info.n_layers + 1) * (5 + len(IDS))
     assert len(found["logit_lens_top"]) == 2 * len(found["logit_lens"])
     assert lens.meta()["logit_lens"].startswith("the residual stream after the embeddings")
@@ -201,9 +193,9 @@ def test_no_lens_where_there_is_no_lm_head_or_the_option_is_0():
                 "gpt2")
     for loaded in (bert, gpt2):  # an encoder; a GPT-2 without its LM head
         lens = LogitLens(loaded, [], _config())
-        assert lens.run(None, _progress(), []) == {} and lens.meta() == {"logit_lens": NO_HEAD}
+        assert lens.run(None, Progress(), []) == {} and lens.meta() == {"logit_lens": NO_HEAD}
     lens = LogitLens(tiny_lm("gpt2"), [], _config(logit_lens=0))
-    assert lens.run(None, _progress(), []) == {} and lens.meta() == {"logit_lens": OFF}
+    assert lens.run(None, Progress(), []) == {} and lens.meta() == {"logit_lens": OFF}
 
 
 def test_in_bfloat16_the_last_layer_is_still_the_models_own_distribution():
