@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from ..models import device_of
 from ..options import option
 
-NORMS = ("ln_f", "norm", "final_layer_norm")  # where transformers' decoders keep their final norm (GPT-2, Llama..)
 COMPUTED = ("the residual stream after the embeddings and after each block, through the model's final norm ({norm}, "
             "its statistics recomputed for each layer) and its unembedding, as TransformerLens's "
             "accumulated_resid(apply_ln=True) and unembed compute it")
@@ -43,13 +42,12 @@ class LensOptions:
                                 "probable tokens kept per position (default: 5; 0: no logit lens).", minimum=0)
 
 
-def final_norm(base):
-    """The final norm module of a decoder's base model (and its attribute name), or (None, '')."""
-    for name in NORMS:
-        module = getattr(base, name, None)
-        if module is not None:
-            return module, name
-    return None, ""
+def final_norm(loaded):
+    """The final norm module of the model's base model, where its family (families.ADAPTERS) keeps it, and its
+    attribute name; or (None, '')."""
+    norm = loaded.adapter.final_norm(loaded.model)
+    name = next((n for n, module in loaded.model.named_children() if module is norm), "")
+    return (norm, name) if norm is not None else (None, "")
 
 
 def streams(loaded, input_ids) -> list:
@@ -57,7 +55,7 @@ def streams(loaded, input_ids) -> list:
     model's precision: the embeddings, then each block's output (the last one as the final norm receives it)."""
     import torch
 
-    norm, _ = final_norm(loaded.model)
+    norm, _ = final_norm(loaded)
     captured = []
     hook = norm.register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
     try:
@@ -74,7 +72,7 @@ def read_out(loaded, stream):
     """Log-probabilities [T, V] (float32) of one stream through the final norm and the unembedding."""
     import torch
 
-    norm, _ = final_norm(loaded.model)
+    norm, _ = final_norm(loaded)
     with torch.inference_mode():
         logits = loaded.task.get_output_embeddings()(norm(stream)).float()
         cap = getattr(loaded.model.config, "final_logit_softcapping", None)
@@ -123,7 +121,7 @@ class LogitLens:
 
     def __init__(self, loaded, probes, config):
         self.loaded, self.top = loaded, config.of(LensOptions).logit_lens
-        norm, name = final_norm(loaded.model)
+        norm, name = final_norm(loaded)
         if self.top == 0:
             self.status = OFF
         elif loaded.info.kind != "causal_lm" or loaded.task is None or loaded.task.get_output_embeddings() is None:
