@@ -104,3 +104,16 @@ def word_units(text: str, tokens: Sequence, words: Sequence) -> tuple[list[int],
         members[unit_of[key]].append(token_text(text, t.text, t.is_special, t.char_start, t.char_end))
     pieces = [(labels[u], " + ".join(m)) for u, m in members.items() if len(m) > 1]
     return units, labels, pieces
+
+
+def held(special: list[bool], causal: bool) -> list[bool]:
+    """Which of a probe's tokens the baseline keeps as they are: the special ones, and a causal model's first
+    token (analyses/attribution.py's docstring)."""
+    return [s or (causal and i == 0) for i, s in enumerate(special)]
+
+
+def held_words(word_of: list[int | None], keep: list[bool]) -> frozenset[int]:
+    """The words every token of which the baseline keeps (held): they get no attribution, and the agreement leaves
+    them out."""
+    free = {w for w, k in zip(word_of, keep) if w is not None and not k}
+    return frozenset(w for w, k in zip(word_of, keep) if w is not None and k and w not in free)

@@ -336,13 +336,14 @@ def test_rollout_of_causal_attention_stays_causal():
 WORD_OF = [None, 0, 0, 0, 1, 2, 3, 3, None]
 
 
-def _expected_agreement(sid, attribution, attention, flow, word_of, n_words):
+def _expected_agreement(sid, attribution, attention, flow, word_of, n_words, left_out=()):
     """rho and word share of every head and rollout layer, from read-out attention [L, H, T] and flow [L, T], with
-    loops over the words."""
-    importance = [abs(sum(a for a, w in zip(attribution, word_of) if w == word)) for word in range(n_words)]
+    loops over the words (but those `left_out`)."""
+    compared = [word for word in range(n_words) if word not in left_out]
+    importance = [abs(sum(a for a, w in zip(attribution, word_of) if w == word)) for word in compared]
 
     def received(row):
-        return [sum(r for r, w in zip(row, word_of) if w == word) for word in range(n_words)]
+        return [sum(r for r, w in zip(row, word_of) if w == word) for word in compared]
 
     expected = {}
     n_layers, n_heads = attention.shape[:2]
@@ -387,6 +388,63 @@ def test_agreement_rows_match_scipy_over_multi_token_words(rows):
     assert sum(rho is not None for rho, _ in expected.values()) == len(expected)
     assert all(share < 0.5 for key, (_, share) in expected.items() if key[0] == "attention")  # [CLS] took most
     _check_agreement(got, expected, 4, 4)
+
+
+def test_held_tokens_are_the_special_ones_and_a_causal_models_first():
+    from reportgen.align import held, held_words
+
+    assert held([True, False, False, True], causal=False) == [True, False, False, True]
+    assert held([False, False, False], causal=True) == [True, False, False]
+    assert held([True, False, False], causal=True) == [True, False, False]  # a BOS token: it is the first
+    assert held([], causal=True) == []
+    # a word is held where every one of its tokens is
+    assert held_words([0, 1, 1, None], [True, False, False, True]) == frozenset({0})
+    assert held_words([0, 0, 1], [True, False, False]) == frozenset()
+    assert held_words([None, 0, 1], [True, False, False]) == frozenset()
+
+
+def test_agreement_rows_leave_the_held_words_out():
+    from reportgen.analyses.agreement import Readout, agreement_rows
+
+    rng = np.random.default_rng(5)
+    word_of = [0, 1, 1, 2, 3, 4, None]
+    t = len(word_of)
+    attention = rng.dirichlet(np.ones(t), size=(2, 3, t))
+    attention[..., 0] += 3.0  # the first token draws most attention, as a causal model's sink does
+    attention /= attention.sum(-1, keepdims=True)
+    read = Readout.of(attention, [t - 1], t)
+    attribution = np.array([0.0, 0.9, -0.8, 0.3, -0.2, 0.6, 0.0])
+    got = agreement_rows(2, attribution, read, word_of, 5, frozenset({0}))
+    expected = _expected_agreement(2, attribution, read.attention, read.flow, word_of, 5, left_out=(0,))
+    _check_agreement(got, expected, 2, 4)
+    # the held word would rank last on the gradients and first on the attention
+    kept = agreement_rows(2, attribution, read, word_of, 5)
+    assert [r[4] for r in kept] != [r[4] for r in got]
+
+
+def test_a_causal_models_first_token_stays_in_the_baseline(gpt2_lm_dir):
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    from reportgen.align import held
+    from reportgen.analyses.attribution import baseline_token, integrated_gradients, make_target
+    from reportgen.models import load_model
+
+    loaded = load_model(str(gpt2_lm_dir))
+    own = GPT2LMHeadModel.from_pretrained(gpt2_lm_dir).eval()
+    ids, special = _probe_special(loaded.tokenizer, SENTENCE)
+    assert not special[0]  # GPT-2 adds no BOS: the first token is the first word's
+    keep = held(special, loaded.info.causal)
+    base = [ids[0]] + [baseline_token(loaded)] * (len(ids) - 1)
+    target = make_target(loaded, tuple(ids), "", "probe", None)
+    with torch.no_grad():
+        logits = own(input_ids=torch.tensor([ids])).logits[0, -1]
+        next_id = int(logits.argmax())
+        value = float(torch.log_softmax(logits.double(), -1)[next_id])
+        at_base = float(torch.log_softmax(own(input_ids=torch.tensor([base])).logits[0, -1].double(), -1)[next_id])
+    result = integrated_gradients(loaded, tuple(ids), target, baseline_token(loaded), keep, n_steps=100)
+    _check_completeness(result, value, at_base, len(ids), keep)
+    assert result.scores[0] == 0.0 and all(result.scores[1:] != 0.0)
 
 
 def test_a_continuations_readout_leaves_its_own_columns_out():
@@ -547,8 +605,8 @@ def gpt2_site(tmp_path_factory, gpt2_lm_dir):
 
 @pytest.fixture(scope="module")
 def unconverged_site(tmp_path_factory, sharp_gpt2_lm_dir):
-    """The sharp GPT-2 LM with a single step: 2 steps leave a larger delta than 1 on both probes, so the doubling
-    stops there, not converged."""
+    """The sharp GPT-2 LM with a single step: the doubling stops, not converged, on both probes, at 1 or 2 steps
+    (where doubling no longer shrinks the delta)."""
     return _build(tmp_path_factory.mktemp("attr-sharp"), sharp_gpt2_lm_dir, GPT2_PROBES, attribution_steps=1)
 
 
@@ -595,6 +653,14 @@ def _check_site_tables(out: Path, n_layers: int, n_heads: int, readouts: dict[in
         ig = scores["integrated_gradients"]
         assert float(ig.sum()) - (value - baseline_value) == pytest.approx(delta, abs=1e-5)
         assert all(s == 0.0 for s, (_, _, special) in zip(ig, tokens) if special)
+        # a causal model's first token stays in the baseline: no attribution, and a word made of it alone is left
+        # out of the agreement
+        causal = _query(out, "SELECT value FROM meta WHERE key = 'causal'")[0][0] == "true"
+        left_out = ()
+        if causal:
+            assert ig[0] == 0.0
+            if not tokens[0][2] and word_of.count(word_of[0]) == 1:
+                left_out = (word_of[0],)
 
         stored = _attention_of(out, sid, n_layers, n_heads, t)
         attention = stored if attention_of is None or readout != "continuation" else attention_of(sid)
@@ -615,14 +681,15 @@ def _check_site_tables(out: Path, n_layers: int, n_heads: int, readouts: dict[in
         assert sum(r[1] == "attention" for r in rows) == n_layers * n_heads
         assert sum(r[1] == "rollout" for r in rows) == n_layers
         assert all(r[3] is None for r in rows if r[1] == "rollout")
-        expected = _expected_agreement(sid, ig, read_att, read_flow, word_of, n_words)
+        expected = _expected_agreement(sid, ig, read_att, read_flow, word_of, n_words, left_out)
         got = {(r[1], r[2], r[3]): (r[4], r[6]) for r in rows}
         assert set(got) == set(expected)
         for key, (rho, share) in expected.items():
             assert _same(got[key][0], rho, tol=1e-6), (sid, key, got[key], rho)
             assert got[key][1] == pytest.approx(share, abs=1e-6), (sid, key)
         assert any(rho is not None for rho, _ in expected.values())
-        assert all(r[5] == n_words for r in rows)
+        assert all(r[5] == n_words - len(left_out) for r in rows)
+    return causal
 
 
 @pytest.mark.build
@@ -641,7 +708,7 @@ def test_bert_build_fills_the_attribution_tables(bert_site, bert_dir):
     assert n_tokens == len(AutoTokenizer.from_pretrained(bert_dir)(texts[0][0])["input_ids"])
     lengths = [n_tokens, _query(out, "SELECT count(*) FROM tokens WHERE sentence_id = 1")[0][0]]
     # a mean-pooled sentence embedding: the read-out is the mean of every row
-    _check_site_tables(out, 2, 4, {sid: ("mean", list(range(n))) for sid, n in enumerate(lengths)})
+    assert not _check_site_tables(out, 2, 4, {sid: ("mean", list(range(n))) for sid, n in enumerate(lengths)})
     assert summary.warnings == []  # 50 steps are plenty on the tiny BERT
 
 
@@ -674,7 +741,10 @@ def test_gpt2_lm_build_explains_the_next_token_and_the_continuation(gpt2_site, g
             found = model(input_ids=torch.tensor([ids]), output_attentions=True).attentions
         return np.stack([a[0].double().numpy() for a in found])
 
-    _check_site_tables(out, 2, 2, readouts, attention_of)
+    assert _check_site_tables(out, 2, 2, readouts, attention_of)  # causal: the first token held
+    # the sentence page says which token the baseline keeps, and why
+    page = (out / "sentences" / "0.html").read_text(encoding="utf-8")
+    assert '<q id="held-token">The</q>, which the baseline' in page and "leaves its word out" in page
 
 
 @pytest.fixture(scope="module")
@@ -784,10 +854,13 @@ def test_too_few_steps_warn_naming_the_probe(unconverged_site):
     out, summary = unconverged_site
     unconverged = _unconverged(out)
     assert unconverged == [0, 1], "1 and 2 steps should leave a large convergence delta on the sharp GPT-2"
-    assert _query(out, "SELECT DISTINCT steps FROM attribution_targets") == [(1,)]  # the smaller delta is kept
+    # the doubling stops where it does not shrink the delta, at 1 or 2 steps here, and keeps the smaller delta
+    steps = dict(_query(out, "SELECT sentence_id, steps FROM attribution_targets"))
+    assert set(steps.values()) <= {1, 2}
     assert len(summary.warnings) == len(unconverged)
     for sid, warning in zip(unconverged, summary.warnings):
-        assert warning.startswith(f"probe probes.txt:{sid + 1}: integrated gradients did not converge at 1 steps")
+        assert warning.startswith(f"probe probes.txt:{sid + 1}: integrated gradients did not converge at "
+                                  f"{steps[sid]} steps")
         assert "attribution_steps" in warning and "\n" not in warning
 
 

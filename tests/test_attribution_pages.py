@@ -64,6 +64,10 @@ def _direct(site, model_dir):
             rows = [n - 1]
         with torch.no_grad():
             attention = model(input_ids=torch.tensor([ids]), output_attentions=True).attentions
+        # GPT-2's first token stays in the attributions' baseline: a word made of it alone is not compared
+        first = tokens[0][1]
+        compared = [w for w in range(len(words)) if w != first or sum(t[1] == first for t in tokens) > 1]
+        assert ig[0] == 0.0 and len(compared) == len(words) - 1
         found = {}
         for layer, layer_attention in enumerate(attention):
             for head in range(layer_attention.shape[1]):
@@ -72,8 +76,8 @@ def _direct(site, model_dir):
                     for j in range(n):
                         if tokens[j][1] is not None:
                             received[tokens[j][1]] += float(layer_attention[0, head, r, j]) / len(rows)
-                value = spearmanr(np.abs(word_ig), received).statistic
-                found[(layer, head)] = (None if math.isnan(value) else value, received.sum())
+                value = spearmanr(np.abs(word_ig[compared]), received[compared]).statistic
+                found[(layer, head)] = (None if math.isnan(value) else value, received[compared].sum())
         out[sid] = (words, word_ig, found)
     return out
 

@@ -79,20 +79,27 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def agreement_rows(sentence_id: int, attribution: np.ndarray, read: Readout, word_of: list[int | None],
-                   n_words: int) -> list[tuple]:
+                   n_words: int, held: frozenset[int] = frozenset()) -> list[tuple]:
     """`attribution_agreement` rows of one probe: for every head, Spearman's rho over the probe's words between the
     magnitude of the word's integrated-gradient attribution and the read-out's attention to the word (the sum over
-    its tokens), with the read-out's share on the words; for every layer the same with the rollout up to it."""
-    importance = np.abs(to_words(attribution, word_of, n_words))
+    its tokens), with the read-out's share on the words; for every layer the same with the rollout up to it. The
+    `held` words (a causal model's first word, which the baseline keeps: attribution.held) are left out: they have
+    no attribution to rank."""
+    compared = [w for w in range(n_words) if w not in held]
+
+    def words(scores: np.ndarray) -> np.ndarray:
+        return to_words(scores, word_of, n_words)[compared]
+
+    importance = np.abs(words(attribution))
     rows = []
     n_layers, n_heads = read.attention.shape[:2]
     for layer in range(n_layers):
         for head in range(n_heads):
-            received = to_words(read.attention[layer, head], word_of, n_words)
-            rows.append((sentence_id, "attention", layer, head, spearman(importance, received), n_words,
+            received = words(read.attention[layer, head])
+            rows.append((sentence_id, "attention", layer, head, spearman(importance, received), len(compared),
                          float(received.sum())))
     for layer in range(n_layers):
-        received = to_words(read.flow[layer], word_of, n_words)
-        rows.append((sentence_id, "rollout", layer, None, spearman(importance, received), n_words,
+        received = words(read.flow[layer])
+        rows.append((sentence_id, "rollout", layer, None, spearman(importance, received), len(compared),
                      float(received.sum())))
     return rows

@@ -13,7 +13,12 @@ What is explained depends on what the model is (`ModelInfo.kind`):
 
 The baseline replaces every non-special token of the probe by one token (the pad token by default); special
 tokens and continuation tokens stay as they are, so only the probe's own tokens get attributions and, by the
-completeness axiom, they sum to f(input) - f(baseline) up to Captum's convergence delta.
+completeness axiom, they sum to f(input) - f(baseline) up to Captum's convergence delta. A causal model's first
+token stays too (`held`): it is where its heads put the attention they do not spend (the attention sink), and
+replacing it moves every later position so far along the path that the integral does not converge (SmolLM2-135M's
+probes, docs/site/attributions.md); Captum's own LLM attribution keeps a Llama's BOS token out of it the same way
+(`skip_tokens`). Where the tokenizer adds a BOS token, that token is the first; where it adds none, the first
+word's first token is held and gets no attribution.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..align import held, held_words
 from ..corpus import SEPARATOR
 from ..errors import ConfigError, InputError
 from ..models import device_of
@@ -37,7 +43,8 @@ BASELINES = ("auto", "pad", "mask", "unk", "eos", "bos")
 # where integrated gradients have not converged (vocab.converged), the steps are doubled, at most this many times
 # (50 -> 100 -> 200 -> 400), while doubling shrinks the delta: a causal LM's log-probability along the path from the
 # baseline can turn sharply, and 50 steps of Gauss-Legendre then miss much of it; where doubling does not shrink the
-# delta, more steps are not converging either (SmolLM2's probes), and the retries stop
+# delta, more steps are not converging either, and the retries stop (SmolLM2's probes, before its first token was
+# held: benchmarks/bench_ig_convergence.py)
 RETRIES = 3
 
 
@@ -254,9 +261,10 @@ def objective(loaded, ids, target: Target) -> Objective:
     return Objective(target.key, description, forward)
 
 
-def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, special: list[bool],
+def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, keep: list[bool],
                          n_steps: int = 50) -> Attribution:
-    """Layer integrated gradients on the input embeddings for one probe (see the module's docstring)."""
+    """Layer integrated gradients on the input embeddings for one probe (see the module's docstring); the baseline
+    has `baseline_id` in place of every probe token but those `keep` marks (held)."""
     import torch
     from captum.attr import LayerIntegratedGradients
 
@@ -264,7 +272,7 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
     n = len(input_ids)
     ids = torch.tensor([model_input(input_ids, target)], device=device)
     base = ids.clone()
-    base[0, :n] = torch.where(torch.tensor(special, device=device), ids[0, :n], baseline_id)
+    base[0, :n] = torch.where(torch.tensor(keep, device=device), ids[0, :n], baseline_id)
     f = objective(loaded, ids, target)
     lig = LayerIntegratedGradients(f.forward, loaded.task.get_input_embeddings())
     with warnings.catch_warnings():
@@ -278,16 +286,16 @@ def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, bas
                        n_steps)
 
 
-def converging_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, special: list[bool],
+def converging_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, keep: list[bool],
                          n_steps: int = 50) -> Attribution:
     """integrated_gradients at n_steps; while the convergence rule fails, again at twice the steps, at most RETRIES
     times, and only while doubling shrinks |delta|: the first result that converges, else the one of the smallest
     |delta|."""
-    result = integrated_gradients(loaded, input_ids, target, baseline_id, special, n_steps)
+    result = integrated_gradients(loaded, input_ids, target, baseline_id, keep, n_steps)
     for _ in range(RETRIES):
         if not result.delta_too_large:
             break
-        more = integrated_gradients(loaded, input_ids, target, baseline_id, special, 2 * result.steps)
+        more = integrated_gradients(loaded, input_ids, target, baseline_id, keep, 2 * result.steps)
         if more.delta_too_large and abs(more.delta) >= abs(result.delta):
             break  # not converging: keep the smaller delta
         result = more
@@ -329,8 +337,8 @@ class ProbeAttributions:
         steps = self.options.attribution_steps
         with progress.stage("attribute", len(probes.sentences)) as advance:
             for s, tok, target in zip(probes.sentences, probes.tokenized, self.targets):
-                special = [t.is_special for t in tok.tokens]
-                result = converging_gradients(self.loaded, tok.input_ids, target, self.baseline, special, steps)
+                keep = held([t.is_special for t in tok.tokens], self.loaded.info.causal)
+                result = converging_gradients(self.loaded, tok.input_ids, target, self.baseline, keep, steps)
                 if result.delta_too_large:
                     warned.append(f"probe {s.source}: integrated gradients did not converge at {result.steps} steps "
                                   f"(delta {result.delta:+.3g} against f(input) - f(baseline) = "
@@ -345,7 +353,7 @@ class ProbeAttributions:
                                for i, v in enumerate(read.flow[-1])]
                 word_of = [t.word_idx for t in tok.tokens]
                 agreement += agreement_rows(s.sentence_id, result.scores, read, word_of,
-                                            probes.n_words[s.sentence_id])
+                                            probes.n_words[s.sentence_id], held_words(word_of, keep))
                 if self.loaded.info.kind == "classifier":
                     classes += [(s.sentence_id, i, label, p) for i, label, p in class_probabilities(self.loaded,
                                                                                                   tok.input_ids)]

@@ -30,7 +30,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..align import to_words
+from ..align import held, held_words, to_words
 from ..ranking import bootstrap_means, paired, rank
 from ..vocab import MIN_PROBES, WORD_SHARE_FLOOR
 from .agreement import spearman
@@ -119,6 +119,7 @@ def agreement_baselines(state, store) -> dict[str, list[tuple]]:
     counts = store.word_form_counts()
     total = sum(counts.values())
     probes = sorted(scores)
+    causal = store.meta().get("causal") == "true"
     rows = []
     for sid in probes:
         tokens = store.tokens_of(sid)
@@ -127,7 +128,11 @@ def agreement_baselines(state, store) -> dict[str, list[tuple]]:
         importance = np.abs(to_words(np.array([scores[sid].get(t.token_idx, 0.0) for t in tokens]), word_of,
                                      len(texts)))
         per_word = to_words(np.ones(len(tokens)), word_of, len(texts))
-        rows += baseline_rows(sid, importance, word_values(texts, per_word, counts, total))
+        # the words the attribution baseline keeps are left out, as in attribution_agreement
+        left_out = held_words(word_of, held([t.is_special for t in tokens], causal))
+        compared = [w for w in range(len(texts)) if w not in left_out]
+        values = word_values(texts, per_word, counts, total)
+        rows += baseline_rows(sid, importance[compared], {name: v[compared] for name, v in values.items()})
     per_probe = {name: [r[2] for r in rows if r[1] == name] for name in BASELINES}
     agreement = store.attribution_agreement()
     return {"agreement_baselines": rows, "agreement_tests": comparison_rows(agreement, per_probe, probes),

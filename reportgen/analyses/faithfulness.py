@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..align import to_words
+from ..align import held, to_words
 from ..models import device_of
 from ..vocab import WORD_SHARE_FLOOR
 from .attribution import AttributionOptions, baseline_token, make_target, model_input, objective, readout_of
@@ -180,7 +180,8 @@ class Faithfulness:
                 orders = word_orders(sid, words("integrated_gradients"), words("rollout"),
                                      [w.text for w in store.words_of(sid, sid)], attention)
                 ids = model_input(tok.input_ids, target)
-                replaceable = [not t.is_special for t in tok.tokens] + [False] * (len(ids) - n)
+                replaceable = [not k for k in held([t.is_special for t in tok.tokens], self.loaded.info.causal)]
+                replaceable += [False] * (len(ids) - n)
                 measured = deletion(self._target(ids, target), ids, word_of + [None] * (len(ids) - n), replaceable,
                                     orders, self.baseline)
                 rows += rows_of(sid, head, measured)

@@ -215,7 +215,8 @@ ATTRIBUTIONS = Table("attributions", "one probe token's score under one attribut
     ("method", "VARCHAR", "'integrated_gradients', or 'rollout': the row of the target position after the last layer"),
     ("target", "VARCHAR", "as in `attribution_targets`"),
     ("token_idx", "INTEGER", "the token"),
-    ("score", "DOUBLE", "its score (0 for special tokens under integrated gradients)"),
+    ("score", "DOUBLE", "its score (0 under integrated gradients for special tokens and for a causal model's first "
+                        "token, which the baseline keeps)"),
 ))
 
 ATTRIBUTION_AGREEMENT = Table("attribution_agreement", "how far one head's (or one layer's rollout's) attention "
@@ -227,9 +228,10 @@ ATTRIBUTION_AGREEMENT = Table("attribution_agreement", "how far one head's (or o
     ("head", "INTEGER", "the head (NULL for 'rollout')"),
     ("spearman", "DOUBLE", "rho over the probe's words between |integrated gradients| and the read-out's "
                            "attention; NULL where undefined"),
-    ("n_words", "INTEGER", "the probe's words"),
-    ("word_share", "DOUBLE", "the share of the read-out's attention that reaches the probe's words rather than its "
-                             "special tokens"),
+    ("n_words", "INTEGER", "the probe's words compared: all of them but a causal model's first word where it is "
+                           "one token, which the attributions' baseline keeps"),
+    ("word_share", "DOUBLE", "the share of the read-out's attention that reaches the probe's words compared rather "
+                             "than its special tokens (and a causal model's first token)"),
 ))
 
 AGREEMENT_BASELINES = Table("agreement_baselines", "how far a ranking of a probe's words that needs no attention "
@@ -243,7 +245,7 @@ AGREEMENT_BASELINES = Table("agreement_baselines", "how far a ranking of a probe
                             "word"),
     ("spearman", "DOUBLE", "rho over the probe's words between |integrated gradients| and the baseline's value; NULL "
                            "where undefined (under 3 words, or a constant side)"),
-    ("n_words", "INTEGER", "the probe's words"),
+    ("n_words", "INTEGER", "the probe's words compared, as in `attribution_agreement`"),
 ))
 
 AGREEMENT_TESTS = Table("agreement_tests", "one head's (or one layer's rollout's) agreement with the integrated "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..align import align, to_words
+from ..align import align, held, to_words
 from ..analyses.agreement import readout_rows
 from ..analyses.attribution import Target, baseline_token, classifier_readout, integrated_gradients
 from ..annotate import annotate
@@ -214,7 +214,8 @@ def measure_examples(model, tokenizer, examples: list[Example], config: StudyCon
             attribution, converged = None, True
             if with_attribution:
                 found = integrated_gradients(loaded, tuple(enc["input_ids"]), Target("class", "", (), 1, readout),
-                                             baseline, special, config.attribution_steps)
+                                             baseline, held(special, loaded.info.causal),
+                                             config.attribution_steps)
                 attribution = to_words(found.scores, word_of, len(words))
                 converged = not found.delta_too_large
             out.append(Measured(example, tuple(words), gold, scores, attribution,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ...align import to_words
+from ...align import held, held_words, to_words
 from ...ranking import rank
 from ...store.schema import AGREEMENT_RANKS
 from ...vocab import READOUT_WORDS, WORD_SHARE_FLOOR, converged, count, head_label, layer_label, ordinal
@@ -95,6 +95,8 @@ class SentenceAttribution:
     faithfulness: str = ""  # whether the test over the probes shows the gradients pick the words that matter
     heads_note: str = ""  # where the cut of `heads` falls inside a tie too long to name (`cut`)
     steps: str = ""  # the steps, where more than attribution_steps were needed to converge; else ''
+    held: str = ""  # a causal model's first token where it is a word's, which the baseline keeps (align.held)
+    held_word: bool = False  # whether that token is its whole word (then the agreement leaves the word out)
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ class AttributionViews:
         self.ranks: dict[tuple[str, int, int | None], int] = {}  # agreement_ranks: (method, layer, head) -> rank
         self.baseline_token = ""
         self.steps = meta.get("option.attribution_steps", "")
+        self.causal = meta.get("causal") == "true"
         self.classes = {}
         if not store.has_table("attribution_targets"):
             return  # a database written before attributions existed
@@ -284,13 +287,17 @@ class AttributionViews:
                            f"attributions to {t.description} (green positive, red negative), and the attention "
                            f"rollout of {readout}. The table under the chart lists every value.")
         special = 1.0 - float(flow.sum())
+        keep = held([tok.is_special for tok in tokens], self.causal)
+        first = tokens[0] if tokens and keep[0] and not tokens[0].is_special else None
         classes = sorted(self.classes.get(sentence_id, ()), key=lambda c: (-c[1], c[0]))[:TOP_CLASSES]
         return SentenceAttribution(t.target, t.description, t.value, t.baseline_value, t.delta,
                                    converged(t.delta, t.value, t.baseline_value), readout, tuple(scored),
                                    text[at:], chart, ranked, layers, special,
                                    sum(not a.compared for a in heads), top, self.baseline_token, tuple(classes),
                                    legend(), heads_note=note,
-                                   steps=f"{t.steps} steps" if str(t.steps) != self.steps else "")
+                                   steps=f"{t.steps} steps" if str(t.steps) != self.steps else "",
+                                   held="" if first is None else text[first.char_start : first.char_end],
+                                   held_word=bool(held_words(word_of, keep)))
 
     def head(self, layer: int, head: int) -> HeadAgreement | None:
         if not self.targets:
