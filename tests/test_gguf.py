@@ -14,8 +14,10 @@ from click.testing import CliRunner
 from conftest import assert_clean_failure
 
 from reportgen.cli import main
+from reportgen.commands import build as build_command
 
 pytestmark = pytest.mark.e2e
+LOADED: dict = {}  # the model the build loaded (`built`)
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpora" / "wikipedia.txt"
 # the third: the default probe whose SmolLM2 sentence page was the heaviest (4.9 MB with every layer's vectors)
@@ -48,9 +50,13 @@ def built(tmp_path_factory):
     # draw their own random sequences for it)
     (work / "cheap.toml").write_text("attribution_steps = 4\ncontrol_sentences = 8\n", encoding="utf-8")
     out = work / "site"
-    result = CliRunner().invoke(main, ["build", "--model", str(_gguf()), "--corpus", str(corpus), "--probes",
-                                       str(probes), "--out", str(out), "--top-k", str(K), "--config",
-                                       str(work / "cheap.toml"), "--importance-sentences", "1", "--quiet"])
+    # the model the build loads is kept for the tests that run it again (loading the GGUF costs 10-15 s)
+    real = build_command.load_model
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(build_command, "load_model", lambda *a, **k: LOADED.setdefault("model", real(*a, **k)))
+        result = CliRunner().invoke(main, ["build", "--model", str(_gguf()), "--corpus", str(corpus), "--probes",
+                                           str(probes), "--out", str(out), "--top-k", str(K), "--config",
+                                           str(work / "cheap.toml"), "--importance-sentences", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     return out, duckdb.connect(str(out / "report.duckdb"), read_only=True)
 
@@ -93,6 +99,9 @@ def test_the_causal_lm_attributions_explain_a_continuation_and_the_next_token(bu
                           f"AND method = 'integrated_gradients'")[0][0]
         assert total - (value - baseline) == pytest.approx(delta, abs=1e-3)  # completeness, up to Captum's delta
         assert value <= 0  # a log-probability
+        # SmolLM2's tokenizer puts no BOS first: the first word's token stays in the baseline, with no attribution
+        assert _one(con, f"SELECT score FROM attributions WHERE sentence_id = {sid} AND token_idx = 0 "
+                         f"AND method = 'integrated_gradients'") == [(0.0,)]
     n_tokens = dict(_one(con, "SELECT sentence_id, count(*) FROM tokens GROUP BY ALL"))
     per_probe = _one(con, "SELECT sentence_id, method, count(*) FROM attribution_agreement GROUP BY ALL ORDER BY ALL")
     assert per_probe == [(sid, m, 30 * 9 if m == "attention" else 30) for sid in (0, 1, 2)
@@ -187,10 +196,9 @@ def test_the_logit_lens_last_layer_is_the_models_own_next_token_distribution(bui
     import torch
 
     from reportgen.analyses.logit_lens import LensOptions
-    from reportgen.models import load_model
 
     out, con = built
-    loaded = load_model(str(_gguf()))
+    loaded = LOADED["model"]  # the build's own, loaded from the GGUF (its weights are not changed by a build)
     texts = dict(_one(con, "SELECT sentence_id, text FROM sentences WHERE role = 'probe'"))
     assert _one(con, "SELECT DISTINCT layer FROM logit_lens ORDER BY layer") == [(i,) for i in range(-1, 30)]
     top = LensOptions().logit_lens  # the default
