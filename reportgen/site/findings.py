@@ -91,14 +91,19 @@ def _base(share: float) -> str:
     return "under 1%" if 0 < share < 0.005 else percent(share, 1)
 
 
-def histogram(title: str, counts: Sequence[tuple[str, int]], base: Mapping[str, int],
-              order: Sequence[str] | None = None, own: Mapping[str, int] | None = None) -> Histogram:
-    """Counts (category, n) and the population's counts (category -> n) -> a histogram with base rates;
-    `order` fixes the order of the bars (the offsets), otherwise largest first; `own` (category -> n): the probe
-    set's own mix the matches are also compared with (shares rounded as the base rates are)."""
+def base_shares(base: Mapping[str, int]) -> dict[str, float]:
+    """The population's counts (category -> n) as shares, rounded as the page data carry them, so that the page
+    script's captions read the same."""
     population = sum(base.values())
-    # rounded as the page data carry them, so that the page script's captions read the same
-    bars = [Bar(label, n, round(base.get(label, 0) / population, 5) if population else 0.0) for label, n in counts]
+    return {label: round(n / population, 5) for label, n in base.items()} if population else {}
+
+
+def histogram(title: str, counts: Sequence[tuple[str, int]], shares: Mapping[str, float],
+              order: Sequence[str] | None = None, own: Mapping[str, int] | None = None) -> Histogram:
+    """Counts (category, n) and the population's shares (category -> share: `base_shares`) -> a histogram with
+    base rates; `order` fixes the order of the bars (the offsets), otherwise largest first; `own` (category -> n):
+    the probe set's own mix the matches are also compared with (shares rounded as the base rates are)."""
+    bars = [Bar(label, n, shares.get(label, 0.0)) for label, n in counts]
     if order is not None:
         rank = {c: i for i, c in enumerate(order)}
         bars.sort(key=lambda b: rank[b.label])

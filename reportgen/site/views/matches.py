@@ -5,6 +5,7 @@ shows, and the corpus sentences those lists need (assets/contexts.js)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ...vocab import FACETS as BASE_FACETS
@@ -89,10 +90,35 @@ def _histograms(rows, titles: dict[str, str], base: dict[str, dict[str, int]],
             if key in own_of:
                 for facet in titles:
                     own[facet][own_of[key][facet]] += sum(n for _, n in found.get(facet, ()))
-    return {key: [findings.histogram(title, found[facet], base.get(facet, {}), order,
-                                     own[facet] if own is not None and key == ALL_TOKENS else None)
-                  for facet, title in titles.items()]
-            for key, found in bars.items()}
+    shares = {facet: findings.base_shares(base.get(facet, {})) for facet in titles}
+    facets = list(titles.items())
+
+    def made(key: str, found) -> Sequence[Histogram]:
+        def one(i: int) -> Histogram:
+            facet, title = facets[i]
+            return findings.histogram(title, found[facet], shares[facet], order,
+                                      own[facet] if own is not None and key == ALL_TOKENS else None)
+        return [one(i) for i in range(len(facets))] if key == ALL_TOKENS else _Lazy(one, len(facets))
+
+    return {key: made(key, found) for key, found in bars.items()}
+
+
+class _Lazy(Sequence):
+    """One probe token's histograms, one per facet, each made when first read: a page reads four of a token's nine
+    (its line: the matched tokens' POS and dependency, the attended tokens' POS, the offsets)."""
+
+    def __init__(self, make, n: int):
+        self._make, self._made = make, [None] * n
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if self._made[i] is None:
+            self._made[i] = self._make(i)
+        return self._made[i]
 
 
 def heatmap_text(tokens: list[str], weights: list[tuple[int, int, float]]) -> str:
