@@ -14,23 +14,26 @@ pytestmark = pytest.mark.build
 TABLES = ("words", "tokens", "sentences", "neighbours", "head_stats", "base_counts", "dep_accuracy", "cut_ties")
 
 
+BESIDE = Tuning(annotate_beside=1, annotators=2, window_batches=4)
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, bert_dir):
-    """Sites built with annotation in this process and in a spaCy process beside it (every corpus beside, and
-    windows of 1 x 16 sentences, so that several windows are annotated ahead)."""
+    """Sites built with annotation in this process and in two spaCy processes beside it (every corpus beside, and
+    windows of 1 x 4 sentences, so that several windows are annotated ahead, in turn by each process)."""
     sentences = SENTENCES * 8
     summaries = []
     here = build_small_site(tmp_path_factory.mktemp("here"), bert_dir, sentences=sentences, batch_size=1,
                             summaries=summaries)
     beside = build_small_site(tmp_path_factory.mktemp("beside"), bert_dir, sentences=sentences, batch_size=1,
-                              tuning=Tuning(annotate_beside=1), summaries=summaries)
-    assert [s.annotated_beside for s in summaries] == [False, True]
+                              tuning=BESIDE, summaries=summaries)
+    assert [s.annotators for s in summaries] == [0, 2]
     return here, beside, len(sentences)
 
 
 def test_annotation_beside_the_model_gives_the_same_report(both):
     here, beside, n = both
-    assert n > (Annotator.AHEAD + 1) * Tuning().window_batches  # more windows than the annotator works ahead
+    assert n > (Annotator.AHEAD + 2) * BESIDE.window_batches  # more windows than the annotators work ahead
     got, want = table_contents(beside / "report.duckdb", TABLES), table_contents(here / "report.duckdb", TABLES)
     for table in TABLES:
         assert got[table] == want[table], table
@@ -72,3 +75,13 @@ def dying_annotation(window, nlp):
     import os
 
     os._exit(3)
+
+
+@pytest.mark.unit
+def test_spacy_processes_beside_the_model_as_the_device_allows():
+    from reportgen.corpus_pass.spec import MAX_ANNOTATORS, annotator_processes
+
+    assert annotator_processes("cpu", 2) == annotator_processes("cpu", 64) == 1  # the model's threads take the rest
+    assert annotator_processes("cuda", 2) == 1
+    assert annotator_processes("cuda:0", 16) == MAX_ANNOTATORS == 8
+    assert annotator_processes("mps", 4) == 3

@@ -43,7 +43,7 @@ class Summary:
     timings: dict[str, float] = field(default_factory=dict)
     page_sizes: dict[str, int] = field(default_factory=dict)  # page path -> bytes (shared assets excluded)
     warnings: list[str] = field(default_factory=list)  # what the user should know, one line each
-    annotated_beside: bool = False  # whether spaCy ran in a process of its own beside the model
+    annotators: int = 0  # how many spaCy processes ran beside the model (0: spaCy ran in the build's own process)
     shards: list[tuple[int, int, int, float]] = field(default_factory=list)  # with --ray: each shard's timing
     estimate: Estimate | None = None  # the memory the build was estimated to need, before loading the model
 
@@ -116,10 +116,10 @@ def build(config: Config, progress: Progress | None = None, tuning: corpus_pass.
             db_path.unlink()
         store = Store(db_path)
         store.create(tables_of(units))
-        # spaCy runs in a process of its own beside the model for a large corpus, from here on
-        with store, corpus_pass.start(corpus, nlp, config.batch_size, config.ray, tuning) as corpus_run:
+        # spaCy runs in processes of its own beside the model for a large corpus, from here on
+        with store, corpus_pass.start(corpus, nlp, config.batch_size, config.ray, tuning, device) as corpus_run:
             result = _gather(store, loaded, corpus_run, clock, progress, summary.warnings)
-            summary.annotated_beside, summary.shards = result.annotated_beside, result.shard_seconds
+            summary.annotators, summary.shards = result.annotators, result.shard_seconds
             _keep_studies(store, config.db_path, summary.warnings)
             store.finish()
             summary.counts = store.counts()

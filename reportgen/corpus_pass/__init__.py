@@ -14,7 +14,7 @@ from ..models import device_of
 from ..progress import Clock, Progress
 from .annotator import Annotator
 from .shards import run_local, shards_of, windows_of
-from .spec import PassSpec, Tuning
+from .spec import PassSpec, Tuning, annotator_processes
 from .state import PassState
 
 __all__ = ["CorpusPass", "PassResult", "PassSpec", "Tuning", "start"]
@@ -22,24 +22,28 @@ __all__ = ["CorpusPass", "PassResult", "PassSpec", "Tuning", "start"]
 
 @dataclass
 class PassResult:
-    """What a corpus pass returns: the merged state of its accumulators, whether spaCy ran beside the model, and
-    with Ray each shard's (index, sentences, tokens, seconds on its worker)."""
+    """What a corpus pass returns: the merged state of its accumulators, how many spaCy processes ran beside the
+    model (0: none, spaCy ran in this process), and with Ray each shard's (index, sentences, tokens, seconds on its
+    worker)."""
 
     state: PassState
-    annotated_beside: bool
+    annotators: int
     shard_seconds: list[tuple[int, int, int, float]] = field(default_factory=list)
 
 
 class CorpusPass:
-    """A corpus pass to come. Entered, it starts annotating (spaCy beside the model for a large corpus, so that it
-    runs while the probes are encoded and attributed); `run` then streams the corpus once."""
+    """A corpus pass to come. Entered, it starts annotating (spaCy in processes beside the model for a large corpus,
+    so that it runs while the probes are encoded and attributed); `run` then streams the corpus once."""
 
-    def __init__(self, corpus: Sequence[Sentence], nlp, batch_size: int, ray: str | None, tuning: Tuning):
+    def __init__(self, corpus: Sequence[Sentence], nlp, batch_size: int, ray: str | None, tuning: Tuning,
+                 device: str = "cpu"):
         self.ray, self.tuning = ray, tuning
         self.size = len(corpus)
         self.windows = windows_of(corpus, batch_size, tuning)
-        self.beside = len(corpus) >= tuning.annotate_beside and (os.cpu_count() or 1) > 1 and not ray
-        self.annotator = Annotator(self.windows, nlp, self.beside, tuning.annotate)
+        cores = os.cpu_count() or 1
+        beside = len(corpus) >= tuning.annotate_beside and cores > 1 and not ray
+        self.annotators = (tuning.annotators or annotator_processes(device, cores)) if beside else 0
+        self.annotator = Annotator(self.windows, nlp, self.annotators, tuning.annotate)
 
     def __enter__(self) -> CorpusPass:
         self.annotator.__enter__()
@@ -54,7 +58,7 @@ class CorpusPass:
         and `tokens` rows as soon as they are known. Returns the merged state."""
         total = PassState.new(spec.accumulators, spec.inputs, device_of(loaded))
         shards = shards_of(self.windows, self.tuning)
-        result = PassResult(total, self.beside)
+        result = PassResult(total, self.annotators)
         with progress.stage("encode", self.size) as advance:
             if self.ray:
                 from .ray import run_shards  # Ray is imported only with --ray
@@ -72,6 +76,7 @@ class CorpusPass:
 
 
 def start(corpus: Sequence[Sentence], nlp, batch_size: int, ray: str | None = None,
-          tuning: Tuning = Tuning()) -> CorpusPass:
-    """The corpus pass over `corpus`, to be entered (`with start(...) as corpus_pass:`) and then run."""
-    return CorpusPass(corpus, nlp, batch_size, ray, tuning)
+          tuning: Tuning = Tuning(), device: str = "cpu") -> CorpusPass:
+    """The corpus pass over `corpus`, to be entered (`with start(...) as corpus_pass:`) and then run; `device`: the
+    model's, which sets how many spaCy processes run beside it (`annotator_processes`)."""
+    return CorpusPass(corpus, nlp, batch_size, ray, tuning, device)

@@ -1,5 +1,5 @@
 """spaCy for the corpus pass: each window's `words` rows, annotated in this process when the window is reached, or
-for a large corpus in a spawned process that runs ahead of the encoding."""
+for a large corpus in spawned processes that run ahead of the encoding."""
 
 from __future__ import annotations
 
@@ -23,32 +23,34 @@ def serve(annotate: Callable, requests, replies) -> None:
 
 
 class Annotator:
-    """The `words` rows of each window of corpus sentences, in order. With `beside`, a spawned process runs
-    spaCy from the moment the annotator is entered (while the probes are encoded and attributed) and then at
-    most two windows ahead of the window being encoded, so that annotation overlaps the forward passes and
-    memory holds three windows' words at most; otherwise each window is annotated when it is reached.
-    `annotate((sentence_id, text) pairs, nlp) -> rows` is a module-level function (the spawned process imports
-    it by name)."""
+    """The `words` rows of each window of corpus sentences, in order. With `processes` above 0, that many spawned
+    processes run spaCy from the moment the annotator is entered (while the probes are encoded and attributed),
+    window i in process i % processes, and the annotation keeps at most AHEAD + processes windows ahead of the window
+    being encoded, so that it overlaps the forward passes and memory holds a few windows' words at most; with 0,
+    each window is annotated in this process when it is reached. A window's rows do not depend on the process that
+    made them. `annotate((sentence_id, text) pairs, nlp) -> rows` is a module-level function (the spawned processes
+    import it by name)."""
 
     AHEAD = 2
     POLL = 1.0  # seconds between checks that the spaCy process is still alive while waiting for it
 
-    def __init__(self, windows: list[Sequence[Sentence]], nlp, beside: bool, annotate: Callable):
+    def __init__(self, windows: list[Sequence[Sentence]], nlp, processes: int, annotate: Callable):
         self.windows = windows
-        self.nlp, self.beside, self.annotate = nlp, beside, annotate
-        self.process = self.requests = self.replies = None
+        self.nlp, self.processes, self.annotate = nlp, processes, annotate
+        self.workers: list = []  # (process, requests, replies) while entered with processes
 
     def _submit(self, i: int) -> None:
         if i < len(self.windows):
-            self.requests.put([(s.sentence_id, s.text) for s in self.windows[i]])
+            self.workers[i % len(self.workers)][1].put([(s.sentence_id, s.text) for s in self.windows[i]])
 
-    def _receive(self) -> list[tuple]:
+    def _receive(self, i: int) -> list[tuple]:
+        process, _, replies = self.workers[i % len(self.workers)]
         while True:
             try:
-                kind, found = self.replies.get(timeout=self.POLL)
+                kind, found = replies.get(timeout=self.POLL)
             except queue.Empty:
-                if not self.process.is_alive():
-                    raise ModelError(f"the spaCy process stopped (exit code {self.process.exitcode}) before "
+                if not process.is_alive():
+                    raise ModelError(f"the spaCy process stopped (exit code {process.exitcode}) before "
                                      f"annotating the corpus; nothing was changed") from None
                 continue
             if kind == "error":
@@ -56,34 +58,37 @@ class Annotator:
             return found
 
     def __enter__(self) -> Annotator:
-        if self.beside:
+        if self.processes:
             import multiprocessing
 
             context = multiprocessing.get_context("spawn")  # the parent may hold torch's and BLAS's threads
-            self.requests, self.replies = context.Queue(), context.Queue()
-            self.process = context.Process(target=serve, args=(self.annotate, self.requests, self.replies),
-                                           name="reportgen-spacy", daemon=True)
-            self.process.start()
-            for i in range(self.AHEAD + 1):
+            for _ in range(self.processes):
+                requests, replies = context.Queue(), context.Queue()
+                process = context.Process(target=serve, args=(self.annotate, requests, replies),
+                                          name="reportgen-spacy", daemon=True)
+                process.start()
+                self.workers.append((process, requests, replies))
+            for i in range(self.AHEAD + len(self.workers)):
                 self._submit(i)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.process is not None:
-            if self.process.is_alive():
-                self.requests.put(None)
-                self.process.join(timeout=5)
-            if self.process.is_alive():  # still annotating windows nobody will read: stop it
-                self.process.terminate()
-                self.process.join()
-            self.process = None
+        for process, requests, _ in self.workers:
+            if process.is_alive():
+                requests.put(None)
+        for process, _, _ in self.workers:
+            process.join(timeout=5)
+            if process.is_alive():  # still annotating windows nobody will read: stop it
+                process.terminate()
+                process.join()
+        self.workers = []
 
     def __iter__(self) -> Iterator[tuple[Sequence[Sentence], list[tuple]]]:
         """(window, its words rows) in order."""
         for i, window in enumerate(self.windows):
-            if self.process is None:
+            if not self.workers:
                 yield window, self.annotate([(s.sentence_id, s.text) for s in window], self.nlp)
                 continue
-            rows = self._receive()
-            self._submit(i + self.AHEAD + 1)
+            rows = self._receive(i)
+            self._submit(i + self.AHEAD + len(self.workers))
             yield window, rows
