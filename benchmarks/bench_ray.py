@@ -1,6 +1,9 @@
 """The default build on a local Ray of 2 workers (`--ray`) against the single-process build.
 
-    .venv/bin/python benchmarks/bench_ray.py [--limit 6000] [--workers 2] [--shard-windows 2]
+    .venv/bin/python benchmarks/bench_ray.py [--limit 6000] [--workers 2] [--threads T] [--shard-windows 2]
+
+`--workers N` gives the local Ray N CPUs; each shard worker reserves as many as its torch threads (the driver's:
+`--threads`, default torch's), so N CPUs run N // threads workers (reportgen.corpus_pass.ray.worker_cpus).
 
 Prints the wall time of both builds and of their corpus passes, Ray's start-up overhead (ray.init and the
 workers' loading of the model and spaCy, before the first shard runs), the per-shard figures (sentences,
@@ -33,14 +36,22 @@ def _build(out: Path, limit: int, ray: str | None, shard_windows: int):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=6000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="the local Ray's CPUs")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch's threads in this process, for both builds (0: torch's default)")
     parser.add_argument("--shard-windows", type=int, default=2,
                         help="windows of 512 sentences per shard (the build's default is 8; smaller shards let "
                              "2 workers share a 6,000-sentence corpus)")
     args = parser.parse_args()
 
     import ray
+    import torch
 
+    from reportgen.corpus_pass.ray import worker_cpus
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     single_wall, single = _build(work / "single", args.limit, None, args.shard_windows)
     start = time.perf_counter()
@@ -51,15 +62,17 @@ def main() -> None:
     ray.shutdown()
 
     shards = sorted(clustered.shards)  # the build returns each shard's timing on its worker
+    workers = max(1, min(len(shards), args.workers // worker_cpus(threads, [args.workers], False)))
     tokens = sum(t for _, _, t, _ in shards)
     busy = sum(s for *_, s in shards)
     pass_single = single.timings["encode and search corpus"]
     pass_ray = clustered.timings["encode and search corpus"]
     # the workers were busy `busy` seconds in all over a pass of `pass_ray` on `workers`: the rest is start-up
     # (loading the model and spaCy in each worker) and waiting
-    startup = max(0.0, pass_ray - busy / args.workers)
+    startup = max(0.0, pass_ray - busy / workers)
     print(f"corpus: {args.limit:,} sentences, {tokens:,} tokens in {len(shards)} shards of up to "
-          f"{args.shard_windows * 512} sentences; {args.workers} workers on this machine")
+          f"{args.shard_windows * 512} sentences; {workers} worker{'s' if workers != 1 else ''} of {threads} torch "
+          f"thread{'s' if threads != 1 else ''} on a local Ray of {args.workers} CPUs")
     print(f"single process: build {single_wall:.1f} s, corpus pass (annotation included) {pass_single:.1f} s")
     print(f"--ray, local:   build {ray_wall:.1f} s, corpus pass {pass_ray:.1f} s; ray.init {init:.1f} s before it")
     print(f"start-up overhead: ray.init {init:.1f} s + about {startup:.1f} s in the pass (the workers loading the "

@@ -181,3 +181,14 @@ def test_without_ray_the_build_does_not_import_it(tmp_path, bert_dir):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.unit
+def test_a_cpu_worker_reserves_as_many_cpus_as_its_threads():
+    from reportgen.corpus_pass.ray import worker_cpus
+
+    assert worker_cpus(2, [2.0], gpu=False) == 2  # two cores: one worker of two threads, not two of two each
+    assert worker_cpus(1, [2.0], gpu=False) == 1
+    assert worker_cpus(0, [8.0], gpu=False) == 1  # torch's default threads: one CPU, as before
+    assert worker_cpus(16, [8.0, 4.0], gpu=False) == 8  # never more than the largest node has
+    assert worker_cpus(16, [8.0], gpu=True) == 1  # the model runs on the GPU

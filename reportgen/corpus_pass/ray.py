@@ -75,8 +75,10 @@ def run_shards(spec: PassSpec, shards: Sequence[list[list]], address: str, advan
     ray = connect(address)
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
-    n_workers = max(1, min(len(shards), gpus if gpus else int(resources.get("CPU", 1))))
-    cls = _worker_class(ray, num_cpus=1, num_gpus=1 if gpus else 0)
+    cpus = worker_cpus(spec.threads, [node.get("Resources", {}).get("CPU", 0) for node in ray.nodes()
+                                      if node.get("Alive", True)], gpus > 0)
+    n_workers = max(1, min(len(shards), gpus if gpus else int(resources.get("CPU", 1)) // cpus))
+    cls = _worker_class(ray, num_cpus=cpus, num_gpus=1 if gpus else 0)
     workers = [cls.options(name=WORKER_NAME.format(i)).remote(spec.model, spec.max_length, spec.device, spec.dtype,
                                                                spec.threads) for i in range(n_workers)]
     shared = ray.put(spec)  # once into the object store, read by every shard's task
@@ -110,6 +112,17 @@ def run_shards(spec: PassSpec, shards: Sequence[list[list]], address: str, advan
     finally:
         for w in workers:
             ray.kill(w, no_restart=True)
+
+
+def worker_cpus(threads: int, node_cpus: Sequence[float], gpu: bool) -> int:
+    """The CPUs a shard worker reserves: on a GPU one (the model runs there); on CPUs as many as its torch threads
+    (the driver's, `threads`, so that every sum is blocked alike), so that Ray starts no more workers than the
+    cores can run: two workers of two threads each on two cores made the corpus pass 2.4 times slower than one
+    (docs/performance.md#ray). No more than the largest node has, or no worker could be placed."""
+    if gpu:
+        return 1
+    largest = int(max(node_cpus, default=1))
+    return max(1, min(max(threads, 1), largest))
 
 
 def _failure(shards: Sequence[list[list]], index: int, exc) -> str:
