@@ -83,7 +83,7 @@ def agreement_rows(sentence_id: int, attribution: np.ndarray, read: Readout, wor
     """`attribution_agreement` rows of one probe: for every head, Spearman's rho over the probe's words between the
     magnitude of the word's integrated-gradient attribution and the read-out's attention to the word (the sum over
     its tokens), with the read-out's share on the words; for every layer the same with the rollout up to it. The
-    `held` words (a causal model's first word, which the baseline keeps: attribution.held) are left out: they have
+    `held` words (a causal model's first word, which the baseline keeps: align.held) are left out: they have
     no attribution to rank."""
     compared = [w for w in range(n_words) if w not in held]
 

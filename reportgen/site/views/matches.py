@@ -73,7 +73,7 @@ class ProbeSection:
 
 def _histograms(rows, titles: dict[str, str], base: dict[str, dict[str, int]],
                 order: tuple[str, ...] | None = None,
-                own_of: dict[str, dict[str, str]] | None = None) -> dict[str, list[Histogram]]:
+                own_of: dict[str, dict[str, str]] | None = None) -> dict[str, Sequence[Histogram]]:
     """CategoryCount rows -> token key (or ALL_TOKENS) -> one histogram per facet, each category with its base
     rate from `base` (facet -> category -> count in the corpus population). With `own_of` (token key -> facet ->
     the probe token's own category), the histograms of all probe tokens also carry the probe set's own mix: each
