@@ -398,3 +398,22 @@ def test_the_budget_bites_only_above_the_exact_limit_and_keeps_within_its_layer_
         assert (ablated + 1) * per_sentence > importance.ABLATION_BUDGET or ablated == n  # as many as it pays for
     if (n_layers, n_heads) == (30, 9):  # SmolLM2-135M at the default 200 sentences
         assert importance.ablation_sentences(200, 30, 9) == 11
+
+
+@pytest.mark.unit
+def test_token_losses_are_the_cross_entropy_of_each_next_token():
+    """ablation.token_losses against the definition written out with plain loops: -log softmax(row)[next token]."""
+    import math
+
+    from reportgen.analyses.ablation import token_losses
+
+    torch.manual_seed(3)
+    logits = torch.randn(2, 5, 7, dtype=torch.float64) * 4
+    ids = torch.randint(0, 7, (2, 5))
+    got = token_losses(logits, ids)
+    assert got.shape == (2, 4)
+    for n in range(2):
+        for t in range(4):
+            row = logits[n, t].tolist()
+            want = math.log(sum(math.exp(v) for v in row)) - row[int(ids[n, t + 1])]
+            assert float(got[n, t]) == pytest.approx(want, rel=1e-12, abs=1e-12)

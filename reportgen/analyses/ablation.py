@@ -56,16 +56,20 @@ def head_mask(loaded, mask):
 def model_output(loaded, ids):
     """The model's target output for copies of one sentence `ids` [N, T]: the mean-pooled last hidden state
     [N, D] (no task head), the logits [N, C] (a classifier), or the mean next-token loss [N] (a causal LM)."""
-    import torch
-
     kind = loaded.info.kind
     if kind == "classifier":
         return loaded.task(input_ids=ids).logits.float()
     if kind == "causal_lm":
-        logits = loaded.task(input_ids=ids).logits.float()
-        return torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none"
-                                                 ).mean(1)
+        return token_losses(loaded.task(input_ids=ids).logits.float(), ids).mean(1)
     return loaded.model(input_ids=ids).last_hidden_state.float().mean(1)
+
+
+def token_losses(logits, ids):
+    """Each position's next-token loss [N, T - 1] from logits [N, T, V]: logsumexp of the row minus the next
+    token's logit, the cross-entropy written out (torch's `cross_entropy` over the class dimension of the
+    transposed logits takes a fifth longer on a CPU, SmolLM2's vocabulary of 49,152; the values agree to 1e-6)."""
+    rows = logits[:, :-1]
+    return rows.logsumexp(-1) - rows.gather(-1, ids[:, 1:, None])[..., 0]
 
 
 def measure(loaded, intact, changed) -> tuple[object, object | None]:

@@ -42,7 +42,7 @@ import numpy as np
 from ..corpus import Sentence
 from ..models import device_of
 from ..options import option
-from .ablation import ablate, head_mask, masks_for, model_output
+from .ablation import ablate, head_mask, masks_for, model_output, token_losses
 from .attribution import AttributionOptions, make_target
 from .importance_stats import Proxy, corpus_rows, proxy_rows, reference_rows
 
@@ -75,10 +75,7 @@ def _pooled(loaded, ids, mask):
 def _losses(loaded, ids, mask):
     """A causal LM's mean next-token loss [B] of a right-padded batch, each over its own tokens: padding comes after a
     sentence's tokens, so causal attention keeps it out of their outputs (ablation.model_output's loss, batched)."""
-    import torch
-
-    logits = loaded.task(input_ids=ids, attention_mask=mask).logits.float()
-    loss = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
+    loss = token_losses(loaded.task(input_ids=ids, attention_mask=mask).logits.float(), ids)
     real = mask[:, 1:].to(loss.dtype)
     return (loss * real).sum(1) / real.sum(1)
 
