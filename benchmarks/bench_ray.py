@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_ray.py [--limit 6000] [--workers 2] [--threads T] [--shard-windows 2]
 
 `--workers N` gives the local Ray N CPUs; each shard worker reserves as many as its torch threads (the driver's:
-`--threads`, default torch's), so N CPUs run N // threads workers (reportgen.corpus_pass.ray.worker_cpus).
+`--threads`, default torch's), so N CPUs run N // threads workers (reportgen.corpus_pass.ray.workers_of).
 
 Prints the wall time of both builds and of their corpus passes, Ray's start-up overhead (ray.init and the
 workers' loading of the model and spaCy, before the first shard runs), the per-shard figures (sentences,
@@ -47,7 +47,7 @@ def main() -> None:
     import ray
     import torch
 
-    from reportgen.corpus_pass.ray import worker_cpus
+    from reportgen.corpus_pass.ray import workers_of
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -62,7 +62,7 @@ def main() -> None:
     ray.shutdown()
 
     shards = sorted(clustered.shards)  # the build returns each shard's timing on its worker
-    workers = max(1, min(len(shards), args.workers // worker_cpus(threads, [args.workers], False)))
+    workers, _ = workers_of(threads, [args.workers], args.workers, 0, len(shards))
     tokens = sum(t for _, _, t, _ in shards)
     busy = sum(s for *_, s in shards)
     pass_single = single.timings["encode and search corpus"]

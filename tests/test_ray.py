@@ -185,10 +185,15 @@ def test_without_ray_the_build_does_not_import_it(tmp_path, bert_dir):
 
 @pytest.mark.unit
 def test_a_cpu_worker_reserves_as_many_cpus_as_its_threads():
-    from reportgen.corpus_pass.ray import worker_cpus
+    from reportgen.corpus_pass.ray import worker_cpus, workers_of
 
     assert worker_cpus(2, [2.0], gpu=False) == 2  # two cores: one worker of two threads, not two of two each
     assert worker_cpus(1, [2.0], gpu=False) == 1
     assert worker_cpus(0, [8.0], gpu=False) == 1  # torch's default threads: one CPU, as before
     assert worker_cpus(16, [8.0, 4.0], gpu=False) == 8  # never more than the largest node has
     assert worker_cpus(16, [8.0], gpu=True) == 1  # the model runs on the GPU
+    # the workers a cluster runs: as many as its CPUs hold, one per GPU, never more than the shards
+    assert workers_of(2, [2.0], 2, 0, 4) == (1, 2)
+    assert workers_of(1, [2.0], 2, 0, 4) == (2, 1)
+    assert workers_of(4, [8.0, 8.0], 16, 0, 3) == (3, 4)
+    assert workers_of(4, [8.0], 8, 2, 6) == (2, 1)

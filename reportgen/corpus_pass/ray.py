@@ -75,9 +75,8 @@ def run_shards(spec: PassSpec, shards: Sequence[list[list]], address: str, advan
     ray = connect(address)
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
-    cpus = worker_cpus(spec.threads, [node.get("Resources", {}).get("CPU", 0) for node in ray.nodes()
-                                      if node.get("Alive", True)], gpus > 0)
-    n_workers = max(1, min(len(shards), gpus if gpus else int(resources.get("CPU", 1)) // cpus))
+    nodes = [node.get("Resources", {}).get("CPU", 0) for node in ray.nodes() if node.get("Alive", True)]
+    n_workers, cpus = workers_of(spec.threads, nodes, int(resources.get("CPU", 1)), gpus, len(shards))
     cls = _worker_class(ray, num_cpus=cpus, num_gpus=1 if gpus else 0)
     workers = [cls.options(name=WORKER_NAME.format(i)).remote(spec.model, spec.max_length, spec.device, spec.dtype,
                                                                spec.threads) for i in range(n_workers)]
@@ -123,6 +122,14 @@ def worker_cpus(threads: int, node_cpus: Sequence[float], gpu: bool) -> int:
         return 1
     largest = int(max(node_cpus, default=1))
     return max(1, min(max(threads, 1), largest))
+
+
+def workers_of(threads: int, node_cpus: Sequence[float], cpus: int, gpus: int, shards: int) -> tuple[int, int]:
+    """(how many shard workers a cluster of `cpus` CPUs on nodes of `node_cpus` and of `gpus` GPUs runs for
+    `shards` shards, the CPUs each reserves): one per GPU, else as many as the CPUs hold (`worker_cpus`), never
+    more than the shards, at least one."""
+    each = worker_cpus(threads, node_cpus, gpus > 0)
+    return max(1, min(shards, gpus if gpus else cpus // each)), each
 
 
 def _failure(shards: Sequence[list[list]], index: int, exc) -> str:
