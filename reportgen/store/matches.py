@@ -5,7 +5,7 @@ cut, and the corpus sentences that the match lists show."""
 from __future__ import annotations
 
 from .reads import TOKENS, WORDS
-from .rows import BaseCount, CategoryCount, CutTieRow, MatchRow, TextRow, TokenRow, WordRow
+from .rows import BaseCount, CategoryCount, CutTieRow, MatchColumns, MatchRow, TextRow, TokenRow, WordRow
 
 
 class MatchReads:
@@ -74,14 +74,20 @@ class MatchReads:
                                       "AND layer IS NOT DISTINCT FROM ? AND head IS NOT DISTINCT FROM ? "
                                       "ORDER BY facet, n DESC, category", (population, layer, head))
 
+    def match_columns(self, space: str, layer: int, head: int | None) -> MatchColumns:
+        """MatchRow's fields as columns (numpy arrays, masked where NULL): all k matches of every probe token, best
+        first."""
+        found = self.con.execute(
+            "SELECT sentence_id, token_idx, match_sentence_id, match_token_idx, "
+            "match_max_attended_token_idx AS max_attended_token_idx, score "
+            "FROM neighbours WHERE space = ? AND layer = ? AND head IS NOT DISTINCT FROM ? "
+            "ORDER BY sentence_id, token_idx, rank", [space, layer, head]).fetchnumpy()
+        return MatchColumns(*(found[f] for f in MatchColumns._fields))
+
     def match_lists(self, space: str, layer: int, head: int | None) -> list[MatchRow]:
         """(sentence_id, token_idx, match_sentence_id, match_token_idx, max_attended_token_idx, score):
-        all k matches of every probe token, best first."""
-        return self._named(MatchRow,
-            "SELECT sentence_id, token_idx, match_sentence_id, match_token_idx, match_max_attended_token_idx, score "
-            "FROM neighbours WHERE space = ? AND layer = ? AND head IS NOT DISTINCT FROM ? "
-            "ORDER BY sentence_id, token_idx, rank",
-            (space, layer, head))
+        all k matches of every probe token, best first (`match_columns` as rows)."""
+        return [MatchRow._make(r) for r in zip(*(c.tolist() for c in self.match_columns(space, layer, head)))]
 
     def cut_ties(self, space: str, layer: int, head: int | None) -> list[CutTieRow]:
         """(sentence_id, token_idx, score, tied_kept, tied_dropped, open_ended) of the probe tokens of one space

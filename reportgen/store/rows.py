@@ -108,6 +108,18 @@ class MatchRow(NamedTuple):
     score: float
 
 
+class MatchColumns(NamedTuple):
+    """MatchRow's fields as columns (numpy arrays of equal length, masked where a value is NULL): a head's matches
+    are k per probe token."""
+
+    sentence_id: np.ndarray
+    token_idx: np.ndarray
+    match_sentence_id: np.ndarray
+    match_token_idx: np.ndarray
+    max_attended_token_idx: np.ndarray
+    score: np.ndarray
+
+
 class CutTieRow(NamedTuple):
     sentence_id: int
     token_idx: int

@@ -8,6 +8,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from ...store.rows import MatchColumns
 from ...vocab import FACETS as BASE_FACETS
 from ...vocab import OFFSETS, head_label
 from .. import findings
@@ -131,6 +134,27 @@ def heatmap_text(tokens: list[str], weights: list[tuple[int, int, float]]) -> st
         f"{tokens[i]} → {tokens[j]} ({w:.2f})" for i, (w, j) in sorted(best.items())) + "."
 
 
+def match_lists(found: MatchColumns) -> tuple[dict[str, list], dict[str, int]]:
+    """(token key -> its matches, best first, flat: 4 numbers per match, the corpus sentence, the matched token, the
+    token it attends to most and the score x 1000 rounded to an integer; token key -> how many distinct corpus
+    sentences they come from) of one space's match columns."""
+    sid, tok = found.sentence_id, found.token_idx
+    if not len(sid):
+        return {}, {}
+    # the rint of the same double as Python's round(score * 1000): both round half to even
+    columns = [found.match_sentence_id.tolist(), found.match_token_idx.tolist(),
+               found.max_attended_token_idx.tolist(),
+               np.rint(np.asarray(found.score, dtype=np.float64) * 1000).astype(np.int64).tolist()]
+    starts = np.flatnonzero((np.diff(sid) != 0) | (np.diff(tok) != 0)) + 1
+    edges = [0, *starts.tolist(), len(sid)]
+    lists, sentences = {}, {}
+    for a, b in zip(edges, edges[1:]):
+        key = token_key(int(sid[a]), int(tok[a]))
+        lists[key] = [v for row in zip(*(c[a:b] for c in columns)) for v in row]
+        sentences[key] = len(set(columns[0][a:b]))
+    return lists, sentences
+
+
 def analysis(report: Report, space: str, layer: int, head: int | None, dom: str, heading: str, several: bool):
     """One space's aggregates: the view, each token's line, and the page data of its matches."""
     attended_base = base_rates(report.store.base_counts("attended", layer, head))
@@ -161,12 +185,7 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
                                  charts.histograms(every, order, description, own=name == "matched"),
                                  tuple(h.caption() for h in every)))
 
-    lists: dict[str, list[int]] = defaultdict(list)  # flat: 4 numbers per match, best first
-    sentences: dict[str, set[int]] = defaultdict(set)
-    for r in report.store.match_lists(space, layer, head):
-        key = token_key(r.sentence_id, r.token_idx)
-        lists[key] += [r.match_sentence_id, r.match_token_idx, r.max_attended_token_idx, round(r.score * 1000)]
-        sentences[key].add(r.match_sentence_id)
+    lists, sentences = match_lists(report.store.match_columns(space, layer, head))
     tied = {token_key(r.sentence_id, r.token_idx): (r.score, r.tied_kept, r.tied_dropped, r.open_ended)
             for r in report.store.cut_ties(space, layer, head)}
     pos_base, dep_base = report.matched_base.get("pos", {}), report.matched_base.get("dep", {})
@@ -180,7 +199,7 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
             findings.own_category(matched[2], dep, dep_base.get(dep, 0) / max(1, sum(dep_base.values())),
                                   "dependency")))
         n = len(lists.get(key, ())) // 4
-        text, warning = findings.diversity(n, len(sentences.get(key, ())))
+        text, warning = findings.diversity(n, sentences.get(key, 0))
         warnings = [warning] if warning else []
         if key in tied:
             warnings.append(findings.ties(n, *tied[key]))
@@ -190,8 +209,7 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
 
     keys = [token_key(sid, t.token_idx) for sid, _ in report.probes for t in report.probe_tokens[sid]
             if not t.is_special]
-    few = sum(1 for key in keys if findings.diversity(len(lists.get(key, ())) // 4,
-                                                      len(sentences.get(key, ())))[1])
+    few = sum(1 for key in keys if findings.diversity(len(lists.get(key, ())) // 4, sentences.get(key, 0))[1])
     notes = []
     same, every = report.same_form.get((space, layer, head), (0, 0))
     if every:
@@ -208,7 +226,7 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
                                       "the mean of this layer's heads" if head is None else "this head")
     summary = (f"{pattern} Against that and the corpus, the matches of all probe tokens: "
                f"{summary[0].lower()}{summary[1:]}").strip()
-    return Analysis(dom, heading, summary, tuple(notes), tuple(blocks)), line, dict(lists)
+    return Analysis(dom, heading, summary, tuple(notes), tuple(blocks)), line, lists
 
 
 def page_sections(report: Report, analyses: list[tuple[str, int, int | None, str, str]],
