@@ -9,9 +9,9 @@ from .rows import BaseCount, CategoryCount, CutTieRow, MatchColumns, MatchRow, T
 
 
 class MatchReads:
-    """The match reads of a Store (needs Reads' `_named`). Each aggregate returns rows for every probe token
-    (sentence_id, token_idx) and, with both None, summed over all probe tokens: DuckDB does the grouping, Python
-    only lays the rows out."""
+    """The match reads of a Store (needs Reads' `_named` and `_columns`). Each aggregate returns rows for every
+    probe token (sentence_id, token_idx) and, with both None, summed over all probe tokens: DuckDB does the grouping,
+    Python only lays the rows out."""
 
     def annotation_counts(self, space: str, layer: int, head: int | None, attended: bool) -> list[CategoryCount]:
         """(sentence_id, token_idx, facet, category, n): POS, tag, dep and entity counts over all k matches.
@@ -77,12 +77,11 @@ class MatchReads:
     def match_columns(self, space: str, layer: int, head: int | None) -> MatchColumns:
         """MatchRow's fields as columns (numpy arrays, masked where NULL): all k matches of every probe token, best
         first."""
-        found = self.con.execute(
+        return self._columns(MatchColumns,
             "SELECT sentence_id, token_idx, match_sentence_id, match_token_idx, "
             "match_max_attended_token_idx AS max_attended_token_idx, score "
             "FROM neighbours WHERE space = ? AND layer = ? AND head IS NOT DISTINCT FROM ? "
-            "ORDER BY sentence_id, token_idx, rank", [space, layer, head]).fetchnumpy()
-        return MatchColumns(*(found[f] for f in MatchColumns._fields))
+            "ORDER BY sentence_id, token_idx, rank", (space, layer, head))
 
     def match_lists(self, space: str, layer: int, head: int | None) -> list[MatchRow]:
         """(sentence_id, token_idx, match_sentence_id, match_token_idx, max_attended_token_idx, score):
