@@ -187,7 +187,7 @@ def _load_gguf(name: str, path: Path, max_length: int | None,
     import copy
 
     _check_gguf_extra(name)
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     try:
         cfg = (copy.deepcopy(architecture.config) if architecture is not None
@@ -198,7 +198,7 @@ def _load_gguf(name: str, path: Path, max_length: int | None,
         raise ModelError(f"--model {name}: architecture {cfg.model_type!r} is not supported; supported: {supported()}")
     try:
         tokenizer = (architecture.tokenizer if architecture is not None
-                     else AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name))
+                     else gguf_tokenizer(path, cfg))
         # a GGUF file is a whole model: a causal one has its output (LM) head
         task = AutoModelForCausalLM if ADAPTERS[cfg.model_type].causal else task_class(cfg)
         with contextlib.redirect_stderr(io.StringIO()):  # the de-quantisation's own progress bar (plain tqdm)
@@ -207,6 +207,20 @@ def _load_gguf(name: str, path: Path, max_length: int | None,
     except Exception as exc:
         raise ModelError(f"--model {name}: cannot load the GGUF model ({str(exc).splitlines()[0]})") from None
     return wrap(model, tokenizer, path.name, max_length)
+
+
+def gguf_tokenizer(path: Path, cfg):
+    """The tokenizer AutoTokenizer reads from a GGUF file, with the file's metadata parsed once instead of twice:
+    AutoTokenizer parses all of it (SmolLM2's: 3.6 s on 2 cores) only to learn the model type, which `cfg` (the
+    file's configuration, already read) holds. Where transformers registers no tokenizer class of its own for
+    the type (llama), AutoTokenizer's choice is TokenizersBackend, built here directly (0.3 s); for any other
+    type AutoTokenizer chooses, as before."""
+    from transformers import AutoTokenizer, TokenizersBackend
+    from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
+
+    if TOKENIZER_MAPPING_NAMES.get(cfg.model_type) is None:
+        return TokenizersBackend.from_pretrained(path.parent, gguf_file=path.name)
+    return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -313,7 +327,7 @@ def read_architecture(name: str) -> Architecture:
     folder = path.parent if gguf else path
     try:
         cfg = AutoConfig.from_pretrained(folder, **where)
-        tokenizer = AutoTokenizer.from_pretrained(folder, **where)
+        tokenizer = gguf_tokenizer(path, cfg) if gguf else AutoTokenizer.from_pretrained(folder)
     except Exception as exc:  # the readers raise plain errors (ValueError, KeyError, OSError) on bad files
         raise ModelError(f"--model {name}: cannot read its configuration or tokenizer "
                          f"({str(exc).splitlines()[0]})") from None

@@ -22,8 +22,14 @@ pytestmark = pytest.mark.e2e
 LIMIT = 300
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "reportgen", *args], capture_output=True, text=True, timeout=900)
+def run_cli(*args: str, flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *flags, "-m", "reportgen", *args], capture_output=True, text=True,
+                          timeout=900)
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """The modules a process run with `-X importtime` imported, from the lines it writes on stderr."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
 
 
 def build_args(out: Path) -> tuple[str, ...]:
@@ -40,8 +46,10 @@ def build_args(out: Path) -> tuple[str, ...]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("e2e") / "site"
-    result = run_cli(*build_args(out))
-    assert result.returncode == 0, result.stderr
+    # -X importtime: the modules the build imports, on stderr (test_without_ray_the_build_does_not_import_it)
+    result = run_cli(*build_args(out), flags=("-X", "importtime"))
+    assert result.returncode == 0, "\n".join(line for line in result.stderr.splitlines()
+                                             if not line.startswith("import time:"))[-3000:]
     return out, result
 
 
@@ -53,6 +61,14 @@ def test_summary_line(built):
     out, result = built
     assert f"{LIMIT:,} corpus sentences" in result.stdout
     assert str(out) in result.stdout
+
+
+def test_without_ray_the_build_does_not_import_it(built):
+    """A build without --ray never imports Ray (an extra that may be absent, and seconds of imports)."""
+    _, result = built
+    imported = imported_modules(result.stderr)
+    assert {"torch", "spacy", "reportgen.commands.build"} <= imported  # the list is complete enough to tell
+    assert [m for m in imported if m == "ray" or m.startswith("ray.")] == []
 
 
 def test_database_tables_and_contents(built):

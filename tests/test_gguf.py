@@ -45,10 +45,11 @@ def built(tmp_path_factory):
                       encoding="utf-8")
     probes.write_text(PROBES, encoding="utf-8")
     # cheap attributions and importance that still check them: Captum's delta is the completeness gap whatever the
-    # steps (the option is a TOML key only); one sentence gives the proxy's ranking of the 270 heads
+    # steps (2, doubled to at most 16 where a probe has not converged: 30 steps at most against 60 from 4); one
+    # sentence gives the proxy's ranking of the 270 heads
     # and the control model (the random copy) over 8 sentences: no test here reads its Table 1 (the detectors
     # draw their own random sequences for it)
-    (work / "cheap.toml").write_text("attribution_steps = 4\ncontrol_sentences = 8\n", encoding="utf-8")
+    (work / "cheap.toml").write_text("attribution_steps = 2\ncontrol_sentences = 8\n", encoding="utf-8")
     out = work / "site"
     # the model the build loads is kept for the tests that run it again (loading the GGUF costs 10-15 s)
     real = build_command.load_model
@@ -248,3 +249,18 @@ def test_smollm2_has_induction_heads_confirmed_by_their_ablation(built):
     assert _one(con, "SELECT count(*) FROM head_detectors WHERE source = 'corpus'")[0][0] > 0
     meta = dict(_one(con, "SELECT key, value FROM meta"))
     assert meta["detector_sentences_measured"] != "0"
+
+
+def test_the_tokenizer_read_once_is_autotokenizers(built):
+    """The build reads the GGUF's tokenizer without AutoTokenizer's second parse of the file (models.gguf_tokenizer):
+    it is the tokenizer AutoTokenizer gives, class, special tokens and ids, on the corpus and the probes."""
+    from transformers import AutoTokenizer
+
+    _, con = built
+    ours = LOADED["model"].tokenizer
+    auto = AutoTokenizer.from_pretrained(_gguf().parent, gguf_file=_gguf().name)
+    assert type(ours) is type(auto) and ours.special_tokens_map == auto.special_tokens_map
+    assert ours.get_vocab() == auto.get_vocab()
+    texts = [t for (t,) in _one(con, "SELECT text FROM sentences ORDER BY sentence_id")]
+    for options in ({}, {"split_special_tokens": True}):
+        assert [ours(t, **options)["input_ids"] for t in texts] == [auto(t, **options)["input_ids"] for t in texts]

@@ -165,24 +165,6 @@ def test_ray_options_in_the_config_file(tmp_path):
     assert "ray" not in load_config(tmp_path / "b.toml").options()
 
 
-@pytest.mark.build
-def test_without_ray_the_build_does_not_import_it(tmp_path, bert_dir):
-    import subprocess
-
-    folder = tmp_path / "plain"
-    folder.mkdir()
-    (folder / "corpus.txt").write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
-    (folder / "probes.txt").write_text("She gave him the keys.\n", encoding="utf-8")
-    code = ("import sys; from pathlib import Path; from reportgen.commands.build import build; "
-            "from reportgen.analyses.registry import load_config; "
-            f"build(load_config(None, model={str(bert_dir)!r}, corpus=(Path({str(folder / 'corpus.txt')!r}),), "
-            f"probes=Path({str(folder / 'probes.txt')!r}), out=Path({str(folder / 'site')!r}), "
-            f"attribution_steps=2, importance_sentences=1)); print('ray' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "False"
-
-
 @pytest.mark.unit
 def test_a_cpu_worker_reserves_as_many_cpus_as_its_threads():
     from reportgen.corpus_pass.ray import worker_cpus, workers_of
