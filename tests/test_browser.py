@@ -448,10 +448,15 @@ def wide_site(tmp_path_factory):
     return build_small_site(tmp_path_factory.mktemp("wide"), model_dir, LONG_PROBE + "\n", SENTENCES, top_k=2)
 
 
-def _wide_page(open_page, wide_site):
-    page = open_page("sentences/0.html", wide_site)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    return page
+@pytest.fixture(scope="module")
+def wide_page(browser, wide_site):
+    """The wide site's sentence page, opened once for the five tests below (drawing its model view of 12 heads
+    takes seconds): each test leaves the views as it found them (the head view at token level, every head and
+    token), but the last, which follows a link away; no console error or request in all of them (the fixture)."""
+    with browser_pages(browser) as page_at:
+        page = page_at(wide_site / "sentences/0.html")
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        yield page
 
 
 def _head_view_rows(wide_site) -> list[dict]:
@@ -463,9 +468,9 @@ def _head_view_rows(wide_site) -> list[dict]:
         return sentence_page(Report(store, 5), 0).head_view["datasets"]["attention"]
 
 
-def test_model_view_of_12_heads_fits_a_1400_px_window(open_page, wide_site):
+def test_model_view_of_12_heads_fits_a_1400_px_window(wide_page):
     assert len(LONG_PROBE.split()) >= 28
-    page = _wide_page(open_page, wide_site)
+    page = wide_page
     svg = page.locator("#model-view svg").bounding_box()
     assert svg["x"] >= 0 and svg["x"] + svg["width"] <= 1400
     # every head's column is drawn inside the window: the grid's last column header reads 11
@@ -478,8 +483,8 @@ def test_model_view_of_12_heads_fits_a_1400_px_window(open_page, wide_site):
     assert page.evaluate("(e => e.scrollWidth <= e.clientWidth)(document.querySelector('.chart-scroll'))")
 
 
-def test_head_view_menus_work_from_the_keyboard(open_page, wide_site):
-    page = _wide_page(open_page, wide_site)
+def test_head_view_menus_work_from_the_keyboard(wide_page, wide_site):
+    page = wide_page
     lines = page.locator("#head-view svg .mark-rule line")
     every = lines.count()
     rows = [r for r in _head_view_rows(wide_site) if r["lv"] == "tokens" and r["l"] == 0]
@@ -503,12 +508,15 @@ def test_head_view_menus_work_from_the_keyboard(open_page, wide_site):
     token0 = sum(len(r["j"]) for r in rows if r["h"] == 0 and r["i"] == 0)
     assert 0 < token0 < head0
     _wait(page, f"document.querySelectorAll('#head-view svg .mark-rule line').length === {token0}")
+    for menu in ("from_token", "head"):  # back to every head and token, as the next test finds the page
+        page.locator(f"#head-view select[name={menu}]").select_option(index=0)
+    _wait(page, f"document.querySelectorAll('#head-view svg .mark-rule line').length === {every}")
 
 
-def test_head_view_shrinks_to_the_words_and_names_them_in_its_menu(open_page, wide_site):
+def test_head_view_shrinks_to_the_words_and_names_them_in_its_menu(wide_page):
     from reportgen.site.charts.sentence import UNIT_STEP
 
-    page = _wide_page(open_page, wide_site)
+    page = wide_page
     units = page.locator("#head-view svg .mark-text").first.locator("text")
     n_tokens = units.count()
     height = page.locator("#head-view svg").bounding_box()["height"]
@@ -529,10 +537,13 @@ def test_head_view_shrinks_to_the_words_and_names_them_in_its_menu(open_page, wi
     assert menu.is_visible()
     options = menu.locator("option").all_text_contents()
     assert options[0] == "all" and len(options) == n_words + 1 and "7 unbelievably" in options
+    page.locator("#head-view input[type=radio][value=tokens]").check()  # back to tokens, for the next test
+    _wait(page, f"document.querySelector('#head-view svg .mark-text').querySelectorAll('text').length"
+                f" === {n_tokens}")
 
 
-def test_model_view_tooltip_names_the_tokens(open_page, wide_site):
-    page = _wide_page(open_page, wide_site)
+def test_model_view_tooltip_names_the_tokens(wide_page):
+    page = wide_page
     labels = page.locator("#head-view svg .mark-text").first.locator("text").all_text_contents()
     page.locator("#model-view svg .mark-rect.role-mark path").first.hover()
     tooltip = page.locator("#vg-tooltip-element.visible")
@@ -547,8 +558,9 @@ def test_model_view_tooltip_names_the_tokens(open_page, wide_site):
                            "/from\\s*\\d+ \\S/.test(document.querySelector('#vg-tooltip-element').innerText)")
 
 
-def test_table_of_heads_links_every_head_and_layer(open_page, wide_site):
-    page = _wide_page(open_page, wide_site)
+def test_table_of_heads_links_every_head_and_layer(wide_page):
+    """Last of the wide page's tests: it follows a link away from the page."""
+    page = wide_page
     table = page.locator("table.sentence-heads")
     assert table.locator("tbody tr").count() == 2 and table.locator("thead th").count() == 13
     cells = table.locator("tbody td a")
