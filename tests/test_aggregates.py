@@ -156,6 +156,40 @@ def test_offset_counts_match_python(report, space, layer, head):
     assert {b for (_s, _i, _f, b) in want} <= {"-3", "-2", "-1", "0", "+1", "+2", "+3", "further", "special"}
 
 
+@pytest.mark.parametrize("space,layer,head", SPACES)
+def test_numpy_counts_are_the_sql_rows_in_their_order(report, space, layer, head):
+    """The pages count each space's aggregates in numpy from its match columns (store/match_counts.py): the same
+    rows as the SQL that defines them, in the same order (facets, counts largest first, names)."""
+    from reportgen.store import match_counts
+
+    store, _ = report
+    found, categories = store.match_columns(space, layer, head), store.token_categories()
+    for attended in (False, True):
+        assert match_counts.annotation_counts(found, categories, attended) == \
+            store.annotation_counts(space, layer, head, attended=attended)
+    assert match_counts.offset_counts(found, categories) == store.offset_counts(space, layer, head)
+
+
+def test_numpy_counts_leave_out_matches_without_an_attended_token_as_the_sql_does(tmp_path):
+    """Matches whose attended token is NULL are in the matched counts and in neither the attended nor the offset
+    counts, in both ways of counting; a space whose every attended token is NULL has no attended rows."""
+    from reportgen.store import match_counts
+
+    store = Store(tmp_path / "report.duckdb")
+    _build(store, seed=11)
+    store.con.execute("UPDATE neighbours SET match_max_attended_token_idx = NULL WHERE rank % 3 = 1 "
+                      "OR space = 'embedding'")
+    categories = store.token_categories()
+    for space, layer, head in SPACES:
+        found = store.match_columns(space, layer, head)
+        for attended in (False, True):
+            sql = store.annotation_counts(space, layer, head, attended=attended)
+            assert match_counts.annotation_counts(found, categories, attended) == sql
+            assert bool(sql) == (not attended or space == "context")
+        assert match_counts.offset_counts(found, categories) == store.offset_counts(space, layer, head)
+    store.close()
+
+
 def test_counts_sum_to_k_per_token_and_facet(report):
     store, data = report
     per: Counter = Counter()

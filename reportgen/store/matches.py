@@ -4,6 +4,7 @@ cut, and the corpus sentences that the match lists show."""
 
 from __future__ import annotations
 
+from .match_counts import TokenCategories, categories_of
 from .reads import TOKENS, WORDS
 from .rows import BaseCount, CategoryCount, CutTieRow, MatchColumns, MatchRow, TextRow, TokenRow, WordRow
 
@@ -95,6 +96,19 @@ class MatchReads:
                                       "FROM cut_ties "
                                       "WHERE space = ? AND layer = ? AND head IS NOT DISTINCT FROM ? "
                                       "ORDER BY sentence_id, token_idx", (space, layer, head))
+
+    def token_categories(self) -> TokenCategories:
+        """Every token of the sentences some probe token matched, with its categories as `annotation_counts` names
+        them: the lookup that match_counts counts a space's aggregates with, from its match columns."""
+        found = self.con.execute(
+            "SELECT t.sentence_id, t.token_idx, t.is_special, coalesce(w.pos, 'special') AS pos, "
+            "coalesce(w.tag, 'special') AS tag, coalesce(w.dep, 'special') AS dep, "
+            "CASE WHEN w.word_idx IS NULL THEN 'special' ELSE coalesce(w.ent_type, 'none') END AS ent "
+            "FROM tokens t LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
+            "WHERE t.sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
+            "ORDER BY t.sentence_id, t.token_idx").fetchnumpy()
+        return categories_of(found["sentence_id"], found["token_idx"], found["is_special"],
+                             {facet: found[facet] for facet in ("pos", "tag", "dep", "ent")})
 
     def matched_sentences(self) -> list[TextRow]:
         """Every corpus sentence that some probe token matched."""

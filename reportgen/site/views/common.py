@@ -83,6 +83,12 @@ class Report:
         return base_rates(self.store.base_counts("matched"))
 
     @cached_property
+    def token_categories(self):
+        """The matched sentences' tokens and their categories, that a space's aggregates are counted with
+        (store/match_counts.py)."""
+        return self.store.token_categories()
+
+    @cached_property
     def same_form(self) -> dict[tuple[str, int, int | None], tuple[int, int]]:
         """Per search space, how many of its matches are the probe token's own word form, and how many it has."""
         return self.store.same_form()

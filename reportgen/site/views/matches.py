@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...store import match_counts
 from ...store.rows import MatchColumns
 from ...vocab import FACETS as BASE_FACETS
 from ...vocab import OFFSETS, head_label
@@ -158,17 +159,18 @@ def match_lists(found: MatchColumns) -> tuple[dict[str, list], dict[str, int]]:
 def analysis(report: Report, space: str, layer: int, head: int | None, dom: str, heading: str, several: bool):
     """One space's aggregates: the view, each token's line, and the page data of its matches."""
     attended_base = base_rates(report.store.base_counts("attended", layer, head))
+    columns, categories = report.store.match_columns(space, layer, head), report.token_categories
     whose = "the whole layer" if head is None else head_label(layer, head)
     parts = (
         ("matched", "Matched tokens", {f: f"{t} of the matched tokens" for f, t in FACETS},
-         report.store.annotation_counts(space, layer, head, attended=False), report.matched_base, None,
+         match_counts.annotation_counts(columns, categories, attended=False), report.matched_base, None,
          "every non-special corpus token"),
         ("attended", "Tokens the matches attend to most",
          {f: f"{t} of the tokens they attend to most" for f, t in FACETS},
-         report.store.annotation_counts(space, layer, head, attended=True), attended_base, None,
+         match_counts.annotation_counts(columns, categories, attended=True), attended_base, None,
          f"the tokens that every corpus token attends to most in {whose}"),
         ("offsets", "Where the matches attend", {"offset": "offset to the token attended to most"},
-         report.store.offset_counts(space, layer, head), attended_base, OFFSETS,
+         match_counts.offset_counts(columns, categories), attended_base, OFFSETS,
          f"where every corpus token attends most in {whose}"),
     )
     found: dict[str, dict[str, list[Histogram]]] = {}
@@ -185,7 +187,7 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
                                  charts.histograms(every, order, description, own=name == "matched"),
                                  tuple(h.caption() for h in every)))
 
-    lists, sentences = match_lists(report.store.match_columns(space, layer, head))
+    lists, sentences = match_lists(columns)
     tied = {token_key(r.sentence_id, r.token_idx): (r.score, r.tied_kept, r.tied_dropped, r.open_ended)
             for r in report.store.cut_ties(space, layer, head)}
     pos_base, dep_base = report.matched_base.get("pos", {}), report.matched_base.get("dep", {})
