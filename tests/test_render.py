@@ -136,3 +136,24 @@ def test_every_page_has_a_description_and_open_graph_tags_and_only_relative_link
                 target = element.get(attr)
                 if target and not (tag == "a" and re.match(r"^https?://", target)):  # links out to papers are fine
                     assert not re.match(r"^(/|[a-z]+:)", target), (path, target)  # relative: file:// and any host
+
+
+def test_the_charts_of_a_page_of_each_kind_are_valid_vega_lite(built):
+    """Pages are built with Altair's validation at construction off (charts.base.unchecked): every chart spec of
+    one page of each kind (the pages of a kind share their chart code) is checked here against the Vega-Lite schema
+    instead."""
+    import json
+
+    from altair.utils.schemapi import validate_jsonschema
+    from altair.vegalite.v6.schema.core import load_schema
+
+    schema = load_schema()
+    chart = re.compile(r'<script type="application/json" data-chart="([^"]+)"[^>]*>(.*?)</script>', re.S)
+    kinds = set()
+    pages = sorted(built.glob("*.html")) + [sorted(folder.glob("*.html"))[0] for folder in sorted(built.iterdir())
+                                            if folder.is_dir() and any(folder.glob("*.html"))]
+    for page in pages:
+        for _, text in chart.findall(page.read_text(encoding="utf-8")):
+            validate_jsonschema(json.loads(text), schema)
+            kinds.add(page.relative_to(built).parts[0] if page.parent != built else page.name)
+    assert {"index.html", "heads", "layers", "sentences"} <= kinds

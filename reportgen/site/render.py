@@ -10,6 +10,7 @@ from ..config import FIGURE_FORMATS
 from ..store import Store
 from ..unit import Unit
 from .assets import write_assets, write_contexts, write_data_file, write_timings
+from .charts.base import unchecked
 from .figures import write_figures
 from .jinja import environment
 from .sections import sections_of
@@ -46,8 +47,10 @@ class Renderer:
     def __call__(self, task: tuple) -> tuple[str, int, list[tuple[str, dict]]]:
         """Write one page: (its path, its size in bytes, its charts to export as figures)."""
         kind, key = PAGE_TYPES[task[0]], task[1:]
-        page, path, prefix = kind.build(self.report, *key), kind.path(*key), kind.prefix(*key)
-        html = self.env.get_template(kind.template).render(page=page, figures=self.figures, figure_prefix=prefix)
+        with unchecked():
+            page, path, prefix = kind.build(self.report, *key), kind.path(*key), kind.prefix(*key)
+            html = self.env.get_template(kind.template).render(page=page, figures=self.figures,
+                                                               figure_prefix=prefix)
         target = self.out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
