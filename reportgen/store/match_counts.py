@@ -63,10 +63,14 @@ def _counted(group: np.ndarray, codes: np.ndarray, n_codes: int, n_groups: int) 
     return counts
 
 
+Bars = dict  # (sentence_id, token_idx), or None for every probe token -> facet -> [(category, n)] in the SQL's order
+
+
 def _laid_out(sid: np.ndarray, tok: np.ndarray, per_facet: list[tuple[str, np.ndarray, np.ndarray]],
-              by_count: bool) -> list[CategoryCount]:
-    """CategoryCount rows: every probe token together first (sentence_id and token_idx None), then each probe token
-    in order; within one, facet by facet, its categories by count (largest first) then name, or by name alone."""
+              by_count: bool) -> Bars:
+    """The counts grouped as the SQL's rows come: every probe token together first (key None), then each probe
+    token in order; within one, facet by facet, its categories by count (largest first) then name, or by name
+    alone. A facet without a count is absent."""
     rows, facets, counts, ranks, names = [], [], [], [], []
     for i, (_, categories, table) in enumerate(per_facet):
         row, code = np.nonzero(table)
@@ -75,13 +79,21 @@ def _laid_out(sid: np.ndarray, tok: np.ndarray, per_facet: list[tuple[str, np.nd
         ranks.append(rank[code]), names.append(categories.astype(str)[code])
     row, facet, n, rank, name = (np.concatenate(x) for x in (rows, facets, counts, ranks, names))
     order = np.lexsort((rank, -n if by_count else np.zeros_like(n), facet, row))
-    row, facet, n, name = row[order], facet[order], n[order], name[order]
-    token = row - 1
-    sids = [None if t < 0 else s for t, s in zip(token.tolist(), sid[np.maximum(token, 0)].tolist())]
-    toks = [None if t < 0 else s for t, s in zip(token.tolist(), tok[np.maximum(token, 0)].tolist())]
+    row, facet, n, name = row[order], facet[order], n[order].tolist(), name[order].tolist()
+    starts = np.flatnonzero(np.diff(row) | np.diff(facet)) + 1
     labels = [f for f, _, _ in per_facet]
-    return list(map(CategoryCount._make, zip(sids, toks, [labels[f] for f in facet.tolist()], name.tolist(),
-                                                 n.tolist())))
+    keys = [None, *zip(sid.tolist(), tok.tolist())]
+    out: Bars = {}
+    for start, end in zip([0, *starts.tolist()], [*starts.tolist(), len(row)]):
+        key = keys[int(row[start])]
+        out.setdefault(key, {})[labels[int(facet[start])]] = list(zip(name[start:end], n[start:end]))
+    return out
+
+
+def rows_of(bars: Bars) -> list[CategoryCount]:
+    """The grouped counts as the SQL's CategoryCount rows."""
+    return [CategoryCount(*(key or (None, None)), facet, category, n) for key, facets in bars.items()
+            for facet, found in facets.items() for category, n in found]
 
 
 def _attended(found: MatchColumns) -> tuple[np.ndarray, np.ndarray]:
@@ -91,15 +103,16 @@ def _attended(found: MatchColumns) -> tuple[np.ndarray, np.ndarray]:
     return keep, np.ma.getdata(attended).astype(np.int64)
 
 
-def annotation_counts(found: MatchColumns, categories: TokenCategories, attended: bool) -> list[CategoryCount]:
-    """MatchReads.annotation_counts of the space whose match columns are `found`."""
+def annotation_counts(found: MatchColumns, categories: TokenCategories, attended: bool) -> Bars:
+    """MatchReads.annotation_counts of the space whose match columns are `found`, grouped (`rows_of` gives the
+    rows)."""
     if attended:
         keep, target = _attended(found)
     else:
         keep, target = np.ones(len(found.sentence_id), dtype=bool), np.asarray(found.match_token_idx, np.int64)
     group, sid, tok = _groups(found, keep)
     if not len(group):
-        return []
+        return {}
     rows = categories.rows_of(np.asarray(found.match_sentence_id)[keep], target[keep])
     per_facet = [(facet, categories.names[facet],
                   _counted(group, categories.codes[facet][rows], len(categories.names[facet]), len(sid)))
@@ -107,13 +120,13 @@ def annotation_counts(found: MatchColumns, categories: TokenCategories, attended
     return _laid_out(sid, tok, per_facet, by_count=True)
 
 
-def offset_counts(found: MatchColumns, categories: TokenCategories) -> list[CategoryCount]:
-    """MatchReads.offset_counts of the space whose match columns are `found`: the buckets '-3'..'+3', 'further' and
-    'special' (where the attended token is a special token)."""
+def offset_counts(found: MatchColumns, categories: TokenCategories) -> Bars:
+    """MatchReads.offset_counts of the space whose match columns are `found`, grouped: the buckets '-3'..'+3',
+    'further' and 'special' (where the attended token is a special token)."""
     keep, target = _attended(found)
     group, sid, tok = _groups(found, keep)
     if not len(group):
-        return []
+        return {}
     distance = target[keep] - np.asarray(found.match_token_idx, dtype=np.int64)[keep]
     special = categories.special[categories.rows_of(np.asarray(found.match_sentence_id)[keep], target[keep])]
     bucket = np.array([("+" if d > 0 else "") + str(d) for d in range(-3, 4)] + ["further", "special"])

@@ -75,18 +75,17 @@ class ProbeSection:
     tokens: tuple[TokenMatches, ...]
 
 
-def _histograms(rows, titles: dict[str, str], base: dict[str, dict[str, int]],
+def _histograms(grouped: match_counts.Bars, titles: dict[str, str], base: dict[str, dict[str, int]],
                 order: tuple[str, ...] | None = None,
                 own_of: dict[str, dict[str, str]] | None = None) -> dict[str, Sequence[Histogram]]:
-    """CategoryCount rows -> token key (or ALL_TOKENS) -> one histogram per facet, each category with its base
+    """Counts grouped by probe token and facet (store/match_counts.py) -> token key (or ALL_TOKENS) -> one histogram
+    per facet, each category with its base
     rate from `base` (facet -> category -> count in the corpus population). With `own_of` (token key -> facet ->
     the probe token's own category), the histograms of all probe tokens also carry the probe set's own mix: each
     probe token's category counted once per match it has, the shares the matches would have if every match shared
     its probe token's category."""
-    bars: dict[str, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        key = ALL_TOKENS if r.sentence_id is None else token_key(r.sentence_id, r.token_idx)
-        bars[key][r.facet].append((r.category, r.n))
+    bars = {ALL_TOKENS if key is None else token_key(*key): defaultdict(list, facets)
+            for key, facets in grouped.items()}
     own: dict[str, dict[str, int]] | None = None
     if own_of is not None:
         own = {facet: defaultdict(int) for facet in titles}
@@ -178,8 +177,8 @@ def analysis(report: Report, space: str, layer: int, head: int | None, dom: str,
     # each probe token's own categories, for the matched tokens' histograms of all probe tokens
     own_of = {token_key(sid, t.token_idx): dict(zip(BASE_FACETS, t.categories))
               for sid, _ in report.probes for t in report.probe_tokens[sid] if not t.is_special}
-    for name, title, titles, rows, base, order, population in parts:
-        found[name] = _histograms(rows, titles, base, order, own_of if name == "matched" else None)
+    for name, title, titles, counts, base, order, population in parts:
+        found[name] = _histograms(counts, titles, base, order, own_of if name == "matched" else None)
         every = found[name].get(ALL_TOKENS) or [Histogram(t, ()) for t in titles.values()]
         description = (f"Bar charts of the {', '.join(titles.values())}, as shares of the matches, each "
                        f"with its corpus base rate (the share among {population})")
