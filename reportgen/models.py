@@ -212,13 +212,16 @@ def _load_gguf(name: str, path: Path, max_length: int | None,
 def gguf_tokenizer(path: Path, cfg):
     """The tokenizer AutoTokenizer reads from a GGUF file, with the file's metadata parsed once instead of twice:
     AutoTokenizer parses all of it (SmolLM2's: 3.6 s on 2 cores) only to learn the model type, which `cfg` (the
-    file's configuration, already read) holds. Where transformers registers no tokenizer class of its own for
-    the type (llama), AutoTokenizer's choice is TokenizersBackend, built here directly (0.3 s); for any other
-    type AutoTokenizer chooses, as before."""
+    file's configuration, already read) holds. Where nothing names a tokenizer class (transformers registers
+    none of its own for the type, as for llama; the configuration names none; no tokenizer_config.json lies
+    beside the file), AutoTokenizer's choice is TokenizersBackend, built here directly (0.3 s); otherwise
+    AutoTokenizer chooses, as before."""
     from transformers import AutoTokenizer, TokenizersBackend
     from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 
-    if TOKENIZER_MAPPING_NAMES.get(cfg.model_type) is None:
+    named = (TOKENIZER_MAPPING_NAMES.get(cfg.model_type) or getattr(cfg, "tokenizer_class", None)
+             or (path.parent / "tokenizer_config.json").exists())
+    if not named:
         return TokenizersBackend.from_pretrained(path.parent, gguf_file=path.name)
     return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
 

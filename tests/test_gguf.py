@@ -169,6 +169,33 @@ def test_without_the_extra_the_error_names_it(tmp_path, monkeypatch):
         load_model(str(_gguf()))
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize("model_type,tokenizer_class,beside,expected", [
+    ("llama", None, False, "backend"),  # nothing names a class: AutoTokenizer's choice, read directly
+    ("qwen2", None, False, "auto"),  # transformers registers a class of its own for the type
+    ("llama", "LlamaTokenizerFast", False, "auto"),  # the configuration names one
+    ("llama", None, True, "auto"),  # a tokenizer_config.json beside the file may name one
+])
+def test_a_gguf_tokenizer_is_read_directly_only_where_nothing_names_a_class(tmp_path, monkeypatch, model_type,
+                                                                             tokenizer_class, beside, expected):
+    from types import SimpleNamespace
+
+    import transformers
+
+    from reportgen.models import gguf_tokenizer
+
+    path = tmp_path / "model.gguf"
+    if beside:
+        (tmp_path / "tokenizer_config.json").write_text("{}", encoding="utf-8")
+    calls = []
+    for name, cls in (("auto", transformers.AutoTokenizer), ("backend", transformers.TokenizersBackend)):
+        monkeypatch.setattr(cls, "from_pretrained", classmethod(
+            lambda _cls, folder, gguf_file, _name=name: calls.append((_name, folder, gguf_file)) or _name))
+    config = SimpleNamespace(model_type=model_type, tokenizer_class=tokenizer_class)
+    assert gguf_tokenizer(path, config) == expected
+    assert calls == [(expected, tmp_path, "model.gguf")]
+
+
 def test_a_model_of_270_heads_has_every_head_ablated(built):
     """SmolLM2 has 30 x 9 heads, more than importance.EXACT_LIMIT: every head and layer is still ablated exactly (on
     fewer sentences than asked for where the budget bites: not at the one sentence asked for here), and the proxy
