@@ -216,13 +216,16 @@ def gguf_tokenizer(path: Path, cfg):
     none of its own for the type, as for llama; the configuration names none; no tokenizer_config.json lies
     beside the file), AutoTokenizer's choice is TokenizersBackend, built here directly (0.3 s); otherwise
     AutoTokenizer chooses, as before."""
-    from transformers import AutoTokenizer, TokenizersBackend
+    import transformers
     from transformers.models.auto.tokenization_auto import TOKENIZER_MAPPING_NAMES
 
+    backend = getattr(transformers, "TokenizersBackend", None)  # transformers 5's fast tokenizer class
     named = (TOKENIZER_MAPPING_NAMES.get(cfg.model_type) or getattr(cfg, "tokenizer_class", None)
              or (path.parent / "tokenizer_config.json").exists())
-    if not named:
-        return TokenizersBackend.from_pretrained(path.parent, gguf_file=path.name)
+    if backend is not None and not named:
+        return backend.from_pretrained(path.parent, gguf_file=path.name)
+    from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
 
 
