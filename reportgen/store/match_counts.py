@@ -12,9 +12,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..vocab import FACETS as BASE_FACETS
+from ..vocab import OFFSETS
 from .rows import CategoryCount, MatchColumns
 
-FACETS = ("dep", "ent", "pos", "tag")  # the annotation facets, in the order the SQL sorts them
+FACETS = tuple(sorted(BASE_FACETS))  # the annotation facets, in the order the SQL sorts them
 
 
 class TokenCategories(NamedTuple):
@@ -75,19 +77,20 @@ def _laid_out(sid: np.ndarray, tok: np.ndarray, per_facet: list[tuple[str, np.nd
     rows, facets, counts, ranks, names = [], [], [], [], []
     for i, (_, categories, table) in enumerate(per_facet):
         row, code = np.nonzero(table)
-        rank = np.argsort(np.argsort(categories.astype(str), kind="stable"), kind="stable")  # by name
+        labels = categories.astype(str)
+        rank = np.argsort(np.argsort(labels, kind="stable"), kind="stable")  # by name
         rows.append(row), facets.append(np.full(len(row), i)), counts.append(table[row, code])
-        ranks.append(rank[code]), names.append(categories.astype(str)[code])
+        ranks.append(rank[code]), names.append(labels[code])
     row, facet, n, rank, name = (np.concatenate(x) for x in (rows, facets, counts, ranks, names))
     order = np.lexsort((rank, -n if by_count else np.zeros_like(n), facet, row))
     row, facet, n, name = row[order], facet[order], n[order].tolist(), name[order].tolist()
     starts = np.flatnonzero(np.diff(row) | np.diff(facet)) + 1
-    labels = [f for f, _, _ in per_facet]
+    facet_names = [f for f, _, _ in per_facet]
     keys = [None, *zip(sid.tolist(), tok.tolist())]
     out: Bars = {}
     for start, end in zip([0, *starts.tolist()], [*starts.tolist(), len(row)]):
         key = keys[int(row[start])]
-        out.setdefault(key, {})[labels[int(facet[start])]] = list(zip(name[start:end], n[start:end]))
+        out.setdefault(key, {})[facet_names[int(facet[start])]] = list(zip(name[start:end], n[start:end]))
     return out
 
 
@@ -130,6 +133,7 @@ def offset_counts(found: MatchColumns, categories: TokenCategories) -> Bars:
         return {}
     distance = target[keep] - np.asarray(found.match_token_idx, dtype=np.int64)[keep]
     special = categories.special[categories.rows_of(np.asarray(found.match_sentence_id)[keep], target[keep])]
-    bucket = np.array([("+" if d > 0 else "") + str(d) for d in range(-3, 4)] + ["further", "special"])
-    codes = np.where(special, 8, np.where(np.abs(distance) > 3, 7, np.clip(distance, -3, 3) + 3))
+    bucket = np.array(OFFSETS)  # '-3'..'+3' at 0..6, then 'further' and 'special'
+    codes = np.where(special, OFFSETS.index("special"),
+                     np.where(np.abs(distance) > 3, OFFSETS.index("further"), np.clip(distance, -3, 3) + 3))
     return _laid_out(sid, tok, [("offset", bucket, _counted(group, codes, len(bucket), len(sid)))], by_count=False)

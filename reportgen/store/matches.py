@@ -4,9 +4,11 @@ cut, and the corpus sentences that the match lists show."""
 
 from __future__ import annotations
 
+from ..vocab import FACETS
 from .match_counts import TokenCategories, categories_of
 from .reads import TOKENS, WORDS
 from .rows import BaseCount, CategoryCount, CutTieRow, MatchColumns, MatchRow, TextRow, TokenRow, WordRow
+from .schema import CATEGORIES_SQL
 
 
 class MatchReads:
@@ -22,10 +24,7 @@ class MatchReads:
         """
         target = "n.match_max_attended_token_idx" if attended else "n.match_token_idx"
         return self._named(CategoryCount,
-            "WITH m AS (SELECT n.sentence_id, n.token_idx, "
-            "coalesce(w.pos, 'special') AS pos, coalesce(w.tag, 'special') AS tag, "
-            "coalesce(w.dep, 'special') AS dep, "
-            "CASE WHEN w.word_idx IS NULL THEN 'special' ELSE coalesce(w.ent_type, 'none') END AS ent "
+            f"WITH m AS (SELECT n.sentence_id, n.token_idx, {CATEGORIES_SQL} "
             "FROM neighbours n "
             f"JOIN tokens t ON t.sentence_id = n.match_sentence_id AND t.token_idx = {target} "
             "LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
@@ -101,14 +100,12 @@ class MatchReads:
         """Every token of the sentences some probe token matched, with its categories as `annotation_counts` names
         them: the lookup that match_counts counts a space's aggregates with, from its match columns."""
         found = self.con.execute(
-            "SELECT t.sentence_id, t.token_idx, t.is_special, coalesce(w.pos, 'special') AS pos, "
-            "coalesce(w.tag, 'special') AS tag, coalesce(w.dep, 'special') AS dep, "
-            "CASE WHEN w.word_idx IS NULL THEN 'special' ELSE coalesce(w.ent_type, 'none') END AS ent "
+            f"SELECT t.sentence_id, t.token_idx, t.is_special, {CATEGORIES_SQL} "
             "FROM tokens t LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
             "WHERE t.sentence_id IN (SELECT DISTINCT match_sentence_id FROM neighbours) "
             "ORDER BY t.sentence_id, t.token_idx").fetchnumpy()
         return categories_of(found["sentence_id"], found["token_idx"], found["is_special"],
-                             {facet: found[facet] for facet in ("pos", "tag", "dep", "ent")})
+                             {facet: found[facet] for facet in FACETS})
 
     def matched_sentences(self) -> list[TextRow]:
         """Every corpus sentence that some probe token matched."""

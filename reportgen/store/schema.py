@@ -19,6 +19,13 @@ from .table import Table  # noqa: F401 (declared here for every level that names
 
 SCHEMA_VERSION = "9"
 
+# A corpus token's category in each annotation facet, from `tokens t LEFT JOIN words w`: 'special' for a special
+# token (no word), 'none' for a word outside any entity; what the base rates, exBERT's aggregates and their numpy
+# counts (match_counts) all count.
+CATEGORIES_SQL = ("coalesce(w.pos, 'special') AS pos, coalesce(w.tag, 'special') AS tag, "
+                  "coalesce(w.dep, 'special') AS dep, "
+                  "CASE WHEN w.word_idx IS NULL THEN 'special' ELSE coalesce(w.ent_type, 'none') END AS ent")
+
 
 
 META = Table("meta", "one fact about the report: a key and its value", (

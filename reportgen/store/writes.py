@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .schema import ANALYSES, COLUMNS, CORE, SCHEMA_VERSION, STUDIES, STUDY_TABLES, Table
+from .schema import ANALYSES, CATEGORIES_SQL, COLUMNS, CORE, SCHEMA_VERSION, STUDIES, STUDY_TABLES, Table
 
 
 class StudiesNotCopied(Exception):
@@ -104,9 +104,7 @@ class Writes:
         """The 'matched' base rates: categories of every non-special corpus token, the search's candidates
         (categories as in `annotation_counts`)."""
         self.con.execute(
-            "INSERT INTO base_counts WITH m AS (SELECT coalesce(w.pos, 'special') AS pos, "
-            "coalesce(w.tag, 'special') AS tag, coalesce(w.dep, 'special') AS dep, "
-            "CASE WHEN w.word_idx IS NULL THEN 'special' ELSE coalesce(w.ent_type, 'none') END AS ent "
+            f"INSERT INTO base_counts WITH m AS (SELECT {CATEGORIES_SQL} "
             "FROM tokens t JOIN sentences s USING (sentence_id) "
             "LEFT JOIN words w ON w.sentence_id = t.sentence_id AND w.word_idx = t.word_idx "
             "WHERE s.role = 'corpus' AND NOT t.is_special), "
