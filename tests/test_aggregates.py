@@ -165,9 +165,9 @@ def test_numpy_counts_are_the_sql_rows_in_their_order(report, space, layer, head
     store, _ = report
     found, categories = store.match_columns(space, layer, head), store.token_categories()
     for attended in (False, True):
-        assert match_counts.rows_of(match_counts.annotation_counts(found, categories, attended)) == \
+        assert match_counts.as_rows(match_counts.annotation_counts(found, categories, attended)) == \
             store.annotation_counts(space, layer, head, attended=attended)
-    assert match_counts.rows_of(match_counts.offset_counts(found, categories)) == \
+    assert match_counts.as_rows(match_counts.offset_counts(found, categories)) == \
         store.offset_counts(space, layer, head)
 
 
@@ -185,9 +185,9 @@ def test_numpy_counts_leave_out_matches_without_an_attended_token_as_the_sql_doe
         found = store.match_columns(space, layer, head)
         for attended in (False, True):
             sql = store.annotation_counts(space, layer, head, attended=attended)
-            assert match_counts.rows_of(match_counts.annotation_counts(found, categories, attended)) == sql
+            assert match_counts.as_rows(match_counts.annotation_counts(found, categories, attended)) == sql
             assert bool(sql) == (not attended or space == "context")
-        assert match_counts.rows_of(match_counts.offset_counts(found, categories)) == \
+        assert match_counts.as_rows(match_counts.offset_counts(found, categories)) == \
             store.offset_counts(space, layer, head)
     store.close()
 

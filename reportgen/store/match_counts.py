@@ -94,7 +94,7 @@ def _laid_out(sid: np.ndarray, tok: np.ndarray, per_facet: list[tuple[str, np.nd
     return out
 
 
-def rows_of(bars: Bars) -> list[CategoryCount]:
+def as_rows(bars: Bars) -> list[CategoryCount]:
     """The grouped counts as the SQL's CategoryCount rows."""
     return [CategoryCount(*(key or (None, None)), facet, category, n) for key, facets in bars.items()
             for facet, found in facets.items() for category, n in found]
@@ -108,7 +108,7 @@ def _attended(found: MatchColumns) -> tuple[np.ndarray, np.ndarray]:
 
 
 def annotation_counts(found: MatchColumns, categories: TokenCategories, attended: bool) -> Bars:
-    """MatchReads.annotation_counts of the space whose match columns are `found`, grouped (`rows_of` gives the
+    """MatchReads.annotation_counts of the space whose match columns are `found`, grouped (`as_rows` gives the
     rows)."""
     if attended:
         keep, target = _attended(found)
