@@ -14,6 +14,7 @@ from .config import DEFAULT_MODEL
 from .corpus import SourceFile
 from .errors import ModelError
 from .families import ADAPTERS, Adapter
+from .gguf_reads import quick_reads
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever fetched from a hub
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -190,8 +191,9 @@ def _load_gguf(name: str, path: Path, max_length: int | None,
     from transformers import AutoConfig, AutoModelForCausalLM
 
     try:
-        cfg = (copy.deepcopy(architecture.config) if architecture is not None
-               else AutoConfig.from_pretrained(path.parent, gguf_file=path.name))
+        with quick_reads():
+            cfg = (copy.deepcopy(architecture.config) if architecture is not None
+                   else AutoConfig.from_pretrained(path.parent, gguf_file=path.name))
     except Exception as exc:  # the GGUF reader raises plain errors (ValueError, KeyError, struct.error) on bad files
         raise ModelError(f"--model {name}: not a readable GGUF model ({str(exc).splitlines()[0]})") from None
     if cfg.model_type not in ADAPTERS:
@@ -201,7 +203,8 @@ def _load_gguf(name: str, path: Path, max_length: int | None,
                      else gguf_tokenizer(path, cfg))
         # a GGUF file is a whole model: a causal one has its output (LM) head
         task = AutoModelForCausalLM if ADAPTERS[cfg.model_type].causal else task_class(cfg)
-        with contextlib.redirect_stderr(io.StringIO()):  # the de-quantisation's own progress bar (plain tqdm)
+        # the de-quantisation's own progress bar (plain tqdm) silenced
+        with contextlib.redirect_stderr(io.StringIO()), quick_reads():
             model = task.from_pretrained(path.parent, gguf_file=path.name, config=cfg, attn_implementation="eager",
                                          dtype="float32")
     except Exception as exc:
@@ -222,11 +225,12 @@ def gguf_tokenizer(path: Path, cfg):
     backend = getattr(transformers, "TokenizersBackend", None)  # transformers 5's fast tokenizer class
     named = (TOKENIZER_MAPPING_NAMES.get(cfg.model_type) or getattr(cfg, "tokenizer_class", None)
              or (path.parent / "tokenizer_config.json").exists())
-    if backend is not None and not named:
-        return backend.from_pretrained(path.parent, gguf_file=path.name)
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    with quick_reads():
+        if backend is not None and not named:
+            return backend.from_pretrained(path.parent, gguf_file=path.name)
+        return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -332,7 +336,8 @@ def read_architecture(name: str) -> Architecture:
     where = {"gguf_file": path.name} if gguf else {}
     folder = path.parent if gguf else path
     try:
-        cfg = AutoConfig.from_pretrained(folder, **where)
+        with quick_reads() if gguf else contextlib.nullcontext():
+            cfg = AutoConfig.from_pretrained(folder, **where)
         tokenizer = gguf_tokenizer(path, cfg) if gguf else AutoTokenizer.from_pretrained(folder)
     except Exception as exc:  # the readers raise plain errors (ValueError, KeyError, OSError) on bad files
         raise ModelError(f"--model {name}: cannot read its configuration or tokenizer "

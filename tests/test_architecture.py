@@ -21,7 +21,8 @@ LEVELS = {
     "reportgen.config": 2, "reportgen.options": 2,
     "reportgen.corpus": 3, "reportgen.unit": 3, "reportgen.ranking": 3, "reportgen.annotate": 3, "reportgen.align": 3, "reportgen.patterns": 3,
     "reportgen.store": 3,
-    "reportgen.models": 4, "reportgen.families": 4, "reportgen.encode": 4, "reportgen.provenance": 4,
+    "reportgen.models": 4, "reportgen.gguf_reads": 4, "reportgen.families": 4, "reportgen.encode": 4,
+    "reportgen.provenance": 4,
     "reportgen.analyses": 5, "reportgen.studies": 5,
     "reportgen.corpus_pass": 6, "reportgen.probe_pass": 6, "reportgen.preflight": 6,
     # the control model runs a corpus pass of its own; the registry, which lists it, stands above it

@@ -196,6 +196,48 @@ def test_a_gguf_tokenizer_is_read_directly_only_where_nothing_names_a_class(tmp_
     assert calls == [(expected, tmp_path, "model.gguf")]
 
 
+@pytest.mark.unit
+def test_quick_reads_parse_a_gguf_file_as_transformers_reader_does(tmp_path):
+    """gguf_reads.quick_reads: the reader transformers finds parses every field (strings, arrays of strings and
+    numbers) and every tensor of a file exactly as gguf's own reader, from a plain array; the tensor-name map it
+    remembers is the map gguf builds; both are gguf's own again afterwards."""
+    import gguf
+
+    from reportgen.gguf_reads import quick_reads
+
+    path = tmp_path / "tiny.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(2)
+    writer.add_string("tokenizer.ggml.model", "gpt2")
+    writer.add_array("tokenizer.ggml.tokens", ["<s>", "a", "\u00e9t\u00e9", "</s>", ""])
+    writer.add_array("tokenizer.ggml.scores", [0.0, -1.5, -2.25, 0.0, -9.0])
+    writer.add_array("tokenizer.ggml.merges", ["a b", "\u00e9 t"])
+    writer.add_uint32("llama.attention.head_count", 4)
+    rng = np.random.default_rng(0)
+    writer.add_tensor("token_embd.weight", rng.normal(size=(5, 8)).astype(np.float32))
+    writer.add_tensor("blk.0.attn_q.weight", rng.normal(size=(8, 8)).astype(np.float16))
+    for write in (writer.write_header_to_file, writer.write_kv_data_to_file, writer.write_tensors_to_file):
+        write()
+    writer.close()
+
+    def parsed(reader):
+        fields = {name: (f.types, [p.tolist() for p in f.parts], list(f.data), f.offset)
+                  for name, f in reader.fields.items()}
+        tensors = [(t.name, t.tensor_type, t.shape.tolist(), t.data_offset, t.data.tobytes()) for t in reader.tensors]
+        return fields, tensors
+
+    own_reader, own_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    with quick_reads():
+        quick = gguf.GGUFReader(str(path))
+        assert type(quick.data) is np.ndarray and own_reader is not gguf.GGUFReader
+        arch = gguf.MODEL_ARCH.LLAMA
+        remembered = gguf.get_tensor_name_map(arch, 2)
+        assert gguf.get_tensor_name_map(arch, 2) is remembered
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (own_reader, own_map)
+    assert parsed(quick) == parsed(gguf.GGUFReader(str(path)))
+    assert remembered.mapping == own_map(arch, 2).mapping
+
+
 def test_a_model_of_270_heads_has_every_head_ablated(built):
     """SmolLM2 has 30 x 9 heads, more than importance.EXACT_LIMIT: every head and layer is still ablated exactly (on
     fewer sentences than asked for where the budget bites: not at the one sentence asked for here), and the proxy
