@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "reportgen"
 
 # level of each module, by the longest matching prefix of its dotted name
 LEVELS = {
-    "reportgen": 1, "reportgen.errors": 1, "reportgen.vocab": 1, "reportgen.progress": 1, "reportgen.resources": 1,
+    "reportgen": 1, "reportgen.errors": 1, "reportgen.machine": 1, "reportgen.vocab": 1, "reportgen.progress": 1,
+    "reportgen.resources": 1,
     "reportgen.config": 2, "reportgen.options": 2,
     "reportgen.corpus": 3, "reportgen.unit": 3, "reportgen.ranking": 3, "reportgen.annotate": 3, "reportgen.align": 3, "reportgen.patterns": 3,
     "reportgen.store": 3,

@@ -5,11 +5,11 @@ its own beside the model for a large corpus) and Ray stay inside."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..corpus import Sentence
+from ..machine import usable_cores
 from ..models import device_of
 from ..progress import Clock, Progress
 from .annotator import Annotator
@@ -40,7 +40,7 @@ class CorpusPass:
         self.ray, self.tuning = ray, tuning
         self.size = len(corpus)
         self.windows = windows_of(corpus, batch_size, tuning)
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         beside = len(corpus) >= tuning.annotate_beside and cores > 1 and not ray
         self.annotators = (tuning.annotators or annotator_processes(device, cores)) if beside else 0
         self.annotator = Annotator(self.windows, nlp, self.annotators, tuning.annotate)

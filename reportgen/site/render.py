@@ -3,10 +3,10 @@ read-only connection), through the page types of views.PAGES and the sections of
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ..config import FIGURE_FORMATS
+from ..machine import usable_cores
 from ..store import Store
 from ..unit import Unit
 from .assets import write_assets, write_contexts, write_data_file, write_timings
@@ -80,7 +80,7 @@ def render(store: Store, out: Path, progress, units: tuple[Unit, ...], figures: 
     renderer = Renderer(store, out, units, figures)
     tasks = renderer.tasks()
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if len(tasks) >= POOL_PAGES else 1
+        workers = min(usable_cores(), 4) if len(tasks) >= POOL_PAGES else 1
     done: list[tuple[int, str, int, list]] = []
     with progress.stage("render", len(tasks)) as advance:
         if workers > 1:
