@@ -33,8 +33,8 @@ def _plain_reader() -> type:
             return self._data
 
         @data.setter
-        def data(self, mapped):
-            self._data = mapped.view(np.ndarray)
+        def data(self, mapped):  # a memmap (an ndarray subclass) seen as a plain ndarray; anything else as it is
+            self._data = mapped.view(np.ndarray) if isinstance(mapped, np.ndarray) else mapped
 
     return PlainArrayReader
 
@@ -45,9 +45,12 @@ def quick_reads():
     once (see the module's docstring). Needs the gguf extra (models checks it first)."""
     import gguf
 
-    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
-    gguf.GGUFReader, gguf.get_tensor_name_map = _plain_reader(), functools.cache(name_map)
+    own = {name: getattr(gguf, name) for name in ("GGUFReader", "get_tensor_name_map") if hasattr(gguf, name)}
+    quick = {"GGUFReader": _plain_reader, "get_tensor_name_map": lambda: functools.cache(own["get_tensor_name_map"])}
+    for name in own:  # a name a later gguf no longer has is left alone: that part reads as gguf reads it
+        setattr(gguf, name, quick[name]())
     try:
         yield
     finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
+        for name, original in own.items():
+            setattr(gguf, name, original)

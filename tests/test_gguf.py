@@ -238,6 +238,21 @@ def test_quick_reads_parse_a_gguf_file_as_transformers_reader_does(tmp_path):
     assert remembered.mapping == own_map(arch, 2).mapping
 
 
+@pytest.mark.unit
+def test_quick_reads_leave_a_gguf_without_those_names_as_it_is(monkeypatch):
+    """A later gguf that no longer names get_tensor_name_map is read with its own reader patched only, and left as
+    it was."""
+    import gguf
+
+    from reportgen.gguf_reads import quick_reads
+
+    monkeypatch.delattr(gguf, "get_tensor_name_map")
+    own_reader = gguf.GGUFReader
+    with quick_reads():
+        assert gguf.GGUFReader is not own_reader and not hasattr(gguf, "get_tensor_name_map")
+    assert gguf.GGUFReader is own_reader and not hasattr(gguf, "get_tensor_name_map")
+
+
 def test_a_model_of_270_heads_has_every_head_ablated(built):
     """SmolLM2 has 30 x 9 heads, more than importance.EXACT_LIMIT: every head and layer is still ablated exactly (on
     fewer sentences than asked for where the budget bites: not at the one sentence asked for here), and the proxy
