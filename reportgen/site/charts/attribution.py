@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import altair as alt
 
-from .base import head_grid, spec
+from .base import head_grid, spec, when
 
 
 def word_chart(words: tuple, title: str, description: str) -> dict:
@@ -17,7 +17,7 @@ def word_chart(words: tuple, title: str, description: str) -> dict:
         y=alt.Y("w:N", sort=alt.EncodingSortField("i"), title=None))
     ig = base.mark_bar().encode(
         x=alt.X("ig:Q", title="integrated gradients"),
-        color=alt.condition("datum.ig >= 0", alt.value("#15803d"), alt.value("#b91c1c")),
+        color=when(alt.ColorValue, "datum.ig >= 0", alt.value("#15803d"), alt.value("#b91c1c")),
         tooltip=[alt.Tooltip("w:N", title="word"), alt.Tooltip("ig:Q", title="integrated gradients", format="+.4f")],
     ).properties(width=260, title="Integrated gradients")
     roll = base.mark_bar(color="#4f46e5").encode(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import altair as alt
 
 from ...vocab import HEAD_LABEL_EXPR, ROLES
-from .base import spec
+from .base import spec, when
 
 # one distinct shape per role (vocab.ROLES order), and one distinct colour per layer where there are few layers
 # (filled, and wide enough to point at: no wedge or stroke; the pentagon and the star are SVG paths in Vega's
@@ -37,11 +37,11 @@ def head_map(points: Sequence[dict], n_layers: int, description: str) -> dict:
     marks = base.mark_point(size=90, filled=True, opacity=0.85).encode(
         color=alt.Color("l:O", title="layer", scale=colour),
         shape=alt.Shape("role:N", title="role", scale=alt.Scale(domain=list(ROLES), range=list(ROLE_SHAPES))),
-        href="href:N",
+        href=alt.Href("href:N"),
         tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("role:N", title="role"),
                  alt.Tooltip("evidence:N", title="evidence")])
     labels = base.transform_filter("datum.shown").mark_text(align="left", dx=7, fontSize=9, color="#374151",
-                                                            aria=False).encode(text="label:N")
+                                                            aria=False).encode(text=alt.Text("label:N"))
     return spec(alt.layer(marks, labels).properties(width=560, height=420, description=description))
 
 
@@ -71,9 +71,9 @@ def _strips_chart(stats: tuple[str, ...]) -> dict:
         .encode(
             # few ticks, and labels that would overlap hidden: a strip is 420 px for any range of values
             x=alt.X("v:Q", title=None, axis=alt.Axis(tickCount=STRIP_TICKS, labelOverlap=True, labelFlush=True)),
-            color=alt.condition(mine, alt.value("#c2410c"), alt.value("#8a94a6")),
-            size=alt.condition(mine, alt.value(22), alt.value(12)),
-            opacity=alt.condition(mine, alt.value(1), alt.value(0.6)),
+            color=when(alt.ColorValue, mine, alt.value("#c2410c"), alt.value("#8a94a6")),
+            size=when(alt.SizeValue, mine, alt.value(22), alt.value(12)),
+            opacity=when(alt.OpacityValue, mine, alt.value(1), alt.value(0.6)),
             order=alt.Order("mine:O"),
             tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("v:Q", title="value", format=".3f")],
         )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import altair as alt
 
-from .base import spec
+from .base import spec, when
 
 CELL_CHARS = 8  # a cell's text is cut to this many characters (the tooltip has it whole)
 
@@ -34,7 +34,7 @@ def lens_chart(cells: Sequence[dict], positions: Sequence[str], layers: Sequence
         tooltip=tooltip)
     text = base.mark_text(fontSize=10, limit=44).encode(
         text=alt.Text("short:N"),
-        color=alt.condition("datum.p > 0.5", alt.value("white"), alt.value("black")),
+        color=when(alt.ColorValue, "datum.p > 0.5", alt.value("white"), alt.value("black")),
         tooltip=tooltip).transform_calculate(
         short=f"length(datum.top) > {CELL_CHARS} ? substring(datum.top, 0, {CELL_CHARS - 1}) + '…' : datum.top")
     chart = alt.layer(cell, hit, text).properties(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import altair as alt
 
-from .base import spec, token_labels
+from .base import spec, token_labels, when
 
 
 @functools.lru_cache(maxsize=256)
@@ -119,13 +119,13 @@ def _histograms_chart(titles: tuple[str, ...], order: tuple[str, ...] | None, ow
         tooltip = [alt.Tooltip("label:N", title=title), alt.Tooltip("n:Q", title="matches"),
                    alt.Tooltip("share:Q", title="share", format=".0%"),
                    alt.Tooltip("b:Q", title="corpus", format=".1%"), alt.Tooltip("lift:Q", format=".1f")]
-        colour = alt.value("#4a7bd0")
+        colour = alt.ColorValue("#4a7bd0")
         if own and facet in (0, 2):  # the POS and dependency panels of the matched tokens
             mine = own_pos if facet == 0 else own_dep
-            colour = alt.condition(alt.datum.label == mine, alt.value("#c2410c"), alt.value("#4a7bd0"))
+            colour = when(alt.ColorValue, alt.datum.label == mine, alt.value("#c2410c"), alt.value("#4a7bd0"))
         x = alt.X("share:Q", title="share of matches (tick: corpus)", axis=alt.Axis(format="%"))
         bars = panel.mark_bar().encode(y=y, x=x, color=colour, tooltip=tooltip)
-        ticks = panel.mark_tick(color="#1d2330", thickness=2).encode(y=y, x="b:Q", tooltip=tooltip)
+        ticks = panel.mark_tick(color="#1d2330", thickness=2).encode(y=y, x=alt.X("b:Q"), tooltip=tooltip)
         panels.append(alt.layer(bars, ticks).properties(title=title, width=150))
     chart = alt.hconcat(*panels) if panels else alt.Chart(alt.Data(values=[])).mark_bar()
     return spec(chart.add_params(token, own_pos, own_dep))

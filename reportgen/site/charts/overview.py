@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import altair as alt
 
 from ...vocab import HEAD_LABEL_EXPR, ROLE_CODES, STAT_DESCRIPTIONS
-from .base import spec
+from .base import spec, when
 
 # How each statistic of the overview is coloured. The attention shares are fractions of a token's attention, so
 # they share one fixed 0-1 scale (the same colour is the same number in every statistic); a statistic with a
@@ -70,7 +70,7 @@ def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int,
         alt.Chart(alt.Data(values=rows))
         .transform_calculate(label=HEAD_LABEL_EXPR, statistic=json.dumps(named))
         .transform_calculate(href="'heads/' + datum.label + '.html'")
-        .encode(x=alt.X("h:O", title="head"), y=alt.Y("l:O", title="layer"), href="href:N",
+        .encode(x=alt.X("h:O", title="head"), y=alt.Y("l:O", title="layer"), href=alt.Href("href:N"),
                 tooltip=[alt.Tooltip("label:N", title="head"), alt.Tooltip("statistic:N", title="statistic"),
                          alt.Tooltip("v:Q", title="value", format=value_format), alt.Tooltip("r:N", title="role")])
     )
@@ -83,7 +83,7 @@ def overview(stat: str, values: Sequence[tuple[int, int, float]], n_layers: int,
         light_from = top / 2 if stat in UNIT_INTERVAL else top * 0.6
     light = "datum.v > %r" % light_from
     codes = base.mark_text(fontSize=9, aria=False).encode(
-        text="c:N", color=alt.condition(light, alt.value("black"), alt.value("white")))
+        text=alt.Text("c:N"), color=when(alt.ColorValue, light, alt.value("black"), alt.value("white")))
     chart = alt.layer(cells, codes).properties(
         width=max(240, 36 * n_heads), height=max(120, 28 * n_layers),
         description=f"Heatmap of every head, {n_layers} layers (rows) by {n_heads} heads (columns), coloured by "

@@ -138,12 +138,12 @@ def head_view(labels: dict[str, list[str]], rows: list[dict], n_layers: int, n_h
     left = (units.transform_calculate(x="0")
             .mark_text(align="right", dx=-6, fontSize=13)
             .encode(x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("i:O", scale=y_scale, axis=None),
-                    text="t:N", tooltip=[alt.Tooltip("t:N", title="from")])
+                    text=alt.Text("t:N"), tooltip=[alt.Tooltip("t:N", title="from")])
             .add_params(hover))
     right = (units.transform_calculate(x="1")
              .mark_text(align="left", dx=6, fontSize=13)
              .encode(x=alt.X("x:Q", scale=x_scale, axis=None), y=alt.Y("i:O", scale=y_scale, axis=None),
-                     text="t:N", tooltip=[alt.Tooltip("t:N", title="to")]))
+                     text=alt.Text("t:N"), tooltip=[alt.Tooltip("t:N", title="to")]))
     chart = (alt.layer(lines.add_params(heads), left, right)
              .add_params(layer, level, pick, from_token, from_word)
              .properties(width=260, height=alt.Step(UNIT_STEP), title=title, description=description,
@@ -171,7 +171,7 @@ def model_view(labels: dict[str, list[str]], rows: list[dict], n_heads: int, lin
             y=alt.Y("i:O", axis=None, scale=alt.Scale(domain=domain)),
             color=alt.Color("w:Q", title="weight", scale=alt.Scale(domain=[0, 1], scheme="blues"),
                             legend=alt.Legend(orient="top", direction="horizontal")),
-            href="href:N",
+            href=alt.Href("href:N"),
             tooltip=[alt.Tooltip("l:O", title="layer"), alt.Tooltip("h:O", title="head"),
                      alt.Tooltip("from:N", title="from"), alt.Tooltip("to:N", title="to"),
                      alt.Tooltip("w:Q", title="weight", format=".3f")],
