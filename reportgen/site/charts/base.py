@@ -15,9 +15,10 @@ from ...vocab import HEAD_LABEL_EXPR
 
 def when(channel: type, test, if_true: dict, if_false: dict) -> alt.SchemaBase:
     """`alt.condition(test, if_true, if_false)` made directly as the channel's class (alt.ColorValue,
-    alt.SizeValue, ...), as every encoding is given here (alt.Text("t:N"), not the shorthand "t:N"): given a dict or
-    a shorthand string, Altair finds the class by validating it against each candidate schema (a fifth of a small
-    site's build); the spec is the same."""
+    alt.SizeValue, ...), as encodings are given here (alt.Text("t:N"), not the shorthand "t:N"): given a dict or a
+    shorthand string, Altair finds the class by validating it against each candidate schema (a tenth of a small
+    site's build); the spec is the same. (The sentence view's attention lines keep their shorthands: Altair names
+    a view with parameters by a hash of its encodings' text, and the name is in the pages.)"""
     return channel(**alt.condition(test, if_true, if_false))
 
 
