@@ -283,8 +283,9 @@ def test_the_overview_and_head_pages_show_the_databases_importance(analysis_site
 
     rows = {(m, l, h): (v, lo, hi) for m, l, h, v, lo, hi in site_rows(
         site, "SELECT method, layer, head, value, ci_low, ci_high FROM head_importance WHERE scope = 'corpus'")}
-    ranks = dict(((l, h), r) for l, h, r in site_rows(site, "SELECT layer, head, rank FROM head_importance WHERE "
-                                                            "scope = 'corpus' AND method = 'ablation' AND head IS NOT NULL"))
+    ranks = dict(((l, h), r) for l, h, r in site_rows(
+        site, "SELECT layer, head, rank FROM head_importance WHERE scope = 'corpus' AND method = 'ablation' AND "
+              "head IS NOT NULL"))
     ablated = sorted(((v[0], l, h) for (m, l, h), v in rows.items() if m == "ablation" and h is not None),
                      key=lambda r: (ranks[(r[1], r[2])], -r[0], r[1], r[2]))
     groups = [[(l, h) for _, l, h in ablated if ranks[(l, h)] == r] for r in sorted(set(ranks.values()))]
@@ -417,3 +418,59 @@ def test_token_losses_are_the_cross_entropy_of_each_next_token():
             row = logits[n, t].tolist()
             want = math.log(sum(math.exp(v) for v in row)) - row[int(ids[n, t + 1])]
             assert float(got[n, t]) == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.unit
+def test_a_model_of_more_than_exact_limit_heads_has_every_head_ablated_within_the_budget(tmp_path):
+    """A causal LM of SmolLM2-135M's shape (30 layers x 9 query heads, 3 key/value heads; tiny widths): more heads
+    than EXACT_LIMIT, so of 12 corpus sentences asked for only the 11 the budget pays for are measured; on those,
+    every one of the 270 heads and 30 layers is ablated and scored by the proxy, each probe has every head's drop,
+    and the meta says so. One head's and one layer's per-sentence values equal a hook written here."""
+    from types import SimpleNamespace
+
+    from conftest import SENTENCES, _byte_level_tokenizer, _save
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from reportgen.analyses.registry import load_config
+    from reportgen.corpus import Sentence
+    from reportgen.progress import Progress
+
+    torch.manual_seed(0)
+    tokenizer = _byte_level_tokenizer()
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=18, intermediate_size=16, num_hidden_layers=30,
+                         num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=64,
+                         initializer_range=0.2)  # heads that matter: changes well above float32's rounding
+    loaded = load_model(str(_save(LlamaForCausalLM(config), tokenizer, tmp_path / "llama-30x9")))
+    assert loaded.info.kind == "causal_lm" and 30 * 9 > importance.EXACT_LIMIT
+    corpus = [Sentence(1 + i, "corpus", f"c:{i}", SENTENCES[i % len(SENTENCES)]) for i in range(12)]
+    probe = Sentence(0, "probe", "p:1", "The cat sat on the mat.")
+    probes = SimpleNamespace(sentences=[probe], tokenized=[SimpleNamespace(
+        input_ids=tokenizer(probe.text, split_special_tokens=True)["input_ids"])])
+    analysis = importance.HeadImportance(loaded, [probe], load_config(None, importance_sentences=12))
+    tables = analysis.run(probes, Progress(), [], corpus)
+    assert importance.ablation_sentences(12, 30, 9) == 11 and analysis.measured == 11
+    rows = tables["head_importance"]
+    for method in ("gradient", "ablation"):
+        assert sorted((l, h) for l, h, scope, _, m, *_ in rows if scope == "corpus" and m == method
+                      and h is not None) == [(l, h) for l in range(30) for h in range(9)], method
+    assert sorted(l for l, h, scope, _, m, *_ in rows if scope == "corpus" and m == "ablation" and h is None) == \
+        list(range(30))
+    assert len([r for r in rows if r[2] == "probe" and r[4] == "ablation"]) == 270 + 30
+    meta = analysis.meta()
+    assert meta["importance_sentences_measured"] == "11"
+    assert meta["importance_exact"].startswith("every head, on the first 11 of the 12 sentences asked for")
+    assert meta["importance_measure"].startswith("the increase of the mean next-token loss")
+    per = {(l, h, sid): v for l, h, sid, m, v in tables["head_importance_sentences"] if m == "ablation"}
+    assert {sid for *_, sid in per} == {s.sentence_id for s in corpus[:11]}
+    s = corpus[4]
+    ids = torch.tensor([loaded.tokenizer(s.text, split_special_tokens=True)["input_ids"]])
+    intact = _target(loaded, ids)
+    for layer, heads in ((17, [5]), (29, range(9))):
+        hooks = [_scaled(loaded, layer, h, 0.0) for h in heads]
+        try:
+            want, _ = _change(loaded, intact, _target(loaded, ids))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        got = per[(layer, heads[0] if len(heads) == 1 else None, s.sentence_id)]
+        assert abs(want) > 1e-3 and got == pytest.approx(want, rel=1e-4, abs=1e-6)
