@@ -103,13 +103,32 @@ def _neuron_layers(found, n_layers: int) -> tuple[list[dict], ...]:
     out = tuple([] for _ in range(n_layers))
     if not len(found.value):
         return out
-    keys = list(zip(found.layer.tolist(), found.head.tolist(), found.token_idx.tolist(), found.vector.tolist()))
-    starts = [i for i in range(len(keys)) if i == 0 or keys[i] != keys[i - 1]] + [len(keys)]
-    values = found.value.tolist()
-    for start, end in zip(starts, starts[1:]):
-        l, h, t, v = keys[start]
-        out[l].append({"l": l, "h": h, "t": t, "v": v[0], "x": [round(x, 3) for x in values[start:end]]})
+    columns = (np.asarray(found.layer), np.asarray(found.head), np.asarray(found.token_idx), np.asarray(found.vector))
+    changed = np.zeros(len(found.value) - 1, dtype=bool)
+    for column in columns:
+        changed |= column[1:] != column[:-1]
+    starts = np.flatnonzero(np.concatenate(([True], changed))).tolist() + [len(found.value)]
+    layers, heads, tokens, vectors = (column[starts[:-1]].tolist() for column in columns)
+    values = rounded(np.asarray(found.value, dtype=np.float64), 3)
+    for i, (start, end) in enumerate(zip(starts, starts[1:])):
+        out[layers[i]].append({"l": layers[i], "h": heads[i], "t": tokens[i], "v": vectors[i][0],
+                               "x": values[start:end]})
     return out
+
+
+def rounded(values: np.ndarray, decimals: int) -> list[float]:
+    """[round(x, decimals) for x in values], Python's own rounding, computed as numpy's x * 10**d, rint, / 10**d.
+    The two agree wherever the product's rounding cannot cross a half (both give the double nearest to the same
+    k / 10**d); the few products within a millionth of a half are rounded by Python."""
+    scale = 10.0 ** decimals
+    with np.errstate(invalid="ignore", over="ignore"):
+        product = values * scale
+        out = np.rint(product) / scale
+        near = np.abs(product - np.floor(product) - 0.5) <= 1e-6 * np.maximum(1.0, np.abs(product))
+    found = out.tolist()
+    for i in np.flatnonzero(near).tolist():
+        found[i] = round(float(values[i]), decimals)
+    return found
 
 
 def sentence_page(report: Report, sentence_id: int) -> SentencePage:
