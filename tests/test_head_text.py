@@ -53,6 +53,31 @@ def test_the_leader_of_a_statistic_is_never_called_equal_for_all():
     assert rank_text(0.0, values) == "lowest of 72 heads, with 70 others"
 
 
+def test_the_bisection_counts_what_the_loops_count():
+    """rank_text bisects every head's shown values, sorted (headanalysis.Shown, made once per statistic for all the
+    head pages): the heads above, below and tied are those the loops count, on values with many ties as shown,
+    negatives, and a NaN (no order: the loops' comparisons, which count it as tied)."""
+    import math
+    import random
+
+    from reportgen.site.views.headanalysis import Shown, rank_among
+
+    generator = random.Random(0)
+    for case in range(300):
+        values = [round(generator.uniform(-1, 1), generator.choice((1, 2, 4, 6))) + generator.choice((0, 1e-9))
+                  for _ in range(generator.randint(1, 40))]
+        if case % 10 == 0:
+            values[0] = math.nan
+        for value in values[:5] + [max(values), min(values)]:
+            above, below, tied = _rank_by_loops(value, values)
+            text = rank_among(round(value, 3), Shown.of(values))
+            assert text == rank_text(value, values)
+            if math.isnan(value) or (not above and not below):
+                continue
+            assert text.startswith("highest" if not above else "lowest" if not below else f"{above + 1}")
+            assert (f"with {tied} other" in text) == (tied > 0)
+
+
 def test_relation_glosses_are_spacys_own_for_every_label_the_parser_gives():
     import warnings
 

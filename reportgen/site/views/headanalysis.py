@@ -3,6 +3,7 @@ accuracy against the positional baseline, Table 1, the map of the heads, a head'
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import defaultdict
 from dataclasses import dataclass
@@ -44,11 +45,33 @@ def rank_text(value: float, values: list[float], digits: int = 3) -> str:
     heads', 'lowest of 72 heads', 'equal for all 72 heads'; values that are equal as the page shows them (to `digits`
     decimals) share the better rank, and a shared top or bottom says so ('highest of 72 heads, with 2 others'). The
     last bits of a statistic differ between machines, so exact equality would make the words differ too."""
-    shown = [round(v, digits) for v in values]
-    mine = round(value, digits)
-    n = len(values)
-    above = sum(v > mine for v in shown)
-    below = sum(v < mine for v in shown)
+    return rank_among(round(value, digits), Shown.of(values, digits))
+
+
+@dataclass(frozen=True)
+class Shown:
+    """Every head's value of one statistic as a page shows it (rounded), sorted: where one head stands among them
+    is two bisections instead of a pass over every head (a head page of a 270-head model ranks 14 statistics)."""
+
+    values: tuple[float, ...]
+    exact: bool  # no NaN: the sorted order is the comparisons' order
+
+    @classmethod
+    def of(cls, values: list[float], digits: int = 3) -> Shown:
+        shown = [round(v, digits) for v in values]
+        exact = all(v == v for v in shown)
+        return cls(tuple(sorted(shown) if exact else shown), exact)
+
+
+def rank_among(mine: float, shown: Shown) -> str:
+    """rank_text of a value already rounded, among every head's shown values."""
+    n = len(shown.values)
+    if shown.exact and mine == mine:
+        above = n - bisect.bisect_right(shown.values, mine)
+        below = bisect.bisect_left(shown.values, mine)
+    else:
+        above = sum(v > mine for v in shown.values)
+        below = sum(v < mine for v in shown.values)
     tied = n - above - below - 1  # others shown with the same value
     if above == 0 and below == 0:
         return f"equal for all {n} heads" if n > 1 else "the only head"
@@ -189,9 +212,24 @@ class HeadAnalyses:
         self.sinks_at = tuple((r.threshold, r.heads) for r in store.rows(ROLE_SENSITIVITY) if r.rule == "sink")
         self.control_stats = {(r.layer, r.head, r.stat): r.value for r in store.rows(CONTROL_HEAD_STATS)}
         self.store = store
+        self._shown_by_stat: dict[str, Shown] = {}
+        self._strips: dict[str, list[float | None]] = {}
         self.nearest = {(n.layer, n.head): (head_label(n.near_layer, n.near_head),
                                             f"heads/{head_label(n.near_layer, n.near_head)}.html", n.distance)
                         for n in (store.nearest_heads() if store.has_table("head_distance") else ())}
+
+    def _shown(self, stat: str) -> Shown:
+        """Every head's value of `stat` as the pages show it, sorted (made once for all the head pages)."""
+        if stat not in self._shown_by_stat:
+            self._shown_by_stat[stat] = Shown.of([v[stat] for v in self.stats.values() if stat in v])
+        return self._shown_by_stat[stat]
+
+    def _strip(self, stat: str) -> list[float | None]:
+        """The statistic's strip: every head's value to 4 decimals, in head order (None where a head has none)."""
+        if stat not in self._strips:
+            self._strips[stat] = [None if (v := self.stats.get((l, h), {}).get(stat)) is None else round(v, 4)
+                                  for l in range(self.n_layers) for h in range(self.n_heads)]
+        return self._strips[stat]
 
     def syntax_lead(self, layer: int, head: int) -> tuple[DepRow, ...]:
         """The head's syntax cells that lead: the largest margin first (ties of equal margins by relation, then
@@ -241,12 +279,11 @@ class HeadAnalyses:
         for s in names:
             if s not in mine:
                 continue
-            every = [v[s] for v in self.stats.values() if s in v]
             control = self.control_stats.get((layer, head, s))
-            ranks.append(StatRank(s, STAT_DESCRIPTIONS.get(s, s), f"{mine[s]:.3f}", rank_text(mine[s], every),
+            ranks.append(StatRank(s, STAT_DESCRIPTIONS.get(s, s), f"{mine[s]:.3f}",
+                                  rank_among(round(mine[s], 3), self._shown(s)),
                                   "" if control is None else f"{control:.3f}"))
-            strip_values[s] = [None if (v := self.stats.get((l, h), {}).get(s)) is None else round(v, 4)
-                               for l in range(self.n_layers) for h in range(self.n_heads)]
+            strip_values[s] = self._strip(s)
         label = head_label(layer, head)
         strips = headcharts.stat_strips(
             [r.name for r in ranks], strip_values, layer * self.n_heads + head, self.n_heads,
@@ -262,7 +299,7 @@ class HeadAnalyses:
                 f"Bar chart of {label}'s dependency accuracy per relation, one panel per direction, each bar with "
                 f"a black tick at the accuracy of the best fixed offset. The table under it lists every value.")
         by_norm = tuple(NormShare(s, STAT_DESCRIPTIONS.get(s, s), mine[s], mine[n],
-                                  rank_text(mine[n], [v[n] for v in self.stats.values() if n in v]))
+                                  rank_among(round(mine[n], 3), self._shown(n)))
                         for s in BY_NORM if s in mine and (n := f"{s}{NORM_SUFFIX}") in mine)
         return HeadAnalysis(role, evidence, tuple(ranks), strips, dep, dep_chart,
                             self.meta.get("option.min_dep_support", "100"), self.table1_best(layer, head), by_norm,
