@@ -63,6 +63,16 @@ def _change(loaded, intact, changed):
     return float(1 - torch.nn.functional.cosine_similarity(changed, intact, dim=0)), None
 
 
+def _without(loaded, one, intact, layer: int, heads) -> tuple:
+    """The change of the target (and a classifier's flip) with `heads` of `layer` removed by hooks written here."""
+    hooks = [_scaled(loaded, layer, h, 0.0) for h in heads]
+    try:
+        return _change(loaded, intact, _target(loaded, one))
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 @pytest.mark.parametrize("family", ["bert_dir", "bert_classifier_dir", "gpt2_lm_dir", "llama_dir", "gpt2_dir"])
 def test_ablation_equals_removing_the_head_by_hand(family, request):
     loaded = load_model(str(request.getfixturevalue(family)))
@@ -73,13 +83,7 @@ def test_ablation_equals_removing_the_head_by_hand(family, request):
     values, flips = importance.ablate(loaded, ids, masks)
     intact = _target(loaded, one)
     for i, (layer, head) in enumerate(keys):
-        removed = range(loaded.info.n_heads) if head is None else [head]
-        hooks = [_scaled(loaded, layer, h, 0.0) for h in removed]
-        try:
-            want, flip = _change(loaded, intact, _target(loaded, one))
-        finally:
-            for hook in hooks:
-                hook.remove()
+        want, flip = _without(loaded, one, intact, layer, range(loaded.info.n_heads) if head is None else [head])
         assert values[i] == pytest.approx(want, rel=1e-4, abs=5e-6), (family, layer, head)  # float32 model
         if flip is not None:
             assert flips[i] == flip
@@ -236,12 +240,7 @@ def test_a_built_sites_importance_is_the_mean_over_its_first_sentences_with_a_bo
         for (text,) in corpus:
             ids = torch.tensor([loaded.tokenizer(text, split_special_tokens=True)["input_ids"]])
             intact = _target(loaded, ids)
-            hooks = [_scaled(loaded, layer, h, 0.0) for h in (range(loaded.info.n_heads) if head is None else [head])]
-            try:
-                value, flip = _change(loaded, intact, _target(loaded, ids))
-            finally:
-                for hook in hooks:
-                    hook.remove()
+            value, flip = _without(loaded, ids, intact, layer, range(loaded.info.n_heads) if head is None else [head])
             values.append(value)
             flips.append(flip)
         per[(layer, head)] = (np.array(values), np.array(flips))
@@ -466,11 +465,6 @@ def test_a_model_of_more_than_exact_limit_heads_has_every_head_ablated_within_th
     ids = torch.tensor([loaded.tokenizer(s.text, split_special_tokens=True)["input_ids"]])
     intact = _target(loaded, ids)
     for layer, heads in ((17, [5]), (29, range(9))):
-        hooks = [_scaled(loaded, layer, h, 0.0) for h in heads]
-        try:
-            want, _ = _change(loaded, intact, _target(loaded, ids))
-        finally:
-            for hook in hooks:
-                hook.remove()
+        want, _ = _without(loaded, ids, intact, layer, heads)
         got = per[(layer, heads[0] if len(heads) == 1 else None, s.sentence_id)]
         assert abs(want) > 1e-3 and got == pytest.approx(want, rel=1e-4, abs=1e-6)
