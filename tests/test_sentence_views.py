@@ -395,7 +395,7 @@ def test_the_neuron_views_rounding_is_pythons_round():
     from reportgen.site.views.sentence import rounded
 
     hard = [2.675, -2.675, 1.0005, 0.0015, 0.0005, -0.0005, 0.0004, -0.0004, 0.5, 1.5, 2.5, -0.0, 0.0, 1e-320,
-            123456.0005, 9.9995, 4503599627370495.5, 1e300, math.inf, -math.inf, math.nan]
+            123456.0005, 9.9995, 4503599627370495.5, 1e300, 1e306, -1.7e308, math.inf, -math.inf, math.nan]
     hard += [math.nextafter(x, math.inf) for x in hard[:12]] + [math.nextafter(x, -math.inf) for x in hard[:12]]
     rng = np.random.default_rng(0)
     draws = np.concatenate([rng.normal(0, 3, 200_000), rng.integers(-5000, 5000, 20_000) / 1000 + 0.0005,

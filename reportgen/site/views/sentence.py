@@ -119,12 +119,13 @@ def _neuron_layers(found, n_layers: int) -> tuple[list[dict], ...]:
 def rounded(values: np.ndarray, decimals: int) -> list[float]:
     """[round(x, decimals) for x in values], Python's own rounding, computed as numpy's x * 10**d, rint, / 10**d.
     The two agree wherever the product's rounding cannot cross a half (both give the double nearest to the same
-    k / 10**d); the few products within a millionth of a half are rounded by Python."""
+    k / 10**d); the few products within a millionth of a half (and any past float's range) are rounded by Python."""
     scale = 10.0 ** decimals
     with np.errstate(invalid="ignore", over="ignore"):
         product = values * scale
         out = np.rint(product) / scale
         near = np.abs(product - np.floor(product) - 0.5) <= 1e-6 * np.maximum(1.0, np.abs(product))
+        near |= np.isfinite(values) & ~np.isfinite(product)  # a product past float's range
     found = out.tolist()
     for i in np.flatnonzero(near).tolist():
         found[i] = round(float(values[i]), decimals)
