@@ -45,7 +45,7 @@ def rank_text(value: float, values: list[float], digits: int = 3) -> str:
     heads', 'lowest of 72 heads', 'equal for all 72 heads'; values that are equal as the page shows them (to `digits`
     decimals) share the better rank, and a shared top or bottom says so ('highest of 72 heads, with 2 others'). The
     last bits of a statistic differ between machines, so exact equality would make the words differ too."""
-    return rank_among(round(value, digits), Shown.of(values, digits))
+    return rank_among(value, Shown.of(values, digits))
 
 
 @dataclass(frozen=True)
@@ -55,16 +55,18 @@ class Shown:
 
     values: tuple[float, ...]
     exact: bool  # no NaN: the sorted order is the comparisons' order
+    digits: int  # the decimals shown
 
     @classmethod
     def of(cls, values: list[float], digits: int = 3) -> Shown:
         shown = [round(v, digits) for v in values]
         exact = all(v == v for v in shown)
-        return cls(tuple(sorted(shown) if exact else shown), exact)
+        return cls(tuple(sorted(shown) if exact else shown), exact, digits)
 
 
-def rank_among(mine: float, shown: Shown) -> str:
-    """rank_text of a value already rounded, among every head's shown values."""
+def rank_among(value: float, shown: Shown) -> str:
+    """rank_text of `value` among every head's values as shown (`Shown`, made once for many heads)."""
+    mine = round(value, shown.digits)
     n = len(shown.values)
     if shown.exact and mine == mine:
         above = n - bisect.bisect_right(shown.values, mine)
@@ -281,7 +283,7 @@ class HeadAnalyses:
                 continue
             control = self.control_stats.get((layer, head, s))
             ranks.append(StatRank(s, STAT_DESCRIPTIONS.get(s, s), f"{mine[s]:.3f}",
-                                  rank_among(round(mine[s], 3), self._shown(s)),
+                                  rank_among(mine[s], self._shown(s)),
                                   "" if control is None else f"{control:.3f}"))
             strip_values[s] = self._strip(s)
         label = head_label(layer, head)
@@ -299,7 +301,7 @@ class HeadAnalyses:
                 f"Bar chart of {label}'s dependency accuracy per relation, one panel per direction, each bar with "
                 f"a black tick at the accuracy of the best fixed offset. The table under it lists every value.")
         by_norm = tuple(NormShare(s, STAT_DESCRIPTIONS.get(s, s), mine[s], mine[n],
-                                  rank_among(round(mine[n], 3), self._shown(n)))
+                                  rank_among(mine[n], self._shown(n)))
                         for s in BY_NORM if s in mine and (n := f"{s}{NORM_SUFFIX}") in mine)
         return HeadAnalysis(role, evidence, tuple(ranks), strips, dep, dep_chart,
                             self.meta.get("option.min_dep_support", "100"), self.table1_best(layer, head), by_norm,
