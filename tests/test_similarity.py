@@ -9,7 +9,7 @@ from scipy.spatial.distance import jensenshannon, pdist, squareform
 from scipy.stats import pearsonr, spearmanr
 
 from reportgen.analyses.base import feed, plain_info
-from reportgen.analyses.similarity import HeadDistances, js_distances, layout
+from reportgen.analyses.similarity import HeadDistances, js_distances, layout, sum_x_ln_x
 
 pytestmark = pytest.mark.unit
 
@@ -64,6 +64,26 @@ def test_js_distances_match_scipy_per_query_token_and_ignore_padding_rows():
     other[np.broadcast_to(~mask[:, None, :, None], other.shape)] = 0.0
     other[:, 0, :, 0] = np.where(mask, other[:, 0, :, 0], 1.0)  # head 0's padding rows on token 0, others nowhere
     np.testing.assert_array_equal(js_distances(other, mask)[0].numpy(), sums)
+
+
+def test_sum_x_ln_x_is_the_plain_sum_with_0_ln_0_as_0():
+    """The vectorised sum of x ln x against plain loops with math.log, on rows with zeros (0 ln 0 = 0, not nan),
+    a one-hot row (exactly 0), the smallest floats and values up to 2 (a sum of two distributions)."""
+    import math
+
+    import torch
+
+    rng = np.random.default_rng(3)
+    rows = rng.dirichlet(np.ones(7), size=(3, 5)).astype(np.float32) * 2
+    rows[0, 0] = [0, 0, 1, 0, 0, 0, 0]
+    rows[0, 1, :3] = 0
+    rows[1, 2] = [1e-38, 1e-45, 0, 0.5, 0.5 - 1e-38, 1.0, 0]
+    x = torch.tensor(rows)
+    got = sum_x_ln_x(x, torch.empty_like(x)).numpy()
+    want = [[sum(float(v) * math.log(float(v)) for v in row if v > 0) for row in block] for block in rows]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert got[0, 0] == 0.0 and not np.isnan(got).any()
+    assert torch.equal(x, torch.tensor(rows))  # x is left as it was
 
 
 def test_js_distance_extremes_disjoint_one_equal_zero():

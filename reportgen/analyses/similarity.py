@@ -32,9 +32,8 @@ def js_distances(attention, mask: np.ndarray):
     device, the number of query tokens).
 
     With S = P + Q and rows that sum to 1, H((P+Q)/2) = H_e(S)/2 + ln 2 where H_e(S) = -sum s ln s, so
-    JSD = (ln 2 - (sum s ln s)/2 + (sum p ln p + sum q ln q)/2) / ln 2 bits: one pass over each pair's weights,
-    written in place (`xlogy(s, s)` is 0 where s is 0). This is the costly part of the corpus statistics
-    (pairs x tokens x keys)."""
+    JSD = (ln 2 - (sum s ln s)/2 + (sum p ln p + sum q ln q)/2) / ln 2 bits: one pass over each pair's weights
+    (sum_x_ln_x). This is the costly part of the corpus statistics (pairs x tokens x keys)."""
     import torch
 
     weights = torch.as_tensor(attention).float()
@@ -44,13 +43,26 @@ def js_distances(attention, mask: np.ndarray):
     ln2 = float(np.log(2))
     out = torch.zeros((n, n), dtype=accumulation_dtype(weights.device), device=weights.device)
     with torch.inference_mode():
-        own = torch.xlogy(rows, rows).sum(-1)  # [N, Q]: sum p ln p = -H(P) in nats
+        mixed, work = torch.empty_like(rows), torch.empty_like(rows)  # written again for every pair's block
+        own = sum_x_ln_x(rows, work)  # [N, Q]: sum p ln p = -H(P) in nats
         for a in range(n - 1):
-            mixed = torch.add(rows[a + 1 :], rows[a : a + 1])  # [N-a-1, Q, K]
-            mixed = torch.xlogy(mixed, mixed, out=mixed).sum(-1)  # sum s ln s
-            jsd = (own[a + 1 :] + own[a : a + 1]).sub_(mixed).mul_(0.5).add_(ln2).clamp_(min=0).div_(ln2)
+            m = n - a - 1
+            torch.add(rows[a + 1 :], rows[a : a + 1], out=mixed[:m])  # [N-a-1, Q, K]
+            jsd = (own[a + 1 :] + own[a : a + 1]).sub_(sum_x_ln_x(mixed[:m], work[:m]))
+            jsd = jsd.mul_(0.5).add_(ln2).clamp_(min=0).div_(ln2)
             out[a, a + 1 :] = jsd.sqrt_().sum(-1, dtype=out.dtype)
     return out + out.T, int(np.asarray(mask).sum())
+
+
+def sum_x_ln_x(x, work):
+    """sum x ln x over the last dimension of x >= 0 (0 ln 0 = 0), through `work`, a tensor of x's shape. torch's
+    vectorised log on x clamped to the smallest normal float (so that 0 gives 0 x ln(tiny) = 0), then the product:
+    on these CPUs about a third of the time of `xlogy(x, x)`, whose log is the C library's, one element at a time
+    (within a few units in the last place of it: docs/methods)."""
+    import torch
+
+    torch.clamp(x, min=torch.finfo(x.dtype).tiny, out=work)
+    return work.log_().mul_(x).sum(-1)
 
 
 class HeadDistances:
