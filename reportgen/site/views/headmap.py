@@ -73,6 +73,7 @@ def head_map(store, roles: dict, nearest: dict, n_layers: int, n_heads: int) -> 
         f"Jensen-Shannon distance between their attention); {labels}. Colour: layer; shape: role. The table under "
         f"the chart lists every head's place, role and most similar head.")
     table = tuple(MapPoint(head_label(p.layer, p.head), f"heads/{head_label(p.layer, p.head)}.html",
-                           round(p.x, 3), round(p.y, 3), roles.get((p.layer, p.head), ("", ""))[0],
+                           round(p.x, 3) + 0.0, round(p.y, 3) + 0.0,  # + 0.0: 0.000, never -0.000
+                           roles.get((p.layer, p.head), ("", ""))[0],
                            nearest.get((p.layer, p.head), ("", "", 0.0))[0]) for p in found)
     return HeadMap(chart, rho, stress, table)
