@@ -215,17 +215,26 @@ def test_layer_page_lists_both_spaces(open_page):
         "Embedding space: the layer's output", "Context space, all heads"]
 
 
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+
+
 @pytest.mark.parametrize("rel", ["index.html", "heads/L1H2.html", "layers/L1.html", "sentences/0.html",
                                  "about.html"])
 def test_every_page_type_passes_axe_core(open_page, rel):
     """axe-core (run in the page through axe-playwright-python) finds no serious or critical violation, on the
-    page as loaded and, on head and layer pages, with a token's concordance and histograms open."""
+    page as loaded and, on head and layer pages, with a token's concordance and histograms open. Then the page, a
+    token opened, is photographed for a person to look at: test-output/screenshots/ (the same page: opening each
+    page again for its picture cost 13 s of the suite)."""
     page = open_page(rel)
     assert _axe_problems(page) == []
     if page.locator("details.token").count():
         page.locator("details.token summary").first.click()
         _wait(page, "document.querySelectorAll('details[open] .token-chart svg').length >= 3")
         assert _axe_problems(page) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / (rel.replace("/", "-").removesuffix(".html") + ".png")
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
 
 
 def test_skip_link_and_tokens_work_from_the_keyboard(open_page):
@@ -242,21 +251,6 @@ def test_skip_link_and_tokens_work_from_the_keyboard(open_page):
     page.locator("#token-select").focus()
     page.keyboard.press("ArrowDown")
     assert page.locator("#token-select").input_value() != "all"
-
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
-
-
-def test_screenshots(open_page):
-    """One picture per page type, a token opened, for a person to look at: test-output/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for rel in ("index.html", "heads/L1H2.html", "layers/L1.html", "sentences/0.html", "about.html"):
-        page = open_page(rel)
-        if page.locator("details.token").count():
-            page.locator("details.token summary").first.click()
-        path = SCREENSHOTS / (rel.replace("/", "-").removesuffix(".html") + ".png")
-        page.screenshot(path=str(path), full_page=True)
-        assert path.stat().st_size > 10_000
 
 
 def test_overview_statistic_menu_and_tooltips(open_page):
