@@ -210,7 +210,7 @@ def estimate(shape: Shape, config: Config, probes: Sequence[int], corpus: Sequen
     """The estimate of a build with `config` of a model of `shape` on `device` in `dtype`, given the probes' and
     the corpus sentences' lengths in tokens (token_lengths) and the available memory (available_memory)."""
     from .analyses.ablation import ROWS
-    from .analyses.attribution import AttributionOptions
+    from .analyses.attribution import AttributionOptions, start_steps
     from .analyses.control import ControlOptions
     from .analyses.importance import GRADIENT_BATCH, ImportanceOptions
     from .analyses.similarity import SimilarityOptions
@@ -229,7 +229,7 @@ def estimate(shape: Shape, config: Config, probes: Sequence[int], corpus: Sequen
         every = shape.n_layers * (a + n * (shape.d_model + shape.n_heads * shape.d_head)) * (s + 4)
         passes.append(Part("probes", every + activations(shape, n, a, s),
                            f"every layer of {pb} probes of {pt} tokens", "set a lower --batch-size"))
-        steps = config.of(AttributionOptions).attribution_steps
+        steps = start_steps(config.of(AttributionOptions).attribution_steps, shape.kind == "causal_lm")
         copies = min(steps, 25)  # attribution.integrated_gradients: Captum's internal_batch_size
         passes.append(Part("attributions", backward(shape, copies, pt, s),
                            f"gradients of {copies} copies of a probe of {pt} tokens",

@@ -8,7 +8,8 @@ How an analysis is computed, one or more of:
 - `derived`: `f(state, store) -> {table: rows}`, after the pass, from the merged accumulators (`state[name]`) and
   the stored corpus;
 - `probe`: a per-probe analysis class, `cls(loaded, probes, config)` checking its targets before any work, then
-  `.run(probes, progress, warnings, corpus, store) -> {table: rows}`, `.meta() -> {key: value}` and `.stage` (its
+  `.run(probes, progress, warnings, corpus, store) -> {table: rows}`, `.meta() -> {key: value}` (an `option.<key>`
+  among it is the value the analysis used, which the meta table keeps over the configured one) and `.stage` (its
   clock's name). Per-probe analyses run in registry order before the corpus pass, each one's tables written before
   the next runs: `store` holds the probes' `words`, `tokens` and attention and the tables of the analyses before
   it, which it may read (store.rows).

@@ -798,19 +798,21 @@ def _probe(loaded, text: str = SENTENCE, continuation: str = ""):
 
 
 def test_a_causal_lms_default_converges_by_doubling_the_steps(sharp_gpt2_lm_dir):
-    """On a causal LM whose log-probability turns sharply along the path, 50 steps (the default) leave a delta over
-    the convergence rule (vocab.converged); the attributions at the default are those of the first doubling that
-    converges, and say how many steps they took."""
-    from reportgen.analyses.attribution import AttributionOptions, converging_gradients, integrated_gradients
+    """On a causal LM whose log-probability turns sharply along the path, 50 steps (an encoder's default) leave a
+    delta over the convergence rule (vocab.converged); at a causal LM's default (100) the attributions are those of
+    the first doubling that converges, and say how many steps they took."""
+    from reportgen.analyses.attribution import AttributionOptions, converging_gradients, integrated_gradients, \
+        start_steps
     from reportgen.models import load_model
     from reportgen.vocab import converged
 
     loaded = load_model(str(sharp_gpt2_lm_dir))
     ids, target, base, special = _probe(loaded)
-    default = AttributionOptions().attribution_steps
-    assert default == 50
-    at_default = integrated_gradients(loaded, ids, target, base, special, default)
-    assert not converged(at_default.delta, at_default.value, at_default.baseline_value)
+    assert AttributionOptions().attribution_steps is None and loaded.info.kind == "causal_lm"
+    default = start_steps(None, True)
+    assert default == 100
+    at_50 = integrated_gradients(loaded, ids, target, base, special, 50)
+    assert not converged(at_50.delta, at_50.value, at_50.baseline_value)
     found = converging_gradients(loaded, ids, target, base, special, default)
     assert converged(found.delta, found.value, found.baseline_value)
     assert found.steps in (100, 200, 400)
@@ -832,6 +834,19 @@ def test_the_doubling_stops_where_it_does_not_shrink_the_delta(sharp_gpt2_lm_dir
     assert at[50].delta_too_large and abs(at[100].delta) > abs(at[50].delta)
     found = converging_gradients(loaded, ids, target, base, special, 50)
     assert (found.steps, found.delta) == (50, at[50].delta) and found.delta_too_large
+
+
+@pytest.mark.build
+def test_a_causal_lm_build_starts_at_100_steps_and_an_encoder_build_at_50(tmp_path, gpt2_lm_dir, bert_dir):
+    """With attribution_steps unset, a causal LM's attributions start at 100 steps and an encoder's at 50 (the
+    tiny models' probes converge at the first try: two do on the tiny GPT-2, test_too_few_steps_are_doubled...);
+    the about page says what the unset option means."""
+    for model, start in ((gpt2_lm_dir, 100), (bert_dir, 50)):
+        out, summary = _build(tmp_path / str(start), model, GPT2_PROBES)
+        steps = [n for (n,) in _query(out, "SELECT steps FROM attribution_targets ORDER BY sentence_id")]
+        assert steps == [start] * len(GPT2_PROBES.splitlines()) and summary.warnings == [], steps
+        about = (out / "about.html").read_text(encoding="utf-8")  # the value used, as for device and max_length
+        assert f"<dt>attribution_steps</dt><dd>{start}</dd>" in about
 
 
 @pytest.mark.build
@@ -930,12 +945,15 @@ def test_probe_jsonl_lines_are_split_too(tmp_path):
 
 
 def test_attribution_options_defaults_and_validation():
-    from reportgen.analyses.attribution import AttributionOptions
+    from reportgen.analyses.attribution import AttributionOptions, start_steps
     from reportgen.analyses.registry import load_config
     from reportgen.errors import ConfigError
 
     defaults = load_config(None).of(AttributionOptions)
-    assert (defaults.attribution_steps, defaults.attribution_baseline, defaults.target_class) == (50, "auto", None)
+    assert (defaults.attribution_steps, defaults.attribution_baseline, defaults.target_class) == (None, "auto", None)
+    # unset, the steps start at 50, or 100 on a causal LM; set, where the option says
+    assert (start_steps(None, False), start_steps(None, True), start_steps(7, True), start_steps(7, False)) == (
+        50, 100, 7, 7)
     config = load_config(None, attribution_steps=7, attribution_baseline="unk", target_class=2)
     assert (config["attribution_steps"], config["attribution_baseline"], config["target_class"]) == (7, "unk", 2)
     for bad in ({"attribution_steps": 0}, {"attribution_steps": 1.5}, {"attribution_baseline": "zeros"},

@@ -160,12 +160,15 @@ def _gather(store: Store, loaded: Loaded, corpus_run: corpus_pass.CorpusPass, cl
                                                        ids=[s.sentence_id for s in probes]) for w in words])
     with clock("encode probes"):
         encoded = encode_probes(store, model, probes, config.batch_size)
+    reported: dict[str, str] = {}  # the analyses' meta: an `option.<key>` among it is the value used
     for analysis in loaded.probe_analyses:
         with clock(analysis.stage):
             # the store holds the tables of the analyses before it (an analysis may read them)
             store.insert_tables(analysis.run(Probes(probes, encoded.tokenized, encoded.attention, encoded.n_words),
                                              progress, warned, loaded.corpus, store))
-            store.set_meta(analysis.meta())
+            said = analysis.meta()
+            reported |= said
+            store.set_meta(said)
 
     info = model.info
     inputs = PassInputs(info.n_layers, info.n_heads, len(probes), encoded.embedding, encoded.context, encoded.keys)
@@ -181,7 +184,7 @@ def _gather(store: Store, loaded: Loaded, corpus_run: corpus_pass.CorpusPass, cl
         for unit in loaded.units:
             if unit.derived is not None:
                 store.insert_tables(unit.derived(result.state.accumulators, store))
-        store.set_meta(meta(config, model, loaded.files, loaded.date))
+        store.set_meta(meta(config, model, loaded.files, loaded.date) | reported)
     return result
 
 

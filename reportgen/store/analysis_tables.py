@@ -150,8 +150,9 @@ ATTRIBUTION_TARGETS = Table("attribution_targets", "what one probe's attribution
                            "read: 'first' ([CLS]), 'last' (the last token), 'continuation' (the rows that predict "
                            "the continuation's tokens) or 'mean' (every row, for a mean-pooled embedding)"),
     ("steps", "INTEGER", "integrated gradients' steps (Captum's n_steps) of the attributions kept: "
-                         "`attribution_steps`, or where they had not converged at it, twice as many, up to 3 times "
-                         "while doubling shrank the convergence delta"),
+                         "`attribution_steps` (unset: 50, or 100 on a causal LM; `meta.option.attribution_steps`), "
+                         "or where they had not converged at it, twice as many, up to 3 times while doubling shrank "
+                         "the convergence delta"),
 ))
 
 HEAD_IMPORTANCE = Table("head_importance", "how much the model's output changes when one head (or a whole layer) "
