@@ -269,7 +269,7 @@ def objective(loaded, ids, target: Target) -> Objective:
 
 
 def integrated_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, keep: list[bool],
-                         n_steps: int = 50) -> Attribution:
+                         n_steps: int = DEFAULT_STEPS) -> Attribution:
     """Layer integrated gradients on the input embeddings for one probe (see the module's docstring); the baseline
     has `baseline_id` in place of every probe token but those `keep` marks (held)."""
     import torch
@@ -302,7 +302,7 @@ def start_steps(attribution_steps: int | None, causal_lm: bool) -> int:
 
 
 def converging_gradients(loaded, input_ids: tuple[int, ...], target: Target, baseline_id: int, keep: list[bool],
-                         n_steps: int = 50) -> Attribution:
+                         n_steps: int = DEFAULT_STEPS) -> Attribution:
     """integrated_gradients at n_steps; while the convergence rule fails, again at twice the steps, at most RETRIES
     times, and only while doubling shrinks |delta|: the first result that converges, else the one of the smallest
     |delta|."""
@@ -338,6 +338,7 @@ class ProbeAttributions:
 
     def __init__(self, loaded, sentences: list, config):
         self.loaded, self.options = loaded, config.of(AttributionOptions)
+        self.steps = start_steps(self.options.attribution_steps, loaded.info.kind == "causal_lm")
         # a baseline the model lacks fails here
         self.baseline = baseline_token(loaded, self.options.attribution_baseline)
         self.targets = [make_target(loaded, tuple(loaded.tokenizer(s.text, split_special_tokens=True)["input_ids"]),
@@ -346,22 +347,20 @@ class ProbeAttributions:
     def meta(self) -> dict[str, str]:
         """What the pages say of the attributions besides the tables: the baseline token by name, and the steps
         integrated gradients started at (the option's value used: set, or 50, or 100 on a causal LM)."""
-        steps = start_steps(self.options.attribution_steps, self.loaded.info.kind == "causal_lm")
         return {"attribution_baseline_token": self.loaded.tokenizer.convert_ids_to_tokens(self.baseline),
-                "option.attribution_steps": str(steps)}
+                "option.attribution_steps": str(self.steps)}
 
     def run(self, probes: Probes, progress, warned: list[str], corpus=(), store=None) -> dict[str, list[tuple]]:
         target_rows, score_rows, agreement, classes = [], [], [], []
-        steps = start_steps(self.options.attribution_steps, self.loaded.info.kind == "causal_lm")
         with progress.stage("attribute", len(probes.sentences)) as advance:
             for s, tok, target in zip(probes.sentences, probes.tokenized, self.targets):
                 keep = held([t.is_special for t in tok.tokens], self.loaded.info.causal)
-                result = converging_gradients(self.loaded, tok.input_ids, target, self.baseline, keep, steps)
+                result = converging_gradients(self.loaded, tok.input_ids, target, self.baseline, keep, self.steps)
                 if result.delta_too_large:
                     warned.append(f"probe {s.source}: integrated gradients did not converge at {result.steps} steps "
                                   f"(delta {result.delta:+.3g} against f(input) - f(baseline) = "
                                   f"{result.value - result.baseline_value:+.3g}); raise attribution_steps above "
-                                  f"{steps}")
+                                  f"{self.steps}")
                 read = readout_of(self.loaded, probes, s, tok, target)
                 target_rows.append((s.sentence_id, result.target, result.description, result.value,
                                     result.baseline_value, result.delta, target.readout, result.steps))

@@ -1,5 +1,5 @@
 """`reportgen build`: the one orchestrator. It gathers everything into the database (read, annotate, encode the
-probes, the per-probe analyses, the corpus pass over every registered accumulator, the derived analyses, meta),
+probes, meta, the per-probe analyses, the corpus pass over every registered accumulator, the derived analyses),
 then writes the site from the finished database, read-only, and publishes both atomically. It knows no analysis by
 name: it is given the registry's entries (analyses/registry.py) and takes from each what it declares."""
 
@@ -160,15 +160,14 @@ def _gather(store: Store, loaded: Loaded, corpus_run: corpus_pass.CorpusPass, cl
                                                        ids=[s.sentence_id for s in probes]) for w in words])
     with clock("encode probes"):
         encoded = encode_probes(store, model, probes, config.batch_size)
-    reported: dict[str, str] = {}  # the analyses' meta: an `option.<key>` among it is the value used
+    # the build's provenance first: an analysis's meta written after it replaces an `option.<key>` with the value used
+    store.set_meta(meta(config, model, loaded.files, loaded.date))
     for analysis in loaded.probe_analyses:
         with clock(analysis.stage):
             # the store holds the tables of the analyses before it (an analysis may read them)
             store.insert_tables(analysis.run(Probes(probes, encoded.tokenized, encoded.attention, encoded.n_words),
                                              progress, warned, loaded.corpus, store))
-            said = analysis.meta()
-            reported |= said
-            store.set_meta(said)
+            store.set_meta(analysis.meta())
 
     info = model.info
     inputs = PassInputs(info.n_layers, info.n_heads, len(probes), encoded.embedding, encoded.context, encoded.keys)
@@ -184,7 +183,6 @@ def _gather(store: Store, loaded: Loaded, corpus_run: corpus_pass.CorpusPass, cl
         for unit in loaded.units:
             if unit.derived is not None:
                 store.insert_tables(unit.derived(result.state.accumulators, store))
-        store.set_meta(meta(config, model, loaded.files, loaded.date) | reported)
     return result
 
 
