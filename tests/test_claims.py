@@ -5,11 +5,13 @@ on, the sink threshold's sensitivity, and the per-block head statistics the resa
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import norm
 
-from reportgen.analyses.base import BLOCKS, feed, plain_info, resample_weights
+from reportgen.analyses.base import BLOCKS, feed, plain_info, resample_percentiles, resample_weights
 from reportgen.analyses.checks import ControlFigures, above_control
 from reportgen.analyses.depacc import OFFSETS, DepResult, syntax_ranking
 from reportgen.analyses.headstats import HeadStats
@@ -56,6 +58,37 @@ def _paired_tie(a: DepResult, b: DepResult) -> bool:
         differences.append(margins[0] - margins[1])
     low, high = np.quantile(differences, [0.025, 0.975])
     return low <= 0 <= high
+
+
+def test_resample_percentiles_are_numpys_nanpercentile_bit_for_bit():
+    """The bootstrap's percentiles without numpy's cell-by-cell NaN path give nanpercentile's numbers exactly: no
+    NaN, NaN rows (a resample without the relation's dependents, as a sparse relation's resamples are), NaNs in
+    some cells only, and every row NaN."""
+    rng = np.random.default_rng(0)
+    tails = [2.5, 97.5]
+    values = rng.random((1000, 3, 4, 2))
+    cases = [values.copy()]
+    rows = values.copy()
+    rows[rng.random(1000) < 0.07] = np.nan
+    cases.append(rows)
+    scattered = rows.copy()
+    scattered[5, 0, 0, 0] = scattered[7, 2, 3, 1] = np.nan  # rows 5 and 7 hold numbers beside them
+    assert not np.isnan(rows[[5, 7]]).any()
+    cases.append(scattered)
+    cases.append(np.full((20, 2), np.nan))
+    # the relation of a few dependents as DepResult.of resamples it: whole resamples without any
+    sparse = _relation([1, 0, 0, 0, 2], [1, 0, 0, 0, 3], [0, 0, 0, 0, 1])
+    accuracy, _ = sparse.counts.resampled()
+    assert np.isnan(accuracy).any() and not np.isnan(accuracy).all()
+    cases.append(accuracy)
+    for case in cases:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # nanpercentile of all-NaN cells
+            want = np.nanpercentile(case, tails, axis=0)
+            got = resample_percentiles(case, tails)
+        assert got.shape == want.shape and np.array_equal(got, want, equal_nan=True)
+    low, high = resample_percentiles(accuracy, tails)
+    assert np.array_equal(sparse.accuracy_low, low) and np.array_equal(sparse.accuracy_high, high)
 
 
 # ---- a tie between two relations of one head ---------------------------------------------------------------

@@ -34,6 +34,21 @@ def resample_weights(n_blocks: int, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
     return np.stack([np.bincount(row, minlength=n_blocks) for row in drawn]).astype(np.float64)
 
 
+def resample_percentiles(resampled: np.ndarray, q) -> np.ndarray:
+    """np.nanpercentile(resampled, q, axis=0), the same numbers, for resamples [R, ...] whose NaNs fill whole rows
+    (a resample that draws none of a figure's blocks is NaN in every cell): the percentiles of the rows without
+    NaN. numpy's nanpercentile goes cell by cell wherever a NaN is (5-6 times as long: 0.11 s against 0.018 s for
+    1,000 resamples of 540 cells, 3.8 s of a 270-head build's dependency accuracy over 30 relations). Any other
+    pattern of NaNs, or no row without one, goes to nanpercentile itself."""
+    nan = np.isnan(resampled.reshape(len(resampled), -1))
+    rows = nan.any(1)
+    if not rows.any():
+        return np.percentile(resampled, q, axis=0)
+    if rows.all() or not nan[rows].all():
+        return np.nanpercentile(resampled, q, axis=0)
+    return np.percentile(resampled[~rows], q, axis=0)
+
+
 @dataclass(frozen=True)
 class PassInputs:
     """What every accumulator of one corpus pass is made with besides its own options: the model's shape, the id of

@@ -41,7 +41,8 @@ import numpy as np
 from ..options import option
 from ..ranking import rank
 from ..vocab import ALL_RELATIONS, DIRECTIONS, SYNTAX_FLOOR, SYNTAX_MARGIN
-from .base import BLOCKS, BOOTSTRAP, BOOTSTRAP_SEED, LayerBatch, PassInputs, in_inference_mode, resample_weights
+from .base import (BLOCKS, BOOTSTRAP, BOOTSTRAP_SEED, LayerBatch, PassInputs, in_inference_mode, resample_percentiles,
+                   resample_weights)
 
 
 @dataclass(frozen=True)
@@ -338,8 +339,8 @@ class DepResult:
         counts = BlockCounts(numbers, correct, support, baseline[best], weights, baseline)
         acc, margin = counts.resampled()
         tails = [100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2]
-        acc_low, acc_high = np.nanpercentile(acc, tails, axis=0)
-        margin_low, margin_high = np.nanpercentile(margin, tails, axis=0)
+        acc_low, acc_high = resample_percentiles(acc, tails)
+        margin_low, margin_high = resample_percentiles(margin, tails)
         return cls(total, accuracy, rates, best, acc_low, acc_high, margin_low, margin_high,
                    np.nanstd(margin, axis=0, ddof=1), counts)
 
