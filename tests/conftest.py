@@ -482,24 +482,68 @@ def browser():
         b.close()
 
 
+VIEWPORT = {"width": 1300, "height": 1000}
+CHARTS_DRAWN = "document.querySelectorAll('.chart').length === document.querySelectorAll('.chart svg').length"
+
+
+def _watch(page, problems: list[str]) -> None:
+    """Record on `problems` every console error, page error, request that leaves file:// and dialog (dismissed, so
+    that the page goes on) of `page`."""
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("request", lambda r: problems.append(f"request {r.url}") if not r.url.startswith("file://") else None)
+    page.on("dialog", lambda d: (problems.append(f"dialog {d.message}"), d.dismiss()))
+
+
 @contextmanager
 def browser_pages(browser):
-    """A function that opens a page by its path; on leaving, no console error and no request left file://."""
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    """A function that opens a page by its path, each in a tab of its own (for tests that keep several pages open);
+    on leaving, no console error and no request left file://."""
+    context = browser.new_context(viewport=VIEWPORT)
     problems: list[str] = []
 
     def page_at(path: Path):
         page = context.new_page()
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.on("request", lambda r: problems.append(f"request {r.url}") if not r.url.startswith("file://") else None)
-        page.on("dialog", lambda d: problems.append(f"dialog {d.message}"))
+        _watch(page, problems)
         page.goto(path.as_uri())
-        wait_for(page, "document.querySelectorAll('.chart').length === document.querySelectorAll('.chart svg').length")
+        wait_for(page, CHARTS_DRAWN)
         return page
 
     yield page_at
     context.close()
+    assert problems == []
+
+
+@pytest.fixture(scope="session")
+def tab(browser):
+    """One browser tab that the tests which use one page at a time open their pages in, one after the other: a
+    navigation in the same tab costs a tiny site's page 0.5-0.6 s, a new tab 1.2-1.5 s (a new renderer process,
+    which compiles the Vega bundle again; measured on 2026-12-06). A navigation replaces the document, its script
+    state and its focus; the viewport and the mouse are set again for each page."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    problems: list[str] = []
+    _watch(page, problems)
+    yield page, problems
+    context.close()
+
+
+@contextmanager
+def tab_pages(tab, viewport: dict | None = None):
+    """browser_pages in the shared tab (`tab`): a function that opens a page by its path in it, at `viewport`
+    (default VIEWPORT); the page it returns is good until the next one is opened. On leaving, no console error and
+    no request left file:// while it was used."""
+    page, problems = tab
+    problems.clear()
+
+    def page_at(path: Path):
+        page.mouse.move(0, 0)  # no hover carried over onto the next page
+        page.set_viewport_size(viewport or VIEWPORT)
+        page.goto(path.as_uri())
+        wait_for(page, CHARTS_DRAWN)
+        return page
+
+    yield page_at
     assert problems == []
 
 

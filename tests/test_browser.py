@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import SENTENCES, browser_pages, build_small_site
+from conftest import SENTENCES, browser_pages, build_small_site, tab_pages
 from conftest import axe_problems as _axe_problems
 from conftest import wait_for as _wait
 
@@ -23,9 +23,10 @@ def site(tmp_path_factory, bert_dir):
 
 
 @pytest.fixture
-def open_page(browser, site):
-    """Open a page of the site; after the test, no console error and no request left file://."""
-    with browser_pages(browser) as page_at:
+def open_page(tab, site):
+    """Open a page of the site (in the shared tab: the page is good until the next one is opened); after the test,
+    no console error and no request left file://."""
+    with tab_pages(tab) as page_at:
         yield lambda rel, root=None: page_at((root or site) / rel)
 
 
@@ -668,19 +669,15 @@ def test_a_site_rendered_from_its_database_is_the_site_these_tests_open(site, tm
 
 
 @pytest.mark.parametrize("rel", ["index.html", "heads/L1H2.html", "layers/L1.html", "sentences/0.html", "about.html"])
-def test_no_page_is_wider_than_a_phone(browser, site, rel):
+def test_no_page_is_wider_than_a_phone(tab, site, rel):
     """At 390 px wide every page fits the window: wide tables and charts scroll inside their own box."""
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        page = context.new_page()
-        page.goto((site / rel).as_uri())
-        _wait(page, "document.querySelectorAll('.chart').length === document.querySelectorAll('.chart svg').length")
+    with tab_pages(tab, viewport={"width": 390, "height": 844}) as page_at:
+        page = page_at(site / rel)
+        assert page.evaluate("window.innerWidth") == 390
         if rel.startswith(("heads/", "layers/")):  # with a concordance open
             page.locator("details.token summary").first.click()
             _wait(page, "document.querySelector('details.token .match-lists table') !== null")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    finally:
-        context.close()
 
 
 def test_match_lists_load_from_the_file_beside_the_page(open_page, site):

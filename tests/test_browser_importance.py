@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import browser_pages, site_rows
+from conftest import site_rows, tab_pages
 
 pytestmark = pytest.mark.browser
 
@@ -34,14 +34,14 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(float(x)) for x in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3])
 
 
-def test_the_importance_heatmap_is_coloured_on_a_logarithmic_scale(browser, analysis_site):
+def test_the_importance_heatmap_is_coloured_on_a_logarithmic_scale(tab, analysis_site):
     stored = {(l, h): v for l, h, v in site_rows(analysis_site, "SELECT layer, head, value FROM head_importance "
                                                                 "WHERE scope = 'corpus' AND method = 'ablation' AND "
                                                                 "head IS NOT NULL")}
     low, high = min(stored.values()), max(stored.values())
     ordered = sorted(stored.values())
     positions = [math.log(v / low) / math.log(high / low) for v in ordered]
-    with browser_pages(browser) as open_page:
+    with tab_pages(tab) as open_page:
         page = open_page(analysis_site / "index.html")
         found = page.evaluate(FILLS_JS % repr(positions), "importance-chart")
         legend = page.evaluate("""async () => {

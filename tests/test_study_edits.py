@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
-from conftest import assert_clean_failure, axe_problems, browser_pages, build_small_site, drawn
+from conftest import assert_clean_failure, axe_problems, build_small_site, drawn, tab_pages
 
 from reportgen.cli import main
 from reportgen.errors import InputError
@@ -862,11 +862,11 @@ def test_a_study_whose_classifier_flags_nothing_says_so(base, tmp_path_factory, 
 
 
 @pytest.mark.browser
-def test_study_page_draws_in_a_browser_and_passes_axe_core(studied, browser):
+def test_study_page_draws_in_a_browser_and_passes_axe_core(studied, tab):
     """The study page from file://: every chart drawn, no console error, no serious or critical axe-core
     violation (the other page types are checked in test_browser)."""
     folder, _ = studied
-    with browser_pages(browser) as page_at:
+    with tab_pages(tab) as page_at:
         page = page_at(folder / "site" / "studies" / "edits.html")
         assert page.locator("#study-heads svg").count() == 1
         assert axe_problems(page) == []
