@@ -5,19 +5,48 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from .jinja import templates_dir
 
 
+def cache_dir() -> Path:
+    """Where reportgen keeps what it can make again: $XDG_CACHE_HOME/reportgen, else ~/.cache/reportgen."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "reportgen"
+
+
 @functools.cache
 def vega_bundle() -> str:
-    """vl-convert's Vega, Vega-Lite and vega-embed bundle, made once per process (about 2 s each time it is made;
-    it depends only on the installed vl-convert)."""
+    """vl-convert's Vega, Vega-Lite and vega-embed bundle. Making it takes vl-convert 2-3 s (of a build's or a
+    render's, on 2 cores) and its bytes depend only on vl-convert's version, so it is made once per version and kept
+    in cache_dir() (written whole or not at all); a cache that cannot be read or written is made without."""
     import vl_convert
 
-    return vl_convert.javascript_bundle()
+    cached = cache_dir() / f"vega-bundle-vl-convert-{vl_convert.__version__}.js"
+    try:
+        kept = cached.read_text(encoding="utf-8")
+        if kept:
+            return kept
+    except (OSError, UnicodeDecodeError):
+        pass
+    bundle = vl_convert.javascript_bundle()
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, part = tempfile.mkstemp(dir=cached.parent, prefix=cached.name + ".", suffix=".part")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(bundle)
+            os.replace(part, cached)
+        except OSError:
+            Path(part).unlink(missing_ok=True)
+            raise
+    except OSError:
+        pass
+    return bundle
 
 
 def write_assets(out: Path) -> None:
