@@ -24,12 +24,14 @@ study: $(VENV)/.project
 # Two pytest-xdist workers: tests/conftest.py keeps a module's tests, and the modules that share a built site, on one
 # worker, and hands out the longest groups first. `make test PYTEST_WORKERS=0` runs it in one process.
 PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 test: $(VENV)/.project $(VENV)/.test-tools $(VENV)/.docs-tools
-	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder)
+	$(PY) -m pytest $(XDIST)
 
 # the tiers are pytest markers (pyproject.toml); another one alone: .venv/bin/python -m pytest -m build
+# The unit tier on the same two workers (67.7 s in one process, 49.7 s on two, on 2026-12-06).
 test-fast: $(VENV)/.project $(VENV)/.test-tools
-	$(PY) -m pytest -m unit
+	$(PY) -m pytest -m unit $(XDIST)
 
 install: $(VENV)/.project
 
