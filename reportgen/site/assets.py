@@ -37,15 +37,14 @@ def vega_bundle() -> str:
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         fd, part = tempfile.mkstemp(dir=cached.parent, prefix=cached.name + ".", suffix=".part")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(bundle)
-            os.replace(part, cached)
-        except OSError:
-            Path(part).unlink(missing_ok=True)
-            raise
     except OSError:
-        pass
+        return bundle
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(bundle)
+        os.replace(part, cached)
+    except OSError:
+        Path(part).unlink(missing_ok=True)
     return bundle
 
 
