@@ -23,22 +23,47 @@ def built(svg_site):
     return svg_site[0]  # the tiny BERT's site with svg figures (conftest), shared with test_sentence_views
 
 
-def test_render_from_the_database_alone_equals_the_build(built, tmp_path, monkeypatch):
+def test_render_from_the_database_alone_equals_the_build(svg_site, tmp_path, monkeypatch):
+    """The database file alone, rendered with no model, gives the build's site byte for byte, data files and svg
+    figures included; and it is written by a pool of two render processes (each with its own read-only connection)
+    where the build wrote its fewer than POOL_PAGES pages in its own process, so the same bytes also show that pages
+    do not depend on which process wrote them. (One render for both claims: each writes the figures again.)"""
+    import concurrent.futures
+
     import reportgen.models
+    import reportgen.site.render as site_render
+
+    built, summary = svg_site
+    assert len(summary.page_sizes) < site_render.POOL_PAGES  # the build: one process
+    pools = []
 
     def no_model(*_a, **_k):
         raise AssertionError("render must not load a model")
 
+    class Pool(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, workers, **kwargs):
+            pools.append(workers)
+            super().__init__(workers, **kwargs)
+
     monkeypatch.setattr(reportgen.models, "load_model", no_model)
+    monkeypatch.setattr(site_render, "POOL_PAGES", 1)  # the render: a pool, of two processes whatever the machine
+    monkeypatch.setattr(site_render, "usable_cores", lambda: 2)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
     db = tmp_path / "sent" / "report.duckdb"  # what a reader receives: the database file alone
     db.parent.mkdir()
     shutil.copyfile(built / "report.duckdb", db)
     result = CliRunner().invoke(main, ["render", str(db), "--out", str(tmp_path / "again"), "--quiet"])
     assert result.exit_code == 0, result.output
     assert "Rendered" in result.output
+    assert pools == [2]
     again = tmp_path / "again"
-    assert site_files(again) == site_files(built)
-    assert any(name.startswith("figures/") for name in site_files(again))  # as the build: with its svg figures
+    files = site_files(built)  # every file of the built site but its database and its build timings
+    assert len(summary.page_sizes) == len(list(built.rglob("*.html")))
+    assert any(name.startswith("figures/") and name.endswith(".svg") for name in files)  # as the build: svg figures
+    assert any("/neuron-L" in name for name in files)  # and the neuron view's data files
+    assert sorted(site_files(again)) == sorted(files)
+    for name, content in site_files(again).items():
+        assert content == files[name], name
     assert not (again / "report.duckdb").exists()  # the database stays where it was
 
 

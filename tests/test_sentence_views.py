@@ -11,7 +11,7 @@ import vl_convert
 from altair.utils.schemapi import validate_jsonschema
 from altair.vegalite.v6.schema.core import load_schema
 from bs4 import BeautifulSoup
-from conftest import SENTENCES, build_small_site, site_files
+from conftest import build_small_site
 
 from reportgen.analyses.registry import UNITS
 from reportgen.store import Store
@@ -186,9 +186,10 @@ def test_sentence_pages_are_linked_and_figures_written(built):
 
 def test_png_figures_are_the_svg_figures_as_png(tmp_path, gpt2_svg_site):
     """The same report's figures as png: one per svg figure, the pages linking them. (That svg figures are the same
-    bytes when the same report is written again: test_a_pool_of_render_processes_writes_the_same_site, against the
-    build's; that a rebuild gives the same report: test_render.test_builds_in_other_folders_...) On the GPT-2's
-    site, the smaller (44 figures against the BERT's 68; vl-convert draws a png in about a third of a second)."""
+    bytes when the same report is written again, by a pool of render processes: test_render's
+    test_render_from_the_database_alone_equals_the_build; that a rebuild gives the same report:
+    test_render.test_builds_in_other_folders_...) On the GPT-2's site, the smaller (44 figures against the BERT's
+    68; vl-convert draws a png in about a third of a second)."""
     from reportgen.progress import Progress
 
     site, _ = gpt2_svg_site
@@ -338,28 +339,6 @@ def test_neuron_vectors_come_one_layer_per_data_file(built):
             assert got == {k: [v[d] for d in sorted(v)] for k, v in want.items() if k[0] == layer}
             if layer == 0:
                 assert spec["datasets"]["vectors"] == rows
-
-
-def test_a_pool_of_render_processes_writes_the_same_site(svg_site, tmp_path):
-    """Pages written by two render processes (each with its own read-only connection) equal those the build wrote
-    in its own process, byte for byte, data files and svg figures included. (On the BERT's site: the pool sends
-    pages, not models, so one family is enough.)"""
-    from reportgen.progress import Progress
-    from reportgen.site.render import POOL_PAGES
-
-    out, summary = svg_site
-    one = summary.page_sizes  # the build's pages: fewer than POOL_PAGES, written in the build's process
-    assert len(one) < POOL_PAGES
-    two = tmp_path / "two"
-    with Store(out / "report.duckdb", read_only=True) as store:
-        sizes_two = render(store, two, Progress(), UNITS, "svg", workers=2)
-    assert one == sizes_two and list(one) == list(sizes_two)
-    files = site_files(out)  # every file of the built site but its database and its build timings
-    assert sorted(files) == sorted(site_files(two))
-    assert any(f.endswith(".svg") for f in files) and any("/neuron-L" in f for f in files)
-    for name, content in site_files(two).items():
-        assert content == files[name], name
-    assert len(one) == len(list(out.rglob("*.html")))
 
 
 def test_statistics_strips_draw_labels_that_do_not_collide():
