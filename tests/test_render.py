@@ -30,12 +30,13 @@ def test_render_from_the_database_alone_equals_the_build(svg_site, tmp_path, mon
     do not depend on which process wrote them. (One render for both claims: each writes the figures again.)"""
     import concurrent.futures
 
+    import reportgen.commands.render as render_command
     import reportgen.models
     import reportgen.site.render as site_render
 
     built, summary = svg_site
     assert len(summary.page_sizes) < site_render.POOL_PAGES  # the build: one process
-    pools = []
+    pools, sizes = [], []
 
     def no_model(*_a, **_k):
         raise AssertionError("render must not load a model")
@@ -49,6 +50,8 @@ def test_render_from_the_database_alone_equals_the_build(svg_site, tmp_path, mon
     monkeypatch.setattr(site_render, "POOL_PAGES", 1)  # the render: a pool, of two processes whatever the machine
     monkeypatch.setattr(site_render, "usable_cores", lambda: 2)
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
+    real_render = render_command.render
+    monkeypatch.setattr(render_command, "render", lambda *a, **k: sizes.append(real_render(*a, **k)) or sizes[-1])
     db = tmp_path / "sent" / "report.duckdb"  # what a reader receives: the database file alone
     db.parent.mkdir()
     shutil.copyfile(built / "report.duckdb", db)
@@ -56,6 +59,8 @@ def test_render_from_the_database_alone_equals_the_build(svg_site, tmp_path, mon
     assert result.exit_code == 0, result.output
     assert "Rendered" in result.output
     assert pools == [2]
+    # the pages' sizes as the build's process counted them, in its order
+    assert sizes == [summary.page_sizes] and list(sizes[0]) == list(summary.page_sizes)
     again = tmp_path / "again"
     files = site_files(built)  # every file of the built site but its database and its build timings
     assert len(summary.page_sizes) == len(list(built.rglob("*.html")))
