@@ -382,8 +382,8 @@ def test_one_minus_cos_is_exact_where_the_vectors_nearly_agree():
 def test_the_budget_bites_only_above_the_exact_limit_and_keeps_within_its_layer_passes(n_layers, n_heads):
     """Up to EXACT_LIMIT heads every sentence of the sample is ablated; above it, as many as ABLATION_BUDGET layer
     passes pay for, a sentence costing every head's and layer's mask from its layer on (counted here by a loop over
-    the masks), unless at the floor MIN_ABLATION; never more than the sample. The budget is the default report's:
-    MiniLM's 72 heads over 200 sentences."""
+    the masks), unless at the floor MIN_ABLATION; never more than the sample. The budget is MiniLM's 72 heads over 200
+    sentences (the default report's sample before it was 64)."""
     masks = [(layer, head) for layer in range(n_layers) for head in list(range(n_heads)) + [None]]
     per_sentence = sum(n_layers - layer for layer, _ in masks)  # each mask runs from its layer to the last
     minilm = 200 * sum(6 - layer for layer in range(6) for _ in range(12 + 1))
