@@ -143,6 +143,14 @@ class DepAccuracy:
             predicted = np.where(predicted < 0, ROOT, np.minimum(predicted, n_words[rows] - 1))
             np.add.at(self.baseline, (rel[predicted == gold], o, block[predicted == gold]), 1)
 
+    @staticmethod
+    def _excluded(info, rows: np.ndarray, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[N, W] the words each dependent (`rows`, `words`) cannot be predicted to attend to, and cannot be
+        predicted to be attended by: words without tokens, itself, and words it shares a token with."""
+        no_tokens = ~info.word_matrices[2]  # [B, W]
+        sharing = info.sharing | np.eye(info.heads.shape[1], dtype=bool)  # [B, W, W]
+        return (no_tokens[rows] | sharing[rows, words], no_tokens[rows] | sharing[rows, :, words])
+
     @in_inference_mode
     def update(self, batch: LayerBatch) -> None:
         import torch
@@ -158,17 +166,15 @@ class DepAccuracy:
             self._count_parses(info, rows, words, gold, rel)
         on = lambda name, make: info.on(batch.device, name, make)  # noqa: E731
         attention = batch.word_attention()  # [B, H, W, W]: rows attend, columns are attended to
-        has_tokens = on("dep_has_tokens", lambda: info.word_matrices[2])  # [B, W]
-        to = attention.masked_fill(~has_tokens[:, None, None, :], -torch.inf)  # only words are predicted
-        # a word's attention to itself is ignored, and to a word it shares a token with (that token's to itself)
-        sharing = on("dep_sharing", lambda: info.sharing | np.eye(info.heads.shape[1], dtype=bool))[:, None]
-        to = to.masked_fill(sharing, -torch.inf)
-        attending = attention.masked_fill(~has_tokens[:, None, :, None], -torch.inf).masked_fill(sharing, -torch.inf)
         rows_t, words_t = on("dep_rows", lambda: rows), on("dep_words", lambda: words)
         gold_t = on("dep_gold", lambda: gold)
         index = on("dep_index", lambda: rel * BLOCKS + info.sentence_ids[rows] % BLOCKS)
-        predictions = (to.argmax(-1)[rows_t, :, words_t],  # the word each dependent attends to most [N, H]
-                       attending.argmax(-2)[rows_t, :, words_t])  # the word that attends to it most
+        # only words with tokens are predicted, and neither the word itself nor a word it shares a token with (that
+        # token's attention to itself): [N, W] masks of each dependent's row and column, made once per batch
+        to_mask, from_mask = on("dep_excluded", lambda: np.stack(self._excluded(info, rows, words)))
+        predictions = (  # the word each dependent attends to most, and the word that attends to it most [N, H]
+            attention[rows_t, :, words_t, :].masked_fill(to_mask[:, None, :], -torch.inf).argmax(-1),
+            attention[rows_t, :, :, words_t].masked_fill(from_mask[:, None, :], -torch.inf).argmax(-1))
         for d, predicted in enumerate(predictions):
             hits = (predicted == gold_t[:, None]).T.to(torch.int32)  # [H, N]
             self._correct[batch.layer, d].index_add_(1, index, hits)
