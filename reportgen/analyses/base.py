@@ -226,6 +226,17 @@ def accumulation_dtype(device):
     return torch.float32 if torch.device(device).type == "mps" else torch.float64
 
 
+def sum_x_ln_x(x, work):
+    """sum x ln x over the last dimension of x >= 0 (0 ln 0 = 0), through `work`, a tensor of x's shape. torch's
+    vectorised log on x clamped to the smallest normal float (so that 0 gives 0 x ln(tiny) = 0), then the product:
+    on these CPUs about a third of the time of `xlogy(x, x)`, whose log is the C library's, one element at a time
+    (within a few units in the last place of it: docs/methods)."""
+    import torch
+
+    torch.clamp(x, min=torch.finfo(x.dtype).tiny, out=work)
+    return work.log_().mul_(x).sum(-1)
+
+
 def to_cpu(obj) -> None:
     """Every tensor of an object's state (directly, or as a dict's values) on the CPU, out of inference mode, and
     any torch device it names the CPU: a state ready to send to another process."""

@@ -38,23 +38,34 @@ import numpy as np
 
 from ..patterns import key_groups, last_special
 from ..vocab import BY_NORM, MOVED_STATS, MOVED_SUFFIX, NORM_STATS, NORM_SUFFIX, STATS
-from .base import BLOCKS, LayerBatch, PassInputs, accumulation_dtype, in_inference_mode
+from .base import BLOCKS, LayerBatch, PassInputs, accumulation_dtype, in_inference_mode, sum_x_ln_x
 
 ALL = STATS + NORM_STATS + MOVED_STATS
 assert all(s in STATS for s in BY_NORM)
 
 
+# each statistic's query tokens, by the name of its [B, Q] mask in the batch's cache (BatchInfo.on): every real token,
+# or those with a previous token, with a next one, or in a sentence with a last special token
+_QUERIES = {"prev": "stats_prev", "next": "stats_next", "last": "stats_last"}
+
+
+def _queries(stat: str) -> str:
+    base = stat.removesuffix(NORM_SUFFIX).removesuffix(MOVED_SUFFIX)
+    return _QUERIES.get(base, "stats_mask")
+
+
 class HeadStats:
     """The accumulator: per statistic, sums [L, H] over sentences of each sentence's mean over its query tokens (on
     the attention's device, summed in float64 where it has it) and the number of sentences [L] (counted from the
-    batch's mask, on the CPU); and the same per sentence block, [L, H, BLOCKS] and [L, BLOCKS]."""
+    batch's mask, on the CPU); and the same per sentence block, [L, H, BLOCKS] and [L, BLOCKS]. The sums of every
+    statistic are kept in one tensor, [statistics, L, H] and [statistics, L, H, BLOCKS] in the order of ALL."""
 
     timing = "of which statistics"
 
     def __init__(self, n_layers: int, n_heads: int):
         self.shape = (n_layers, n_heads)
-        self._sums: dict = {}  # stat -> [L, H] tensor, made on the first batch's device
-        self._block_sums: dict = {}  # stat -> [L, H, BLOCKS] tensor, likewise
+        self._sums = None  # [len(ALL), L, H] tensor, made on the first batch's device
+        self._block_sums = None  # [len(ALL), L, H, BLOCKS] tensor, likewise
         self.counts = {s: np.zeros(n_layers, dtype=np.int64) for s in ALL}
         self.block_counts = {s: np.zeros((n_layers, BLOCKS), dtype=np.int64) for s in ALL}
 
@@ -62,40 +73,63 @@ class HeadStats:
     def create(cls, inputs: PassInputs, options: None, device) -> HeadStats:
         return cls(inputs.n_layers, inputs.n_heads)
 
-    def _add(self, batch: LayerBatch, stat: str, values, valid: str, make) -> None:
-        # values: [B, H, Q] tensor; valid: the name of a [B, Q] mask of the batch, made by `make` once per batch
+    def _add(self, batch: LayerBatch, found: dict[str, object]) -> None:
+        """Add one layer's per-query values of the statistics `found` (stat -> [B, H, Q] tensor, Q the tokens of
+        its query mask): each sentence's mean over its query tokens, to the sums and the block sums, one product per
+        kind of query mask; and the sentences that have query tokens to the counts."""
         import torch
 
-        def weights():  # each sentence's valid query tokens weigh 1 / their number: the sentence's mean
-            mask = make().astype(np.float32)
-            n = mask.sum(1, keepdims=True)
-            return mask / np.maximum(n, 1)
-
         info = batch.info
-        w = info.on(batch.device, valid, weights)
-        if stat not in self._sums:
+        mask = info.mask
+        makes = {"stats_mask": lambda: mask, "stats_prev": lambda: mask[:, 1:],
+                 "stats_next": lambda: mask[:, 1:] & mask[:, :-1],
+                 "stats_last": lambda: mask & (last_special(mask, info.special) > 0)[:, None]}
+        if self._sums is None:
             dtype = accumulation_dtype(batch.device)
-            self._sums[stat] = torch.zeros(self.shape, dtype=dtype, device=batch.device)
-            self._block_sums[stat] = torch.zeros((*self.shape, BLOCKS), dtype=dtype, device=batch.device)
-        self._sums[stat][batch.layer] += torch.einsum("bhq,bq->h", values, w).to(self._sums[stat].dtype)
+            self._sums = torch.zeros((len(ALL), *self.shape), dtype=dtype, device=batch.device)
+            self._block_sums = torch.zeros((len(ALL), *self.shape, BLOCKS), dtype=dtype, device=batch.device)
         blocks = info.on(batch.device, "stats_blocks", lambda: info.sentence_ids % BLOCKS)  # [B]
-        per_sentence = torch.einsum("bhq,bq->hb", values, w).to(self._block_sums[stat].dtype)  # [H, B]
-        self._block_sums[stat][batch.layer].index_add_(1, blocks, per_sentence)
-        has = make().sum(1) > 0
-        self.counts[stat][batch.layer] += int(has.sum())
-        np.add.at(self.block_counts[stat][batch.layer], info.sentence_ids[has] % BLOCKS, 1)
+        kinds: dict[str, list[str]] = {}
+        for stat in found:
+            kinds.setdefault(_queries(stat), []).append(stat)
+        for name, stats in kinds.items():
+            make = makes[name]
+
+            def weights(make=make):  # each sentence's valid query tokens weigh 1 / their number: its mean
+                valid = make().astype(np.float32)
+                return valid / np.maximum(valid.sum(1, keepdims=True), 1)
+
+            w = info.on(batch.device, name, weights)  # [B, Q]
+            values = torch.stack([found[s] for s in stats], 1)  # [B, S, H, Q]
+            b, n, h, q = values.shape
+            per_sentence = torch.bmm(values.reshape(b, n * h, q), w[:, :, None]).reshape(b, n, h)  # [B, S, H]
+            index = info.on(batch.device, f"{name}_index:{','.join(stats)}",
+                            lambda stats=stats: np.array([ALL.index(s) for s in stats], dtype=np.int64))
+            per_sentence = per_sentence.to(self._sums.dtype)
+            self._sums[index, batch.layer] += per_sentence.sum(0)
+            by_block = torch.zeros((n, h, BLOCKS), dtype=self._sums.dtype, device=batch.device)
+            by_block.index_add_(2, blocks, per_sentence.permute(1, 2, 0))
+            self._block_sums[index, batch.layer] += by_block
+            has = make().sum(1) > 0
+            sentences = int(has.sum())
+            in_blocks = np.bincount(info.sentence_ids[has] % BLOCKS, minlength=BLOCKS)
+            for stat in stats:
+                self.counts[stat][batch.layer] += sentences
+                self.block_counts[stat][batch.layer] += in_blocks
 
     @property
     def sums(self) -> dict[str, np.ndarray]:
         """stat -> [L, H] float64 sums on the CPU."""
-        return {s: (self._sums[s].double().cpu().numpy() if s in self._sums else np.zeros(self.shape))
-                for s in ALL}
+        found = None if self._sums is None else self._sums.double().cpu().numpy()
+        return {s: (np.zeros(self.shape) if found is None else found[i]) for i, s in enumerate(ALL)}
 
     @in_inference_mode
     def update(self, batch: LayerBatch) -> None:
         """One layer of one batch, in torch on the attention's device (batched products, not element loops):
         this runs for every layer of every corpus batch. What depends only on the batch's tokens (masks,
-        distances, groups of keys) is made once per batch (BatchInfo.on)."""
+        distances, groups of keys) is made once per batch (BatchInfo.on). The entropy's sum of p ln p is the
+        vectorised log of the head distances (base.sum_x_ln_x); the shares by norm are what each group moves over
+        what the row moves, so that the [B, H, T, T] weights are divided by nothing."""
         import torch
 
         info = batch.info
@@ -104,66 +138,62 @@ class HeadStats:
         positions = np.arange(t)
         on = lambda name, make: info.on(batch.device, name, make)  # noqa: E731
         a = batch.attention  # [B, H, T, T]
-        entropy = -torch.xlogy(a, a).sum(-1)  # [B, H, T], nats (0 ln 0 = 0)
+        work = torch.empty_like(a)
+        entropy = sum_x_ln_x(a, work).neg_()  # [B, H, T], nats (0 ln 0 = 0)
 
         def uniform():
             keys = np.broadcast_to(positions + 1, mask.shape) if info.causal else mask.sum(1, keepdims=True)
             return np.broadcast_to(np.log(np.maximum(keys, 1)).astype(np.float32), (b, t))[:, None].copy()
 
         log_keys = on("stats_uniform", uniform)  # [B, 1, T]
-        self._add(batch, "entropy", entropy, "stats_mask", lambda: mask)
-        self._add(batch, "entropy_norm", torch.where(log_keys > 0, entropy / log_keys.clamp(min=1e-30), 0.0),
-                  "stats_mask", lambda: mask)
         distance = on("stats_distance", lambda: np.abs(positions[:, None] - positions[None, :]).astype(np.float32))
-        self._add(batch, "distance", (a * distance).sum(-1), "stats_mask", lambda: mask)
-        self._shares(batch, a, "")
-        if batch.value_norms is not None:  # the same shares of what attention moves: alpha_ij |f(x_j)|, normalised
-            moved = a * batch.value_norms[:, :, None, :]
-            total = moved.sum(-1, keepdim=True)
-            self._shares(batch, torch.where(total > 0, moved / total.clamp(min=1e-30), 0.0), NORM_SUFFIX)
-            self._shares(batch, moved, MOVED_SUFFIX)  # Kobayashi et al.'s figures: the norms themselves
+        found = {"entropy": entropy,
+                 "entropy_norm": torch.where(log_keys > 0, entropy / log_keys.clamp(min=1e-30), 0.0),
+                 "distance": torch.mul(a, distance, out=work).sum(-1)}
+        groups = on("stats_key_groups", lambda: key_groups(info.mask, info.special, info.punct))  # [B, T, 4]
+        found |= self._shares(a, groups, "")
+        if batch.value_norms is not None:  # what attention moves, alpha_ij |f(x_j)|, and its shares of the row's
+            moved = torch.mul(a, batch.value_norms[:, :, None, :], out=work)
+            total = moved.sum(-1)  # [B, H, T]
             cp = info.comma_period if info.comma_period is not None else np.zeros_like(mask)
-            keys = on("stats_comma_period", lambda: cp.astype(np.float32))  # [B, T]
-            self._add(batch, f"comma_period{MOVED_SUFFIX}", torch.einsum("bhqk,bk->bhq", moved, keys), "stats_mask",
-                      lambda: mask)
+            with_cp = on("stats_groups_cp", lambda: np.concatenate(
+                [key_groups(info.mask, info.special, info.punct), cp[..., None].astype(np.float32)], -1))
+            shares = self._shares(moved, with_cp, MOVED_SUFFIX)  # Kobayashi et al.'s figures: the norms themselves
+            ends = {"prev": slice(1, None), "next": slice(None, -1)}  # the query tokens of the two diagonals
+            for stat in BY_NORM:
+                row = total[..., ends.get(stat, slice(None))]
+                found[f"{stat}{NORM_SUFFIX}"] = torch.where(row > 0, shares[f"{stat}{MOVED_SUFFIX}"]
+                                                            / row.clamp(min=1e-30), 0.0)
+            found |= shares
+        self._add(batch, found)
 
-    def _shares(self, batch: LayerBatch, a, suffix: str) -> None:
-        """The shares of `a` [B, H, T, T] (rows sum to 1) on the token itself, the previous and next token and the
-        groups of keys, as `<share><suffix>`."""
-        import torch
-
-        info = batch.info
-        mask, special, punct = info.mask, info.special, info.punct
-        on = lambda name, make: info.on(batch.device, name, make)  # noqa: E731
-        self._add(batch, f"self{suffix}", torch.diagonal(a, dim1=-2, dim2=-1), "stats_mask", lambda: mask)
-        self._add(batch, f"prev{suffix}", torch.diagonal(a, offset=-1, dim1=-2, dim2=-1), "stats_prev",
-                  lambda: mask[:, 1:])
-        self._add(batch, f"next{suffix}", torch.diagonal(a, offset=1, dim1=-2, dim2=-1), "stats_next",
-                  lambda: mask[:, 1:] & mask[:, :-1])
-        # attention to groups of keys (patterns.KEY_GROUPS), one matrix product: first token, last special token
-        # (where it is not the first), special tokens, punctuation
-        last = last_special(mask, special)
-        to_groups = a @ on("stats_groups", lambda: key_groups(mask, special, punct)[:, None])  # [B, H, T, 4]
-        self._add(batch, f"first{suffix}", to_groups[..., 0], "stats_mask", lambda: mask)
-        self._add(batch, f"last{suffix}", to_groups[..., 1], "stats_last", lambda: mask & (last > 0)[:, None])
-        self._add(batch, f"special{suffix}", to_groups[..., 2], "stats_mask", lambda: mask)
-        self._add(batch, f"punct{suffix}", to_groups[..., 3], "stats_mask", lambda: mask)
+    @staticmethod
+    def _shares(a, groups, suffix: str) -> dict[str, object]:
+        """The shares of `a` [B, H, T, T] on the token itself, the previous and next token and the groups of keys
+        (`groups` [B, T, G]: KEY_GROUPS, then comma_period where G is 5), as `<share><suffix>` -> [B, H, Q]."""
+        b, h, t, _ = a.shape
+        to_groups = (a.reshape(b, h * t, t) @ groups).reshape(b, h, t, -1)  # one product per sentence
+        out = {f"self{suffix}": a.diagonal(dim1=-2, dim2=-1), f"prev{suffix}": a.diagonal(-1, dim1=-2, dim2=-1),
+               f"next{suffix}": a.diagonal(1, dim1=-2, dim2=-1)}
+        for i, group in enumerate(("first", "last", "special", "punct", "comma_period")[:to_groups.shape[-1]]):
+            out[f"{group}{suffix}"] = to_groups[..., i]
+        return out
 
     @property
     def block_sums(self) -> dict[str, np.ndarray]:
         """stat -> [L, H, BLOCKS] float64 sums per sentence block, on the CPU."""
-        return {s: (self._block_sums[s].double().cpu().numpy() if s in self._block_sums
-                    else np.zeros((*self.shape, BLOCKS))) for s in ALL}
+        found = None if self._block_sums is None else self._block_sums.double().cpu().numpy()
+        return {s: (np.zeros((*self.shape, BLOCKS)) if found is None else found[i]) for i, s in enumerate(ALL)}
 
     @in_inference_mode
     def merge(self, other: HeadStats) -> None:
+        if other._sums is not None:
+            if self._sums is None:
+                self._sums, self._block_sums = other._sums.clone(), other._block_sums.clone()
+            else:
+                self._sums += other._sums.to(self._sums.device, self._sums.dtype)
+                self._block_sums += other._block_sums.to(self._block_sums.device, self._block_sums.dtype)
         for stat in ALL:
-            for mine, theirs in ((self._sums, other._sums), (self._block_sums, other._block_sums)):
-                if stat in theirs:
-                    if stat in mine:
-                        mine[stat] += theirs[stat].to(mine[stat].device, mine[stat].dtype)
-                    else:
-                        mine[stat] = theirs[stat].clone()
             self.counts[stat] += other.counts[stat]
             self.block_counts[stat] += other.block_counts[stat]
 

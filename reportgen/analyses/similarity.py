@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..options import option
-from .base import LayerBatch, PassInputs, accumulation_dtype, in_inference_mode
+from .base import LayerBatch, PassInputs, accumulation_dtype, in_inference_mode, sum_x_ln_x
 
 
 @dataclass(frozen=True)
@@ -52,17 +52,6 @@ def js_distances(attention, mask: np.ndarray):
             jsd = jsd.mul_(0.5).add_(ln2).clamp_(min=0).div_(ln2)
             out[a, a + 1 :] = jsd.sqrt_().sum(-1, dtype=out.dtype)
     return out + out.T, int(np.asarray(mask).sum())
-
-
-def sum_x_ln_x(x, work):
-    """sum x ln x over the last dimension of x >= 0 (0 ln 0 = 0), through `work`, a tensor of x's shape. torch's
-    vectorised log on x clamped to the smallest normal float (so that 0 gives 0 x ln(tiny) = 0), then the product:
-    on these CPUs about a third of the time of `xlogy(x, x)`, whose log is the C library's, one element at a time
-    (within a few units in the last place of it: docs/methods)."""
-    import torch
-
-    torch.clamp(x, min=torch.finfo(x.dtype).tiny, out=work)
-    return work.log_().mul_(x).sum(-1)
 
 
 class HeadDistances:
