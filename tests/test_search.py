@@ -428,7 +428,7 @@ def test_scores_fewer_than_eight_float32_steps_apart_are_tied():
 
     import torch
 
-    from reportgen.analyses.search import quantise, tie_key
+    from reportgen.analyses.search import quantise, quantise_, tie_key
 
     def by_hand(x: float) -> float:  # the float32 bits, rounded to a multiple of 8 (half up, in magnitude)
         bits = struct.unpack("<i", struct.pack("<f", x))[0]
@@ -436,6 +436,10 @@ def test_scores_fewer_than_eight_float32_steps_apart_are_tied():
 
     values = np.array([1.0, 0.99999994, 0.9999997, 0.99999905, 0.5, -0.25000003, 0.123456, 0.0], dtype=np.float32)
     assert quantise(torch.tensor(values)).tolist() == [by_hand(float(v)) for v in values]
+    given = torch.tensor(values)
+    assert quantise(given).tolist() != given.tolist() and given.tolist() == values.tolist()  # a copy: input kept
+    in_place = torch.tensor(values)
+    assert quantise_(in_place) is not None and in_place.tolist() == [by_hand(float(v)) for v in values]  # no copy
     assert by_hand(1.0) == by_hand(0.99999994)  # 1 step below 1: the same bucket
     assert by_hand(0.9999997) != by_hand(1.0)  # 5 steps below: the next bucket down (a boundary between them)
     assert by_hand(0.99999905) != by_hand(1.0)  # 16 steps below: apart
