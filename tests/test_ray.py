@@ -140,7 +140,15 @@ def test_a_shard_that_cannot_run_stops_the_build_and_keeps_the_old_site(ray_loca
 
 @pytest.mark.unit
 def test_without_ray_installed_the_error_names_the_extra(tmp_path, monkeypatch, corpus_file, probes_file, bert_dir):
+    """The missing Ray is found at the preflight, before any weight is read (not after the attributions)."""
+    import reportgen.commands.build as build_module
+
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded before Ray was found missing")
+
+    monkeypatch.setattr(build_module, "load_model", no_loading)
     result = CliRunner().invoke(main, ["build", "--model", str(bert_dir), "--corpus", str(corpus_file), "--probes",
                                        str(probes_file), "--out", str(tmp_path / "site"), "--ray", "--quiet"])
     assert_clean_failure(result, "--ray", "reportgen[ray]")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 import numpy as np
 import pytest
@@ -103,10 +106,21 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "report.duckdb") as s:
+@pytest.fixture(scope="module")
+def created(tmp_path_factory) -> Path:
+    """A database with every declared table created, once for the module."""
+    path = tmp_path_factory.mktemp("created") / "report.duckdb"
+    with Store(path) as s:
         s.create()
+    return path
+
+
+@pytest.fixture
+def store(tmp_path, created):
+    """A new database with every declared table: a copy of `created` (creating the tables takes 80-260 ms a test,
+    the copy a tenth of that), written by this test alone."""
+    shutil.copyfile(created, tmp_path / "report.duckdb")
+    with Store(tmp_path / "report.duckdb") as s:
         yield s
 
 

@@ -95,6 +95,8 @@ def build(config: Config, progress: Progress | None = None, tuning: corpus_pass.
         architecture = read_architecture(config.model) if given is None else None
         summary.estimate = plan(config, probes, corpus, device, dtype, given, architecture)
         summary.estimate.check()
+        if config.ray:
+            corpus_pass.connect_ray(config.ray)
     with clock("load models"):
         model = given or load_model(config.model, config.max_length, device, dtype, architecture)
         files = probe_files + corpus_files

@@ -17,7 +17,7 @@ from .shards import run_local, shards_of, windows_of
 from .spec import PassSpec, Tuning, annotator_processes
 from .state import PassState
 
-__all__ = ["CorpusPass", "PassResult", "PassSpec", "Tuning", "start"]
+__all__ = ["CorpusPass", "PassResult", "PassSpec", "Tuning", "connect_ray", "start"]
 
 
 @dataclass
@@ -80,3 +80,12 @@ def start(corpus: Sequence[Sentence], nlp, batch_size: int, ray: str | None = No
     """The corpus pass over `corpus`, to be entered (`with start(...) as corpus_pass:`) and then run; `device`: the
     model's, which sets how many spaCy processes run beside it (`annotator_processes`)."""
     return CorpusPass(corpus, nlp, batch_size, ray, tuning, device)
+
+
+def connect_ray(address: str) -> None:
+    """`--ray`: Ray imported and its cluster reached (or a local one started) now, so that a missing Ray or an
+    unreachable address stops the build with its one line before any weight is read, not after the attributions
+    and the importance; the corpus pass later finds Ray started."""
+    from .ray import connect  # Ray is imported only with --ray
+
+    connect(address)
