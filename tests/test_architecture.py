@@ -6,6 +6,7 @@ classes."""
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict
 from pathlib import Path
 
@@ -55,8 +56,10 @@ def _is_package(name: str) -> bool:
     return MODULES[name].name == "__init__.py"
 
 
+@functools.cache  # parsed once per process for the tests below (each reads every module's imports)
 def _imports(name: str) -> list[tuple[str, list[str], int]]:
-    """(imported module, names taken from it, line) of every import in a module, at any depth of its tree."""
+    """(imported module, names taken from it, line) of every import in a module, at any depth of its tree (the
+    list is shared between callers: read it, do not change it)."""
     tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
     package = name if _is_package(name) else name.rpartition(".")[0]
     out = []
