@@ -264,8 +264,11 @@ class TopK(KeptMatches):
             return
         if context is not None:
             ctx = normalise(context.float()).permute(1, 2, 0)  # [H, d, N]
-            heads = self.ctx_by_head[layer] @ ctx  # [H, P, d] @ [H, d, N] -> [H, P, N]
-            scores = torch.cat([heads, (heads * self.ctx_norm[layer]).sum(0, keepdim=True)])
+            n_heads, n_probe = self.ctx_by_head.shape[1:3]
+            # the heads' scores and the whole layer's in one block, written in place (no copy of the heads' rows)
+            scores = ctx.new_empty((n_heads + 1, n_probe, ctx.shape[-1]))
+            heads = torch.bmm(self.ctx_by_head[layer], ctx, out=scores[:n_heads])  # [H, P, d] @ [H, d, N]
+            torch.sum(heads * self.ctx_norm[layer], 0, keepdim=True, out=scores[n_heads:])
             self._merge(layer, 1, scores, sentence_id, token_idx, order,
                         max_attended)  # head h uses its own row, the whole layer the mean (row H)
         if embedding is not None:
